@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { citext } from '@electric-sql/pglite/contrib/citext';
+import pg from 'pg';
+
+export type Db = Knex;
+export type Trx = Knex.Transaction;
+/** Either the database or an open transaction: every repo method takes one. */
+export type Executor = Knex | Knex.Transaction;
+
+export interface Database {
+  knex: Knex;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+// Bigint counts (count(*)) and numerics come back as strings by default; our counts fit in a number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+interface PgliteQueryObject {
+  sql: string;
+  bindings?: unknown[];
+  options?: unknown;
+  response?: unknown;
+}
+interface PgliteConnection {
+  query(sql: string, bindings?: unknown[], options?: unknown): Promise<unknown>;
+  exec(sql: string): Promise<unknown[]>;
+}
+const BaseClientPgLite = ClientPgLite as unknown as new (config: Knex.Config) => {
+  _query(connection: PgliteConnection, obj: PgliteQueryObject): Promise<PgliteQueryObject>;
+};
+
+// PGlite runs parameterised queries as prepared statements, which hold one statement each; migrations
+// (and psql scripts) send several. Those carry no bindings, so they go through PGlite's simple protocol.
+class MultiStatementClientPgLite extends BaseClientPgLite {
+  override async _query(connection: PgliteConnection, obj: PgliteQueryObject): Promise<PgliteQueryObject> {
+    if ((obj.bindings?.length ?? 0) === 0 && /;\s*\S/.test(obj.sql)) {
+      const results = await connection.exec(obj.sql);
+      obj.response = results[results.length - 1];
+      return obj;
+    }
+    return super._query(connection, obj);
+  }
+}
+
+export class DataDirLockedError extends Error {}
+
+const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export function migrationConfig(): Knex.MigratorConfig {
+  const compiled = import.meta.url.endsWith('.js');
+  return {
+    directory: migrationsDir,
+    loadExtensions: compiled ? ['.js'] : ['.ts'],
+    tableName: 'knex_migrations',
+  };
+}
+
+export async function migrateLatest(knex: Knex): Promise<void> {
+  await knex.migrate.latest(migrationConfig());
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** PGlite is one process with one connection: only one Switchboard may open a data directory. */
+export function lockDataDir(dataDir: string): () => void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const lockPath = path.join(dataDir, 'switchboard.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(lockPath, 'utf8') === String(process.pid)) fs.unlinkSync(lockPath);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new DataDirLockedError(
+          `Another Switchboard process (pid ${holder}) is using the data directory ${dataDir}. ` +
+            'Stop it, use its HTTP API, or point DATA_DIR at another directory.',
+        );
+      }
+      fs.unlinkSync(lockPath); // stale lock of a process that is gone
+    }
+  }
+  throw new DataDirLockedError(`Could not lock the data directory ${dataDir}`);
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  poolMax?: number;
+  /** PGlite data directory; undefined means in memory. */
+  dataDir?: string;
+  /** A PGlite data directory dump to start from (tests clone a migrated template this way). */
+  loadDataDir?: Blob | File;
+}
+
+export async function openPglite(options: { dataDir?: string; loadDataDir?: Blob | File }): Promise<PGlite> {
+  const pglite = await PGlite.create({
+    dataDir: options.dataDir,
+    loadDataDir: options.loadDataDir,
+    extensions: { pg_trgm, citext },
+  });
+  return pglite;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const knex = knexFactory({
+      client: 'pg',
+      connection: options.databaseUrl,
+      pool: { min: 0, max: options.poolMax ?? 10 },
+    });
+    return { knex, kind: 'postgres', close: () => knex.destroy() };
+  }
+  let release: () => void = () => {};
+  let pgliteDir: string | undefined;
+  if (options.dataDir) {
+    release = lockDataDir(options.dataDir);
+    pgliteDir = path.join(options.dataDir, 'pgdata');
+  }
+  try {
+    const pglite = await openPglite({ dataDir: pgliteDir, loadDataDir: options.loadDataDir });
+    const knex = knexFactory({
+      client: MultiStatementClientPgLite as unknown as typeof Knex.Client,
+      dialect: 'postgres',
+      connection: () => ({ pglite }) as object,
+    } as Knex.Config);
+    return {
+      knex,
+      kind: 'pglite',
+      close: async () => {
+        await knex.destroy();
+        if (!pglite.closed) await pglite.close();
+        release();
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
