@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './errors.js';
+export * from './config-schema.js';
+export * from './http-client.js';
