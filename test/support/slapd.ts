@@ -1,0 +1,224 @@
+/**
+ * A throwaway OpenLDAP server for tests and benches: `startSlapd()` writes a slapd.conf (mdb
+ * backend, base dc=example,dc=com, rootdn/rootpw) in a temp dir, loads the base entries (and any
+ * `initialLdif`) offline with slapadd, starts /usr/sbin/slapd in the foreground on a free loopback
+ * port, waits until it answers a bind, and `stop()` kills it, waits for it and removes the dir.
+ * Needs the Debian packages `slapd` and `ldap-utils`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Attribute, Change, Client } from 'ldapts';
+
+export const SLAPD_BIN = '/usr/sbin/slapd';
+export const SLAPADD_BIN = '/usr/sbin/slapadd';
+const SCHEMA_DIR = '/etc/ldap/schema';
+const MODULE_DIR = '/usr/lib/ldap';
+
+export interface SlapdOptions {
+  /** Loaded offline with `slapadd -q` before the server starts (fast bulk loads). */
+  initialLdif?: string;
+}
+
+export interface Slapd {
+  url: string;
+  port: number;
+  baseDn: string;
+  /** `ou=people,<baseDn>`, created empty. */
+  peopleDn: string;
+  bindDn: string;
+  bindPassword: string;
+  dir: string;
+  /** Adds entries online (ldapadd), so they get fresh entryUUID/modifyTimestamp. */
+  add(ldif: string): Promise<void>;
+  /** Replaces attributes (`null` or `[]` deletes the attribute). */
+  modify(dn: string, replace: Record<string, string | string[] | null>): Promise<void>;
+  delete(dn: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const BASE_DN = 'dc=example,dc=com';
+const BIND_DN = `cn=admin,${BASE_DN}`;
+const BIND_PASSWORD = 'test-secret';
+
+const BASE_LDIF = `dn: ${BASE_DN}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,${BASE_DN}
+objectClass: organizationalUnit
+ou: people
+
+`;
+
+export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-slapd-'));
+  try {
+    const dbDir = join(dir, 'db');
+    await mkdir(dbDir);
+    const confPath = join(dir, 'slapd.conf');
+    await writeFile(confPath, slapdConf(dir, dbDir));
+    await run(SLAPADD_BIN, ['-q', '-f', confPath], BASE_LDIF + (options.initialLdif ?? ''));
+
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const url = `ldap://127.0.0.1:${port}`;
+      const child = spawn(SLAPD_BIN, ['-f', confPath, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      try {
+        await waitUntilAnswering(url, child, () => stderr);
+      } catch (error) {
+        await kill(child);
+        if (attempt < 3 && /bind|address already in use/i.test(stderr)) continue;
+        throw error;
+      }
+      return handle(url, port, dir, child);
+    }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function handle(url: string, port: number, dir: string, child: ChildProcess): Slapd {
+  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
+    const client = new Client({ url, connectTimeout: 5000 });
+    try {
+      await client.bind(BIND_DN, BIND_PASSWORD);
+      return await fn(client);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  };
+  let stopped = false;
+  return {
+    url,
+    port,
+    baseDn: BASE_DN,
+    peopleDn: `ou=people,${BASE_DN}`,
+    bindDn: BIND_DN,
+    bindPassword: BIND_PASSWORD,
+    dir,
+    add: (ldif) => run('ldapadd', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], ldif).then(() => undefined),
+    modify: (dn, replace) =>
+      withClient((client) =>
+        client.modify(
+          dn,
+          Object.entries(replace).map(
+            ([type, values]) =>
+              new Change({ operation: 'replace', modification: new Attribute({ type, values: values === null ? [] : ([] as string[]).concat(values) }) }),
+          ),
+        ),
+      ),
+    delete: (dn) => withClient((client) => client.del(dn)),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await kill(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function slapdConf(dir: string, dbDir: string): string {
+  return `${['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`).join('\n')}
+modulepath ${MODULE_DIR}
+moduleload back_mdb
+pidfile ${join(dir, 'slapd.pid')}
+argsfile ${join(dir, 'slapd.args')}
+sizelimit unlimited
+
+database mdb
+maxsize 4294967296
+suffix "${BASE_DN}"
+rootdn "${BIND_DN}"
+rootpw ${BIND_PASSWORD}
+directory ${dbDir}
+index objectClass eq
+index entryUUID eq
+index entryCSN eq
+index modifyTimestamp eq
+`;
+}
+
+async function waitUntilAnswering(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`slapd exited (${child.exitCode ?? child.signalCode}) before answering:\n${stderr()}`);
+    }
+    const client = new Client({ url, connectTimeout: 500, timeout: 1000 });
+    try {
+      await client.bind(BIND_DN, BIND_PASSWORD);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`slapd did not answer on ${url} within 15 s: ${String(error)}\n${stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A port that was free a moment ago (slapd start is retried if it is taken in between). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Runs a command with `input` on stdin; rejects with its stderr on a non-zero exit. */
+export function run(command: string, args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr.trim()}`))));
+    child.stdin.end(input);
+  });
+}
+
+/** LDIF for `count` inetOrgPerson entries under ou=people (uid user0001…), for fixtures and benches. */
+export function peopleLdif(count: number, start = 0, peopleDn = `ou=people,${BASE_DN}`): string {
+  const parts: string[] = [];
+  for (let i = start; i < start + count; i++) {
+    const n = String(i).padStart(5, '0');
+    parts.push(`dn: uid=user${n},${peopleDn}
+objectClass: inetOrgPerson
+uid: user${n}
+cn: User ${n}
+sn: Number${n}
+givenName: User
+displayName: User ${n}
+mail: user${n}@example.com
+telephoneNumber: +32 2 555 ${String(i % 10000).padStart(4, '0')}
+mobile: 0470 ${String(i % 1000000).padStart(6, '0')}
+title: Engineer
+employeeNumber: E${n}
+departmentNumber: R&D
+`);
+  }
+  return parts.join('\n') + '\n';
+}
