@@ -16,7 +16,10 @@ export function validateConfig<T>(schema: ConfigSchema, raw: unknown, connectorK
 
 function check(schema: ConfigProperty, raw: unknown, path: string, issues: string[]): unknown {
   const at = path || 'configuration';
-  if (raw === undefined) return schema.default === undefined ? undefined : structuredClone(schema.default);
+  if (raw === undefined) {
+    // A default is itself checked, so an object default (`{}`) gets its properties' defaults.
+    return schema.default === undefined ? undefined : check({ ...schema, default: undefined }, structuredClone(schema.default), path, issues);
+  }
   switch (schema.type) {
     case 'string':
       if (typeof raw !== 'string') return void issues.push(`${at}: must be a string`);

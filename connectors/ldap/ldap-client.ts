@@ -1,0 +1,128 @@
+/**
+ * The connector's only contact with ldapts: connect (ldaps:// or StartTLS), bind, paged search
+ * streamed page by page, base reads; every failure becomes a `ConnectorError` of the right kind.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { Client, Control, NoSuchObjectError, ResultCodeError, type Entry } from 'ldapts';
+import { ConnectorError } from '../sdk/index.js';
+import type { LdapConfig } from './config.js';
+import type { LdapEntry } from './ldap-mapper.js';
+
+/** Active Directory's Show Deleted control (tombstones are returned by searches that carry it). */
+export const SHOW_DELETED_OID = '1.2.840.113556.1.4.417';
+
+// LDAP result codes (RFC 4511) that mean the credentials or the way of binding were refused.
+const AUTH_RESULT_CODES = new Set([7 /* authMethodNotSupported */, 8 /* strongerAuthRequired */, 13 /* confidentialityRequired */, 48 /* inappropriateAuthentication */, 49 /* invalidCredentials */, 50 /* insufficientAccessRights */]);
+const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ECONNABORTED|ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|ERR_SOCKET)/;
+
+export interface LdapSession {
+  readonly client: Client;
+  close(): Promise<void>;
+}
+
+function tlsOptions(config: LdapConfig): ConnectionOptions {
+  const host = new URL(config.url).hostname;
+  return {
+    ...(config.tls.caCert ? { ca: config.tls.caCert } : {}),
+    rejectUnauthorized: config.tls.rejectUnauthorized,
+    servername: /^[\d.]+$|:/.test(host) ? undefined : host,
+  };
+}
+
+/** Connects and binds; throws `ConnectorError` (network or auth) naming the server and the bind DN. */
+export async function openLdapSession(config: LdapConfig): Promise<LdapSession> {
+  const client = new Client({
+    url: config.url,
+    timeout: config.timeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    // ldapts treats any tlsOptions as "connect with TLS", so they are passed only for ldaps://.
+    ...(config.url.toLowerCase().startsWith('ldaps:') ? { tlsOptions: tlsOptions(config) } : {}),
+    strictDN: false,
+  });
+  const close = (): Promise<void> => client.unbind().catch(() => undefined);
+  try {
+    if (config.startTls) await client.startTLS(tlsOptions(config));
+  } catch (error) {
+    await close();
+    throw toConnectorError(error, `StartTLS with ${config.url}`);
+  }
+  try {
+    await client.bind(config.bindDn, config.bindPassword);
+  } catch (error) {
+    await close();
+    throw toConnectorError(error, `binding to ${config.url} as "${config.bindDn}"`);
+  }
+  return { client, close };
+}
+
+/** Maps an ldapts or socket error to a `ConnectorError`; `during` says what was being done. */
+export function toConnectorError(error: unknown, during: string): ConnectorError {
+  if (error instanceof ConnectorError) return error;
+  if (error instanceof ResultCodeError) {
+    const kind = AUTH_RESULT_CODES.has(error.code) ? 'auth' : 'protocol';
+    return new ConnectorError(kind, `${during}: ${error.message}`, { cause: error });
+  }
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (NETWORK_CODES.test(code) || /Connection (timeout|closed)|Operation timed out|socket|certificate/i.test(message)) {
+    return new ConnectorError('network', `${during}: ${message}`, { cause: error });
+  }
+  return new ConnectorError('protocol', `${during}: ${message}`, { cause: error });
+}
+
+export interface PagedSearch {
+  baseDn: string;
+  filter: string;
+  scope: 'base' | 'one' | 'sub';
+  attributes: string[];
+  /** Returned as Buffers (ldapts compares names exactly, so both spellings are passed). */
+  binaryAttributes?: string[];
+  pageSize: number;
+  controls?: Control[];
+}
+
+/** Yields the entries one page at a time; never holds more than one page. */
+export async function* searchPages(session: LdapSession, search: PagedSearch): AsyncGenerator<LdapEntry[]> {
+  const binary = (search.binaryAttributes ?? []).flatMap((a) => [a, a.toLowerCase()]);
+  const pages = session.client.searchPaginated(
+    search.baseDn,
+    {
+      filter: search.filter,
+      scope: search.scope,
+      attributes: search.attributes,
+      explicitBufferAttributes: binary,
+      paged: { pageSize: search.pageSize },
+    },
+    search.controls,
+  );
+  for (;;) {
+    let next: IteratorResult<{ searchEntries: Entry[] }>;
+    try {
+      next = await pages.next();
+    } catch (error) {
+      throw toConnectorError(error, `searching ${search.baseDn} for ${search.filter}`);
+    }
+    if (next.done) return;
+    yield next.value.searchEntries as unknown as LdapEntry[];
+  }
+}
+
+/** Reads one entry (scope base); undefined when it does not exist. */
+export async function readEntry(session: LdapSession, dn: string, attributes: string[], binaryAttributes: string[] = []): Promise<LdapEntry | undefined> {
+  try {
+    const result = await session.client.search(dn, {
+      scope: 'base',
+      filter: '(objectClass=*)',
+      attributes,
+      explicitBufferAttributes: binaryAttributes.flatMap((a) => [a, a.toLowerCase()]),
+    });
+    return result.searchEntries[0] as unknown as LdapEntry | undefined;
+  } catch (error) {
+    if (error instanceof NoSuchObjectError) return undefined;
+    throw toConnectorError(error, `reading ${dn || 'the root DSE'}`);
+  }
+}
+
+export function showDeletedControl(): Control {
+  return new Control(SHOW_DELETED_OID, { critical: true });
+}
