@@ -60,7 +60,9 @@ export function toConnectorError(error: unknown, during: string): ConnectorError
   if (error instanceof ConnectorError) return error;
   if (error instanceof ResultCodeError) {
     const kind = AUTH_RESULT_CODES.has(error.code) ? 'auth' : 'protocol';
-    return new ConnectorError(kind, `${during}: ${error.message}`, { cause: error });
+    const result = error.name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    const diagnostic = error.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+    return new ConnectorError(kind, `${during}: ${result} (LDAP result ${error.code})${diagnostic ? `: ${diagnostic}` : ''}`, { cause: error });
   }
   const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
   const message = error instanceof Error ? error.message : String(error);
