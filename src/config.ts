@@ -10,7 +10,8 @@ export interface Config {
   bootstrapToken: string | undefined;
   bodyLimitBytes: number;
   logLevel: string;
-  publicUrl: string;
+  /** Absolute base URL clients reach us at; when unset, taken from each request's Host. */
+  publicUrl: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   shutdownTimeoutMs: number;
@@ -83,7 +84,7 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapToken,
     bodyLimitBytes: bytes(env, 'BODY_LIMIT', 1024 * 1024),
     logLevel: env.LOG_LEVEL || 'info',
-    publicUrl: (url(env, 'PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicUrl: url(env, 'PUBLIC_URL')?.replace(/\/+$/, ''),
     smtpUrl: url(env, 'SMTP_URL'),
     mailFrom: env.MAIL_FROM || 'Switchboard <no-reply@switchboard.local>',
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000),
@@ -96,4 +97,20 @@ export function loadConfig(env: Env = process.env): Config {
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
   };
+}
+
+/** What the CLI's client commands need: where the server is and which token to use. */
+export interface ClientConfig {
+  url: string;
+  token: string | undefined;
+}
+
+export function loadClientConfig(env: Env = process.env, flags: { url?: string; token?: string } = {}): ClientConfig {
+  const raw = flags.url ?? env.SWITCHBOARD_URL ?? `http://localhost:${env.PORT || 8080}`;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`--url / SWITCHBOARD_URL must be a URL, got "${raw}"`);
+  }
+  return { url: raw.replace(/\/+$/, ''), token: flags.token ?? (env.SWITCHBOARD_TOKEN || undefined) };
 }

@@ -26,7 +26,8 @@ export type DomainErrorKind =
   | 'payloadTooLarge'
   | 'notImplemented'
   | 'methodNotAllowed'
-  | 'unavailable';
+  | 'unavailable'
+  | 'internal';
 
 const statusOf: Record<DomainErrorKind, number> = {
   invalidFilter: 400,
@@ -50,6 +51,7 @@ const statusOf: Record<DomainErrorKind, number> = {
   notImplemented: 501,
   methodNotAllowed: 405,
   unavailable: 503,
+  internal: 500,
 };
 
 const scimTypes = new Set<string>([

@@ -1,0 +1,75 @@
+import crypto from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Deps } from './deps.js';
+import { DomainError, notFound } from './domain/errors.js';
+import { scimAuth } from './http/auth.js';
+import { errorHandler } from './http/error-handler.js';
+import { sendError } from './scim/scim-http.js';
+import { accountsRouter } from './scim/accounts-router.js';
+import { discoveryRouter } from './scim/discovery-router.js';
+import { tokensRouter } from './scim/tokens-router.js';
+
+/** Builds the express app from its dependencies; never listens (main.ts and tests do). */
+export function createApp(deps: Deps): Express {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  app.set('query parser', 'simple');
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.get('X-Request-Id');
+    const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl ? '' : ''}${route}`, status: String(res.statusCode) }, seconds);
+      if (req.path !== '/healthz' && req.path !== '/metrics') {
+        logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.db.knex.raw('select 1');
+      res.json({ status: 'ready', database: deps.db.kind });
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable', database: deps.db.kind });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
+  app.use(express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false }));
+
+  const scim = express.Router({ mergeParams: true });
+  scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
+  scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
+  scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
+  for (const mount of deps.scimRouters) scim.use(mount);
+  scim.use((req: Request) => {
+    throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
+  });
+
+  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
+  app.use('/scim/v2', auth, scim);
+  app.use('/accounts/:accountId/scim/v2', auth, scim);
+
+  app.use((req: Request, res: Response) => {
+    sendError(res, new DomainError('notFound', `No endpoint ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,43 @@
+import type { ClientConfig } from '../config.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    const detail = (body as { detail?: string } | undefined)?.detail;
+    super(`HTTP ${status}${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** A small SCIM client for the CLI's commands against a running server. */
+export class ApiClient {
+  constructor(private readonly config: ClientConfig) {}
+
+  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    if (!this.config.token) throw new Error('No token: pass --token or set SWITCHBOARD_TOKEN');
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.url}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.config.token}`,
+          Accept: 'application/scim+json',
+          ...(body !== undefined ? { 'Content-Type': 'application/scim+json' } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new Error(`Cannot reach ${this.config.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    }
+    const text = await response.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!response.ok) throw new ApiError(response.status, parsed);
+    return parsed as T;
+  }
+
+  /** The SCIM base for an account, or the token's own. */
+  base(accountId?: string): string {
+    return accountId ? `/accounts/${encodeURIComponent(accountId)}/scim/v2` : '/scim/v2';
+  }
+}

@@ -1,0 +1,40 @@
+import type { Executor } from './database.js';
+
+export interface AuditEntry {
+  accountId: string;
+  actor: string;
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  details?: Record<string, unknown>;
+}
+
+export const auditRepo = {
+  async record(db: Executor, entry: AuditEntry, at?: Date): Promise<void> {
+    await db('audit_log').insert({
+      account_id: entry.accountId,
+      actor: entry.actor,
+      action: entry.action,
+      target_type: entry.targetType ?? null,
+      target_id: entry.targetId ?? null,
+      details: JSON.stringify(entry.details ?? {}),
+      ...(at ? { at } : {}),
+    });
+  },
+
+  async forTarget(db: Executor, accountId: string, targetId: string, limit = 100): Promise<(AuditEntry & { at: Date })[]> {
+    const rows = await db('audit_log')
+      .where({ account_id: accountId, target_id: targetId })
+      .orderBy('id', 'desc')
+      .limit(limit);
+    return rows.map((r: Record<string, unknown>) => ({
+      accountId: r.account_id as string,
+      actor: r.actor as string,
+      action: r.action as string,
+      targetType: (r.target_type as string) ?? undefined,
+      targetId: (r.target_id as string) ?? undefined,
+      details: r.details as Record<string, unknown>,
+      at: new Date(r.at as string),
+    }));
+  },
+};

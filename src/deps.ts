@@ -1,0 +1,67 @@
+import type { Router } from 'express';
+import type { Config } from './config.js';
+import { migrateLatest, openDatabase, type Database } from './db/database.js';
+import type { ResourceTypeDef } from './domain/scim-schema.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { allResourceTypes } from './scim/schemas.js';
+import { AccountService } from './services/account-service.js';
+import { TokenService } from './services/token-service.js';
+
+/** Everything the app and the background workers need, built in one place (the composition root). */
+export interface Deps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  metrics: Metrics;
+  tokens: TokenService;
+  accounts: AccountService;
+  /** Resource types served, in discovery order. */
+  resourceTypes: ResourceTypeDef[];
+  /** Further SCIM routers mounted under both SCIM bases. */
+  scimRouters: Router[];
+  /** Background work to start with the server and stop on shutdown. */
+  workers: { name: string; start(): void | Promise<void>; stop(): Promise<void> }[];
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  db?: Database;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const clock = overrides.clock ?? systemClock;
+  const db =
+    overrides.db ??
+    (await openDatabase({ databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, dataDir: config.databaseUrl ? undefined : config.dataDir }));
+  try {
+    await migrateLatest(db.knex);
+  } catch (error) {
+    if (!overrides.db) await db.close();
+    throw error;
+  }
+  const tokens = new TokenService(db.knex, clock, logger);
+  const accounts = new AccountService(db.knex, clock);
+  const deps: Deps = {
+    config,
+    db,
+    logger,
+    clock,
+    metrics: createMetrics(),
+    tokens,
+    accounts,
+    resourceTypes: [...allResourceTypes],
+    scimRouters: [],
+    workers: [],
+    async close() {
+      for (const worker of [...deps.workers].reverse()) await worker.stop();
+      if (!overrides.db) await db.close();
+    },
+  };
+  return deps;
+}

@@ -1,0 +1,52 @@
+/** Who is calling: resolved from a bearer token (ARCHITECTURE §2). */
+export type Role = 'operator' | 'partner-admin' | 'account-admin' | 'provisioning' | 'user';
+export const roles: readonly Role[] = ['operator', 'partner-admin', 'account-admin', 'provisioning', 'user'];
+export type AccountType = 'operator' | 'partner' | 'customer';
+
+export interface Principal {
+  tokenId: string;
+  accountId: string;
+  accountType: AccountType;
+  role: Role;
+  /** For role `user`: the user the token acts as (its /Me). */
+  userId?: string;
+}
+
+/** Which roles a token of each role may issue, and on which kind of account they make sense. */
+const issuable: Record<Role, readonly Role[]> = {
+  operator: roles,
+  'partner-admin': ['partner-admin', 'account-admin', 'provisioning', 'user'],
+  'account-admin': ['account-admin', 'provisioning', 'user'],
+  provisioning: [],
+  user: [],
+};
+
+export function canIssueRole(issuer: Role, role: Role): boolean {
+  return issuable[issuer].includes(role);
+}
+
+export function roleFitsAccount(role: Role, accountType: AccountType): boolean {
+  if (role === 'operator') return accountType === 'operator';
+  if (role === 'partner-admin') return accountType === 'partner';
+  return accountType === 'customer' || accountType === 'partner';
+}
+
+/** The resource families each role may use. */
+export type Capability = 'users' | 'groups' | 'accounts' | 'tokens' | 'me' | 'sources' | 'actions' | 'discovery';
+
+const capabilities: Record<Role, readonly Capability[]> = {
+  operator: ['users', 'groups', 'accounts', 'tokens', 'sources', 'actions', 'discovery'],
+  'partner-admin': ['users', 'groups', 'accounts', 'tokens', 'sources', 'actions', 'discovery'],
+  'account-admin': ['users', 'groups', 'accounts', 'tokens', 'sources', 'actions', 'discovery'],
+  provisioning: ['users', 'groups', 'discovery'],
+  user: ['me', 'discovery'],
+};
+
+export function hasCapability(principal: Principal, capability: Capability): boolean {
+  return capabilities[principal.role].includes(capability);
+}
+
+/** The writer recorded on changes: identity providers write as the `scim` source. */
+export function writerOf(principal: Principal): string {
+  return principal.role === 'provisioning' ? 'scim' : `${principal.role}:${principal.tokenId}`;
+}

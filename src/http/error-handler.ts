@@ -1,0 +1,61 @@
+import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../domain/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { sendError } from '../scim/scim-http.js';
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/** Postgres errors that mean the input was wrong, not the server. */
+function fromDatabase(error: { code?: string; constraint?: string; detail?: string }): DomainError | undefined {
+  switch (error.code) {
+    case '23505':
+      return new DomainError('uniqueness', `One or more of the attribute values are already in use${error.constraint ? ` (${error.constraint})` : ''}`);
+    case '22P02':
+    case '22007':
+    case '22008':
+      return new DomainError('invalidValue', 'A value has the wrong format');
+    case '40001':
+    case '40P01':
+      return new DomainError('conflict', 'A concurrent change conflicted with this one; retry the request');
+    default:
+      return undefined;
+  }
+}
+
+/** The last resort: every error leaves as a SCIM error body, and nothing internal leaks into it. */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (error instanceof DomainError) {
+      sendError(res, error);
+      return;
+    }
+    const parserError = error as BodyParserError;
+    if (parserError.type === 'entity.too.large') {
+      sendError(res, new DomainError('payloadTooLarge', `The request body is larger than the limit of ${parserError.limit ?? 'the configured'} bytes`));
+      return;
+    }
+    if (parserError.type === 'entity.parse.failed') {
+      sendError(res, new DomainError('invalidSyntax', `The request body is not valid JSON: ${parserError.message}`));
+      return;
+    }
+    if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
+      sendError(res, new DomainError('invalidSyntax', parserError.message));
+      return;
+    }
+    const fromDb = fromDatabase(error as { code?: string });
+    if (fromDb) {
+      sendError(res, fromDb);
+      return;
+    }
+    logger.error({ err: error, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
+    sendError(res, new DomainError('internal', `Internal error; quote request id ${String(res.locals.requestId ?? '')} when reporting it`));
+  };
+}

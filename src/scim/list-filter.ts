@@ -1,0 +1,40 @@
+import { parseScimFilter } from '../domain/scim-filter.js';
+import { compileFilter } from '../db/scim-filter-sql.js';
+import { columnMapping, groupsMapping, usersMapping } from '../db/resource-mappings.js';
+import { resourceTypes } from './schemas.js';
+
+/** SQL mappings per listable resource, built once: filters are compiled to SQL, never run in memory. */
+const mappings = {
+  user: usersMapping('u'),
+  group: groupsMapping('g'),
+  account: columnMapping(resourceTypes.account, 'a', {
+    id: 'a.id',
+    externalId: 'a.external_id',
+    name: 'a.name',
+    type: 'a.type',
+    parentId: 'a.parent_id',
+    userCount: 'a.user_count',
+    'meta.created': 'a.created_at',
+    'meta.lastModified': 'a.updated_at',
+  }),
+  token: columnMapping(resourceTypes.token, 't', {
+    id: 't.id',
+    role: 't.role',
+    description: 't.description',
+    userId: 't.user_id',
+    expiresAt: 't.expires_at',
+    lastUsedAt: 't.last_used_at',
+    revokedAt: 't.revoked_at',
+    'meta.created': 't.created_at',
+  }),
+};
+
+export type ListableResource = keyof typeof mappings;
+
+export function compileListFilter(filter: string, resource: ListableResource): { sql: string; bindings: unknown[] } {
+  return compileFilter(parseScimFilter(filter), mappings[resource]);
+}
+
+export function mappingOf(resource: ListableResource) {
+  return mappings[resource];
+}

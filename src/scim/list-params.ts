@@ -1,0 +1,60 @@
+import { DomainError } from '../domain/errors.js';
+import { attributeList } from './projection.js';
+
+export interface ListParams {
+  filter?: string;
+  sortBy?: string;
+  sortOrder: 'ascending' | 'descending';
+  startIndex: number;
+  count: number;
+  /** RFC 9865: present (possibly '') when cursor pagination is requested. */
+  cursor?: string;
+  attributes: string[];
+  excludedAttributes: string[];
+}
+
+function whole(name: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  if (!Number.isInteger(value)) throw new DomainError('invalidValue', `${name} must be an integer, got "${String(raw)}"`);
+  return value;
+}
+
+/**
+ * Query parameters of a list (GET) or the body of a POST /.search (RFC 7644 §3.4.2, §3.4.3), normalised:
+ * startIndex < 1 → 1, count < 0 → 0, count above maxResults → maxResults.
+ */
+export function parseListParams(source: Record<string, unknown>, maxResults: number, defaultCount = 100): ListParams {
+  const get = (name: string): unknown => {
+    const key = Object.keys(source).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? undefined : source[key];
+  };
+  const filter = get('filter');
+  if (filter !== undefined && typeof filter !== 'string') throw new DomainError('invalidFilter', 'filter must be a string');
+  const sortBy = get('sortBy');
+  if (sortBy !== undefined && typeof sortBy !== 'string') throw new DomainError('invalidValue', 'sortBy must be an attribute name');
+  const rawOrder = get('sortOrder');
+  let sortOrder: 'ascending' | 'descending' = 'ascending';
+  if (rawOrder !== undefined && rawOrder !== '') {
+    const order = String(rawOrder).toLowerCase();
+    if (order !== 'ascending' && order !== 'descending') throw new DomainError('invalidValue', 'sortOrder must be "ascending" or "descending"');
+    sortOrder = order;
+  }
+  const startIndex = Math.max(1, whole('startIndex', get('startIndex')) ?? 1);
+  const count = Math.min(maxResults, Math.max(0, whole('count', get('count')) ?? Math.min(defaultCount, maxResults)));
+  const cursor = get('cursor');
+  if (cursor !== undefined && typeof cursor !== 'string') throw new DomainError('invalidCursor', 'cursor must be a string');
+  if (cursor !== undefined && get('startIndex') !== undefined) {
+    throw new DomainError('invalidValue', 'Use either cursor or startIndex pagination, not both');
+  }
+  return {
+    ...(typeof filter === 'string' && filter.trim() !== '' ? { filter } : {}),
+    ...(typeof sortBy === 'string' && sortBy.trim() !== '' ? { sortBy: sortBy.trim() } : {}),
+    sortOrder,
+    startIndex,
+    count,
+    ...(cursor !== undefined ? { cursor } : {}),
+    attributes: attributeList(get('attributes')),
+    excludedAttributes: attributeList(get('excludedAttributes')),
+  };
+}

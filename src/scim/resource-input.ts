@@ -1,0 +1,87 @@
+import SCIMMY from 'scimmy';
+import { DomainError } from '../domain/errors.js';
+import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+
+type ScimmySchema = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
+export type JsonObject = Record<string, unknown>;
+
+const booleanWord = /^(true|false)$/i;
+
+/** Entra ID sends booleans as "True"/"False"; read them by the attribute's declared type. */
+function normaliseValue(attribute: AttributeDef, value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  if (attribute.multiValued && Array.isArray(value)) {
+    return value.map((item) => normaliseValue({ ...attribute, multiValued: false }, item));
+  }
+  if (attribute.type === 'boolean' && typeof value === 'string' && booleanWord.test(value.trim())) {
+    return value.trim().toLowerCase() === 'true';
+  }
+  if (attribute.type === 'complex' && typeof value === 'object' && !Array.isArray(value)) {
+    const out: JsonObject = {};
+    for (const [key, sub] of Object.entries(value as JsonObject)) {
+      const def = attribute.subAttributes?.find((s) => s.name.toLowerCase() === key.toLowerCase());
+      out[key] = def ? normaliseValue(def, sub) : sub;
+    }
+    return out;
+  }
+  return value;
+}
+
+export function normaliseBooleans(body: JsonObject, resourceType: ResourceTypeDef): JsonObject {
+  const out: JsonObject = {};
+  const extensions = new Map(resourceType.extensions.map((e) => [e.schema.id.toLowerCase(), e.schema]));
+  for (const [key, value] of Object.entries(body)) {
+    const extension = extensions.get(key.toLowerCase());
+    if (extension && value && typeof value === 'object' && !Array.isArray(value)) {
+      const inner: JsonObject = {};
+      for (const [name, v] of Object.entries(value as JsonObject)) {
+        const def = extension.attributes.find((a) => a.name.toLowerCase() === name.toLowerCase());
+        inner[name] = def ? normaliseValue(def, v) : v;
+      }
+      out[key] = inner;
+      continue;
+    }
+    const def = resourceType.schema.attributes.find((a) => a.name.toLowerCase() === key.toLowerCase());
+    out[key] = def ? normaliseValue(def, value) : value;
+  }
+  return out;
+}
+
+/** scimmy reports schema violations as TypeErrors or its own SCIMError; both become one DomainError. */
+export function toDomainError(error: unknown): DomainError {
+  if (error instanceof DomainError) return error;
+  const e = error as { status?: number; scimType?: string; message?: string };
+  const detail = e.message ?? String(error);
+  if (e.scimType === 'mutability') return new DomainError('mutability', detail);
+  if (e.scimType === 'invalidSyntax') return new DomainError('invalidSyntax', detail);
+  return new DomainError('invalidValue', detail);
+}
+
+/**
+ * Validates and canonicalises an incoming resource (POST/PUT) with scimmy: attribute names to their
+ * canonical case, types checked, required attributes enforced, readOnly and unknown attributes dropped.
+ */
+export function coerceResource(body: unknown, resourceType: ResourceTypeDef, schema: ScimmySchema): JsonObject {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new DomainError('invalidSyntax', 'The request body must be a JSON object');
+  }
+  const input = body as JsonObject;
+  const schemas = input.schemas;
+  if (schemas !== undefined) {
+    if (!Array.isArray(schemas) || schemas.some((s) => typeof s !== 'string')) throw new DomainError('invalidSyntax', 'schemas must be an array of schema URNs');
+    const known = new Set([resourceType.schema.id, ...resourceType.extensions.map((e) => e.schema.id)].map((s) => s.toLowerCase()));
+    const unknown = (schemas as string[]).filter((s) => !known.has(s.toLowerCase()));
+    if (unknown.length > 0) throw new DomainError('invalidValue', `Unknown schema ${unknown.join(', ')} for a ${resourceType.name}`);
+    if (!(schemas as string[]).some((s) => s.toLowerCase() === resourceType.schema.id.toLowerCase())) {
+      throw new DomainError('invalidValue', `schemas must include ${resourceType.schema.id}`);
+    }
+  }
+  try {
+    const coerced = schema.coerce(normaliseBooleans(input, resourceType), 'in') as JsonObject;
+    delete coerced.meta;
+    delete coerced.id;
+    return coerced;
+  } catch (error) {
+    throw toDomainError(error);
+  }
+}
