@@ -77,25 +77,38 @@ function text(attribute: string, value: LdapValue): string {
   return GUID_ATTRIBUTES.has(attribute.toLowerCase()) && value.length === 16 ? formatGuid(value) : value.toString('base64');
 }
 
+/** The entry's attributes by lower-case name, non-empty values only (built once per entry). */
+type EntryIndex = Map<string, LdapValue[]>;
+
+function indexEntry(entry: LdapEntry): EntryIndex {
+  const index: EntryIndex = new Map();
+  for (const [name, value] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const list = (Array.isArray(value) ? value : [value]).filter((v) => (typeof v === 'string' ? v.trim() !== '' : v.length > 0));
+    if (list.length > 0) index.set(name.toLowerCase(), list);
+  }
+  return index;
+}
+
 /** The values of the first mapped attribute that has any, as strings. */
-function values(entry: LdapEntry, map: AttributeMap, target: MapTarget): string[] {
+function values(index: EntryIndex, map: AttributeMap, target: MapTarget): string[] {
   for (const attribute of map[target]) {
-    const found = entryValues(entry, attribute);
-    if (found.length > 0) return found.map((v) => text(attribute, v));
+    const found = index.get(attribute.toLowerCase());
+    if (found) return found.map((v) => text(attribute, v));
   }
   return [];
 }
 
-function first(entry: LdapEntry, map: AttributeMap, target: MapTarget): string | undefined {
-  return values(entry, map, target)[0];
+function first(index: EntryIndex, map: AttributeMap, target: MapTarget): string | undefined {
+  return values(index, map, target)[0];
 }
 
 /**
  * The entry's anchor. An entry without one cannot be emitted, and skipping it would make a
  * complete read look like a deletion, so this throws (usually an ACL or attributeMap.anchor problem).
  */
-export function anchorOf(entry: LdapEntry, map: AttributeMap): string {
-  const anchor = first(entry, map, 'anchor');
+export function anchorOf(entry: LdapEntry, map: AttributeMap, index: EntryIndex = indexEntry(entry)): string {
+  const anchor = first(index, map, 'anchor');
   if (!anchor) {
     throw new ConnectorError('protocol', `entry "${entry.dn}" has no ${map.anchor.join('/')} (check attributeMap.anchor and the bind DN's read access)`);
   }
@@ -131,26 +144,27 @@ function parseActive(attribute: string, value: string): boolean | undefined {
  */
 export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn: (dn: string) => string | undefined = () => undefined): SourceRecord {
   const map = options.attributeMap;
-  const anchor = anchorOf(entry, map);
+  const index = indexEntry(entry);
+  const anchor = anchorOf(entry, map, index);
   const warnings: string[] = [];
   const references: UnresolvedReference[] = [];
   const attributes: ScimAttributes = {};
 
-  const userName = first(entry, map, 'userName');
+  const userName = first(index, map, 'userName');
   if (userName) attributes.userName = userName;
   const name = {
-    givenName: first(entry, map, 'name.givenName'),
-    familyName: first(entry, map, 'name.familyName'),
-    formatted: first(entry, map, 'name.formatted'),
+    givenName: first(index, map, 'name.givenName'),
+    familyName: first(index, map, 'name.familyName'),
+    formatted: first(index, map, 'name.formatted'),
   };
   if (name.givenName || name.familyName || name.formatted) attributes.name = dropUndefined(name);
-  const displayName = first(entry, map, 'displayName');
+  const displayName = first(index, map, 'displayName');
   if (displayName) attributes.displayName = displayName;
-  const title = first(entry, map, 'title');
+  const title = first(index, map, 'title');
   if (title) attributes.title = title;
 
   for (const attribute of map.active) {
-    const value = entryValues(entry, attribute)[0];
+    const value = index.get(attribute.toLowerCase())?.[0];
     if (value === undefined) continue;
     const active = parseActive(attribute, text(attribute, value));
     if (active === undefined) warnings.push(`${attribute} "${text(attribute, value)}" is not a recognised account state; active left out`);
@@ -158,17 +172,17 @@ export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn
     break;
   }
 
-  const emails = unique(values(entry, map, 'emails.work'));
+  const emails = unique(values(index, map, 'emails.work'));
   if (emails.length > 0) attributes.emails = emails.map((value, i) => (i === 0 ? { value, type: 'work', primary: true } : { value, type: 'work' }));
-  const phones = unique(values(entry, map, 'phoneNumbers.work'));
+  const phones = unique(values(index, map, 'phoneNumbers.work'));
   if (phones.length > 0) attributes.phoneNumbers = phones.map((value) => ({ value, type: 'work' }));
 
   const enterprise: EnterpriseUserAttributes = {};
-  const employeeNumber = first(entry, map, 'employeeNumber');
+  const employeeNumber = first(index, map, 'employeeNumber');
   if (employeeNumber) enterprise.employeeNumber = employeeNumber;
-  const department = first(entry, map, 'department');
+  const department = first(index, map, 'department');
   if (department) enterprise.department = department;
-  const managerDn = first(entry, map, 'manager');
+  const managerDn = first(index, map, 'manager');
   if (managerDn) {
     const managerAnchor = resolveDn(managerDn);
     if (managerAnchor) enterprise.manager = { value: managerAnchor };
@@ -180,7 +194,7 @@ export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn
   if (Object.keys(enterprise).length > 0) attributes[ENTERPRISE_USER_URN] = enterprise;
 
   const switchboard: SwitchboardUserAttributes = {};
-  const mobile = first(entry, map, 'mobileNumber');
+  const mobile = first(index, map, 'mobileNumber');
   if (mobile) {
     const e164 = toE164(mobile, options.defaultCountry);
     if (e164) switchboard.mobileNumber = e164;
@@ -190,7 +204,7 @@ export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn
       );
     }
   }
-  const extensions = unique(values(entry, map, 'extensions'));
+  const extensions = unique(values(index, map, 'extensions'));
   if (extensions.length > 0) switchboard.extensions = extensions;
   if (Object.keys(switchboard).length > 0) attributes[SWITCHBOARD_USER_URN] = switchboard;
 
