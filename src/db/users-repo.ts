@@ -1,0 +1,282 @@
+import type { Knex } from 'knex';
+import type { Executor } from './database.js';
+import { isUuid } from './accounts-repo.js';
+
+export type JsonObject = Record<string, unknown>;
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const SWITCHBOARD = 'urn:switchboard:scim:schemas:extension:2.0:User';
+
+/** A stored user: the SCIM document plus the server-kept state around it. */
+export interface StoredUser {
+  accountId: string;
+  id: string;
+  doc: JsonObject;
+  registered: boolean;
+  source: string;
+  passwordHash: string | null;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  updatedBy: string | null;
+}
+
+/** Read side extras for output: group memberships and source links (for lockedAttributes). */
+export interface UserView extends StoredUser {
+  groups: { value: string; display: string }[];
+  links: { sourceId: string; kind: string; ownedAttributes: string[]; anchor: string }[];
+}
+
+interface UserRow {
+  account_id: string;
+  id: string;
+  data: JsonObject;
+  registered: boolean;
+  source: string;
+  password_hash: string | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  updated_by: string | null;
+  groups?: { value: string; display: string }[] | null;
+  links?: { sourceId: string; kind: string; ownedAttributes: string[]; anchor: string }[] | null;
+}
+
+const baseColumns = ['account_id', 'id', 'data', 'registered', 'source', 'password_hash', 'version', 'created_at', 'updated_at', 'updated_by'];
+
+function toStored(row: UserRow): StoredUser {
+  return {
+    accountId: row.account_id,
+    id: row.id,
+    doc: row.data,
+    registered: row.registered,
+    source: row.source,
+    passwordHash: row.password_hash,
+    version: row.version,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    updatedBy: row.updated_by,
+  };
+}
+
+function toView(row: UserRow): UserView {
+  return { ...toStored(row), groups: row.groups ?? [], links: row.links ?? [] };
+}
+
+/** Output columns: the row plus groups and links as JSON, in the same round trip. */
+function viewColumns(db: Executor, alias: string, withGroups: boolean): (string | Knex.Raw)[] {
+  const cols: (string | Knex.Raw)[] = baseColumns.map((c) => `${alias}.${c}`);
+  if (withGroups) {
+    cols.push(
+      db.raw(`(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
+        from group_members gm join groups g on g.account_id = gm.account_id and g.id = gm.group_id
+        where gm.account_id = ${alias}.account_id and gm.member_id = ${alias}.id) as groups`),
+    );
+  }
+  cols.push(
+    db.raw(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor)), '[]'::json)
+      from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as links`),
+  );
+  return cols;
+}
+
+/** The typed columns and rows derived from a SCIM document: what filters, sorts and uniqueness use. */
+export function derivedColumns(doc: JsonObject) {
+  const name = (doc.name as JsonObject | undefined) ?? {};
+  const emails = (Array.isArray(doc.emails) ? doc.emails : []) as JsonObject[];
+  const primary = emails.find((e) => e.primary === true) ?? emails[0];
+  const ext = (doc[SWITCHBOARD] as JsonObject | undefined) ?? {};
+  return {
+    user_name: String(doc.userName),
+    external_id: typeof doc.externalId === 'string' ? doc.externalId : null,
+    display_name: typeof doc.displayName === 'string' ? doc.displayName : null,
+    given_name: typeof name.givenName === 'string' ? name.givenName : null,
+    family_name: typeof name.familyName === 'string' ? name.familyName : null,
+    active: doc.active === undefined ? true : doc.active === true,
+    primary_email: primary && typeof primary.value === 'string' ? primary.value : null,
+    sms_number: typeof ext.smsNumber === 'string' && ext.smsNumber !== '' ? ext.smsNumber : null,
+    account_admin: ext.accountAdmin === true,
+  };
+}
+
+function rowsOf(doc: JsonObject, attribute: 'emails' | 'phoneNumbers') {
+  const items = (Array.isArray(doc[attribute]) ? doc[attribute] : []) as JsonObject[];
+  const seen = new Set<string>();
+  const rows: { position: number; value: string; type: string | null; is_primary: boolean }[] = [];
+  items.forEach((item, position) => {
+    if (typeof item?.value !== 'string' || item.value === '') return;
+    const key = attribute === 'emails' ? item.value.toLowerCase() : item.value;
+    if (seen.has(key)) return;
+    seen.add(key);
+    rows.push({ position, value: item.value, type: typeof item.type === 'string' ? item.type : null, is_primary: item.primary === true });
+  });
+  return rows;
+}
+
+export function extensionsOf(doc: JsonObject): string[] {
+  const ext = (doc[SWITCHBOARD] as JsonObject | undefined) ?? {};
+  return Array.isArray(ext.extensions) ? [...new Set((ext.extensions as unknown[]).map(String))] : [];
+}
+
+async function writeRows(db: Executor, accountId: string, userId: string, before: JsonObject | undefined, doc: JsonObject): Promise<void> {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  for (const [attribute, table] of [['emails', 'user_emails'], ['phoneNumbers', 'user_phone_numbers']] as const) {
+    if (before && same(before[attribute], doc[attribute])) continue;
+    if (before) await db(table).where({ account_id: accountId, user_id: userId }).delete();
+    const rows = rowsOf(doc, attribute);
+    if (rows.length > 0) await db(table).insert(rows.map((r) => ({ account_id: accountId, user_id: userId, ...r })));
+  }
+  const extensions = extensionsOf(doc);
+  if (!before || !same(extensionsOf(before), extensions)) {
+    if (before) await db('user_extensions').where({ account_id: accountId, user_id: userId }).delete();
+    if (extensions.length > 0) await db('user_extensions').insert(extensions.map((number) => ({ account_id: accountId, user_id: userId, number })));
+  }
+}
+
+export interface ListQuery {
+  where?: { sql: string; bindings: readonly unknown[] };
+  /** SQL expression to order by (already case-folded where needed), default created_at. */
+  orderBy?: string;
+  descending?: boolean;
+  offset?: number;
+  limit: number;
+  /** Keyset: continue after this (sort value as text, id). */
+  after?: { value: string | null; id: string };
+  withGroups: boolean;
+}
+
+export const usersRepo = {
+  async findById(db: Executor, accountId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<StoredUser | undefined> {
+    if (!isUuid(id)) return undefined;
+    const query = db('users').where({ account_id: accountId, id }).first(baseColumns);
+    if (options.forUpdate) query.forUpdate();
+    const row = (await query) as UserRow | undefined;
+    return row ? toStored(row) : undefined;
+  },
+
+  async findView(db: Executor, accountId: string, id: string, withGroups = true): Promise<UserView | undefined> {
+    if (!isUuid(id)) return undefined;
+    const row = (await db('users as u').where({ 'u.account_id': accountId, 'u.id': id }).first(viewColumns(db, 'u', withGroups))) as UserRow | undefined;
+    return row ? toView(row) : undefined;
+  },
+
+  async insert(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id?: string }): Promise<StoredUser> {
+    const [row] = (await db('users')
+      .insert({
+        account_id: accountId,
+        ...(meta.id ? { id: meta.id } : {}),
+        ...derivedColumns(doc),
+        data: JSON.stringify(doc),
+        source: meta.source,
+        password_hash: meta.passwordHash ?? null,
+        updated_by: meta.updatedBy,
+        created_at: meta.at,
+        updated_at: meta.at,
+      })
+      .returning(baseColumns)) as UserRow[];
+    await writeRows(db, accountId, row.id, undefined, doc);
+    return toStored(row);
+  },
+
+  async update(
+    db: Executor,
+    current: StoredUser,
+    doc: JsonObject,
+    meta: { updatedBy: string; at: Date; passwordHash?: string | null; registered?: boolean },
+  ): Promise<StoredUser> {
+    const [row] = (await db('users')
+      .where({ account_id: current.accountId, id: current.id })
+      .update({
+        ...derivedColumns(doc),
+        data: JSON.stringify(doc),
+        ...(meta.passwordHash !== undefined ? { password_hash: meta.passwordHash } : {}),
+        ...(meta.registered !== undefined ? { registered: meta.registered } : {}),
+        version: current.version + 1,
+        updated_by: meta.updatedBy,
+        updated_at: meta.at,
+      })
+      .returning(baseColumns)) as UserRow[];
+    await writeRows(db, current.accountId, current.id, current.doc, doc);
+    return toStored(row);
+  },
+
+  async delete(db: Executor, accountId: string, id: string): Promise<void> {
+    await db('group_members').where({ account_id: accountId, member_id: id }).delete();
+    await db('users').where({ account_id: accountId, id }).delete();
+  },
+
+  /** Which unique value of this document another user of the account already has, if any. */
+  async findConflict(db: Executor, accountId: string, doc: JsonObject, excludeId?: string): Promise<string | undefined> {
+    const cols = derivedColumns(doc);
+    const others = (q: Knex.QueryBuilder, column = 'id') => (excludeId ? q.whereNot(column, excludeId) : q);
+    const byName = await others(db('users').where('account_id', accountId).whereRaw('lower(user_name) = ?', [cols.user_name.toLowerCase()])).first('id');
+    if (byName) return 'userName';
+    const emails = rowsOf(doc, 'emails').map((r) => r.value.toLowerCase());
+    if (emails.length > 0) {
+      const hit = await others(db('user_emails').where('account_id', accountId).whereRaw('lower(value) = any(?)', [emails]), 'user_id').first('value');
+      if (hit) return `emails (${hit.value})`;
+    }
+    const extensions = extensionsOf(doc);
+    if (extensions.length > 0) {
+      const hit = await others(db('user_extensions').where('account_id', accountId).whereIn('number', extensions), 'user_id').first('number');
+      if (hit) return `extensions (${hit.number})`;
+    }
+    if (cols.sms_number) {
+      const hit = await others(db('users').where({ account_id: accountId, sms_number: cols.sms_number })).first('id');
+      if (hit) return `smsNumber (${cols.sms_number})`;
+    }
+    return undefined;
+  },
+
+  async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
+    if (!where) {
+      const row = (await db('accounts').where({ id: accountId }).first('user_count')) as { user_count: number } | undefined;
+      return row?.user_count ?? 0;
+    }
+    const [{ n }] = (await db('users as u').where('u.account_id', accountId).whereRaw(where.sql, where.bindings as Knex.RawBinding[]).count({ n: '*' })) as { n: number | string }[];
+    return Number(n);
+  },
+
+  /** A page in a stable order (sort key, then id); by offset, or by keyset after a cursor position. */
+  async list(db: Executor, accountId: string, query: ListQuery): Promise<(UserView & { sortValue: string | null })[]> {
+    const order = query.orderBy ?? 'u.created_at';
+    const dir = query.descending ? 'desc' : 'asc';
+    const nulls = query.descending ? 'nulls first' : 'nulls last';
+    const q = db('users as u')
+      .where('u.account_id', accountId)
+      .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)]);
+    if (query.where) q.whereRaw(query.where.sql, query.where.bindings as Knex.RawBinding[]);
+    if (query.after) {
+      const cmp = query.descending ? '<' : '>';
+      const { value, id } = query.after;
+      if (!query.orderBy) {
+        // The default order is never null: a row comparison walks users_account_id_created_at_idx directly.
+        q.whereRaw(`(u.created_at, u.id) ${cmp} (?::timestamptz, ?::uuid)`, [value, id]);
+      } else if (value === null) {
+        // Nulls sort last ascending and first descending.
+        if (query.descending) q.whereRaw(`((${order}) is not null or u.id ${cmp} ?::uuid)`, [id]);
+        else q.whereRaw(`((${order}) is null and u.id ${cmp} ?::uuid)`, [id]);
+      } else if (query.descending) {
+        q.whereRaw(`((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid))`, [value, value, id]);
+      } else {
+        q.whereRaw(`((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid) or (${order}) is null)`, [value, value, id]);
+      }
+    }
+    q.orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`);
+    if (query.offset) q.offset(query.offset);
+    q.limit(query.limit);
+    const rows = (await q) as (UserRow & { sort_value: string | null })[];
+    return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
+  },
+
+  async setRegistration(db: Executor, accountId: string, id: string, registered: boolean, passwordHash: string | null, meta: { updatedBy: string; at: Date }): Promise<void> {
+    await db('users').where({ account_id: accountId, id }).update({
+      registered,
+      password_hash: passwordHash,
+      version: db.raw('version + 1'),
+      updated_by: meta.updatedBy,
+      updated_at: meta.at,
+    });
+  },
+};
+
+export { ENTERPRISE as ENTERPRISE_URN, SWITCHBOARD as SWITCHBOARD_URN };
