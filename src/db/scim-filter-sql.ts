@@ -1,0 +1,491 @@
+/**
+ * Compiles a parsed SCIM filter (src/domain/scim-filter.ts) to one parameterised boolean SQL expression for
+ * knex `whereRaw(sql, bindings)`. Input values only ever travel as `?` bindings; the SQL text is built from
+ * the mapping (schema names and column expressions) alone.
+ *
+ * Every condition yields true or false, never NULL, so `not` is exact: `not (a or b)` means neither, and
+ * `x ne "v"` holds for a resource without x. Multi-valued attributes match when any element matches; the
+ * conditions of a value filter (`emails[type eq "work" and value eq "a@x"]`) apply to one and the same element.
+ */
+import { DomainError } from '../domain/errors.js';
+import type { FilterNode, ComparisonOperator, ComparisonValue } from '../domain/scim-filter.js';
+import {
+  resolveAttributePath, UnknownAttributeError,
+  type AttributeDef, type AttributeType, type ResolvedPath, type ResourceTypeDef,
+} from '../domain/scim-schema.js';
+
+/** SQL type of a column expression; 'unknown' compares strings through `::text`, which is safe for uuid columns too. */
+export type SqlType = 'text' | 'uuid' | 'boolean' | 'timestamptz' | 'numeric' | 'unknown';
+
+/** Where one attribute value is read from. */
+export type ValueExpr =
+  /** A typed SQL expression, e.g. `u.user_name`, `r.is_primary`, `'W/"' || u.version || '"'`. */
+  | {
+    kind: 'sql';
+    sql: string;
+    sqlType: SqlType;
+    nullable: boolean;
+    /** Stored values have no letter case (digits, or already lower-cased): compare without lower() so plain indexes apply. */
+    caseless?: boolean;
+  }
+  /** A value inside jsonb: `json` is the jsonb expression, `text` the same value as text (`->>`). */
+  | { kind: 'jsonb'; json: string; text: string }
+  /** A constant known when compiling (meta.resourceType): conditions on it fold to true or false. */
+  | { kind: 'const'; value: string };
+
+/** The elements of a multi-valued attribute, as a correlated FROM clause. */
+export interface Collection {
+  /** e.g. `user_emails r` or `jsonb_array_elements(…) with ordinality as e(v, n)`. */
+  from: string;
+  /** Correlation with the outer row, e.g. `r.account_id = u.account_id and r.user_id = u.id` ('' for none). */
+  where: string;
+  /** The element itself, for multi-valued attributes of a simple type (`licenses`). */
+  element?: ValueExpr;
+  /** A sub-attribute of the element by its schema name, or undefined when this collection does not hold it. */
+  subAttribute?: (name: string) => ValueExpr | undefined;
+  /** ORDER BY putting the primary element first, else the first element (for sorting by a multi-valued attribute). */
+  primaryFirst: string;
+}
+
+export type AttributeStorage =
+  | { kind: 'value'; expr: ValueExpr }
+  /** Multi-valued: `fallback` is used when a condition names a sub-attribute `collection` does not hold. */
+  | { kind: 'collection'; collection: Collection; fallback?: Collection }
+  /** A singular complex attribute as a whole (only `pr` applies to it), e.g. `u.data->'name'`. */
+  | { kind: 'object'; json: string }
+  | { kind: 'unavailable'; reason: string };
+
+export interface ResourceSqlMapping {
+  readonly resourceType: ResourceTypeDef;
+  /** The alias of the resource table in the query, e.g. 'u' in `from users u`. */
+  readonly alias: string;
+  /**
+   * Storage of a resolved path: for a multi-valued attribute the path of the attribute itself (no
+   * sub-attribute); for a singular complex attribute either the whole attribute or one sub-attribute.
+   */
+  storage(path: ResolvedPath): AttributeStorage;
+  /** For sortBy: a refusal message (e.g. smsNumber) or a better expression (an indexed column). */
+  sortRule?(path: ResolvedPath): { refuse: string } | { sql: string } | undefined;
+}
+
+export interface CompiledFilter {
+  sql: string;
+  bindings: unknown[];
+}
+
+const invalidFilter = (detail: string): DomainError => new DomainError('invalidFilter', detail);
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const stringTypes = new Set<AttributeType>(['string', 'reference', 'binary']);
+
+/**
+ * resolveAttributePath, plus: an unqualified name that is not in the core schema but in exactly one extension
+ * means that extension's attribute (`extensions eq "1001"` for the switchboard extension's extensions).
+ */
+export function resolveLenient(resourceType: ResourceTypeDef, path: string): ResolvedPath {
+  try {
+    return resolveAttributePath(resourceType, path);
+  } catch (error) {
+    if (!(error instanceof UnknownAttributeError) || path.includes(':')) throw error;
+    const found = resourceType.extensions.flatMap(({ schema }) => {
+      try {
+        return [resolveAttributePath(resourceType, `${schema.id}:${path}`)];
+      } catch {
+        return [];
+      }
+    });
+    if (found.length === 1) return found[0]!;
+    throw error;
+  }
+}
+
+/** Resolves a path for a filter; unknown attributes are invalidFilter naming the path. */
+function resolveForFilter(resourceType: ResourceTypeDef, path: string): ResolvedPath {
+  try {
+    return resolveLenient(resourceType, path);
+  } catch (error) {
+    if (error instanceof UnknownAttributeError) {
+      throw invalidFilter(`Unknown attribute '${path}' for resource type ${resourceType.name}`);
+    }
+    throw error;
+  }
+}
+
+/** `%`, `_` and `\` stand for themselves in co/sw/ew: escape them for LIKE (default escape character `\`). */
+export function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+class Compiler {
+  readonly bindings: unknown[] = [];
+  constructor(private readonly mapping: ResourceSqlMapping) {}
+
+  private bind(value: unknown): string {
+    this.bindings.push(value);
+    return '?';
+  }
+
+  node(node: FilterNode): string {
+    switch (node.op) {
+      case 'and':
+      case 'or':
+        return `(${node.filters.map((f) => this.node(f)).join(` ${node.op} `)})`;
+      case 'not':
+        return `(not ${this.node(node.filter)})`;
+      case '[]':
+        return this.valuePath(node.attrPath, node.filter);
+      default:
+        return this.attributeCondition(node.attrPath, node.op, node.op === 'pr' ? undefined : node.value);
+    }
+  }
+
+  private storage(path: ResolvedPath): AttributeStorage {
+    const storage = this.mapping.storage(path);
+    if (storage.kind === 'unavailable') throw invalidFilter(storage.reason);
+    return storage;
+  }
+
+  /** `attrPath op value` (or `attrPath pr`) at the level of the resource. */
+  private attributeCondition(attrPath: string, op: ComparisonOperator | 'pr', value: ComparisonValue | undefined): string {
+    const path = resolveForFilter(this.mapping.resourceType, attrPath);
+    const { attribute } = path;
+    if (attribute.multiValued) {
+      const storage = this.storage(attributeOnly(path));
+      if (storage.kind !== 'collection') throw new Error(`${path.canonical}: a multi-valued attribute needs a collection mapping`);
+      if (attribute.type !== 'complex') {
+        const collection = storage.collection;
+        return exists(collection, this.leaf(collection.element!, attribute, path.canonical, op, value));
+      }
+      let sub = path.subAttribute;
+      if (!sub) {
+        if (op === 'pr') return exists(storage.collection, 'true');
+        // RFC 7644 §3.4.2.2: a multi-valued complex attribute compared as a whole means its value sub-attribute.
+        sub = attribute.subAttributes?.find((s) => s.name === 'value');
+        if (!sub) throw invalidFilter(`'${path.canonical}' has no value sub-attribute; name one of its sub-attributes`);
+      }
+      const collection = chooseCollection(storage, [sub.name], path.canonical);
+      return exists(collection, this.leaf(collection.subAttribute!(sub.name)!, sub, `${attribute.name}.${sub.name}`, op, value));
+    }
+    if (attribute.type === 'complex' && !path.subAttribute) {
+      const storage = this.storage(path);
+      if (op === 'pr' && storage.kind === 'object') return jsonbPresent(storage.json);
+      throw invalidFilter(`'${path.canonical}' is complex: compare one of its sub-attributes, e.g. '${path.canonical}.${attribute.subAttributes?.[0]?.name ?? 'value'}'`);
+    }
+    const storage = this.storage(path);
+    if (storage.kind !== 'value') throw new Error(`${path.canonical}: a singular attribute needs a value mapping`);
+    return this.leaf(storage.expr, path.subAttribute ?? attribute, path.canonical, op, value);
+  }
+
+  /** `emails[type eq "work" and value co "@x"]`: every condition on the same element. */
+  private valuePath(attrPath: string, filter: FilterNode): string {
+    const path = resolveForFilter(this.mapping.resourceType, attrPath);
+    if (path.subAttribute || path.attribute.type !== 'complex') {
+      throw invalidFilter(`'${attrPath}' is not a complex attribute, so it cannot take a value filter '[…]'`);
+    }
+    const subs = new Map<string, AttributeDef>();
+    collectSubAttributes(filter, (relative) => {
+      if (relative.includes(':') || relative.includes('.')) {
+        throw invalidFilter(`Inside '${attrPath}[…]' name sub-attributes of ${path.attribute.name} only, not '${relative}'`);
+      }
+      const sub = resolveForFilter(this.mapping.resourceType, `${path.canonical}.${relative}`).subAttribute!;
+      subs.set(relative, sub);
+    });
+    if (!path.attribute.multiValued) {
+      // A singular complex attribute: the conditions read its sub-attributes at the resource level.
+      return this.node(prefixPaths(filter, path.canonical));
+    }
+    const storage = this.storage(path);
+    if (storage.kind !== 'collection') throw new Error(`${path.canonical}: a multi-valued attribute needs a collection mapping`);
+    const collection = chooseCollection(storage, [...subs.values()].map((s) => s.name), path.canonical);
+    const element = (node: FilterNode): string => {
+      switch (node.op) {
+        case 'and':
+        case 'or':
+          return `(${node.filters.map(element).join(` ${node.op} `)})`;
+        case 'not':
+          return `(not ${element(node.filter)})`;
+        case '[]':
+          throw invalidFilter('Value filters cannot be nested');
+        default: {
+          const sub = subs.get(node.attrPath)!;
+          const value = node.op === 'pr' ? undefined : node.value;
+          return this.leaf(collection.subAttribute!(sub.name)!, sub, `${path.attribute.name}.${sub.name}`, node.op, value);
+        }
+      }
+    };
+    return exists(collection, element(filter));
+  }
+
+  /** One comparison on one value expression, typed by the attribute definition. Never NULL. */
+  private leaf(expr: ValueExpr, def: AttributeDef, name: string, op: ComparisonOperator | 'pr', value: ComparisonValue | undefined): string {
+    if (op === 'pr') return present(expr, def);
+    if (value === null) {
+      throw invalidFilter(`'${name} ${op} null' is not a valid SCIM filter; use 'not (${name} pr)' for an absent attribute`);
+    }
+    if (op === 'ne') return `(not ${this.leaf(expr, def, name, 'eq', value)})`;
+    const type = def.type;
+    if (type === 'boolean') return this.booleanLeaf(expr, name, op, value!);
+    if (type === 'integer' || type === 'decimal') return this.numberLeaf(expr, type, name, op, value!);
+    if (type === 'dateTime') return this.dateLeaf(expr, name, op, value!);
+    if (stringTypes.has(type)) return this.stringLeaf(expr, def, name, op, value!);
+    throw invalidFilter(`'${name}' is complex: compare one of its sub-attributes`);
+  }
+
+  private stringLeaf(expr: ValueExpr, def: AttributeDef, name: string, op: ComparisonOperator, value: string | number | boolean): string {
+    if (typeof value !== 'string') throw invalidFilter(`'${name}' is a string attribute: compare it with a double-quoted string, not ${JSON.stringify(value)}`);
+    if (def.type === 'binary' && op !== 'eq') throw invalidFilter(`'${op}' is not defined for the binary attribute '${name}' (use eq, ne or pr)`);
+    const caseExact = def.type === 'binary' || def.caseExact === true;
+    if (expr.kind === 'const') return constantString(expr.value, caseExact, op, value) ? 'true' : 'false';
+    if (expr.kind === 'sql' && expr.sqlType === 'uuid') {
+      if (op === 'eq') return uuidPattern.test(value) ? guard(expr, `${expr.sql} = ${this.bind(value.toLowerCase())}::uuid`) : 'false';
+      return guard(expr, this.textComparison(`${expr.sql}::text`, op, value.toLowerCase()));
+    }
+    const text = expr.kind === 'jsonb' ? expr.text : expr.sqlType === 'unknown' ? `(${expr.sql})::text` : expr.sql;
+    const fold = !caseExact && !(expr.kind === 'sql' && expr.caseless);
+    const compared = fold ? `lower(${text})` : text;
+    const comparedValue = caseExact ? value : value.toLowerCase();
+    return guard(expr, this.textComparison(compared, op, comparedValue), text);
+  }
+
+  private textComparison(sql: string, op: ComparisonOperator, value: string): string {
+    switch (op) {
+      case 'co': return `${sql} like ${this.bind(`%${escapeLike(value)}%`)}`;
+      case 'sw': return `${sql} like ${this.bind(`${escapeLike(value)}%`)}`;
+      case 'ew': return `${sql} like ${this.bind(`%${escapeLike(value)}`)}`;
+      default: return `${sql} ${sqlOperator[op]} ${this.bind(value)}`;
+    }
+  }
+
+  private booleanLeaf(expr: ValueExpr, name: string, op: ComparisonOperator, value: string | number | boolean): string {
+    if (op === 'gt' || op === 'ge' || op === 'lt' || op === 'le') throw invalidFilter(`Ordering is not defined for booleans: '${name} ${op}' (use eq, ne or pr)`);
+    if (op !== 'eq') throw invalidFilter(`'${op}' is not defined for the boolean attribute '${name}' (use eq, ne or pr)`);
+    if (typeof value !== 'boolean') throw invalidFilter(`'${name}' is boolean: compare it with true or false, not ${JSON.stringify(value)}`);
+    if (expr.kind === 'jsonb') return `coalesce(${expr.json} = ${this.bind(JSON.stringify(value))}::jsonb, false)`;
+    if (expr.kind === 'const') throw new Error('boolean constants are not supported');
+    return guard(expr, `${expr.sql} = ${this.bind(value)}`);
+  }
+
+  private numberLeaf(expr: ValueExpr, type: 'integer' | 'decimal', name: string, op: ComparisonOperator, value: string | number | boolean): string {
+    if (op === 'co' || op === 'sw' || op === 'ew') throw invalidFilter(`'${op}' is not defined for the number attribute '${name}'`);
+    if (typeof value !== 'number' || (type === 'integer' && !Number.isInteger(value))) {
+      throw invalidFilter(`'${name}' is ${type === 'integer' ? 'an integer' : 'a decimal'}: compare it with ${type === 'integer' ? 'an integer' : 'a number'}, not ${JSON.stringify(value)}`);
+    }
+    if (expr.kind === 'jsonb') {
+      return `coalesce(${jsonbNumber(expr)} ${sqlOperator[op]} ${this.bind(value)}::numeric, false)`;
+    }
+    if (expr.kind === 'const') throw new Error('number constants are not supported');
+    return guard(expr, `${expr.sql} ${sqlOperator[op]} ${this.bind(value)}`);
+  }
+
+  /**
+   * dateTime values compare at millisecond precision (what SCIM responses show): a stored
+   * 12:00:00.123456 equals "12:00:00.123Z". Written as ranges on the raw column so its index applies.
+   */
+  private dateLeaf(expr: ValueExpr, name: string, op: ComparisonOperator, value: string | number | boolean): string {
+    if (op === 'co' || op === 'sw' || op === 'ew') throw invalidFilter(`'${op}' is not defined for the dateTime attribute '${name}'`);
+    const ms = typeof value === 'string' ? parseDateTime(value) : undefined;
+    if (ms === undefined) throw invalidFilter(`'${name}' is a dateTime: compare it with an xsd:dateTime string such as "2026-01-31T12:00:00Z", not ${JSON.stringify(value)}`);
+    if (expr.kind === 'const') throw new Error('dateTime constants are not supported');
+    const column = expr.kind === 'jsonb' ? jsonbTimestamp(expr) : expr.sql;
+    const from = new Date(ms).toISOString();
+    const to = new Date(ms + 1).toISOString();
+    const at = (bound: string) => `${this.bind(bound)}::timestamptz`;
+    let sql: string;
+    switch (op) {
+      case 'eq': sql = `${column} >= ${at(from)} and ${column} < ${at(to)}`; break;
+      case 'gt': sql = `${column} >= ${at(to)}`; break;
+      case 'ge': sql = `${column} >= ${at(from)}`; break;
+      case 'lt': sql = `${column} < ${at(from)}`; break;
+      default: sql = `${column} < ${at(to)}`; break;
+    }
+    return expr.kind === 'jsonb' ? `coalesce(${sql}, false)` : guard(expr, sql);
+  }
+}
+
+/** The path of the attribute itself: "emails.value" → "emails". */
+export function attributeOnly(path: ResolvedPath): ResolvedPath {
+  if (!path.subAttribute) return path;
+  return { ...path, subAttribute: undefined, canonical: path.canonical.slice(0, -(path.subAttribute.name.length + 1)) };
+}
+
+const sqlOperator: Record<'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le', string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
+
+/** `cmp` is NULL only when the value is; `x is not null and cmp` keeps index use where coalesce() would not. */
+function guard(expr: ValueExpr, cmp: string, text?: string): string {
+  if (expr.kind === 'sql' && !expr.nullable) return cmp;
+  if (expr.kind === 'sql' && /\bselect\b/i.test(expr.sql)) return `coalesce(${cmp}, false)`;
+  const value = text ?? (expr.kind === 'jsonb' ? expr.text : expr.kind === 'sql' ? expr.sql : "''");
+  return `(${value} is not null and ${cmp})`;
+}
+
+function constantString(actual: string, caseExact: boolean, op: ComparisonOperator, value: string): boolean {
+  const a = caseExact ? actual : actual.toLowerCase();
+  const v = caseExact ? value : value.toLowerCase();
+  switch (op) {
+    case 'eq': return a === v;
+    case 'co': return a.includes(v);
+    case 'sw': return a.startsWith(v);
+    case 'ew': return a.endsWith(v);
+    case 'gt': return a > v;
+    case 'ge': return a >= v;
+    case 'lt': return a < v;
+    case 'le': return a <= v;
+    default: return a !== v;
+  }
+}
+
+/** Present: not null, not an empty string, not an empty array or object (RFC 7644 §3.4.2.2). */
+function present(expr: ValueExpr, def: AttributeDef): string {
+  if (expr.kind === 'const') return expr.value !== '' ? 'true' : 'false';
+  if (expr.kind === 'jsonb') return jsonbPresent(expr.json);
+  const isText = stringTypes.has(def.type) && expr.sqlType !== 'uuid';
+  if (isText) {
+    const text = expr.sqlType === 'unknown' ? `(${expr.sql})::text` : expr.sql;
+    return expr.nullable ? `(${expr.sql} is not null and ${text} <> '')` : `${text} <> ''`;
+  }
+  return expr.nullable ? `(${expr.sql} is not null)` : 'true';
+}
+
+function jsonbPresent(json: string): string {
+  return `coalesce(${json} not in ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb), false)`;
+}
+
+/** A jsonb number as numeric; NULL for anything else (no cast error on unexpected data). */
+export function jsonbNumber(expr: { json: string }): string {
+  return `(case when jsonb_typeof(${expr.json}) = 'number' then (${expr.json})::numeric end)`;
+}
+
+/** A jsonb string that looks like an ISO date as timestamptz; NULL for anything else. */
+export function jsonbTimestamp(expr: { json: string; text: string }): string {
+  return `(case when jsonb_typeof(${expr.json}) = 'string' and ${expr.text} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' then (${expr.text})::timestamptz end)`;
+}
+
+function exists(collection: Collection, condition: string): string {
+  const where = [collection.where, condition === 'true' ? '' : condition].filter((c) => c !== '').join(' and ');
+  return `exists (select 1 from ${collection.from}${where ? ` where ${where}` : ''})`;
+}
+
+function chooseCollection(storage: AttributeStorage & { kind: 'collection' }, subNames: string[], canonical: string): Collection {
+  const holds = (c: Collection | undefined) => c?.subAttribute !== undefined && subNames.every((n) => c.subAttribute!(n) !== undefined);
+  if (holds(storage.collection)) return storage.collection;
+  if (holds(storage.fallback)) return storage.fallback!;
+  throw invalidFilter(`'${canonical}.${subNames.find((n) => storage.collection.subAttribute?.(n) === undefined)}' is not filterable`);
+}
+
+function collectSubAttributes(node: FilterNode, visit: (attrPath: string) => void): void {
+  switch (node.op) {
+    case 'and':
+    case 'or':
+      node.filters.forEach((f) => collectSubAttributes(f, visit));
+      return;
+    case 'not':
+      collectSubAttributes(node.filter, visit);
+      return;
+    case '[]':
+      throw invalidFilter('Value filters cannot be nested');
+    default:
+      visit(node.attrPath);
+  }
+}
+
+function prefixPaths(node: FilterNode, prefix: string): FilterNode {
+  switch (node.op) {
+    case 'and':
+    case 'or':
+      return { op: node.op, filters: node.filters.map((f) => prefixPaths(f, prefix)) };
+    case 'not':
+      return { op: 'not', filter: prefixPaths(node.filter, prefix) };
+    case '[]':
+      throw invalidFilter('Value filters cannot be nested');
+    default:
+      return { ...node, attrPath: `${prefix}.${node.attrPath}` };
+  }
+}
+
+const dateTimePattern = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
+
+/** xsd:dateTime (a date alone is midnight UTC; no offset means UTC) → epoch milliseconds, or undefined. */
+export function parseDateTime(value: string): number | undefined {
+  const m = dateTimePattern.exec(value.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = '', zone = 'Z'] = m;
+  const ms = fraction ? fraction.slice(1, 4).padEnd(3, '0') : '000';
+  const offset = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const time = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}${offset}`);
+  if (Number.isNaN(time)) return undefined;
+  // Date.parse accepts 2026-02-31 as March 3rd: check the calendar date survived.
+  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
+  return time;
+}
+
+/** The filter as a boolean SQL expression with `?` placeholders, for `whereRaw(sql, bindings)`. */
+export function compileFilter(node: FilterNode, mapping: ResourceSqlMapping): CompiledFilter {
+  const compiler = new Compiler(mapping);
+  const sql = compiler.node(node);
+  return { sql, bindings: compiler.bindings };
+}
+
+export interface SortExpression {
+  sql: string;
+  type: AttributeType;
+}
+
+const invalidSort = (detail: string): DomainError => new DomainError('invalidValue', detail);
+
+/** A typed, sortable SQL expression of one value (strings folded to lower() unless caseExact). */
+function sortValue(expr: ValueExpr, def: AttributeDef): string {
+  if (expr.kind === 'const') return `'${expr.value.replace(/'/g, "''")}'`;
+  if (expr.kind === 'jsonb') {
+    if (def.type === 'integer' || def.type === 'decimal') return jsonbNumber(expr);
+    if (def.type === 'dateTime') return jsonbTimestamp(expr);
+    if (def.type === 'boolean') return `(${expr.json} = 'true'::jsonb)`;
+    return def.caseExact || def.type === 'binary' ? expr.text : `lower(${expr.text})`;
+  }
+  if (!stringTypes.has(def.type) || expr.sqlType === 'uuid') return expr.sql;
+  const text = expr.sqlType === 'unknown' ? `(${expr.sql})::text` : expr.sql;
+  return def.caseExact || def.type === 'binary' || expr.caseless ? text : `lower(${text})`;
+}
+
+/**
+ * The ORDER BY expression for sortBy (RFC 7644 §3.4.2.3): any singular attribute; a multi-valued attribute
+ * sorts by its primary value, else its first. Unknown or unsortable attributes are invalidValue.
+ */
+export function sortExpression(mapping: ResourceSqlMapping, sortBy: string): SortExpression {
+  let path: ResolvedPath;
+  try {
+    path = resolveLenient(mapping.resourceType, sortBy);
+  } catch (error) {
+    if (error instanceof UnknownAttributeError) throw invalidSort(`Unknown attribute '${sortBy}' in sortBy for resource type ${mapping.resourceType.name}`);
+    throw error;
+  }
+  const { attribute } = path;
+  let def: AttributeDef = path.subAttribute ?? attribute;
+  if (attribute.multiValued && attribute.type === 'complex' && !path.subAttribute) {
+    const value = attribute.subAttributes?.find((s) => s.name === 'value');
+    if (!value) throw invalidSort(`'${path.canonical}' cannot be sorted: name one of its sub-attributes`);
+    def = value;
+    path = { ...path, subAttribute: value, canonical: `${path.canonical}.value` };
+  }
+  const rule = mapping.sortRule?.(path);
+  if (rule && 'refuse' in rule) throw invalidSort(rule.refuse);
+  if (rule && 'sql' in rule) return { sql: rule.sql, type: def.type };
+  if (def.type === 'complex') throw invalidSort(`'${path.canonical}' is complex: sort by one of its sub-attributes`);
+  const storage = mapping.storage(attribute.multiValued ? attributeOnly(path) : path);
+  if (storage.kind === 'unavailable') throw invalidSort(storage.reason.replace(/filterable/g, 'sortable'));
+  if (storage.kind === 'value') return { sql: sortValue(storage.expr, def), type: def.type };
+  if (storage.kind === 'collection') {
+    const collection = attribute.type === 'complex' ? chooseSortCollection(storage, def.name, path.canonical) : storage.collection;
+    const expr = attribute.type === 'complex' ? collection.subAttribute!(def.name)! : collection.element!;
+    const where = collection.where ? ` where ${collection.where}` : '';
+    return { sql: `(select ${sortValue(expr, def)} from ${collection.from}${where} order by ${collection.primaryFirst} limit 1)`, type: def.type };
+  }
+  throw invalidSort(`'${path.canonical}' cannot be sorted`);
+}
+
+function chooseSortCollection(storage: AttributeStorage & { kind: 'collection' }, sub: string, canonical: string): Collection {
+  try {
+    return chooseCollection(storage, [sub], canonical);
+  } catch {
+    throw invalidSort(`'${canonical}' is not sortable`);
+  }
+}
