@@ -49,6 +49,8 @@ export class MailWorker {
   private readonly queue: PQueue;
   /** Claimed messages not yet settled (waiting in the queue or being sent). */
   private readonly held = new Map<string, { row: OutboxRow; started: boolean }>();
+  /** Outcomes being written after the send slot was freed, so the next send need not wait for the database. */
+  private readonly recording = new Set<Promise<void>>();
   private claiming: Promise<number> = Promise.resolve(0);
   private running = false;
   private stopping = false;
@@ -97,7 +99,7 @@ export class MailWorker {
         this.logger.warn({ err: error, outboxId: entry.row.id }, 'could not hand a claimed message back to the outbox'),
       );
     }
-    await this.queue.onIdle();
+    await this.settled();
     this.stopping = false;
   }
 
@@ -119,10 +121,18 @@ export class MailWorker {
         await this.queue.onSizeLessThan(this.concurrency);
         continue;
       }
-      if (this.queue.size === 0 && this.queue.pending === 0) break;
-      await this.queue.onIdle();
+      if (this.queue.size === 0 && this.queue.pending === 0 && this.recording.size === 0) break;
+      await this.settled();
     }
-    await this.queue.onIdle();
+    await this.settled();
+  }
+
+  /** Resolves when no send is queued or in flight and every outcome is written. */
+  private async settled(): Promise<void> {
+    do {
+      await this.queue.onIdle();
+      await Promise.all([...this.recording]);
+    } while (this.queue.size > 0 || this.queue.pending > 0 || this.recording.size > 0);
   }
 
   private async run(): Promise<void> {
@@ -182,61 +192,73 @@ export class MailWorker {
   private async deliver(key: string, entry: { row: OutboxRow; started: boolean }): Promise<void> {
     if (this.stopping) return; // stop() hands the claim back
     const { row } = entry;
+    let outcome: () => Promise<void>;
     try {
       const left = row.leaseUntil!.getTime() - this.clock.now().getTime();
       if (left < this.leaseMs / 4) {
         // Too close to the end of the claim: another worker could take it over while we send.
-        await release(this.db, row, this.clock.now());
-        return;
+        outcome = async () => void (await release(this.db, row, this.clock.now()));
+      } else {
+        entry.started = true;
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(new Error('the claim on the message ran out while sending')), left * 0.9);
+        try {
+          await this.mailer.send(
+            { from: this.from, to: row.to, subject: row.subject, text: row.text, html: row.html, messageId: row.messageId },
+            { signal: abort.signal },
+          );
+          outcome = () => this.recordSent(row);
+        } catch (error) {
+          outcome = () => this.recordFailure(row, error ?? new Error('send failed'));
+        } finally {
+          clearTimeout(timer);
+        }
       }
-      entry.started = true;
-      let error: unknown;
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(new Error('the claim on the message ran out while sending')), left * 0.9);
-      try {
-        await this.mailer.send(
-          { from: this.from, to: row.to, subject: row.subject, text: row.text, html: row.html, messageId: row.messageId },
-          { signal: abort.signal },
-        );
-      } catch (caught) {
-        error = caught ?? new Error('send failed');
-      } finally {
-        clearTimeout(timer);
-      }
-      if (error === undefined) {
-        const recorded = await this.recordSent(row);
-        if (recorded) this.logger.debug({ outboxId: row.id, accountId: row.accountId, kind: row.kind }, 'email delivered');
-        else this.logger.warn({ outboxId: row.id, accountId: row.accountId }, 'email was delivered after its claim was taken over');
-        return;
-      }
-      const permanent = isPermanentMailError(error);
-      const message = describeMailError(error);
-      const status = await markFailed(this.db, row, {
-        error: message,
-        permanent,
-        now: this.clock.now(),
-        maxAttempts: this.maxAttempts,
-        baseDelayMs: this.retryBaseDelayMs,
-        maxDelayMs: this.retryMaxDelayMs,
-      });
-      const log = { outboxId: row.id, accountId: row.accountId, kind: row.kind, attempts: row.attempts, error: message };
-      if (status === 'failed') this.logger.error(log, 'email could not be delivered and will not be retried');
-      else if (status === 'pending') this.logger.warn(log, 'email delivery failed; it will be retried');
-      else this.logger.warn(log, 'email delivery failed after its claim was taken over by another worker');
-    } finally {
+    } catch (error) {
       this.held.delete(key);
+      throw error;
     }
+    // The send slot is free from here: the outcome is written while the next message goes out.
+    const recording = outcome()
+      .catch((error: unknown) => this.logger.error({ err: error, outboxId: row.id }, 'could not record the outcome of an email delivery'))
+      .finally(() => {
+        this.held.delete(key);
+        this.recording.delete(recording);
+      });
+    this.recording.add(recording);
+  }
+
+  private async recordFailure(row: OutboxRow, error: unknown): Promise<void> {
+    const permanent = isPermanentMailError(error);
+    const message = describeMailError(error);
+    const status = await markFailed(this.db, row, {
+      error: message,
+      permanent,
+      now: this.clock.now(),
+      maxAttempts: this.maxAttempts,
+      baseDelayMs: this.retryBaseDelayMs,
+      maxDelayMs: this.retryMaxDelayMs,
+    });
+    const log = { outboxId: row.id, accountId: row.accountId, kind: row.kind, attempts: row.attempts, error: message };
+    if (status === 'failed') this.logger.error(log, 'email could not be delivered and will not be retried');
+    else if (status === 'pending') this.logger.warn(log, 'email delivery failed; it will be retried');
+    else this.logger.warn(log, 'email delivery failed after its claim was taken over by another worker');
   }
 
   /** Marks a delivered message sent, retrying a failing database briefly: a row left `sending` would be sent again. */
-  private async recordSent(row: OutboxRow): Promise<boolean> {
+  private async recordSent(row: OutboxRow): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await markSent(this.db, row, this.clock.now());
+        if (await markSent(this.db, row, this.clock.now())) {
+          this.logger.debug({ outboxId: row.id, accountId: row.accountId, kind: row.kind }, 'email delivered');
+        } else {
+          this.logger.warn({ outboxId: row.id, accountId: row.accountId }, 'email was delivered after its claim was taken over');
+        }
+        return;
       } catch (error) {
         if (attempt >= 5) {
           this.logger.error({ err: error, outboxId: row.id }, 'email was delivered but could not be marked sent; it may be sent again');
-          return false;
+          return;
         }
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
