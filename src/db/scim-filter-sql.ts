@@ -148,6 +148,8 @@ class Compiler {
   private attributeCondition(attrPath: string, op: ComparisonOperator | 'pr', value: ComparisonValue | undefined): string {
     const path = resolveForFilter(this.mapping.resourceType, attrPath);
     const { attribute } = path;
+    // On a multi-valued attribute, ne means that no element equals the value (so also true when there is none).
+    if (attribute.multiValued && op === 'ne') return `(not ${this.attributeCondition(attrPath, 'eq', value)})`;
     if (attribute.multiValued) {
       const storage = this.storage(attributeOnly(path));
       if (storage.kind !== 'collection') throw new Error(`${path.canonical}: a multi-valued attribute needs a collection mapping`);

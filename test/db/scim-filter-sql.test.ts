@@ -1,0 +1,445 @@
+import { expect } from 'chai';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../support/test-database.js';
+import { parseScimFilter } from '../../src/domain/scim-filter.js';
+import { compileFilter, sortExpression, type ResourceSqlMapping } from '../../src/db/scim-filter-sql.js';
+import { columnMapping, groupsMapping, usersMapping } from '../../src/db/resource-mappings.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { resourceTypes } from '../../src/scim/schemas.js';
+
+const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const SB = 'urn:switchboard:scim:schemas:extension:2.0:User';
+
+interface Contact { value: string; type?: string; primary?: boolean; display?: string }
+interface UserSpec {
+  userName: string;
+  externalId?: string;
+  givenName?: string;
+  familyName?: string;
+  displayName?: string;
+  active?: boolean;
+  emails?: Contact[];
+  phoneNumbers?: Contact[];
+  extensions?: string[];
+  smsNumber?: string;
+  accountAdmin?: boolean;
+  updatedAt?: string;
+  createdAt?: string;
+  data?: Record<string, unknown>;
+}
+
+async function insertUser(db: TestDatabase, accountId: string, spec: UserSpec): Promise<string> {
+  const data: Record<string, unknown> = {
+    userName: spec.userName,
+    ...(spec.givenName || spec.familyName ? { name: { givenName: spec.givenName, familyName: spec.familyName } } : {}),
+    ...(spec.emails ? { emails: spec.emails } : {}),
+    ...(spec.phoneNumbers ? { phoneNumbers: spec.phoneNumbers } : {}),
+    ...spec.data,
+  };
+  if (spec.extensions) data[SB] = { ...(data[SB] as object), extensions: spec.extensions };
+  if (data.name && spec.data?.name) data.name = { ...(spec.data.name as object), givenName: spec.givenName, familyName: spec.familyName };
+  const primary = spec.emails?.find((e) => e.primary) ?? spec.emails?.[0];
+  const [row] = await db.knex('users').insert({
+    account_id: accountId,
+    user_name: spec.userName,
+    external_id: spec.externalId ?? null,
+    given_name: spec.givenName ?? null,
+    family_name: spec.familyName ?? null,
+    display_name: spec.displayName ?? null,
+    active: spec.active ?? true,
+    primary_email: primary?.value ?? null,
+    sms_number: spec.smsNumber ?? null,
+    account_admin: spec.accountAdmin ?? false,
+    data: JSON.stringify(data),
+    ...(spec.updatedAt ? { updated_at: spec.updatedAt } : {}),
+    ...(spec.createdAt ? { created_at: spec.createdAt } : {}),
+  }).returning('id');
+  const id = row.id as string;
+  const contacts = (list: Contact[] | undefined) => (list ?? []).map((c, position) => ({
+    account_id: accountId, user_id: id, position, value: c.value, type: c.type ?? null, is_primary: c.primary ?? false,
+  }));
+  if (spec.emails?.length) await db.knex('user_emails').insert(contacts(spec.emails));
+  if (spec.phoneNumbers?.length) await db.knex('user_phone_numbers').insert(contacts(spec.phoneNumbers));
+  for (const number of spec.extensions ?? []) await db.knex('user_extensions').insert({ account_id: accountId, user_id: id, number });
+  return id;
+}
+
+const users: UserSpec[] = [
+  {
+    userName: 'bjensen', externalId: 'EXT-1', givenName: 'Barbara', familyName: 'Jensen', displayName: 'Babs Jensen',
+    emails: [{ value: 'a@x.com', type: 'work', primary: true }, { value: 'b@y.com', type: 'home', display: 'Home mail' }],
+    phoneNumbers: [{ value: '+15550001', type: 'work' }], extensions: ['1001'], smsNumber: '+15551110001', accountAdmin: true,
+    updatedAt: '2026-01-01T00:00:00Z', createdAt: '2025-01-01T00:00:00Z',
+    data: {
+      title: 'Tour Guide', nickName: 'Babs', userType: 'Employee', roles: [{ value: 'admin', primary: true }, { value: 'auditor' }],
+      [ENT]: { department: 'Sales', employeeNumber: '701984', manager: { value: '26118915-6090-4610-87e4-49d8ca9f808d', displayName: 'John Smith' } },
+      [SB]: { licenses: ['MiTeam Meetings', 'MiCollab'], voicemail: true },
+    },
+  },
+  {
+    userName: 'jsmith', externalId: 'ext-1', givenName: 'John', familyName: 'Smith', active: false,
+    emails: [{ value: 'john@x.com', type: 'work' }], extensions: ['1002'],
+    updatedAt: '2026-02-01T00:00:00.123456Z', createdAt: '2025-02-01T00:00:00Z',
+    data: { title: 'Engineer', userType: 'Contractor', [ENT]: { department: 'Engineering' }, [SB]: { licenses: ['MiCollab'], voicemail: false } },
+  },
+  {
+    userName: 'asmithers', givenName: 'Alan', familyName: 'Smithers', emails: [{ value: 'a.smithers@y.com', type: 'home' }],
+    updatedAt: '2026-03-01T00:00:00Z', createdAt: '2025-03-01T00:00:00Z',
+    data: { nickName: '', roles: [], [ENT]: { department: 'sales' } },
+  },
+  { userName: 'noemail', updatedAt: '2024-06-01T00:00:00Z', createdAt: '2024-06-01T00:00:00Z' },
+  {
+    userName: 'percent%_user', familyName: "O'Brien", emails: [{ value: 'p%c@x.com', type: 'work' }],
+    updatedAt: '2025-06-01T00:00:00Z', data: { title: '100% sure' },
+  },
+  { userName: 'MixedCase', displayName: 'Mixed Case', emails: [{ value: 'Mixed@Example.COM', type: 'Work' }], updatedAt: '2025-07-01T00:00:00Z' },
+  {
+    userName: 'swapped', emails: [{ value: 'b@y.com.au', type: 'work' }, { value: 'a@x.com.au', type: 'home', primary: true }],
+    updatedAt: '2025-08-01T00:00:00Z', data: { roles: [{ value: 'auditor', primary: true }] },
+  },
+  ...Array.from({ length: 13 }, (_, i): UserSpec => ({
+    userName: `gen${String(i).padStart(2, '0')}`, familyName: `Family${i}`, givenName: i % 2 ? 'Odd' : 'Even',
+    emails: [{ value: `gen${i}@corp.example`, type: 'work' }], active: i % 3 !== 0,
+    updatedAt: `2025-0${(i % 5) + 1}-15T12:00:00Z`,
+    data: { userType: i % 2 ? 'Employee' : 'Intern', [ENT]: { department: i % 2 ? 'Support' : 'Sales' } },
+  })),
+];
+
+describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
+  let db: TestDatabase;
+  let accountA: string;
+  let accountB: string;
+  const ids = new Map<string, string>();
+  let groupSales: string;
+  let groupEmpty: string;
+  const userMap = usersMapping('u');
+  const groupMap = groupsMapping('g');
+
+  before(async () => {
+    db = await createTestDatabase();
+    [{ id: accountA }] = await db.knex('accounts').insert({ type: 'customer', name: 'Acme' }).returning('id');
+    [{ id: accountB }] = await db.knex('accounts').insert({ type: 'customer', name: 'Other', parent_id: accountA }).returning('id');
+    for (const spec of users) ids.set(spec.userName, await insertUser(db, accountA, spec));
+    // Another account with look-alike users, emails, extensions and memberships: must never match.
+    const twin = await insertUser(db, accountB, { ...users[0]!, emails: [{ value: 'twin@x.com', type: 'work' }] });
+    ids.set('twin', twin);
+    [{ id: groupSales }] = await db.knex('groups').insert({ account_id: accountA, display_name: 'Sales Team', external_id: 'G-1' }).returning('id');
+    [{ id: groupEmpty }] = await db.knex('groups').insert({ account_id: accountA, display_name: 'Empty' }).returning('id');
+    await db.knex('group_members').insert([
+      { account_id: accountA, group_id: groupSales, member_id: ids.get('bjensen') },
+      { account_id: accountA, group_id: groupSales, member_id: ids.get('asmithers') },
+    ]);
+    const [{ id: groupB }] = await db.knex('groups').insert({ account_id: accountB, display_name: 'Sales Team' }).returning('id');
+    await db.knex('group_members').insert({ account_id: accountB, group_id: groupB, member_id: twin });
+  });
+
+  after(async () => {
+    await db?.close();
+  });
+
+  async function select(table: string, mapping: ResourceSqlMapping, column: string, filter: string, accountId = accountA): Promise<string[]> {
+    const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
+    const result = await db.knex.raw(
+      `select ${mapping.alias}.${column} as name, ${mapping.alias}.account_id as account from ${table} ${mapping.alias} where ${mapping.alias}.account_id = ? and (${sql})`,
+      [accountId, ...bindings],
+    );
+    for (const row of result.rows) expect(row.account).to.equal(accountId);
+    return (result.rows as { name: string }[]).map((r) => r.name).sort();
+  }
+  const userNames = (filter: string) => select('users', userMap, 'user_name', filter);
+  const all = () => users.map((u) => u.userName).sort();
+  const except = (...names: string[]) => all().filter((n) => !names.includes(n));
+  const gen = (pred: (i: number) => boolean) => Array.from({ length: 13 }, (_, i) => i).filter(pred).map((i) => `gen${String(i).padStart(2, '0')}`);
+
+  function refused(filter: string, mapping: ResourceSqlMapping = userMap): string {
+    try {
+      compileFilter(parseScimFilter(filter), mapping);
+    } catch (error) {
+      expect(error).to.be.instanceOf(DomainError);
+      expect((error as DomainError).kind).to.equal('invalidFilter');
+      return (error as DomainError).detail;
+    }
+    throw new Error(`expected ${filter} to be refused`);
+  }
+
+  it('when userName (not caseExact) is compared with each string operator, then case is ignored', async () => {
+    expect(await userNames('userName eq "BJENSEN"')).to.deep.equal(['bjensen']);
+    expect(await userNames('userName eq "mixedcase"')).to.deep.equal(['MixedCase']);
+    expect(await userNames('userName ne "bjensen"')).to.deep.equal(except('bjensen'));
+    expect(await userNames('userName co "SMITH"')).to.deep.equal(['asmithers', 'jsmith']);
+    expect(await userNames('userName sw "J"')).to.deep.equal(['jsmith']);
+    expect(await userNames('userName ew "SEN"')).to.deep.equal(['bjensen']);
+    expect(await userNames('userName gt "s"')).to.deep.equal(['swapped']);
+    expect(await userNames('userName ge "percent%_user"')).to.deep.equal(['percent%_user', 'swapped']);
+    expect(await userNames('userName lt "b"')).to.deep.equal(['asmithers']);
+    expect(await userNames('userName le "asmithers"')).to.deep.equal(['asmithers']);
+  });
+
+  it('when co, sw or ew values hold %, _ or \\, then they match literally', async () => {
+    expect(await userNames('userName co "%"')).to.deep.equal(['percent%_user']);
+    expect(await userNames('userName co "_"')).to.deep.equal(['percent%_user']);
+    expect(await userNames('userName sw "%"')).to.deep.equal([]);
+    expect(await userNames(String.raw`userName co "\\"`)).to.deep.equal([]);
+    expect(await userNames('title co "0% s"')).to.deep.equal(['percent%_user']);
+    expect(await userNames(`name.familyName eq "o'brien"`)).to.deep.equal(['percent%_user']);
+  });
+
+  it('when a value tries SQL injection, then it is only a value', async () => {
+    expect(await userNames(`userName eq "x' or 1=1 --"`)).to.deep.equal([]);
+    expect(await userNames(`title co "'); drop table users; --"`)).to.deep.equal([]);
+    expect(await userNames('userName pr')).to.have.length(users.length);
+  });
+
+  it('when externalId (caseExact) is compared, then case matters', async () => {
+    expect(await userNames('externalId eq "EXT-1"')).to.deep.equal(['bjensen']);
+    expect(await userNames('externalId eq "ext-1"')).to.deep.equal(['jsmith']);
+    expect(await userNames('externalId sw "EXT"')).to.deep.equal(['bjensen']);
+    expect(await userNames('externalId ne "EXT-1"')).to.deep.equal(except('bjensen'));
+  });
+
+  it('when attribute names are in another case or URN-qualified, then they resolve', async () => {
+    expect(await userNames('USERNAME EQ "bjensen"')).to.deep.equal(['bjensen']);
+    expect(await userNames('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bjensen"')).to.deep.equal(['bjensen']);
+    expect(await userNames('NAME.FAMILYNAME eq "jensen"')).to.deep.equal(['bjensen']);
+  });
+
+  it('when booleans are compared, then eq, ne and pr work and ordering is refused', async () => {
+    expect(await userNames('active eq false')).to.deep.equal(['jsmith', ...gen((i) => i % 3 === 0)].sort());
+    expect(await userNames('active ne true')).to.deep.equal(['jsmith', ...gen((i) => i % 3 === 0)].sort());
+    expect(await userNames(`${SB}:accountAdmin eq true`)).to.deep.equal(['bjensen']);
+    expect(await userNames(`${SB}:voicemail eq false`)).to.deep.equal(['jsmith']);
+    expect(await userNames(`${SB}:voicemail ne true`)).to.deep.equal(except('bjensen'));
+    expect(await userNames(`${SB}:voicemail pr`)).to.deep.equal(['bjensen', 'jsmith']);
+    expect(refused('active gt true')).to.match(/Ordering is not defined for booleans/);
+    expect(refused('active co true')).to.match(/'co' is not defined for the boolean attribute 'active'/);
+    expect(refused('active eq "yes"')).to.match(/'active' is boolean/);
+  });
+
+  it('when dateTimes are compared, then chronologically at millisecond precision', async () => {
+    expect(await userNames('meta.lastModified gt "2025-12-31T23:59:59Z"')).to.deep.equal(['asmithers', 'bjensen', 'jsmith']);
+    expect(await userNames('meta.lastModified ge "2026-01-01T00:00:00Z"')).to.deep.equal(['asmithers', 'bjensen', 'jsmith']);
+    expect(await userNames('meta.lastModified gt "2026-01-01T00:00:00Z"')).to.deep.equal(['asmithers', 'jsmith']);
+    expect(await userNames('meta.lastModified lt "2025-01-01T00:00:00Z"')).to.deep.equal(['noemail']);
+    expect(await userNames('meta.lastModified le "2024-06-01T00:00:00Z"')).to.deep.equal(['noemail']);
+    // Stored 2026-02-01T00:00:00.123456Z; SCIM shows .123Z, and that equals it.
+    expect(await userNames('meta.lastModified eq "2026-02-01T00:00:00.123Z"')).to.deep.equal(['jsmith']);
+    expect(await userNames('meta.lastModified gt "2026-02-01T00:00:00.123Z"')).to.deep.equal(['asmithers']);
+    expect(await userNames('meta.lastModified eq "2026-02-01T01:00:00.123+01:00"')).to.deep.equal(['jsmith']);
+    expect(await userNames('meta.created lt "2025-02-15"')).to.deep.equal(['bjensen', 'jsmith', 'noemail']);
+    expect(refused('meta.lastModified gt "yesterday"')).to.match(/is a dateTime/);
+    expect(refused('meta.lastModified gt "2026-02-30T00:00:00Z"')).to.match(/is a dateTime/);
+    expect(refused('meta.lastModified co "2026"')).to.match(/'co' is not defined for the dateTime/);
+  });
+
+  it('when not wraps an or, then it means neither', async () => {
+    expect(await userNames('not (userName eq "bjensen" or userName eq "jsmith")')).to.deep.equal(except('bjensen', 'jsmith'));
+    // title is absent on most users: not (…) still holds for them (no NULL leaks through not).
+    expect(await userNames('not (title eq "Tour Guide" or name.familyName sw "smi")')).to.deep.equal(except('bjensen', 'jsmith', 'asmithers'));
+    expect(await userNames('not (not (title pr))')).to.deep.equal(['bjensen', 'jsmith', 'percent%_user']);
+  });
+
+  it('when ne is used, then users lacking the attribute match', async () => {
+    expect(await userNames('title ne "Tour Guide"')).to.deep.equal(except('bjensen'));
+    expect(await userNames('name.familyName ne "Jensen"')).to.deep.equal(except('bjensen'));
+    expect(await userNames(`${ENT}:department ne "sales"`)).to.deep.equal(['jsmith', 'MixedCase', 'noemail', 'percent%_user', 'swapped', ...gen((i) => i % 2 === 1)].sort());
+  });
+
+  it('when pr is used, then null, empty strings and empty arrays are absent', async () => {
+    expect(await userNames('title pr')).to.deep.equal(['bjensen', 'jsmith', 'percent%_user']);
+    expect(await userNames('nickName pr')).to.deep.equal(['bjensen']);
+    expect(await userNames('externalId pr')).to.deep.equal(['bjensen', 'jsmith']);
+    expect(await userNames('emails pr')).to.deep.equal(except('noemail'));
+    expect(await userNames('roles pr')).to.deep.equal(['bjensen', 'swapped']);
+    expect(await userNames('not (emails pr)')).to.deep.equal(['noemail']);
+    expect(await userNames(`${ENT}:manager pr`)).to.deep.equal(['bjensen']);
+    expect(refused('title eq null')).to.match(/not a valid SCIM filter; use 'not \(title pr\)'/);
+  });
+
+  it('when a value filter names several sub-attributes, then they apply to the same element', async () => {
+    expect(await userNames('emails[type eq "work" and value eq "b@y.com"]')).to.deep.equal([]);
+    expect(await userNames('emails[type eq "home" and value eq "b@y.com"]')).to.deep.equal(['bjensen']);
+    expect(await userNames('emails[type eq "work" and value co "@x"]')).to.deep.equal(['bjensen', 'jsmith', 'percent%_user']);
+    expect(await userNames('emails[type eq "WORK" and not (value ew ".com")]')).to.deep.equal(['swapped', ...gen(() => true)].sort());
+    expect(await userNames('emails[primary eq true and value sw "a@"]')).to.deep.equal(['bjensen', 'swapped']);
+    expect(await userNames('emails[type eq "home" or value eq "john@x.com"]')).to.deep.equal(['asmithers', 'bjensen', 'jsmith', 'swapped']);
+    // display lives only in data: the jsonb array serves, same element semantics.
+    expect(await userNames('emails[display eq "home mail" and type eq "home"]')).to.deep.equal(['bjensen']);
+    expect(await userNames('emails[display pr and type eq "work"]')).to.deep.equal([]);
+    expect(await userNames('roles[value eq "auditor" and primary eq true]')).to.deep.equal(['swapped']);
+    expect(await userNames('userType eq "Employee" and emails[type eq "work" and value co "@x"]')).to.deep.equal(['bjensen']);
+  });
+
+  it('when a multi-valued attribute is compared, then any element matches and the bare name means value', async () => {
+    expect(await userNames('emails eq "MIXED@example.com"')).to.deep.equal(['MixedCase']);
+    expect(await userNames('emails.value eq "b@y.com"')).to.deep.equal(['bjensen']);
+    expect(await userNames('emails.type eq "home"')).to.deep.equal(['asmithers', 'bjensen', 'swapped']);
+    expect(await userNames('emails.value co "@y.com"')).to.deep.equal(['asmithers', 'bjensen', 'swapped']);
+    expect(await userNames('phoneNumbers.value eq "+15550001"')).to.deep.equal(['bjensen']);
+    expect(await userNames('roles eq "ADMIN"')).to.deep.equal(['bjensen']);
+    // ne on a multi-valued attribute: no element equals (users without emails included).
+    expect(await userNames('emails ne "a@x.com"')).to.deep.equal(except('bjensen'));
+    expect(await userNames('emails[value ne "a@x.com"]')).to.deep.equal(except('noemail'));
+  });
+
+  it('when extension attributes are filtered, then enterprise and switchboard values match', async () => {
+    expect(await userNames(`${ENT}:department eq "sales"`)).to.deep.equal(['asmithers', 'bjensen', ...gen((i) => i % 2 === 0)].sort());
+    expect(await userNames(`${ENT}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d"`)).to.deep.equal(['bjensen']);
+    expect(await userNames(`${ENT.toUpperCase()}:EMPLOYEENUMBER eq "701984"`)).to.deep.equal(['bjensen']);
+    expect(await userNames(`${SB}:extensions eq "1001"`)).to.deep.equal(['bjensen']);
+    expect(await userNames('extensions eq "1002"')).to.deep.equal(['jsmith']);
+    expect(await userNames(`${SB}:licenses eq "MiTeam Meetings"`)).to.deep.equal(['bjensen']);
+    expect(await userNames('licenses eq "micollab"')).to.deep.equal(['bjensen', 'jsmith']);
+    expect(await userNames('smsNumber eq "+15551110001"')).to.deep.equal(['bjensen']);
+  });
+
+  it('when id and groups are filtered, then uuids compare and a non-uuid value is simply false', async () => {
+    expect(await userNames(`id eq "${ids.get('jsmith')}"`)).to.deep.equal(['jsmith']);
+    expect(await userNames(`id eq "${ids.get('jsmith')!.toUpperCase()}"`)).to.deep.equal(['jsmith']);
+    expect(await userNames('id eq "not-a-uuid"')).to.deep.equal([]);
+    expect(await userNames('id ne "not-a-uuid"')).to.deep.equal(all());
+    expect(await userNames(`groups.value eq "${groupSales}"`)).to.deep.equal(['asmithers', 'bjensen']);
+    expect(await userNames(`groups eq "${groupSales}"`)).to.deep.equal(['asmithers', 'bjensen']);
+    expect(await userNames('groups.value eq "nope"')).to.deep.equal([]);
+    expect(await userNames('groups[display eq "sales team"]')).to.deep.equal(['asmithers', 'bjensen']);
+    expect(await userNames('groups pr')).to.deep.equal(['asmithers', 'bjensen']);
+  });
+
+  it('when meta is filtered, then resourceType and version compare', async () => {
+    expect(await userNames('meta.resourceType eq "User"')).to.deep.equal(all());
+    expect(await userNames('meta.resourceType eq "Group"')).to.deep.equal([]);
+    expect(await userNames('meta.version eq "W/\\"1\\"" and userName eq "bjensen"')).to.deep.equal(['bjensen']);
+    expect(await userNames('meta.version eq "W/\\"2\\""')).to.deep.equal([]);
+  });
+
+  it('when the other account is queried, then only its own users match', async () => {
+    expect(await select('users', userMap, 'user_name', 'userName eq "bjensen"', accountB)).to.deep.equal(['bjensen']);
+    expect(await select('users', userMap, 'user_name', 'emails.value eq "a@x.com"', accountB)).to.deep.equal([]);
+    expect(await select('users', userMap, 'user_name', 'extensions eq "1001"', accountB)).to.deep.equal(['bjensen']);
+    expect(await select('users', userMap, 'user_name', `groups.value eq "${groupSales}"`, accountB)).to.deep.equal([]);
+    expect(await userNames('emails.value eq "twin@x.com"')).to.deep.equal([]);
+  });
+
+  it('when groups are filtered by members, then member rows match', async () => {
+    const groups = (filter: string) => select('groups', groupMap, 'display_name', filter);
+    expect(await groups(`members.value eq "${ids.get('asmithers')}"`)).to.deep.equal(['Sales Team']);
+    expect(await groups(`members eq "${ids.get('jsmith')}"`)).to.deep.equal([]);
+    expect(await groups(`members[value eq "${ids.get('bjensen')}" and type eq "user"]`)).to.deep.equal(['Sales Team']);
+    expect(await groups('members[display eq "babs jensen"]')).to.deep.equal(['Sales Team']);
+    expect(await groups('not (members pr)')).to.deep.equal(['Empty']);
+    expect(await groups('displayName sw "sales"')).to.deep.equal(['Sales Team']);
+    expect(await groups('externalId eq "g-1"')).to.deep.equal([]);
+    expect(await groups(`id eq "${groupEmpty}"`)).to.deep.equal(['Empty']);
+  });
+
+  it('when numbers and uuid columns of a column mapping are filtered, then they compare numerically and safely', async () => {
+    const accounts = columnMapping(resourceTypes.account, 'a', {
+      id: 'a.id', name: 'a.name', type: 'a.type', parentId: 'a.parent_id', userCount: 'a.user_count', 'meta.created': 'a.created_at',
+    });
+    const run = async (filter: string) => {
+      const { sql, bindings } = compileFilter(parseScimFilter(filter), accounts);
+      const result = await db.knex.raw(`select a.name from accounts a where a.id in (?, ?) and (${sql}) order by a.name`, [accountA, accountB, ...bindings]);
+      return (result.rows as { name: string }[]).map((r) => r.name);
+    };
+    expect(await run('userCount gt 19')).to.deep.equal(['Acme']);
+    expect(await run('userCount le 1')).to.deep.equal(['Other']);
+    expect(await run('userCount eq 20')).to.deep.equal(['Acme']);
+    expect(await run('userCount ge 1 and userCount lt 21')).to.deep.equal(['Acme', 'Other']);
+    expect(await run('parentId eq "not-a-uuid"')).to.deep.equal([]);
+    expect(await run(`parentId eq "${accountA}"`)).to.deep.equal(['Other']);
+    expect(await run('parentId pr')).to.deep.equal(['Other']);
+    expect(await run('name eq "ACME"')).to.deep.equal(['Acme']);
+    expect(await run('type eq "CUSTOMER"')).to.deep.equal([]);
+    expect(refused('userCount eq 1.5', accounts)).to.match(/is an integer/);
+    expect(refused('userCount co 1', accounts)).to.match(/'co' is not defined for the number/);
+    expect(refused('userCount gt "1"', accounts)).to.match(/is an integer/);
+    expect(refused('settings.sso eq true', accounts)).to.match(/not filterable/);
+  });
+
+  it('when a filter names an unknown or unfilterable attribute, then it is invalidFilter naming it', () => {
+    expect(refused('nope eq "x"')).to.equal("Unknown attribute 'nope' for resource type User");
+    expect(refused('emails[nope eq "x"]')).to.match(/Unknown attribute 'emails.nope'/);
+    expect(refused('password eq "x"')).to.match(/'password' is not filterable/);
+    expect(refused('name eq "x"')).to.match(/'name' is complex/);
+    expect(refused('userName[value eq "x"]')).to.match(/not a complex attribute/);
+    expect(refused('userName eq 1')).to.match(/'userName' is a string attribute/);
+    expect(refused('x509Certificates.value co "x"')).to.match(/not defined for the binary attribute/);
+  });
+
+  it('when sorting, then every expression runs and multi-valued attributes sort by their primary value', async () => {
+    const order = async (sortBy: string, filter = 'userName pr') => {
+      const sort = sortExpression(userMap, sortBy);
+      const { sql, bindings } = compileFilter(parseScimFilter(filter), userMap);
+      const result = await db.knex.raw(
+        `select u.user_name from users u where u.account_id = ? and (${sql}) order by ${sort.sql} nulls last, u.user_name`,
+        [accountA, ...bindings],
+      );
+      return (result.rows as { user_name: string }[]).map((r) => r.user_name);
+    };
+    expect(await order('userName', 'userName sw "b" or userName sw "j" or userName sw "m"')).to.deep.equal(['bjensen', 'jsmith', 'MixedCase']);
+    // swapped's primary email is its second one.
+    expect(await order('emails', 'userName eq "bjensen" or userName eq "swapped" or userName eq "jsmith"')).to.deep.equal(['bjensen', 'swapped', 'jsmith']);
+    expect(await order('emails.value', 'userName eq "jsmith" or userName eq "swapped"')).to.deep.equal(['swapped', 'jsmith']);
+    expect(await order('phoneNumbers', 'userName eq "noemail" or userName eq "bjensen"')).to.deep.equal(['bjensen', 'noemail']);
+    expect(await order('roles', 'roles pr')).to.deep.equal(['bjensen', 'swapped']);
+    expect(await order('emails.type', 'userName eq "bjensen" or userName eq "swapped" or userName eq "asmithers"')).to.deep.equal(['asmithers', 'swapped', 'bjensen']);
+    expect(await order('meta.lastModified', 'title pr')).to.deep.equal(['percent%_user', 'bjensen', 'jsmith']);
+    expect(await order(`${ENT}:department`, 'title pr')).to.deep.equal(['jsmith', 'bjensen', 'percent%_user']);
+    expect(sortExpression(userMap, 'meta.lastModified').type).to.equal('dateTime');
+    expect(() => sortExpression(userMap, 'smsNumber')).to.throw(DomainError, 'Users cannot be ordered by smsNumber');
+    expect(() => sortExpression(userMap, `${SB}:SMSNUMBER`)).to.throw(DomainError, 'Users cannot be ordered by smsNumber');
+    for (const bad of ['nope', 'password', 'name']) {
+      try {
+        sortExpression(userMap, bad);
+        throw new Error(`expected ${bad} to be refused`);
+      } catch (error) {
+        expect((error as DomainError).kind).to.equal('invalidValue');
+      }
+    }
+  });
+});
+
+if (testDatabaseKind === 'postgres') {
+  describe('SCIM filter to SQL: query plans (postgres)', () => {
+    let db: TestDatabase;
+    let accountId: string;
+    const mapping = usersMapping('u');
+
+    before(async () => {
+      db = await createTestDatabase();
+      [{ id: accountId }] = await db.knex('accounts').insert({ type: 'customer', name: 'Big' }).returning('id');
+      await db.knex.raw(
+        `insert into users (account_id, user_name, given_name, family_name, primary_email, data)
+         select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@' || md5(i::text) || '.example', '{}'::jsonb
+         from generate_series(1, 5000) i`,
+        [accountId],
+      );
+      await db.knex.raw(
+        `insert into user_emails (account_id, user_id, position, value, type, is_primary)
+         select account_id, id, 0, primary_email, 'work', true from users where account_id = ?`,
+        [accountId],
+      );
+      await db.knex.raw('analyze users; analyze user_emails');
+    });
+
+    after(async () => {
+      await db?.close();
+    });
+
+    async function plan(filter: string): Promise<string> {
+      const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
+      const result = await db.knex.raw(`explain select u.id from users u where u.account_id = ? and (${sql})`, [accountId, ...bindings]);
+      return (result.rows as { 'QUERY PLAN': string }[]).map((r) => r['QUERY PLAN']).join('\n');
+    }
+
+    it('when emails.value co is filtered, then the email trigram index is used', async () => {
+      expect(await plan('emails.value co "xyz"')).to.include('user_emails_lower_value_trgm_idx');
+    });
+
+    it('when name.familyName sw is filtered, then the family name trigram index is used', async () => {
+      expect(await plan('name.familyName sw "Smi"')).to.include('users_lower_family_name_trgm_idx');
+    });
+
+    it('when userName eq is filtered, then the unique lower(user_name) index is used', async () => {
+      expect(await plan('userName eq "User42-x"')).to.include('users_account_id_lower_user_name_idx');
+    });
+  });
+}
