@@ -8,6 +8,10 @@ import { createLogger, type Logger } from './lib/logger.js';
 import { allResourceTypes } from './scim/schemas.js';
 import { AccountService } from './services/account-service.js';
 import { TokenService } from './services/token-service.js';
+import { UserService } from './services/user-service.js';
+import { GroupService } from './services/group-service.js';
+import { usersRouter } from './scim/users-router.js';
+import { groupsRouter } from './scim/groups-router.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
 export interface Deps {
@@ -18,6 +22,8 @@ export interface Deps {
   metrics: Metrics;
   tokens: TokenService;
   accounts: AccountService;
+  users: UserService;
+  groups: GroupService;
   /** Resource types served, in discovery order. */
   resourceTypes: ResourceTypeDef[];
   /** Further SCIM routers mounted under both SCIM bases. */
@@ -47,6 +53,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   }
   const tokens = new TokenService(db.knex, clock, logger);
   const accounts = new AccountService(db.knex, clock);
+  const users = new UserService(db.knex, clock);
+  const groups = new GroupService(db.knex, clock);
   const deps: Deps = {
     config,
     db,
@@ -55,8 +63,13 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     metrics: createMetrics(),
     tokens,
     accounts,
+    users,
+    groups,
     resourceTypes: [...allResourceTypes],
-    scimRouters: [],
+    scimRouters: [
+      usersRouter({ users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
+      groupsRouter({ groups, maxResults: config.scim.maxResults }),
+    ],
     workers: [],
     async close() {
       for (const worker of [...deps.workers].reverse()) await worker.stop();

@@ -1,0 +1,224 @@
+import { Router, type Request, type Response } from 'express';
+import { DomainError, notFound } from '../domain/errors.js';
+import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
+import type { Writer } from '../domain/ownership.js';
+import { sortExpression } from '../db/scim-filter-sql.js';
+import type { Trx } from '../db/database.js';
+import type { UserService } from '../services/user-service.js';
+import type { Clock } from '../lib/clock.js';
+import { contextOf } from '../http/request-context.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { compileListFilter, mappingOf } from './list-filter.js';
+import { parseListParams, type ListParams } from './list-params.js';
+import { applyPatch, parsePatchRequest } from './patch/index.js';
+import { projectionFor } from './projection.js';
+import { coerceResource, type JsonObject } from './resource-input.js';
+import { resourceTypes, scimmySchemas } from './schemas.js';
+import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
+import { toUserResource } from './user-resource.js';
+import { URN } from './urns.js';
+
+const rt = resourceTypes.user;
+const userSchema = scimmySchemas.user.extend(scimmySchemas.enterpriseUser, false).extend(scimmySchemas.switchboardUser, false);
+
+export interface UsersRouterDeps {
+  users: UserService;
+  clock: Clock;
+  maxResults: number;
+  cursorTtlSeconds: number;
+}
+
+/** Reads the write-only password out of an incoming document. */
+function takePassword(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'password');
+  const value = key ? (body as JsonObject)[key] : undefined;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new DomainError('invalidValue', 'password must be a string');
+  return value;
+}
+
+export async function writerFor(users: UserService, trx: Trx, accountId: string, principal: Principal): Promise<Writer> {
+  return principal.role === 'provisioning' ? users.scimWriter(trx, accountId, writerOf(principal)) : { type: 'admin', actor: writerOf(principal) };
+}
+
+/** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
+export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
+  const where = params.filter ? compileListFilter(params.filter, 'user') : undefined;
+  const sort = params.sortBy ? sortExpression(mappingOf('user'), params.sortBy) : undefined;
+  const descending = params.sortOrder === 'descending';
+  const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
+  const withGroups = projection.includes('groups');
+  const total = await deps.users.count(accountId, where);
+  if (params.count === 0) return listResponse([], total, params.cursor === undefined ? params.startIndex : undefined);
+  const base = { where, orderBy: sort?.sql, withGroups };
+  if (params.cursor === undefined) {
+    const rows = await deps.users.list(accountId, { ...base, descending, offset: params.startIndex - 1, limit: params.count });
+    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
+  }
+  const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
+  const now = deps.clock.now();
+  let rows;
+  if (params.cursor === '') {
+    rows = await deps.users.list(accountId, { ...base, descending, limit: params.count + 1 });
+  } else {
+    const { position, direction } = decodeCursor(params.cursor, queryKey, now, deps.cursorTtlSeconds);
+    if (direction === 'previous') {
+      const back = await deps.users.list(accountId, { ...base, descending: !descending, after: position, limit: params.count + 1 });
+      const hasMoreBack = back.length > params.count;
+      const page = back.slice(0, params.count).reverse();
+      const extra: JsonObject = {};
+      if (page.length > 0) {
+        extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
+        if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
+      }
+      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+    }
+    rows = await deps.users.list(accountId, { ...base, descending, after: position, limit: params.count + 1 });
+  }
+  const hasMore = rows.length > params.count;
+  const page = rows.slice(0, params.count);
+  const extra: JsonObject = {};
+  if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
+  if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
+  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+}
+
+export function usersRouter(deps: UsersRouterDeps): Router {
+  const router = Router({ mergeParams: true });
+  const { users } = deps;
+
+  const requireUsers = (res: Response) => {
+    if (!hasCapability(contextOf(res).principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
+  };
+  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string) => {
+    const { scimBase } = contextOf(res);
+    const view = await users.get(accountId, id);
+    const params = parseListParams(req.query as JsonObject, 1);
+    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(toUserResource(view, scimBase));
+    const headers: Record<string, string> = { ETag: etagOf(view.version) };
+    if (status === 201) headers.Location = `${scimBase}/Users/${view.id}`;
+    sendScim(res, status, body, headers);
+  };
+
+  const getOne = async (req: Request, res: Response, id: string) => {
+    const { accountId, scimBase } = contextOf(res);
+    const params = parseListParams(req.query as JsonObject, 1);
+    const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
+    const view = await users.get(accountId, id, projection.includes('groups'));
+    if (notModified(req, view.version)) {
+      sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
+      return;
+    }
+    sendScim(res, 200, projection.apply(toUserResource(view, scimBase)), { ETag: etagOf(view.version) });
+  };
+
+  const replace = async (req: Request, res: Response, id: string) => {
+    const { accountId, principal } = contextOf(res);
+    const password = takePassword(req.body);
+    const input = coerceResource(req.body, rt, userSchema);
+    await users.transaction(async (trx) => {
+      const current = await users.findForUpdate(trx, accountId, id);
+      if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+      const writer = await writerFor(users, trx, accountId, principal);
+      await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req) });
+    });
+    await respond(req, res, 200, accountId, id);
+  };
+
+  const patch = async (req: Request, res: Response, id: string) => {
+    const { accountId, principal } = contextOf(res);
+    const ops = parsePatchRequest(req.body);
+    await users.transaction(async (trx) => {
+      const current = await users.findForUpdate(trx, accountId, id);
+      // password is write-only and never stored in the document: pull it out of the operations first.
+      let password: string | undefined;
+      const docOps = ops.filter((op) => {
+        if (op.path && op.path.toLowerCase() === 'password') {
+          if (op.op === 'remove') throw new DomainError('mutability', 'password cannot be removed');
+          password = String(op.value);
+          return false;
+        }
+        if (!op.path && op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
+          const key = Object.keys(op.value).find((k) => k.toLowerCase() === 'password');
+          if (key) {
+            password = String((op.value as JsonObject)[key]);
+            const rest = { ...(op.value as JsonObject) };
+            delete rest[key];
+            op.value = rest as typeof op.value;
+          }
+        }
+        return true;
+      });
+      const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
+      const writer = await writerFor(users, trx, accountId, principal);
+      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req) });
+    });
+    await respond(req, res, 200, accountId, id);
+  };
+
+  const remove = async (req: Request, res: Response, id: string) => {
+    const { accountId, principal } = contextOf(res);
+    const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
+    await users.delete(accountId, writer, id, ifMatchVersion(req));
+    sendScim(res, 204);
+  };
+
+  router.get('/Users', async (req, res) => {
+    requireUsers(res);
+    const { accountId, scimBase } = contextOf(res);
+    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(req.query as JsonObject, deps.maxResults)));
+  });
+
+  router.post('/Users/.search', async (req, res) => {
+    requireUsers(res);
+    const { accountId, scimBase } = contextOf(res);
+    const body = (req.body ?? {}) as JsonObject;
+    if (Array.isArray(body.schemas) && !body.schemas.includes(URN.searchRequest)) throw new DomainError('invalidSyntax', `A search request must use schema ${URN.searchRequest}`);
+    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults)));
+  });
+
+  router.post('/Users', async (req, res) => {
+    requireUsers(res);
+    const { accountId, principal } = contextOf(res);
+    const password = takePassword(req.body);
+    const input = coerceResource(req.body, rt, userSchema);
+    const result = await users.transaction(async (trx) => {
+      const writer = await writerFor(users, trx, accountId, principal);
+      return users.apply(trx, accountId, writer, undefined, input, { password });
+    });
+    await respond(req, res, 201, accountId, result.user.id);
+  });
+
+  router.get('/Users/:id', async (req, res) => {
+    requireUsers(res);
+    await getOne(req, res, req.params.id);
+  });
+  router.put('/Users/:id', async (req, res) => {
+    requireUsers(res);
+    await replace(req, res, req.params.id);
+  });
+  router.patch('/Users/:id', async (req, res) => {
+    requireUsers(res);
+    await patch(req, res, req.params.id);
+  });
+  router.delete('/Users/:id', async (req, res) => {
+    requireUsers(res);
+    await remove(req, res, req.params.id);
+  });
+
+  // /Me (RFC 7644 §3.11): a `user` token acts on its own user.
+  const meId = (res: Response): string => {
+    const { principal } = contextOf(res);
+    if (principal.role !== 'user' || !principal.userId) throw new DomainError('notImplemented', '/Me is available to tokens of role user, which act as one user');
+    return principal.userId;
+  };
+  router.get('/Me', async (req, res) => getOne(req, res, meId(res)));
+  router.put('/Me', async (req, res) => replace(req, res, meId(res)));
+  router.patch('/Me', async (req, res) => patch(req, res, meId(res)));
+  router.delete('/Me', async (req, res) => remove(req, res, meId(res)));
+
+  return router;
+}
+
+export { notFound };
