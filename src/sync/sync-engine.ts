@@ -1,0 +1,502 @@
+/**
+ * The sync engine (ARCHITECTURE §5): runs one source. The connector only extracts; the engine matches
+ * records to users, merges them into the next SCIM document and writes through `UserService.apply` (the
+ * single write path: ownership, uniqueness, audit), decides deletions under a threshold, and keeps run
+ * history.
+ *
+ * - Batches of `batchSize` items are each applied in ONE transaction, which also saves the connector's
+ *   state checkpoint when the batch ends with one: the cursor moves only with the data it covers, so a
+ *   killed run resumes from the last saved state; re-applying a record is idempotent (link by anchor,
+ *   a hash of the record on the link makes an identical record `unchanged` without a write).
+ * - A bad record is quarantined (a savepoint is rolled back, a result row keeps the error) and the run goes
+ *   on, until `maxErrors` (or more than half the records, past 10) fails the run.
+ * - Deletions happen only after a complete read (`state.complete`) or on explicit `delete` items, all in a
+ *   final phase guarded by the threshold; the final checkpoint is saved in that phase's transaction.
+ * - Reading and writing overlap: a p-queue of concurrency 1 writes batch n while the connector fetches
+ *   batch n+1 (at most one batch waits), so the write order stays the read order.
+ * - One run per source at a time: a PostgreSQL advisory lock held by a dedicated transaction for the whole
+ *   run (several instances), plus an in-process set (PGlite is single-process, its only connection must
+ *   not be held).
+ * - Result rows are written for every object that is not `unchanged` (unchanged ones are only counted).
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import PQueue from 'p-queue';
+import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
+import { isConnectorError } from '../../connectors/sdk/index.js';
+import type { Database, Trx } from '../db/database.js';
+import { sourceLinksRepo } from '../db/source-links-repo.js';
+import { sourcesRepo, type SourceRecord } from '../db/sources-repo.js';
+import { usersRepo, type StoredUser } from '../db/users-repo.js';
+import { DomainError, notFound } from '../domain/errors.js';
+import { changedAttributes, ownableAttributes, type Writer } from '../domain/ownership.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
+import {
+  emptyCounts, syncRunsRepo, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
+} from './sync-runs-repo.js';
+
+export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from './sync-runs-repo.js';
+
+type JsonObject = Record<string, unknown>;
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const RETENTION_MS = 30 * 24 * 3600_000;
+
+export interface SyncRunOptions {
+  mode: SyncMode;
+  dryRun?: boolean;
+  allowDeletes?: boolean;
+  trigger?: string;
+  /** Aborts the read; what earlier batches committed stays, the run is `failed`. */
+  signal?: AbortSignal;
+}
+
+export interface SyncEngineOptions {
+  db: Pick<Database, 'knex' | 'kind'>;
+  users: UserService;
+  clock: Clock;
+  logger: Logger;
+  connectors: Map<string, Connector>;
+  batchSize?: number;
+  /** Quarantined records that fail the run. */
+  maxErrors?: number;
+}
+
+class RollbackDryRun extends Error {}
+class RunFailed extends Error {}
+
+/** A hash of what the record would write: equal hash on the link ⇒ the record is unchanged. */
+function hashOf(attributes: JsonObject, raw: unknown): string {
+  return createHash('sha256').update(JSON.stringify([attributes, raw])).digest('hex').slice(0, 32);
+}
+
+/** 64-bit advisory lock key of a source. */
+function lockKey(sourceId: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`switchboard:sync:${sourceId}`).digest('hex').slice(0, 16)}`)).toString();
+}
+
+function readAttr(doc: JsonObject, key: string): unknown {
+  const split = key.lastIndexOf(':');
+  if (key.startsWith('urn:') && split > 0) return (doc[key.slice(0, split)] as JsonObject | undefined)?.[key.slice(split + 1)];
+  return doc[key];
+}
+
+function isPresent(value: unknown): boolean {
+  return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0) && value !== '';
+}
+
+/** Top-level attribute keys (URN-qualified for extension attributes) a record states a value for. */
+function presentKeys(attributes: JsonObject): string[] {
+  const keys: string[] = [];
+  for (const [key, value] of Object.entries(attributes)) {
+    if ((EXTENSION_URNS as readonly string[]).includes(key) && value && typeof value === 'object') {
+      for (const [sub, v] of Object.entries(value as JsonObject)) if (isPresent(v)) keys.push(`${key}:${sub}`);
+    } else if (isPresent(value)) keys.push(key);
+  }
+  return keys;
+}
+
+function removeAttr(doc: JsonObject, key: string): void {
+  const split = key.lastIndexOf(':');
+  if (key.startsWith('urn:') && split > 0) {
+    const urn = key.slice(0, split);
+    const ext = doc[urn] as JsonObject | undefined;
+    if (!ext) return;
+    const copy = { ...ext };
+    delete copy[key.slice(split + 1)];
+    if (Object.keys(copy).length === 0) delete doc[urn];
+    else doc[urn] = copy;
+    return;
+  }
+  delete doc[key];
+}
+
+/**
+ * The next document: the record's attributes over the current user's document (extensions merged one level
+ * deeper); attributes this source stated last time and no longer states are removed.
+ */
+export function mergeRecord(current: JsonObject | undefined, attributes: JsonObject, previouslyOwned: readonly string[]): JsonObject {
+  const next: JsonObject = structuredClone(current ?? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] });
+  for (const [key, value] of Object.entries(attributes)) {
+    if ((EXTENSION_URNS as readonly string[]).includes(key) && value && typeof value === 'object') {
+      next[key] = { ...((next[key] as JsonObject | undefined) ?? {}), ...structuredClone(value as JsonObject) };
+    } else next[key] = structuredClone(value);
+  }
+  const stated = new Set(presentKeys(attributes));
+  for (const key of previouslyOwned) if (!stated.has(key) && key !== 'active') removeAttr(next, key);
+  return next;
+}
+
+function diffOf(before: JsonObject, after: JsonObject): SyncResult['changes'] {
+  const changes: SyncResult['changes'] = {};
+  for (const key of changedAttributes(before, after, EXTENSION_URNS)) {
+    if (key === 'meta' || key === 'id') continue;
+    changes[key] = { old: readAttr(before, key) ?? null, new: readAttr(after, key) ?? null };
+  }
+  return changes;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof DomainError) return `${error.kind}: ${error.detail}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface RunContext {
+  accountId: string;
+  source: SourceRecord;
+  writer: Writer & { type: 'source' };
+  run: SyncRunRecord;
+  options: SyncRunOptions;
+  counts: SyncCounts;
+  seq: number;
+  seen: Set<string>;
+  deletes: string[];
+  processed: number;
+}
+
+export class SyncEngine {
+  private readonly active = new Set<string>();
+  private readonly batchSize: number;
+  private readonly maxErrors: number;
+
+  constructor(private readonly deps: SyncEngineOptions) {
+    this.batchSize = deps.batchSize ?? 200;
+    this.maxErrors = deps.maxErrors ?? 100;
+  }
+
+  /** Runs a source to the end and returns the finished run. */
+  async run(accountId: string, sourceId: string, options: SyncRunOptions): Promise<SyncRunRecord> {
+    const { done } = await this.start(accountId, sourceId, options);
+    return done;
+  }
+
+  /**
+   * Takes the source's lock and records the run (status `running`), then runs it in the background:
+   * `run` is the record as started, `done` settles with the finished one (it never rejects).
+   * Refused with `conflict` while a run of the source is active.
+   */
+  async start(accountId: string, sourceId: string, options: SyncRunOptions): Promise<{ run: SyncRunRecord; done: Promise<SyncRunRecord> }> {
+    const { knex } = this.deps.db;
+    const source = await sourcesRepo.findById(knex, accountId, sourceId);
+    if (!source) throw notFound(`Source ${sourceId}`);
+    const connector = this.deps.connectors.get(source.kind);
+    if (!connector) throw new DomainError('invalidValue', `Sources of kind "${source.kind}" are not run by the sync engine`);
+    const key = `${accountId}:${sourceId}`;
+    if (this.active.has(key)) throw running(source);
+    this.active.add(key);
+    let lockTrx: Knex.Transaction | undefined;
+    try {
+      if (this.deps.db.kind === 'postgres') {
+        lockTrx = await knex.transaction();
+        const result = (await lockTrx.raw('select pg_try_advisory_xact_lock(?::bigint) as locked', [lockKey(sourceId)])) as { rows: { locked: boolean }[] };
+        if (!result.rows[0]?.locked) throw running(source);
+      }
+      const now = this.deps.clock.now();
+      await syncRunsRepo.purge(knex, accountId, new Date(now.getTime() - RETENTION_MS));
+      const run = await syncRunsRepo.insert(knex, {
+        accountId, sourceId, mode: options.mode, trigger: options.trigger ?? 'manual', dryRun: options.dryRun ?? false, allowDeletes: options.allowDeletes ?? false, at: now,
+      });
+      await syncRunsRepo.markRunning(knex, accountId, sourceId);
+      const held = lockTrx;
+      const done = this.execute(accountId, source, connector, run, options).finally(async () => {
+        this.active.delete(key);
+        await held?.commit().catch(() => undefined);
+      });
+      return { run, done };
+    } catch (error) {
+      this.active.delete(key);
+      await lockTrx?.rollback().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  isRunning(accountId: string, sourceId: string): boolean {
+    return this.active.has(`${accountId}:${sourceId}`);
+  }
+
+  private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
+    const { knex } = this.deps.db;
+    const ctx: RunContext = {
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], processed: 0,
+      writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
+    };
+    const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
+    let status: SyncRunStatus;
+    let error: string | null = null;
+    try {
+      status = await this.readAndApply(ctx, connector);
+    } catch (caught) {
+      status = 'failed';
+      error = isConnectorError(caught) ? `${caught.kind}: ${caught.message}` : messageOf(caught);
+      log.warn({ err: caught }, 'sync run failed');
+    }
+    if (status === 'stopped_deletion_threshold') error = error ?? 'deletion threshold exceeded';
+    const at = this.deps.clock.now();
+    const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at }).catch(async (e) => {
+      log.error({ err: e }, 'could not record the end of a sync run');
+      return { ...run, status, counts: ctx.counts, error, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
+    });
+    await syncRunsRepo
+      .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
+      .catch((e) => log.error({ err: e }, 'could not record the source status'));
+    log.info({ status, counts: ctx.counts }, 'sync run finished');
+    return finished;
+  }
+
+  private async readAndApply(ctx: RunContext, connector: Connector): Promise<SyncRunStatus> {
+    let config: unknown;
+    try {
+      config = connector.parseConfig(ctx.source.config);
+    } catch (error) {
+      throw new RunFailed(`the source configuration is invalid: ${messageOf(error)}`);
+    }
+    const request = ctx.options.mode === 'incremental' && ctx.source.state !== null && ctx.source.state !== undefined
+      ? { mode: 'incremental' as const, state: ctx.source.state as JsonValue }
+      : { mode: 'full' as const };
+    const queue = new PQueue({ concurrency: 1 });
+    let writeError: unknown;
+    queue.on('error', (e) => (writeError ??= e));
+    let batch: ConnectorRecord[] = [];
+    let finalState: { state: JsonValue; complete: boolean } | undefined;
+    const flush = async (state?: JsonValue) => {
+      const records = batch;
+      batch = [];
+      if (records.length === 0 && state === undefined) return;
+      await queue.onSizeLessThan(1);
+      if (writeError) throw writeError;
+      void queue.add(() => this.applyBatch(ctx, records, state)).catch((e) => (writeError ??= e));
+    };
+    try {
+      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger }) as AsyncIterable<SourceItem>) {
+        if (writeError) throw writeError;
+        if (item.type === 'record') {
+          ctx.seen.add(item.anchor);
+          batch.push(item);
+          if (batch.length >= this.batchSize) await flush();
+        } else if (item.type === 'delete') {
+          ctx.deletes.push(item.anchor);
+        } else if (ctx.deletes.length > 0 || item.complete) {
+          // Deletions pending: this checkpoint is saved with them, in the deletion phase.
+          await flush();
+          finalState = { state: item.state, complete: item.complete === true };
+        } else {
+          await flush(item.state);
+        }
+      }
+      await flush();
+    } finally {
+      await queue.onIdle();
+    }
+    if (writeError) throw writeError;
+    if (finalState || ctx.deletes.length > 0) {
+      const stopped = await this.deletionPhase(ctx, finalState);
+      if (stopped) return 'stopped_deletion_threshold';
+    }
+    return ctx.counts.quarantined > 0 ? 'completed_with_errors' : 'succeeded';
+  }
+
+  private async inTransaction(ctx: RunContext, fn: (trx: Trx) => Promise<SyncResult[]>): Promise<void> {
+    const { knex } = this.deps.db;
+    let results: SyncResult[] = [];
+    const countsBefore = { ...ctx.counts };
+    try {
+      await knex.transaction(async (trx) => {
+        results = await fn(trx);
+        if (ctx.options.dryRun) throw new RollbackDryRun();
+        await syncRunsRepo.insertResults(trx, ctx.accountId, ctx.run.id, results);
+        await syncRunsRepo.saveCounts(trx, ctx.accountId, ctx.run.id, ctx.counts);
+      });
+    } catch (error) {
+      if (!(error instanceof RollbackDryRun)) {
+        Object.assign(ctx.counts, countsBefore);
+        throw error;
+      }
+      await syncRunsRepo.insertResults(knex, ctx.accountId, ctx.run.id, results);
+      await syncRunsRepo.saveCounts(knex, ctx.accountId, ctx.run.id, ctx.counts);
+    }
+  }
+
+  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined): Promise<void> {
+    await this.inTransaction(ctx, async (trx) => {
+      const results: SyncResult[] = [];
+      for (const record of records) {
+        ctx.processed++;
+        const result = await this.applyRecord(trx, ctx, record);
+        ctx.counts[result.outcome]++;
+        if (result.outcome !== 'unchanged') results.push({ ...result, seq: ++ctx.seq });
+      }
+      if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
+        throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
+      }
+      if (state !== undefined && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
+      return results;
+    });
+  }
+
+  /** One record in a savepoint: a failure rolls back only this record and quarantines it. */
+  private async applyRecord(trx: Trx, ctx: RunContext, record: ConnectorRecord): Promise<Omit<SyncResult, 'seq'>> {
+    try {
+      return await trx.transaction(async (sp) => this.applyRecordIn(sp, ctx, record));
+    } catch (error) {
+      if (error instanceof RunFailed) throw error;
+      if (!(error instanceof DomainError)) this.deps.logger.warn({ err: error, anchor: record.anchor }, 'record quarantined');
+      return { anchor: record.anchor, userId: null, outcome: 'quarantined', changes: {}, error: messageOf(error) };
+    }
+  }
+
+  private async applyRecordIn(trx: Trx, ctx: RunContext, record: ConnectorRecord): Promise<Omit<SyncResult, 'seq'>> {
+    const { accountId, source } = ctx;
+    if (!record.anchor) throw new DomainError('invalidValue', 'the record has no anchor');
+    const attributes = await this.resolveReferences(trx, ctx, record.attributes as JsonObject);
+    const hash = hashOf(attributes, record.raw);
+    const link = await sourceLinksRepo.byAnchor(trx, accountId, source.id, record.anchor);
+    if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
+
+    let current: StoredUser | undefined;
+    if (link) {
+      current = await usersRepo.findById(trx, accountId, link.userId, { forUpdate: true });
+    } else {
+      const userId = await this.match(trx, ctx, record);
+      if (userId) current = await usersRepo.findById(trx, accountId, userId, { forUpdate: true });
+    }
+    const owned = presentKeys(attributes).filter((k) => ownableAttributes[source.kind].includes(k));
+    const next = mergeRecord(current?.doc, attributes, link?.ownedAttributes ?? []);
+    if (link?.missingSince && attributes.active === undefined) {
+      // Seen again after the source deactivated it: active again.
+      next.active = true;
+      owned.push('active');
+    }
+    const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, {
+      anchor: record.anchor,
+      raw: record.raw as JsonObject,
+      ownedAttributes: owned,
+    });
+    await syncRunsRepo.setLinkHash(trx, accountId, source.id, record.anchor, hash);
+    const changes = diffOf(current?.doc ?? {}, result.user.doc);
+    const outcome = result.created ? 'created' : result.changed.length > 0 ? 'updated' : 'unchanged';
+    const warnings = [...(record.warnings ?? []), ...(result.ignored.length ? [`ignored (owned by another source): ${result.ignored.join(', ')}`] : [])];
+    return { anchor: record.anchor, userId: result.user.id, outcome, changes, error: warnings.length ? warnings.join('; ') : null };
+  }
+
+  /** A manager given as an anchor of this source becomes the linked user's id; one that is not linked (yet) is left out. */
+  private async resolveReferences(trx: Trx, ctx: RunContext, attributes: JsonObject): Promise<JsonObject> {
+    const enterprise = attributes[ENTERPRISE] as JsonObject | undefined;
+    const manager = enterprise?.manager as { value?: string } | undefined;
+    if (!manager?.value) return attributes;
+    const link = await sourceLinksRepo.byAnchor(trx, ctx.accountId, ctx.source.id, manager.value);
+    const copy = { ...enterprise };
+    if (link) copy.manager = { value: link.userId };
+    else delete copy.manager;
+    return { ...attributes, [ENTERPRISE]: copy };
+  }
+
+  /**
+   * No link by anchor: hard keys (externalId, employeeNumber), then, when the source allows it, soft keys
+   * (emails, userName). Only exactly one user matches; several are an error on the record, never a merge.
+   */
+  private async match(trx: Trx, ctx: RunContext, record: ConnectorRecord): Promise<string | undefined> {
+    const { accountId, source } = ctx;
+    const claim = async (userId: string, how: string): Promise<string> => {
+      const existing = await syncRunsRepo.linkOfUser(trx, accountId, source.id, userId);
+      if (existing) throw new DomainError('conflict', `matched user ${userId} by ${how}, but it is already linked to record ${existing.anchor} of this source`);
+      return userId;
+    };
+    const hard: [string, string | undefined, (v: string) => Promise<string[]>][] = [
+      ['externalId', record.hardKeys?.externalId, (v) => syncRunsRepo.usersByExternalId(trx, accountId, v)],
+      ['employeeNumber', record.hardKeys?.employeeNumber, (v) => syncRunsRepo.usersByEmployeeNumber(trx, accountId, v)],
+    ];
+    for (const [name, value, find] of hard) {
+      if (!value) continue;
+      const ids = await find(value);
+      if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: several users have ${name} "${value}"`);
+      if (ids.length === 1) return claim(ids[0]!, name);
+    }
+    if (!source.softMatch) return undefined;
+    const emails = (record.attributes.emails ?? []).map((e) => e.value).filter((v): v is string => typeof v === 'string' && v !== '');
+    const ids = await syncRunsRepo.usersByEmailOrUserName(trx, accountId, emails, record.attributes.userName);
+    if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: ${ids.length} users match the record's emails or userName (${ids.join(', ')}); link one by hand or correct the data`);
+    if (ids.length === 1) return claim(ids[0]!, 'email or userName');
+    return undefined;
+  }
+
+  /**
+   * Deletions: the linked users whose anchor a complete read did not see, plus explicit deletes, are
+   * deactivated (active:false, link missing_since) unless that is more than the threshold; users missing
+   * longer than the grace period are deleted. Returns true when the threshold stopped the run.
+   */
+  private async deletionPhase(ctx: RunContext, finalState: { state: JsonValue; complete: boolean } | undefined): Promise<boolean> {
+    const { knex } = this.deps.db;
+    const { accountId, source } = ctx;
+    const links = await syncRunsRepo.linksOfSource(knex, accountId, source.id);
+    const byAnchor = new Map(links.map((l) => [l.anchor, l]));
+    const toDeactivate = new Set<string>();
+    for (const anchor of ctx.deletes) if (byAnchor.get(anchor) && !byAnchor.get(anchor)!.missingSince) toDeactivate.add(anchor);
+    if (finalState?.complete) for (const l of links) if (!l.missingSince && !ctx.seen.has(l.anchor)) toDeactivate.add(l.anchor);
+    const linked = links.filter((l) => !l.missingSince).length;
+    const limit = Math.min(source.deleteThresholdCount, Math.floor((source.deleteThresholdPercent * linked) / 100));
+    if (toDeactivate.size > limit && !ctx.options.allowDeletes) {
+      this.deps.logger.warn({ accountId, sourceId: source.id, deactivations: toDeactivate.size, limit }, 'deletion threshold exceeded: run stopped before deactivating');
+      ctx.counts.deactivated = 0;
+      await syncRunsRepo.saveCounts(knex, accountId, ctx.run.id, ctx.counts);
+      return true;
+    }
+    const now = this.deps.clock.now();
+    const graceMs = source.gracePeriodDays * 24 * 3600_000;
+    const expired = links.filter((l) => l.missingSince && now.getTime() - l.missingSince.getTime() >= graceMs && !ctx.seen.has(l.anchor));
+
+    const anchors = [...toDeactivate];
+    for (let i = 0; i === 0 || i < anchors.length; i += this.batchSize) {
+      const slice = anchors.slice(i, i + this.batchSize);
+      const last = i + this.batchSize >= anchors.length;
+      await this.inTransaction(ctx, async (trx) => {
+        const results: SyncResult[] = [];
+        for (const anchor of slice) {
+          const link = byAnchor.get(anchor)!;
+          const current = await usersRepo.findById(trx, accountId, link.userId, { forUpdate: true });
+          if (!current) continue;
+          const stored = await sourceLinksRepo.byAnchor(trx, accountId, source.id, anchor);
+          const next = { ...current.doc, active: false };
+          const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, {
+            anchor, raw: (stored?.raw ?? {}) as JsonObject, ownedAttributes: [...new Set([...(stored?.ownedAttributes ?? []), 'active'])],
+          });
+          await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
+          ctx.counts.deactivated++;
+          results.push({ seq: ++ctx.seq, anchor, userId: current.id, outcome: 'deactivated', changes: diffOf(current.doc, result.user.doc), error: null });
+        }
+        if (last && finalState && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, accountId, source.id, finalState.state, now);
+        return results;
+      });
+    }
+
+    for (const link of expired) {
+      if (ctx.options.dryRun) {
+        ctx.counts.deleted++;
+        await syncRunsRepo.insertResults(knex, accountId, ctx.run.id, [{ seq: ++ctx.seq, anchor: link.anchor, userId: link.userId, outcome: 'deleted', changes: {}, error: null }]);
+        continue;
+      }
+      try {
+        const outcome = await this.deps.users.delete(accountId, ctx.writer, link.userId);
+        ctx.counts.deleted++;
+        await syncRunsRepo.insertResults(knex, accountId, ctx.run.id, [
+          { seq: ++ctx.seq, anchor: link.anchor, userId: link.userId, outcome: 'deleted', changes: {}, error: outcome === 'deleted' ? null : 'unlinked: other sources still feed this user' },
+        ]);
+      } catch (error) {
+        ctx.counts.quarantined++;
+        await syncRunsRepo.insertResults(knex, accountId, ctx.run.id, [
+          { seq: ++ctx.seq, anchor: link.anchor, userId: link.userId, outcome: 'quarantined', changes: {}, error: `delete after the grace period failed: ${messageOf(error)}` },
+        ]);
+      }
+    }
+    await syncRunsRepo.saveCounts(knex, accountId, ctx.run.id, ctx.counts);
+    return false;
+  }
+
+  async results(accountId: string, runId: string, limit?: number): Promise<SyncResult[]> {
+    return syncRunsRepo.results(this.deps.db.knex, accountId, runId, limit);
+  }
+}
+
+function running(source: SourceRecord): DomainError {
+  return new DomainError('conflict', `A run of source ${source.name} (${source.id}) is already running`);
+}

@@ -1,0 +1,239 @@
+/**
+ * SQL of the sync engine: run history, per-object results, the source's cursor and run status, and the
+ * matching queries (hard and soft keys). Thin, explicit row mappers; every `where` starts with `account_id`.
+ */
+import type { Knex } from 'knex';
+import type { Executor } from '../db/database.js';
+
+export type SyncMode = 'full' | 'incremental';
+export type SyncRunStatus = 'running' | 'succeeded' | 'completed_with_errors' | 'failed' | 'stopped_deletion_threshold';
+export type SyncOutcome = 'created' | 'updated' | 'unchanged' | 'deactivated' | 'deleted' | 'quarantined';
+
+export interface SyncCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  deactivated: number;
+  deleted: number;
+  quarantined: number;
+}
+
+export const emptyCounts = (): SyncCounts => ({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0 });
+
+export interface SyncRunRecord {
+  accountId: string;
+  id: string;
+  sourceId: string;
+  mode: SyncMode;
+  trigger: string;
+  dryRun: boolean;
+  allowDeletes: boolean;
+  status: SyncRunStatus;
+  counts: SyncCounts;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+}
+
+/** One object's outcome; `changes` is attribute → { old, new }. */
+export interface SyncResult {
+  seq: number;
+  anchor: string | null;
+  userId: string | null;
+  outcome: SyncOutcome;
+  changes: Record<string, { old: unknown; new: unknown }>;
+  error: string | null;
+}
+
+type Row = Record<string, unknown>;
+
+const toRun = (r: Row): SyncRunRecord => {
+  const startedAt = new Date(r.started_at as string);
+  const finishedAt = r.finished_at ? new Date(r.finished_at as string) : null;
+  return {
+    accountId: r.account_id as string,
+    id: r.id as string,
+    sourceId: r.source_id as string,
+    mode: r.mode as SyncMode,
+    trigger: r.trigger as string,
+    dryRun: r.dry_run as boolean,
+    allowDeletes: r.allow_deletes as boolean,
+    status: r.status as SyncRunStatus,
+    counts: { ...emptyCounts(), ...((r.counts as Partial<SyncCounts>) ?? {}) },
+    error: (r.error as string | null) ?? null,
+    startedAt,
+    finishedAt,
+    durationMs: finishedAt ? finishedAt.getTime() - startedAt.getTime() : null,
+  };
+};
+
+const toResult = (r: Row): SyncResult => ({
+  seq: r.seq as number,
+  anchor: (r.anchor as string | null) ?? null,
+  userId: (r.user_id as string | null) ?? null,
+  outcome: r.outcome as SyncOutcome,
+  changes: (r.changes as SyncResult['changes']) ?? {},
+  error: (r.error as string | null) ?? null,
+});
+
+export interface RunListQuery {
+  sourceId?: string;
+  status?: string;
+  offset: number;
+  limit: number;
+}
+
+export const syncRunsRepo = {
+  async insert(
+    db: Executor,
+    run: { accountId: string; sourceId: string; mode: SyncMode; trigger: string; dryRun: boolean; allowDeletes: boolean; at: Date },
+  ): Promise<SyncRunRecord> {
+    const [row] = (await db('sync_runs')
+      .insert({
+        account_id: run.accountId,
+        source_id: run.sourceId,
+        mode: run.mode,
+        trigger: run.trigger,
+        dry_run: run.dryRun,
+        allow_deletes: run.allowDeletes,
+        status: 'running',
+        counts: JSON.stringify(emptyCounts()),
+        started_at: run.at,
+      })
+      .returning('*')) as Row[];
+    return toRun(row!);
+  },
+
+  async saveCounts(db: Executor, accountId: string, id: string, counts: SyncCounts): Promise<void> {
+    await db('sync_runs').where({ account_id: accountId, id }).update({ counts: JSON.stringify(counts) });
+  },
+
+  async finish(db: Executor, accountId: string, id: string, end: { status: SyncRunStatus; counts: SyncCounts; error: string | null; at: Date }): Promise<SyncRunRecord> {
+    const [row] = (await db('sync_runs')
+      .where({ account_id: accountId, id })
+      .update({ status: end.status, counts: JSON.stringify(end.counts), error: end.error, finished_at: end.at })
+      .returning('*')) as Row[];
+    return toRun(row!);
+  },
+
+  async findById(db: Executor, accountId: string, id: string): Promise<SyncRunRecord | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = (await db('sync_runs').where({ account_id: accountId, id }).first()) as Row | undefined;
+    return row ? toRun(row) : undefined;
+  },
+
+  async list(db: Executor, accountId: string, query: RunListQuery): Promise<{ runs: SyncRunRecord[]; total: number }> {
+    const base = (q: Knex.QueryBuilder) => {
+      q.where('account_id', accountId);
+      if (query.sourceId !== undefined) q.where('source_id', query.sourceId);
+      if (query.status !== undefined) q.where('status', query.status);
+      return q;
+    };
+    const [{ n }] = (await base(db('sync_runs')).count({ n: '*' })) as { n: number | string }[];
+    const rows = (await base(db('sync_runs')).orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'asc' }]).offset(query.offset).limit(query.limit)) as Row[];
+    return { runs: rows.map(toRun), total: Number(n) };
+  },
+
+  async insertResults(db: Executor, accountId: string, runId: string, results: readonly SyncResult[]): Promise<void> {
+    for (let i = 0; i < results.length; i += 500) {
+      await db('sync_run_results').insert(
+        results.slice(i, i + 500).map((r) => ({
+          account_id: accountId,
+          run_id: runId,
+          seq: r.seq,
+          anchor: r.anchor,
+          user_id: r.userId,
+          outcome: r.outcome,
+          changes: JSON.stringify(r.changes),
+          error: r.error,
+        })),
+      );
+    }
+  },
+
+  async results(db: Executor, accountId: string, runId: string, limit = 1000): Promise<SyncResult[]> {
+    return ((await db('sync_run_results').where({ account_id: accountId, run_id: runId }).orderBy('seq').limit(limit)) as Row[]).map(toResult);
+  },
+
+  /** Runs older than `before` (their results cascade). */
+  async purge(db: Executor, accountId: string, before: Date): Promise<number> {
+    return db('sync_runs').where('account_id', accountId).where('started_at', '<', before).whereNot('status', 'running').delete();
+  },
+
+  async saveState(db: Executor, accountId: string, sourceId: string, state: unknown, at: Date): Promise<void> {
+    await db('sources').where({ account_id: accountId, id: sourceId }).update({ state: JSON.stringify(state), updated_at: at });
+  },
+
+  async markRunning(db: Executor, accountId: string, sourceId: string): Promise<void> {
+    await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: 'running' });
+  },
+
+  /** The source's status after a run; failures in a row grow the retry delay (1, 2, 4 … minutes, at most 6 hours). */
+  async recordOutcome(db: Executor, accountId: string, sourceId: string, outcome: { failed: boolean; status: string; error: string | null; at: Date }): Promise<void> {
+    if (!outcome.failed) {
+      await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: outcome.status, consecutive_failures: 0, next_retry_at: null, last_error: outcome.error });
+      return;
+    }
+    const row = (await db('sources').where({ account_id: accountId, id: sourceId }).first('consecutive_failures')) as { consecutive_failures: number } | undefined;
+    const failures = (row?.consecutive_failures ?? 0) + 1;
+    await db('sources')
+      .where({ account_id: accountId, id: sourceId })
+      .update({ status: outcome.status, consecutive_failures: failures, next_retry_at: new Date(outcome.at.getTime() + retryDelayMs(failures)), last_error: outcome.error });
+  },
+
+  // ---- matching -------------------------------------------------------------------------------
+
+  async usersByExternalId(db: Executor, accountId: string, value: string): Promise<string[]> {
+    return ((await db('users').where({ account_id: accountId, external_id: value }).limit(2).select('id')) as { id: string }[]).map((r) => r.id);
+  },
+
+  async usersByEmployeeNumber(db: Executor, accountId: string, value: string): Promise<string[]> {
+    const rows = (await db('users')
+      .where('account_id', accountId)
+      .whereRaw(`data->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber' = ?`, [value])
+      .limit(2)
+      .select('id')) as { id: string }[];
+    return rows.map((r) => r.id);
+  },
+
+  async usersByEmailOrUserName(db: Executor, accountId: string, emails: readonly string[], userName: string | undefined): Promise<string[]> {
+    const ids = new Set<string>();
+    if (emails.length > 0) {
+      const rows = (await db('user_emails').where('account_id', accountId).whereRaw('lower(value) = any(?)', [emails.map((e) => e.toLowerCase())]).select('user_id')) as { user_id: string }[];
+      for (const r of rows) ids.add(r.user_id);
+    }
+    if (userName) {
+      const rows = (await db('users').where('account_id', accountId).whereRaw('lower(user_name) = ?', [userName.toLowerCase()]).select('id')) as { id: string }[];
+      for (const r of rows) ids.add(r.id);
+    }
+    return [...ids];
+  },
+
+  async linkOfUser(db: Executor, accountId: string, sourceId: string, userId: string): Promise<{ anchor: string } | undefined> {
+    return (await db('user_source_links').where({ account_id: accountId, source_id: sourceId, user_id: userId }).first('anchor')) as { anchor: string } | undefined;
+  },
+
+  async setLinkHash(db: Executor, accountId: string, sourceId: string, anchor: string, hash: string | null): Promise<void> {
+    await db('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor }).update({ hash });
+  },
+
+  async setMissingSince(db: Executor, accountId: string, sourceId: string, anchor: string, at: Date): Promise<void> {
+    await db('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor }).update({ missing_since: at, hash: null });
+  },
+
+  /** Every link of the source: anchor, user, hash and missing_since (the deletion phase compares them with the anchors seen). */
+  async linksOfSource(db: Executor, accountId: string, sourceId: string): Promise<{ anchor: string; userId: string; hash: string | null; missingSince: Date | null }[]> {
+    const rows = (await db('user_source_links').where({ account_id: accountId, source_id: sourceId }).select('anchor', 'user_id', 'hash', 'missing_since')) as Row[];
+    return rows.map((r) => ({
+      anchor: r.anchor as string,
+      userId: r.user_id as string,
+      hash: (r.hash as string | null) ?? null,
+      missingSince: r.missing_since ? new Date(r.missing_since as string) : null,
+    }));
+  },
+};
+
+export function retryDelayMs(consecutiveFailures: number): number {
+  return Math.min(60_000 * 2 ** Math.max(0, consecutiveFailures - 1), 6 * 3600_000);
+}
