@@ -123,7 +123,7 @@ export function resolveWrite(
   incoming: JsonObject,
   extensionUrns: readonly string[],
 ): { next: JsonObject; refused: { attribute: string; owner: FieldOwner }[]; ignored: string[] } {
-  const next: JsonObject = structuredClone(incoming);
+  const next = JSON.parse(JSON.stringify(incoming)) as JsonObject;
   const refused: { attribute: string; owner: FieldOwner }[] = [];
   const ignored: string[] = [];
   for (const attribute of changedAttributes(current, incoming, extensionUrns)) {

@@ -37,7 +37,7 @@ export interface ApplyOptions {
 }
 
 function cleanDocument(doc: JsonObject): JsonObject {
-  const out = structuredClone(doc);
+  const out = JSON.parse(JSON.stringify(doc)) as JsonObject; // scimmy hands back Proxy-wrapped arrays that structuredClone refuses
   delete out.id;
   delete out.meta;
   delete out.groups;
@@ -253,7 +253,7 @@ export class UserService {
         if (Number((others as { n: number | string }).n) === 0) throw new DomainError('invalidValue', 'This is the last account admin of the account; make another user an account admin first');
       }
       if (links.some((l) => ['mivb', 'scim', 'entra', 'ldap'].includes(l.sourceKind))) {
-        const next = structuredClone(user.doc);
+        const next = JSON.parse(JSON.stringify(user.doc)) as JsonObject;
         const ext = { ...extensionOf(next) };
         delete ext.licenses;
         delete ext.smsNumber;
