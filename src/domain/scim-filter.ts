@@ -187,6 +187,7 @@ class Scanner {
   }
 
   private attributeExpression(attr: Token, depth: number, inValuePath: boolean): void {
+    if (!/^[A-Za-z][-\w.:]*$/.test(attr.text)) throw invalid(`Invalid attribute path ${quote(attr.text)} at position ${attr.at}`);
     const opToken = this.next();
     const op = opToken.text.toLowerCase();
     if (opToken.kind === '[') {

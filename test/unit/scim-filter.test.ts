@@ -137,6 +137,8 @@ describe('parseScimFilter', () => {
     expect(invalidFilter('emails[value[type eq "x"]]').detail).to.match(/cannot be nested/);
     expect(invalidFilter('emails[type eq "work"].value eq "x"').detail).to.match(/only valid in PATCH paths/);
     expect(invalidFilter('$ref eq "x"').detail).to.match(/Unexpected character '\$'/);
+    expect(invalidFilter('a+b eq "x"').detail).to.equal("Invalid attribute path 'a+b' at position 1");
+    expect(invalidFilter('12 eq "x"').detail).to.equal("Invalid attribute path '12' at position 1");
   });
 
   it('when the filter is too long or too deep, then it is refused', () => {
