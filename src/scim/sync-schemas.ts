@@ -1,0 +1,85 @@
+/** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
+import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+
+export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
+export const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
+
+type Opt = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
+const attr = (name: string, type: AttributeDef['type'], description: string, opt: Opt = {}): AttributeDef => ({
+  name, type, description, multiValued: false, required: false, mutability: 'readWrite', returned: 'default', caseExact: false, ...opt,
+});
+const ro: Opt = { mutability: 'readOnly' };
+const counts = ['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro));
+
+export const sourceResourceType: ResourceTypeDef = {
+  id: 'Source',
+  name: 'Source',
+  endpoint: '/Sources',
+  description: 'A directory or system that feeds users to the account (LDAP / Active Directory, …).',
+  extensions: [],
+  schema: {
+    id: SOURCE_URN,
+    name: 'Source',
+    description: 'A configured source of users.',
+    attributes: [
+      attr('name', 'string', 'Name of the source, unique in the account.', { required: true }),
+      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap'], caseExact: true }),
+      attr('config', 'complex', "Connector configuration (the connector's configSchema); secrets such as bindPassword are write-only and never returned.", { required: true }),
+      attr('schedule', 'string', 'Cron expression (node-cron) for scheduled incremental runs; absent for manual runs only.'),
+      attr('enabled', 'boolean', 'Scheduled runs happen only when enabled.'),
+      attr('softMatch', 'boolean', 'Match records to existing users by email or userName when exactly one user matches.'),
+      attr('deleteThreshold', 'complex', 'A run that would deactivate more than min(count, percent % of linked users) stops before deactivating.', {
+        subAttributes: [attr('count', 'integer', 'Most deactivations per run.'), attr('percent', 'integer', 'Most deactivations per run, in percent of linked users.')],
+      }),
+      attr('gracePeriodDays', 'integer', 'Days a deactivated user (missing from the source) is kept before deletion.'),
+      attr('status', 'complex', 'Run status of the source.', {
+        ...ro,
+        subAttributes: [
+          attr('state', 'string', 'idle, running, failed or waiting_for_confirmation (deletion threshold).', ro),
+          attr('consecutiveFailures', 'integer', 'Failed runs in a row.', ro),
+          attr('nextRetryAt', 'dateTime', 'Earliest next scheduled run after failures (back-off).', ro),
+          attr('lastError', 'string', 'Error of the last run.', ro),
+          attr('hasState', 'boolean', 'A cursor is saved: incremental runs continue from it.', ro),
+        ],
+      }),
+    ],
+  },
+};
+
+export const syncRunResourceType: ResourceTypeDef = {
+  id: 'SyncRun',
+  name: 'SyncRun',
+  endpoint: '/SyncRuns',
+  description: 'A run of a source: POST starts one (in the background), GET polls it.',
+  extensions: [],
+  schema: {
+    id: SYNC_RUN_URN,
+    name: 'SyncRun',
+    description: 'A sync run and its results.',
+    attributes: [
+      attr('sourceId', 'string', 'The source run.', { required: true, mutability: 'immutable', caseExact: true }),
+      attr('mode', 'string', 'full, incremental, or check (connect and authenticate only; the answer carries the outcome, nothing is recorded).', {
+        mutability: 'immutable', canonicalValues: ['full', 'incremental', 'check'],
+      }),
+      attr('dryRun', 'boolean', 'Compute the diff and change nothing.', { mutability: 'immutable' }),
+      attr('allowDeletes', 'boolean', 'Deactivate even past the deletion threshold.', { mutability: 'immutable' }),
+      attr('trigger', 'string', 'manual or schedule.', ro),
+      attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
+      attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
+      attr('error', 'string', 'Why the run failed or stopped.', ro),
+      attr('startedAt', 'dateTime', 'Start.', ro),
+      attr('finishedAt', 'dateTime', 'End.', ro),
+      attr('durationMs', 'integer', 'Duration in milliseconds.', ro),
+      attr('results', 'complex', 'Per-object results that are not unchanged (first 1000), returned on GET by id.', {
+        ...ro, multiValued: true, returned: 'request',
+        subAttributes: [
+          attr('anchor', 'string', 'Anchor of the record in the source.', ro),
+          attr('userId', 'string', 'The user.', ro),
+          attr('outcome', 'string', 'created, updated, deactivated, deleted or quarantined.', ro),
+          attr('changes', 'complex', 'attribute → { old, new }.', ro),
+          attr('error', 'string', 'Why the record was quarantined, or warnings.', ro),
+        ],
+      }),
+    ],
+  },
+};

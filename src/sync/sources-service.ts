@@ -1,0 +1,165 @@
+/**
+ * Sources of an account (kinds run by the sync engine): create, read, change, delete. The connector's
+ * `parseConfig` validates configuration; write-only (secret) properties are kept when a change omits them
+ * and are never returned.
+ */
+import cron from 'node-cron';
+import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
+import { isConnectorError } from '../../connectors/sdk/index.js';
+import type { Executor } from '../db/database.js';
+import { toSource, type SourceRecord } from '../db/sources-repo.js';
+import { DomainError, notFound } from '../domain/errors.js';
+import type { Clock } from '../lib/clock.js';
+
+export interface SourceInput {
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  schedule: string | null;
+  enabled: boolean;
+  softMatch: boolean;
+  deleteThresholdCount: number;
+  deleteThresholdPercent: number;
+  gracePeriodDays: number;
+}
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+/** Names of write-only properties of a schema, as dotted paths. */
+function secretPaths(props: Record<string, ConfigProperty>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [name, prop] of Object.entries(props)) {
+    if (prop.writeOnly) out.push(prefix + name);
+    if (prop.properties) out.push(...secretPaths(prop.properties, `${prefix}${name}.`));
+  }
+  return out;
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  if (value === undefined) delete o[keys[keys.length - 1]!];
+  else o[keys[keys.length - 1]!] = value;
+}
+
+export class SourcesService {
+  constructor(
+    private readonly db: Executor,
+    private readonly clock: Clock,
+    private readonly connectors: Map<string, Connector>,
+  ) {}
+
+  connectorOf(kind: string): Connector {
+    const connector = this.connectors.get(kind);
+    if (!connector) throw new DomainError('invalidValue', `kind must be one of: ${[...this.connectors.keys()].join(', ')}`);
+    return connector;
+  }
+
+  /** The configuration without its secrets, for output. */
+  redacted(source: SourceRecord): Record<string, unknown> {
+    const connector = this.connectors.get(source.kind);
+    const config = structuredClone(source.config);
+    if (connector) for (const path of secretPaths(connector.configSchema.properties)) setPath(config, path, undefined);
+    return config;
+  }
+
+  private validate(input: SourceInput): void {
+    const connector = this.connectorOf(input.kind);
+    if (typeof input.name !== 'string' || input.name.trim() === '') throw new DomainError('invalidValue', 'name is required');
+    try {
+      connector.parseConfig(input.config);
+    } catch (error) {
+      if (isConnectorError(error)) throw new DomainError('invalidValue', `config: ${error.message}`);
+      throw error;
+    }
+    if (input.schedule !== null && !cron.validate(input.schedule)) throw new DomainError('invalidValue', `schedule "${input.schedule}" is not a valid cron expression`);
+    for (const [name, value, max] of [
+      ['deleteThreshold.count', input.deleteThresholdCount, 1e9],
+      ['deleteThreshold.percent', input.deleteThresholdPercent, 100],
+      ['gracePeriodDays', input.gracePeriodDays, 3650],
+    ] as const) {
+      if (!Number.isInteger(value) || value < 0 || value > max) throw new DomainError('invalidValue', `${name} must be an integer from 0 to ${max}`);
+    }
+  }
+
+  private row(input: SourceInput) {
+    return {
+      name: input.name.trim(),
+      config: JSON.stringify(input.config),
+      schedule: input.schedule,
+      enabled: input.enabled,
+      soft_match: input.softMatch,
+      delete_threshold_count: input.deleteThresholdCount,
+      delete_threshold_percent: input.deleteThresholdPercent,
+      grace_period_days: input.gracePeriodDays,
+    };
+  }
+
+  async create(accountId: string, input: SourceInput): Promise<SourceRecord> {
+    this.validate(input);
+    const now = this.clock.now();
+    try {
+      const [row] = await this.db('sources').insert({ account_id: accountId, kind: input.kind, ...this.row(input), created_at: now, updated_at: now }).returning('*');
+      return toSource(row as Record<string, unknown>);
+    } catch (error) {
+      throw uniqueName(error, input.name);
+    }
+  }
+
+  async get(accountId: string, id: string): Promise<SourceRecord> {
+    const row = isUuid(id) ? await this.db('sources').where({ account_id: accountId, id }).whereNot('kind', 'scim').first() : undefined;
+    if (!row) throw notFound(`Source ${id}`);
+    return toSource(row as Record<string, unknown>);
+  }
+
+  async list(accountId: string, offset: number, limit: number): Promise<{ sources: SourceRecord[]; total: number }> {
+    const base = () => this.db('sources').where('account_id', accountId).whereNot('kind', 'scim');
+    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
+    const rows = await base().orderBy([{ column: 'created_at' }, { column: 'id' }]).offset(offset).limit(limit);
+    return { sources: (rows as Record<string, unknown>[]).map(toSource), total: Number(n) };
+  }
+
+  /** Replaces the writable attributes; secrets the change omits keep their stored value. */
+  async update(accountId: string, id: string, change: (current: SourceRecord) => SourceInput, ifMatch?: number): Promise<SourceRecord> {
+    const current = await this.get(accountId, id);
+    if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
+    const input = change(current);
+    if (input.kind !== current.kind) throw new DomainError('mutability', 'kind is immutable');
+    const connector = this.connectorOf(current.kind);
+    for (const path of secretPaths(connector.configSchema.properties)) {
+      if (getPath(input.config, path) === undefined && getPath(current.config, path) !== undefined) setPath(input.config, path, getPath(current.config, path));
+    }
+    this.validate(input);
+    try {
+      const [row] = await this.db('sources')
+        .where({ account_id: accountId, id, version: current.version })
+        .update({ ...this.row(input), version: current.version + 1, updated_at: this.clock.now() })
+        .returning('*');
+      if (!row) throw new DomainError('preconditionFailed', `Source ${id} changed meanwhile; read it again and retry`);
+      return toSource(row as Record<string, unknown>);
+    } catch (error) {
+      throw uniqueName(error, input.name);
+    }
+  }
+
+  async delete(accountId: string, id: string, ifMatch?: number): Promise<void> {
+    const current = await this.get(accountId, id);
+    if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
+    await this.db('sources').where({ account_id: accountId, id }).delete();
+  }
+}
+
+function uniqueName(error: unknown, name: string): unknown {
+  if ((error as { code?: string }).code === '23505' || /unique|duplicate key/i.test(String((error as Error).message))) {
+    return new DomainError('uniqueness', `A source named "${name}" already exists in this account`);
+  }
+  return error;
+}
