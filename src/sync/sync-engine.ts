@@ -157,6 +157,7 @@ interface RunContext {
 
 export class SyncEngine {
   private readonly active = new Set<string>();
+  private readonly inFlight = new Set<Promise<SyncRunRecord>>();
   private readonly batchSize: number;
   private readonly maxErrors: number;
 
@@ -203,12 +204,19 @@ export class SyncEngine {
         this.active.delete(key);
         await held?.commit().catch(() => undefined);
       });
+      this.inFlight.add(done);
+      void done.finally(() => this.inFlight.delete(done));
       return { run, done };
     } catch (error) {
       this.active.delete(key);
       await lockTrx?.rollback().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Waits for the runs in progress (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
   }
 
   isRunning(accountId: string, sourceId: string): boolean {

@@ -1,0 +1,88 @@
+/**
+ * Runs enabled sources on their `schedule` (node-cron), incremental, as a worker started and stopped with the
+ * server. Sources are re-read every `refreshMs` so schedule changes apply without a restart. A source whose
+ * runs keep failing backs off: the engine records `consecutive_failures` and a growing `next_retry_at`, and a
+ * tick before `next_retry_at` is skipped. Several instances may schedule the same source: the engine's advisory
+ * lock lets one run, the others are refused (`conflict`) and skip the tick.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Knex } from 'knex';
+import { DomainError } from '../domain/errors.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { SyncEngine } from './sync-engine.js';
+
+interface Scheduled {
+  schedule: string;
+  task: ScheduledTask;
+}
+
+export class SyncScheduler {
+  readonly name = 'sync-scheduler';
+  private readonly tasks = new Map<string, Scheduled>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: { db: Knex; engine: SyncEngine; clock: Clock; logger: Logger; kinds: readonly string[]; refreshMs?: number },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh().catch((err) => this.deps.logger.error({ err }, 'sync scheduler refresh failed')), this.deps.refreshMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const { task } of this.tasks.values()) await task.destroy();
+    this.tasks.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Schedules what is enabled and scheduled, unschedules the rest. */
+  async refresh(): Promise<void> {
+    const rows = (await this.deps.db('sources').where('enabled', true).whereNotNull('schedule').whereIn('kind', this.deps.kinds).select('account_id', 'id', 'schedule')) as {
+      account_id: string; id: string; schedule: string;
+    }[];
+    const wanted = new Map(rows.filter((r) => cron.validate(r.schedule)).map((r) => [`${r.account_id}:${r.id}`, r]));
+    for (const [key, scheduled] of this.tasks) {
+      if (wanted.get(key)?.schedule !== scheduled.schedule) {
+        await scheduled.task.destroy();
+        this.tasks.delete(key);
+      }
+    }
+    for (const [key, row] of wanted) {
+      if (this.tasks.has(key)) continue;
+      const task = cron.schedule(row.schedule, () => this.track(this.tick(row.account_id, row.id)), { name: `sync:${key}`, noOverlap: true });
+      this.tasks.set(key, { schedule: row.schedule, task });
+    }
+  }
+
+  private track(p: Promise<unknown>): Promise<unknown> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  /** One scheduled run, unless the source is backing off or already running. */
+  async tick(accountId: string, sourceId: string): Promise<void> {
+    const source = (await this.deps.db('sources').where({ account_id: accountId, id: sourceId }).first('enabled', 'next_retry_at')) as { enabled: boolean; next_retry_at: Date | null } | undefined;
+    if (!source?.enabled) return;
+    if (source.next_retry_at && new Date(source.next_retry_at).getTime() > this.deps.clock.now().getTime()) {
+      this.deps.logger.info({ accountId, sourceId, nextRetryAt: source.next_retry_at }, 'scheduled run skipped: backing off after failures');
+      return;
+    }
+    try {
+      await this.deps.engine.run(accountId, sourceId, { mode: 'incremental', trigger: 'schedule' });
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === 'conflict') return;
+      this.deps.logger.error({ err: error, accountId, sourceId }, 'scheduled run could not start');
+    }
+  }
+
+  scheduledKeys(): string[] {
+    return [...this.tasks.keys()];
+  }
+}
