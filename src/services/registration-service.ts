@@ -1,0 +1,79 @@
+import crypto from 'node:crypto';
+import type { Executor, Trx } from '../db/database.js';
+import type { Knex } from 'knex';
+import { usersRepo } from '../db/users-repo.js';
+import { auditRepo } from '../db/audit-repo.js';
+import type { Clock } from '../lib/clock.js';
+import { hashPassword } from './user-service.js';
+
+export type LinkPurpose = 'register' | 'reset';
+export const LINK_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const hashToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
+
+export interface LinkRow {
+  accountId: string;
+  id: string;
+  userId: string;
+  purpose: LinkPurpose;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export type LinkState = { state: 'valid'; link: LinkRow } | { state: 'gone'; reason: string };
+
+/** One-time links (registration and password reset): random 256-bit tokens, stored hashed, single use. */
+export class RegistrationService {
+  constructor(
+    private readonly db: Knex,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Creates a link in the caller's transaction; returns the token (only ever in the email) and its expiry. */
+  async createLink(trx: Executor, accountId: string, userId: string, purpose: LinkPurpose, actionId?: string): Promise<{ token: string; expiresAt: Date }> {
+    const token = crypto.randomBytes(32).toString('base64url');
+    const expiresAt = new Date(this.clock.now().getTime() + LINK_TTL_MS);
+    await trx('registration_links').insert({ account_id: accountId, user_id: userId, purpose, token_hash: hashToken(token), action_id: actionId ?? null, expires_at: expiresAt });
+    return { token, expiresAt };
+  }
+
+  async lookup(db: Executor, token: string, purpose: LinkPurpose, forUpdate = false): Promise<LinkState> {
+    if (!/^[\w-]{20,100}$/.test(token)) return { state: 'gone', reason: 'This link is not valid.' };
+    const q = db('registration_links').where({ token_hash: hashToken(token), purpose }).first();
+    if (forUpdate) q.forUpdate();
+    const row = (await q) as Record<string, unknown> | undefined;
+    if (!row) return { state: 'gone', reason: 'This link is not valid.' };
+    const link: LinkRow = {
+      accountId: row.account_id as string,
+      id: row.id as string,
+      userId: row.user_id as string,
+      purpose: row.purpose as LinkPurpose,
+      expiresAt: new Date(row.expires_at as string),
+      usedAt: row.used_at ? new Date(row.used_at as string) : null,
+    };
+    if (link.usedAt) return { state: 'gone', reason: 'This link has already been used.' };
+    if (link.expiresAt.getTime() <= this.clock.now().getTime()) return { state: 'gone', reason: 'This link has expired.' };
+    return { state: 'valid', link };
+  }
+
+  check(token: string, purpose: LinkPurpose): Promise<LinkState> {
+    return this.lookup(this.db, token, purpose);
+  }
+
+  /** Sets the password of the link's user, marks them registered and consumes the link, atomically. */
+  async consume(token: string, purpose: LinkPurpose, password: string): Promise<LinkState> {
+    const passwordHash = await hashPassword(password);
+    return this.db.transaction(async (trx: Trx) => {
+      const found = await this.lookup(trx, token, purpose, true);
+      if (found.state !== 'valid') return found;
+      const { link } = found;
+      const user = await usersRepo.findById(trx, link.accountId, link.userId, { forUpdate: true });
+      if (!user) return { state: 'gone', reason: 'The user of this link no longer exists.' } as LinkState;
+      const now = this.clock.now();
+      await usersRepo.setRegistration(trx, link.accountId, link.userId, true, passwordHash, { updatedBy: `link:${purpose}`, at: now });
+      await trx('registration_links').where({ account_id: link.accountId, id: link.id }).update({ used_at: now });
+      await auditRepo.record(trx, { accountId: link.accountId, actor: `user:${link.userId}`, action: purpose === 'register' ? 'user.register' : 'user.password_reset', targetType: 'User', targetId: link.userId }, now);
+      return found;
+    });
+  }
+}

@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import express from 'express';
+import supertest from 'supertest';
+import { loadConfig } from '../../src/config.js';
+import { createApp } from '../../src/app.js';
+import { createDeps, type Deps } from '../../src/deps.js';
+import { ManualClock, systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { actionsRouters } from '../../src/actions/index.js';
+import { MailWorker } from '../../src/services/mail/mail-worker.js';
+import { createSmtpMailer } from '../../src/services/mail/mailer.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { startSmtpTestServer, type SmtpTestServer } from '../support/smtp-test-server.js';
+import { createAccountWithToken, OPERATOR_TOKEN, type TestApp } from '../support/test-app.js';
+
+const ACTION = 'urn:switchboard:scim:schemas:core:2.0:Action';
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const EXT = 'urn:switchboard:scim:schemas:extension:2.0:User';
+
+describe('Actions: sendWelcomeEmail and resetPassword', () => {
+  let t: TestApp;
+  let deps: Deps;
+  let smtp: SmtpTestServer;
+  let worker: MailWorker;
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', PUBLIC_URL: 'http://switchboard.test' });
+    const clock = new ManualClock(new Date());
+    deps = await createDeps(config, { db, clock, logger: silentLogger });
+    const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
+    const routers = actionsRouters(deps);
+    deps.scimRouters.push(routers.scim);
+    const app = express();
+    app.use(routers.public);
+    app.use(createApp(deps));
+    t = {
+      app: app as never,
+      deps,
+      db,
+      clock,
+      operatorToken: OPERATOR_TOKEN,
+      operatorAccountId: boot.operatorAccountId,
+      request: supertest(app),
+      close: async () => {
+        await deps.close();
+        await db.close();
+      },
+    };
+    smtp = await startSmtpTestServer();
+    worker = new MailWorker({ db: deps.db.knex, mailer: createSmtpMailer(smtp.url), clock: systemClock, logger: silentLogger, from: 'switchboard@example.test' });
+  });
+  after(async () => {
+    await smtp?.stop();
+    await t?.close();
+  });
+
+  async function createUser(accountId: string, token: string, userName: string, email?: string): Promise<string> {
+    const res = await t.request
+      .post(`/accounts/${accountId}/scim/v2/Users`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ schemas: [USER], userName, ...(email ? { emails: [{ value: email, primary: true }] } : {}) });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body.id as string;
+  }
+
+  const runAction = (accountId: string, token: string, body: Record<string, unknown>) =>
+    t.request.post(`/accounts/${accountId}/scim/v2/Actions`).set('Authorization', `Bearer ${token}`).send({ schemas: [ACTION], ...body });
+
+  it('sends a welcome email whose link registers the user once', async () => {
+    const { accountId, token } = await createAccountWithToken(t, { name: 'Acme', type: 'customer' });
+    const alice = await createUser(accountId, token, 'alice', 'alice@example.test');
+    const noMail = await createUser(accountId, token, 'nomail');
+    const other = await createAccountWithToken(t, { name: 'Other', type: 'customer' });
+    const stranger = await createUser(other.accountId, other.token, 'stranger', 'stranger@example.test');
+
+    const res = await runAction(accountId, token, { type: 'sendWelcomeEmail', targets: { ids: [alice, noMail, stranger] } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect(res.body.status).to.equal('completed');
+    expect(res.body.summary).to.include({ targeted: 3, succeeded: 1, skipped: 0, failed: 2 });
+    const byUser = Object.fromEntries((res.body.results as { userId: string }[]).map((r) => [r.userId, r]));
+    expect(byUser[alice]).to.include({ outcome: 'done' });
+    expect(byUser[noMail]).to.include({ outcome: 'failed', reason: 'no email address' });
+    expect(byUser[stranger]).to.include({ outcome: 'failed', reason: 'not found' });
+
+    const got = await t.request.get(`/accounts/${accountId}/scim/v2/Actions/${res.body.id}`).set('Authorization', `Bearer ${token}`);
+    expect(got.status).to.equal(200);
+    expect(got.body.summary).to.deep.equal(res.body.summary);
+
+    await worker.drain();
+    const [mail] = await smtp.waitFor(1);
+    expect(mail.subject).to.equal('Welcome to Acme');
+    const match = /http:\/\/switchboard\.test(\/register\/[\w-]+)/.exec(mail.text ?? '');
+    expect(match, mail.text).to.not.equal(null);
+    const path = match![1];
+
+    const form = await t.request.get(path);
+    expect(form.status).to.equal(200);
+    expect(form.text).to.contain('<form');
+    const before = await t.request.get(`/accounts/${accountId}/scim/v2/Users/${alice}`).set('Authorization', `Bearer ${token}`);
+    expect(before.body[EXT]?.registered ?? false).to.equal(false);
+
+    const post = await t.request.post(path).type('form').send({ password: 'correct horse battery' });
+    expect(post.status, post.text).to.equal(200);
+    const after = await t.request.get(`/accounts/${accountId}/scim/v2/Users/${alice}`).set('Authorization', `Bearer ${token}`);
+    expect(after.body[EXT].registered).to.equal(true);
+
+    const again = await t.request.post(path).send({ password: 'another password' });
+    expect(again.status).to.equal(410);
+    expect(again.text).to.contain('already been used');
+    expect((await t.request.get(path)).status).to.equal(410);
+  });
+
+  it('resetPassword skips unregistered users, emails registered ones, and defers on SSO accounts', async () => {
+    const { accountId, token } = await createAccountWithToken(t, { name: 'Resetco', type: 'customer' });
+    const reg = await createUser(accountId, token, 'reg', 'reg@example.test');
+    const unreg = await createUser(accountId, token, 'unreg', 'unreg@example.test');
+    await deps.db.knex('users').where({ account_id: accountId, id: reg }).update({ registered: true });
+    const sent = smtp.messages.length;
+
+    const res = await runAction(accountId, token, { type: 'resetPassword', targets: { filter: 'userName sw "reg" or userName eq "unreg"' } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    const byUser = Object.fromEntries((res.body.results as { userId: string }[]).map((r) => [r.userId, r]));
+    expect(byUser[reg]).to.include({ outcome: 'done' });
+    expect(byUser[unreg]).to.include({ outcome: 'skipped', reason: 'not registered' });
+    await worker.drain();
+    const mails = await smtp.waitFor(sent + 1);
+    expect(mails[sent].subject).to.equal('Reset your Resetco password');
+    expect(mails[sent].text).to.match(/http:\/\/switchboard\.test\/reset\/[\w-]+/);
+
+    const sso = await createAccountWithToken(t, { name: 'SSO co', type: 'customer' });
+    const ssoUser = await createUser(sso.accountId, sso.token, 'ssouser', 'sso@example.test');
+    await deps.db.knex('accounts').where({ id: sso.accountId }).update({ settings: JSON.stringify({ sso: true }) });
+    const deferred = await runAction(sso.accountId, sso.token, { type: 'resetPassword', targets: { all: true } });
+    expect(deferred.status, JSON.stringify(deferred.body)).to.equal(201);
+    expect(deferred.body.results).to.deep.equal([{ userId: ssoUser, outcome: 'deferred', reason: 'password reset is handled by the identity provider' }]);
+    const [{ n }] = (await deps.db.knex('outbox').where({ account_id: sso.accountId }).count({ n: '*' })) as { n: number | string }[];
+    expect(Number(n)).to.equal(0);
+  });
+});
