@@ -8,6 +8,8 @@ import { sendError } from './scim/scim-http.js';
 import { accountsRouter } from './scim/accounts-router.js';
 import { discoveryRouter } from './scim/discovery-router.js';
 import { tokensRouter } from './scim/tokens-router.js';
+import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
+import { loopbackDispatch } from './http/loopback-dispatch.js';
 
 /** Builds the express app from its dependencies; never listens (main.ts and tests do). */
 export function createApp(deps: Deps): Express {
@@ -59,6 +61,8 @@ export function createApp(deps: Deps): Express {
   scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
   scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
   for (const mount of deps.scimRouters) scim.use(mount);
+  const dispatch: Dispatch = loopbackDispatch(app);
+  scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
   scim.use((req: Request) => {
     throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
   });
