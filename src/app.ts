@@ -53,6 +53,8 @@ export function createApp(deps: Deps): Express {
     res.send(await metrics.registry.metrics());
   });
 
+  for (const router of deps.publicRouters) app.use(router);
+
   // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
   app.use(express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false }));
 

@@ -12,6 +12,10 @@ import { UserService } from './services/user-service.js';
 import { GroupService } from './services/group-service.js';
 import { usersRouter } from './scim/users-router.js';
 import { groupsRouter } from './scim/groups-router.js';
+import { actionsRouters } from './actions/index.js';
+import { registerSync } from './sync/index.js';
+import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
+import { MailWorker } from './services/mail/mail-worker.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
 export interface Deps {
@@ -26,6 +30,10 @@ export interface Deps {
   groups: GroupService;
   /** Resource types served, in discovery order. */
   resourceTypes: ResourceTypeDef[];
+  /** Routers served at the root without authentication, before the JSON body parser (registration pages). */
+  publicRouters: Router[];
+  mailer: Mailer;
+  mailWorker: MailWorker;
   /** Further SCIM routers mounted under both SCIM bases. */
   scimRouters: Router[];
   /** Background work to start with the server and stop on shutdown. */
@@ -37,6 +45,7 @@ export interface DepsOverrides {
   db?: Database;
   clock?: Clock;
   logger?: Logger;
+  mailer?: Mailer;
 }
 
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
@@ -55,6 +64,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const accounts = new AccountService(db.knex, clock);
   const users = new UserService(db.knex, clock);
   const groups = new GroupService(db.knex, clock);
+  const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
+  const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
   const deps: Deps = {
     config,
     db,
@@ -70,11 +81,22 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       usersRouter({ users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
       groupsRouter({ groups, maxResults: config.scim.maxResults }),
     ],
+    publicRouters: [],
+    mailer,
+    mailWorker,
     workers: [],
     async close() {
       for (const worker of [...deps.workers].reverse()) await worker.stop();
       if (!overrides.db) await db.close();
     },
   };
+  registerSync(deps);
+  const actions = actionsRouters(deps);
+  deps.scimRouters.push(actions.scim);
+  deps.publicRouters.push(actions.public);
+  if (config.mailWorkerEnabled) {
+    deps.workers.push({ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() });
+  }
+  deps.workers.push({ name: 'mailer', start: () => undefined, stop: () => mailer.close() });
   return deps;
 }

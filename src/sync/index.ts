@@ -27,7 +27,7 @@ export interface SyncParts {
  * `deps.resourceTypes`, and the scheduler into `deps.workers` when `config.schedulerEnabled`.
  */
 export function registerSync(deps: Deps, connectors: Map<string, Connector> = defaultConnectors()): SyncParts {
-  const users = (deps as Deps & { users?: UserService }).users ?? new UserService(deps.db.knex, deps.clock);
+  const users = deps.users;
   const engine = new SyncEngine({ db: deps.db, users, clock: deps.clock, logger: deps.logger, connectors });
   const sources = new SourcesService(deps.db.knex, deps.clock, connectors);
   const scheduler = new SyncScheduler({ db: deps.db.knex, engine, clock: deps.clock, logger: deps.logger, kinds: [...connectors.keys()] });
