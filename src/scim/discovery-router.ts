@@ -93,7 +93,8 @@ export function discoveryRouter(deps: { resourceTypes: () => ResourceTypeDef[]; 
   };
   const base = (res: Response) => contextOf(res).scimBase;
 
-  router.get('/ServiceProviderConfig', (req, res) => {
+  // /serviceConfiguration is the path Microsoft's reference server and its test collection use.
+  router.get(['/ServiceProviderConfig', '/serviceConfiguration'], (req, res) => {
     refuseFilter(req.query);
     sendScim(res, 200, serviceProviderConfig(deps.limits, base(res)));
   });

@@ -150,9 +150,30 @@ export function projectionFor(resourceType: ResourceTypeDef, attributes: string[
   return projection;
 }
 
+/** Splits on commas outside brackets and quotes. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = '';
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && ch === '[') depth++;
+    else if (!quoted && ch === ']') depth = Math.max(0, depth - 1);
+    if (ch === ',' && depth === 0 && !quoted) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts;
+}
+
 /** Splits a comma-separated attributes parameter (query string or .search array). */
 export function attributeList(value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
-  const items = Array.isArray(value) ? value.flatMap((v) => String(v).split(',')) : String(value).split(',');
-  return items.map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = Array.isArray(value) ? value.flatMap((v) => splitTopLevel(String(v))) : splitTopLevel(String(value));
+  // Some clients (Microsoft's reference collection) write a value filter here, e.g. emails[type eq "work"]:
+  // attributes name whole attributes, so the bracketed part selects the attribute it qualifies.
+  return items.map((s) => s.replace(/\[[^\]]*\]/g, '').trim()).filter((s) => s.length > 0);
 }

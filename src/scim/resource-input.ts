@@ -47,6 +47,17 @@ export function normaliseBooleans(body: JsonObject, resourceType: ResourceTypeDe
   return out;
 }
 
+/** RFC 7643 §2.5: null is the same as unassigned; drop it before validation. */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((v) => v !== null).map(withoutNulls);
+  if (value && typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value as JsonObject)) if (v !== null) out[k] = withoutNulls(v);
+    return out;
+  }
+  return value;
+}
+
 /** scimmy reports schema violations as TypeErrors or its own SCIMError; both become one DomainError. */
 export function toDomainError(error: unknown): DomainError {
   if (error instanceof DomainError) return error;
@@ -77,7 +88,7 @@ export function coerceResource(body: unknown, resourceType: ResourceTypeDef, sch
     }
   }
   try {
-    const coerced = schema.coerce(normaliseBooleans(input, resourceType), 'in') as JsonObject;
+    const coerced = schema.coerce(normaliseBooleans(withoutNulls(input) as JsonObject, resourceType), 'in') as JsonObject;
     delete coerced.meta;
     delete coerced.id;
     return coerced;
