@@ -4,6 +4,7 @@ import { migrateLatest, openDatabase } from '../db/database.js';
 import { URN } from '../scim/urns.js';
 import { startServer } from '../server.js';
 import { ApiClient, ApiError } from './api-client.js';
+import { registerSyncCommands } from './sync-commands.js';
 
 type Row = Record<string, unknown>;
 
@@ -136,6 +137,8 @@ export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) 
       await api.request('DELETE', `${api.base(opts.account)}/Tokens/${encodeURIComponent(tokenId)}`);
       print(!!opts.json, { id: tokenId, revoked: true }, ['id', 'revoked']);
     });
+
+  registerSyncCommands(program, client, print, io);
 
   return program;
 }
