@@ -101,6 +101,9 @@ export function defineMapping(spec: MappingSpec): ResourceSqlMapping {
 
 const userExtension = (name: string) => `${URN.switchboardUser}:${name}`;
 
+const linkedTo = (alias: string, kind: string): string =>
+  `exists (select 1 from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id and l.source_kind = '${kind}')`;
+
 /** Users (`from users <alias>`): typed columns, rows for emails, phone numbers, extensions and groups, jsonb for the rest. */
 export function usersMapping(alias = 'u'): ResourceSqlMapping {
   const a = alias;
@@ -151,6 +154,10 @@ export function usersMapping(alias = 'u'): ResourceSqlMapping {
       [userExtension('registered')]: { kind: 'value', expr: column(`${a}.registered`, 'boolean', false) },
       [userExtension('source')]: { kind: 'value', expr: column(`${a}.source`, 'text', false) },
       [userExtension('modifiedBy')]: { kind: 'value', expr: column(`${a}.updated_by`, 'text') },
+      // The seed's Property filters (PBX Users, MiCloud Connected, IoT Connected) read the user's source links.
+      [`${userExtension('connections')}.pbx`]: { kind: 'value', expr: column(linkedTo(a, 'mivb'), 'boolean', false) },
+      [`${userExtension('connections')}.micloud`]: { kind: 'value', expr: column(linkedTo(a, 'micloud'), 'boolean', false) },
+      [`${userExtension('connections')}.iot`]: { kind: 'value', expr: column('false', 'boolean', false) },
     },
     sortRules: {
       // A rule of the product seed (managing-users.txt): the SMS number column cannot be sorted.

@@ -151,6 +151,15 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
       expect(nick.body.nickName).to.equal('Protty');
     });
 
+    it('when the seed\'s Property filters are used (Admins, Registered, PBX Users, Inactive), then they compile to SQL', async () => {
+      const q = (filter: string) => t.request.get(`${base}/Users`).query({ filter, count: 0 }).set(h).then((r) => r.body.totalResults as number);
+      const all = await q('id pr');
+      expect(await q('urn:switchboard:scim:schemas:extension:2.0:User:registered eq false')).to.equal(all);
+      expect(await q('connections.pbx eq false and connections.micloud eq false and connections.iot eq false')).to.equal(all);
+      expect(await q('accountAdmin eq true')).to.equal(0);
+      expect(await q('active eq false')).to.equal(0);
+    });
+
     it('when a local user is deleted, then it is gone; the account count follows', async () => {
       const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'gone@example.com' });
       const before = await t.db.knex('accounts').where({ id: accountId }).first('user_count');
