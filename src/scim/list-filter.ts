@@ -2,6 +2,7 @@ import { parseScimFilter } from '../domain/scim-filter.js';
 import { compileFilter } from '../db/scim-filter-sql.js';
 import { columnMapping, groupsMapping, usersMapping } from '../db/resource-mappings.js';
 import { resourceTypes } from './schemas.js';
+import { checkUserFilterRules } from '../domain/user-filter-rules.js';
 
 /** SQL mappings per listable resource, built once: filters are compiled to SQL, never run in memory. */
 const mappings = {
@@ -32,7 +33,9 @@ const mappings = {
 export type ListableResource = keyof typeof mappings;
 
 export function compileListFilter(filter: string, resource: ListableResource): { sql: string; bindings: unknown[] } {
-  return compileFilter(parseScimFilter(filter), mappings[resource]);
+  const node = parseScimFilter(filter);
+  if (resource === 'user') checkUserFilterRules(node, resourceTypes.user);
+  return compileFilter(node, mappings[resource]);
 }
 
 export function mappingOf(resource: ListableResource) {

@@ -160,6 +160,17 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
       expect(await q('active eq false')).to.equal(0);
     });
 
+    it('when the SMS Number filter is combined with the Property filter or Search Users, then 400 invalidFilter (seed rule)', async () => {
+      const sms = 'urn:switchboard:scim:schemas:extension:2.0:User:smsNumber eq "+14155550100"';
+      expect((await t.request.get(`${base}/Users`).query({ filter: sms }).set(h)).status).to.equal(200);
+      const withProperty = await t.request.get(`${base}/Users`).query({ filter: `${sms} and registered eq true` }).set(h);
+      expect(withProperty.status).to.equal(400);
+      expect(withProperty.body.scimType).to.equal('invalidFilter');
+      expect(withProperty.body.detail).to.match(/Property filter/);
+      const withSearch = await t.request.get(`${base}/Users`).query({ filter: `${sms} and userName sw "a"` }).set(h);
+      expect(withSearch.body.detail).to.match(/Search Users/);
+    });
+
     it('when a local user is deleted, then it is gone; the account count follows', async () => {
       const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'gone@example.com' });
       const before = await t.db.knex('accounts').where({ id: accountId }).first('user_count');
