@@ -204,6 +204,11 @@ export class UserService {
         throw new DomainError('invalidValue', `No ${product} seat left: all ${seats} are assigned`);
       }
     }
+    // The seed: the MiVB username field is enabled only once the MiVoice Business service is added to the user.
+    const username = extensionOf(next).username;
+    if (username !== undefined && username !== extensionOf(before).username && extensionOf(next).mivbService !== true && writer.type === 'admin') {
+      throw new DomainError('invalidValue', 'username (MiVB) can be set only when the MiVoice Business service (mivbService) is applied to the user');
+    }
     const sms = extensionOf(next).smsNumber;
     if (typeof sms === 'string' && sms !== '' && sms !== extensionOf(before).smsNumber) {
       const violation = smsNumberRuleViolation(account, sms);

@@ -171,6 +171,22 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
       expect(withSearch.body.detail).to.match(/Search Users/);
     });
 
+    it('when the MiVB username is set without the MiVoice Business service, then 400; with it, it is kept', async () => {
+      const SBX = 'urn:switchboard:scim:schemas:extension:2.0:User';
+      const refused = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb1@example.com', [SBX]: { username: 'mivb1' } });
+      expect(refused.status).to.equal(400);
+      expect(refused.body.detail).to.match(/mivbService/);
+      const ok = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb2@example.com', [SBX]: { username: 'mivb2', mivbService: true, extensions: ['2001'], mobileNumber: '06 12 34 56 78', mobileCountry: 'fr' } });
+      expect(ok.status).to.equal(201);
+      expect(ok.body[SBX]).to.include({ username: 'mivb2', mivbService: true, mobileNumber: '+33612345678', mobileCountry: 'FR' });
+      const dupExt = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb3@example.com', [SBX]: { extensions: ['2001'] } });
+      expect(dupExt.status).to.equal(409);
+      expect(dupExt.body.detail).to.match(/extensions \(2001\)/);
+      const badMobile = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb4@example.com', [SBX]: { mobileNumber: '12' } });
+      expect(badMobile.status).to.equal(400);
+      expect(badMobile.body.detail).to.match(/E\.164/);
+    });
+
     it('when a local user is deleted, then it is gone; the account count follows', async () => {
       const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'gone@example.com' });
       const before = await t.db.knex('accounts').where({ id: accountId }).first('user_count');
