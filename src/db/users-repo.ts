@@ -23,7 +23,7 @@ export interface StoredUser {
 /** Read side extras for output: group memberships and source links (for lockedAttributes). */
 export interface UserView extends StoredUser {
   groups: { value: string; display: string }[];
-  links: { sourceId: string; kind: string; ownedAttributes: string[]; anchor: string }[];
+  links: { sourceId: string; kind: string; ownedAttributes: string[]; anchor: string; raw?: unknown }[];
 }
 
 interface UserRow {
@@ -63,7 +63,7 @@ function toView(row: UserRow): UserView {
 }
 
 /** Output columns: the row plus groups and links as JSON, in the same round trip. */
-function viewColumns(db: Executor, alias: string, withGroups: boolean): (string | Knex.Raw)[] {
+function viewColumns(db: Executor, alias: string, withGroups: boolean, withRaw = false): (string | Knex.Raw)[] {
   const cols: (string | Knex.Raw)[] = baseColumns.map((c) => `${alias}.${c}`);
   if (withGroups) {
     cols.push(
@@ -73,7 +73,7 @@ function viewColumns(db: Executor, alias: string, withGroups: boolean): (string 
     );
   }
   cols.push(
-    db.raw(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor)), '[]'::json)
+    db.raw(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor${withRaw ? ", 'raw', l.raw" : ''})), '[]'::json)
       from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as links`),
   );
   return cols;
@@ -153,9 +153,9 @@ export const usersRepo = {
     return row ? toStored(row) : undefined;
   },
 
-  async findView(db: Executor, accountId: string, id: string, withGroups = true): Promise<UserView | undefined> {
+  async findView(db: Executor, accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView | undefined> {
     if (!isUuid(id)) return undefined;
-    const row = (await db('users as u').where({ 'u.account_id': accountId, 'u.id': id }).first(viewColumns(db, 'u', withGroups))) as UserRow | undefined;
+    const row = (await db('users as u').where({ 'u.account_id': accountId, 'u.id': id }).first(viewColumns(db, 'u', withGroups, withRaw))) as UserRow | undefined;
     return row ? toView(row) : undefined;
   },
 

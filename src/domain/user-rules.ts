@@ -7,7 +7,7 @@ export const SWITCHBOARD_URN = 'urn:switchboard:scim:schemas:extension:2.0:User'
 export const MITEAM_MEETINGS = 'MiTeam Meetings';
 
 /** Extension attributes the server computes; whatever a client sends for them is dropped. */
-export const computedExtensionAttributes = ['registered', 'source', 'lockedAttributes', 'modifiedBy', 'connections'] as const;
+export const computedExtensionAttributes = ['registered', 'source', 'lockedAttributes', 'modifiedBy', 'connections', 'advanced'] as const;
 
 export function extensionOf(doc: JsonObject): JsonObject {
   return (doc[SWITCHBOARD_URN] as JsonObject | undefined) ?? {};

@@ -49,6 +49,12 @@ export const switchboardUserSchema: ScimmySchema = defineSchema('SwitchboardUser
     str('source', readOnly),
   ]),
   str('modifiedBy', { ...readOnly, description: 'Who last changed the user.' }),
+  complex('advanced', { ...readOnly, multiValued: true, returned: 'request', description: 'The last record each linked source gave for the user (the Advance section), as JSON text.' }, [
+    str('source', readOnly),
+    str('sourceId', readOnly),
+    str('anchor', readOnly),
+    str('data', readOnly),
+  ]),
 ]);
 
 export const accountSchema: ScimmySchema = defineSchema('Account', URN.account, 'A partner or customer account.', [

@@ -18,6 +18,10 @@ export function toUserResource(user: UserView, scimBase: string): JsonObject {
     connections: { pbx: kinds.has('mivb'), micloud: kinds.has('micloud'), iot: false },
     ...(owners.size > 0 ? { lockedAttributes: [...owners].map(([attribute, owner]) => ({ attribute, source: owner.kind })) } : {}),
     ...(user.updatedBy ? { modifiedBy: user.updatedBy } : {}),
+    // The seed's "Advance section": the last record each source gave, only when asked for.
+    ...(user.links.some((l) => l.raw !== undefined)
+      ? { advanced: user.links.map((l) => ({ source: l.kind, sourceId: l.sourceId, anchor: l.anchor, data: JSON.stringify(l.raw ?? {}) })) }
+      : {}),
   };
   doc[SWITCHBOARD_URN] = ext;
   const schemas = Array.isArray(doc.schemas) ? [...(doc.schemas as string[])] : ['urn:ietf:params:scim:schemas:core:2.0:User'];

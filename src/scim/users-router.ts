@@ -105,7 +105,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, 1);
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-    const view = await users.get(accountId, id, projection.includes('groups'));
+    const view = await users.get(accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
     if (notModified(req, view.version)) {
       sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
       return;

@@ -85,8 +85,8 @@ export class UserService {
     return this.db.transaction(fn);
   }
 
-  async get(accountId: string, id: string, withGroups = true): Promise<UserView> {
-    const user = await usersRepo.findView(this.db, accountId, id, withGroups);
+  async get(accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView> {
+    const user = await usersRepo.findView(this.db, accountId, id, withGroups, withRaw);
     if (!user) throw notFound(`User ${id}`);
     return user;
   }

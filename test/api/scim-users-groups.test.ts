@@ -153,6 +153,11 @@ describe(`SCIM Users and Groups (${testDatabaseKind})`, function () {
   it('when an admin edits an attribute the identity provider owns, then 400 mutability naming the owner, and unowned attributes stay editable', async () => {
     const pushed = await t.request.post(`${base}/Users`).set(as(idp)).send({ schemas: [USER], userName: 'owned@contoso.com', displayName: 'Owned' });
     expect(pushed.body[SB].lockedAttributes).to.deep.include({ attribute: 'userName', source: 'scim' });
+    expect(pushed.body[SB]).to.not.have.property('advanced');
+    const advanced = await t.request.get(`${base}/Users/${pushed.body.id}`).query({ attributes: `${SB}:advanced` }).set(as(admin.token));
+    expect(advanced.body[SB].advanced).to.have.length(1);
+    expect(advanced.body[SB].advanced[0].source).to.equal('scim');
+    expect(JSON.parse(advanced.body[SB].advanced[0].data).displayName).to.equal('Owned');
     const refused = await t.request.patch(`${base}/Users/${pushed.body.id}`).set(as(admin.token)).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'Changed' }] });
     expect(refused.status).to.equal(400);
     expect(refused.body.scimType).to.equal('mutability');
