@@ -1,0 +1,297 @@
+/**
+ * The floor of this stack: a bare node:http + pg server answering the benchmarked SCIM requests with
+ * hand-written SQL, one round trip per request, and the same response shape as Switchboard (the full SCIM JSON
+ * of each user, with groups and the switchboard extension block). No express, no knex, no filter parser, no
+ * schema validation, no ownership rules, no audit log: what is left is HTTP, the pg driver, the SQL and JSON.
+ *
+ *   GET   /Users/{id}                                   row + groups + source links, like Switchboard's findView
+ *   GET   /Users?filter=userName eq "…"                 lower(user_name) = lower($)
+ *   GET   /Users?filter=name.familyName sw "…"          lower(family_name) like '…%'      (trigram index)
+ *   GET   /Users?filter=emails.value co "…"             exists(user_emails lower(value) like '%…%')  (trigram)
+ *   GET   /Users?startIndex=&count=                     offset page in (created_at, id) order
+ *   GET   /Users?cursor=&count=                         keyset page after (created_at, id)
+ *   POST  /Users                                        one statement: insert users + user_emails
+ *   PATCH /Users/{id}  (replace of a top-level string)  one statement: update … returning
+ *
+ * totalResults comes from count(*) over () for filtered lists and from accounts.user_count otherwise.
+ * Run alone: FLOOR_DATABASE_URL=… FLOOR_ACCOUNT_ID=… FLOOR_TOKEN=… npx tsx bench/floor-server.ts
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+
+const CORE = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const SWITCHBOARD = 'urn:switchboard:scim:schemas:extension:2.0:User';
+type Json = Record<string, unknown>;
+
+export interface FloorServerOptions {
+  databaseUrl: string;
+  accountId: string;
+  token: string;
+  port?: number;
+  poolMax?: number;
+}
+
+export interface FloorServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Row {
+  id: string;
+  data: Json;
+  registered: boolean;
+  source: string;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  updated_by: string | null;
+  groups?: { value: string; display: string }[];
+  links?: { kind: string; ownedAttributes: string[] }[];
+  sort_value?: string;
+  total?: number | string;
+}
+
+const VIEW = `u.id, u.data, u.registered, u.source, u.version, u.created_at, u.updated_at, u.updated_by,
+  (select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
+     from group_members gm join groups g on g.account_id = gm.account_id and g.id = gm.group_id
+    where gm.account_id = u.account_id and gm.member_id = u.id) as groups,
+  (select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor)), '[]'::json)
+     from user_source_links l where l.account_id = u.account_id and l.user_id = u.id) as links`;
+const BASE = 'u.id, u.data, u.registered, u.source, u.version, u.created_at, u.updated_at, u.updated_by';
+
+function resource(row: Row, base: string): Json {
+  const data = row.data;
+  const kinds = new Set((row.links ?? []).map((l) => l.kind));
+  const locked = (row.links ?? []).flatMap((l) => l.ownedAttributes.map((attribute) => ({ attribute, source: l.kind })));
+  const schemas = Array.isArray(data.schemas) ? [...(data.schemas as string[])] : [CORE];
+  if (!schemas.includes(SWITCHBOARD)) schemas.push(SWITCHBOARD);
+  const groups = row.groups ?? [];
+  return {
+    ...data,
+    schemas,
+    id: row.id,
+    ...(groups.length ? { groups: groups.map((g) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' })) } : {}),
+    meta: {
+      resourceType: 'User',
+      created: new Date(row.created_at).toISOString(),
+      lastModified: new Date(row.updated_at).toISOString(),
+      location: `${base}/Users/${row.id}`,
+      version: `W/"${row.version}"`,
+    },
+    [SWITCHBOARD]: {
+      ...((data[SWITCHBOARD] as Json | undefined) ?? {}),
+      registered: row.registered,
+      source: row.source,
+      connections: { pbx: kinds.has('mivb'), micloud: kinds.has('micloud'), iot: false },
+      ...(locked.length ? { lockedAttributes: locked } : {}),
+      ...(row.updated_by ? { modifiedBy: row.updated_by } : {}),
+    },
+  };
+}
+
+const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);
+const FILTERS: [RegExp, (v: string) => { sql: string; value: string }][] = [
+  [/^userName eq "(.*)"$/i, (v) => ({ sql: 'lower(u.user_name) = lower($2)', value: v })],
+  [/^name\.familyName sw "(.*)"$/i, (v) => ({ sql: 'lower(u.family_name) like $2', value: `${likeEscape(v.toLowerCase())}%` })],
+  [
+    /^emails\.value co "(.*)"$/i,
+    (v) => ({ sql: 'exists (select 1 from user_emails e where e.account_id = u.account_id and e.user_id = u.id and lower(e.value) like $2)', value: `%${likeEscape(v.toLowerCase())}%` }),
+  ],
+];
+
+function send(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/scim+json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+const scimError = (res: http.ServerResponse, status: number, detail: string) =>
+  send(res, status, { schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(status), detail });
+
+function readBody(req: http.IncomingMessage): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+const encodeCursor = (sortValue: string, id: string) => Buffer.from(`${sortValue}|${id}`).toString('base64url');
+function decodeCursor(cursor: string): [string, string] {
+  const [value, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  return [value, id];
+}
+
+export async function startFloorServer(options: FloorServerOptions): Promise<FloorServer> {
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 10 });
+  const { accountId } = options;
+  const bearer = `Bearer ${options.token}`;
+
+  async function list(res: http.ServerResponse, base: string, query: URLSearchParams): Promise<void> {
+    const count = Math.min(1000, Math.max(0, Number(query.get('count') ?? 100)));
+    const filterText = query.get('filter');
+    let where = '';
+    const params: unknown[] = [accountId];
+    if (filterText) {
+      const match = FILTERS.map(([re, build]) => [re.exec(filterText), build] as const).find(([m]) => m);
+      if (!match) return scimError(res, 400, 'filter not supported by the floor server');
+      const built = match[1](match[0]![1]);
+      where = ` and ${built.sql}`;
+      params.push(built.value);
+    }
+    const total = filterText ? 'count(*) over ()' : '(select user_count from accounts where id = $1)';
+    const cursor = query.get('cursor');
+    if (cursor !== null) {
+      let after = '';
+      if (cursor !== '') {
+        const [value, id] = decodeCursor(cursor);
+        params.push(value, id);
+        after = ` and (u.created_at, u.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+      }
+      params.push(count + 1);
+      // With a keyset a window count would only see the rows after the cursor: count the filter once instead.
+      const cursorTotal = filterText ? `(select count(*) from users u where u.account_id = $1${where})` : total;
+      const { rows } = await pool.query<Row>(
+        `select ${VIEW}, u.created_at::text as sort_value, ${cursorTotal} as total from users u
+          where u.account_id = $1${where}${after} order by u.created_at, u.id limit $${params.length}`,
+        params,
+      );
+      const page = rows.slice(0, count);
+      const body: Json = {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: Number(rows[0]?.total ?? 0),
+        itemsPerPage: page.length,
+        Resources: page.map((r) => resource(r, base)),
+      };
+      if (rows.length > count) body.nextCursor = encodeCursor(page[page.length - 1].sort_value!, page[page.length - 1].id);
+      return send(res, 200, body);
+    }
+    const startIndex = Math.max(1, Number(query.get('startIndex') ?? 1));
+    params.push(startIndex - 1, count);
+    // The offset is taken on the bare rows; groups and links are read for the page only.
+    const { rows } = await pool.query<Row>(
+      `select ${VIEW}, u.total from (
+         select u.*, ${total} as total from users u where u.account_id = $1${where}
+          order by u.created_at, u.id offset $${params.length - 1} limit $${params.length}) u
+        order by u.created_at, u.id`,
+      params,
+    );
+    send(res, 200, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+      totalResults: Number(rows[0]?.total ?? 0),
+      startIndex,
+      itemsPerPage: rows.length,
+      Resources: rows.map((r) => resource(r, base)),
+    });
+  }
+
+  async function create(res: http.ServerResponse, base: string, doc: Json): Promise<void> {
+    const name = (doc.name as Json | undefined) ?? {};
+    const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Json[];
+    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+    const data = { ...doc };
+    delete data.id;
+    delete data.meta;
+    delete data.password;
+    const { rows } = await pool.query<Row>(
+      `with u as (
+         insert into users (account_id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, updated_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'local', $9, 'floor') returning ${BASE.replace(/u\./g, '')}, account_id
+       ), e as (
+         insert into user_emails (account_id, user_id, position, value, type, is_primary)
+         select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
+           from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)
+       )
+       select * from u`,
+      [
+        accountId,
+        String(doc.userName),
+        typeof doc.displayName === 'string' ? doc.displayName : null,
+        typeof name.givenName === 'string' ? name.givenName : null,
+        typeof name.familyName === 'string' ? name.familyName : null,
+        doc.active === undefined ? true : doc.active === true,
+        primary && typeof primary.value === 'string' ? primary.value : null,
+        typeof doc.externalId === 'string' ? doc.externalId : null,
+        JSON.stringify(data),
+      ],
+    );
+    const row = rows[0];
+    send(res, 201, resource(row, base), { ETag: `W/"${row.version}"`, Location: `${base}/Users/${row.id}` });
+  }
+
+  const COLUMN_OF: Record<string, string> = { displayname: 'display_name', username: 'user_name' };
+  async function patch(res: http.ServerResponse, base: string, id: string, body: Json): Promise<void> {
+    const ops = (Array.isArray(body.Operations) ? body.Operations : []) as Json[];
+    const op = ops[0];
+    if (ops.length !== 1 || !op || String(op.op).toLowerCase() !== 'replace' || typeof op.path !== 'string' || !/^\w+$/.test(op.path)) {
+      return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
+    }
+    const column = COLUMN_OF[op.path.toLowerCase()];
+    const { rows } = await pool.query<Row>(
+      `update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
+              version = u.version + 1, updated_at = now(), updated_by = 'floor'
+        where u.account_id = $1 and u.id = $2 returning ${BASE}`,
+      [accountId, id, op.path, String(op.value)],
+    );
+    if (!rows[0]) return scimError(res, 404, `User ${id} not found`);
+    send(res, 200, resource(rows[0], base), { ETag: `W/"${rows[0].version}"` });
+  }
+
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      if (req.headers.authorization !== bearer) return scimError(res, 401, 'unauthorized');
+      const url = new URL(req.url ?? '/', 'http://floor');
+      const base = `http://${req.headers.host ?? 'localhost'}/scim/v2`;
+      const path = url.pathname.replace(/^\/scim\/v2/, '');
+      if (path === '/Users' && req.method === 'GET') return list(res, base, url.searchParams);
+      if (path === '/Users' && req.method === 'POST') return create(res, base, await readBody(req));
+      const m = /^\/Users\/([^/]+)$/.exec(path);
+      if (m && !uuid.test(m[1])) return scimError(res, 404, `User ${m[1]} not found`);
+      if (m && req.method === 'GET') {
+        const { rows } = await pool.query<Row>(`select ${VIEW} from users u where u.account_id = $1 and u.id = $2`, [accountId, m[1]]);
+        if (!rows[0]) return scimError(res, 404, `User ${m[1]} not found`);
+        return send(res, 200, resource(rows[0], base), { ETag: `W/"${rows[0].version}"` });
+      }
+      if (m && req.method === 'PATCH') return patch(res, base, m[1], await readBody(req));
+      scimError(res, 404, `No endpoint ${req.method} ${url.pathname}`);
+    })().catch((error: unknown) => {
+      const code = (error as { code?: string }).code;
+      if (!res.headersSent) scimError(res, code === '23505' ? 409 : 500, String((error as Error).message));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.end();
+    },
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { FLOOR_DATABASE_URL, FLOOR_ACCOUNT_ID, FLOOR_TOKEN } = process.env;
+  if (!FLOOR_DATABASE_URL || !FLOOR_ACCOUNT_ID || !FLOOR_TOKEN) {
+    console.error('set FLOOR_DATABASE_URL, FLOOR_ACCOUNT_ID and FLOOR_TOKEN');
+    process.exit(2);
+  }
+  const floor = await startFloorServer({ databaseUrl: FLOOR_DATABASE_URL, accountId: FLOOR_ACCOUNT_ID, token: FLOOR_TOKEN, port: Number(process.env.FLOOR_PORT ?? 0) });
+  // One JSON line on stdout: how the parent (bench/scim-http.ts) finds the server.
+  console.log(JSON.stringify({ url: floor.url }));
+  const shutdown = () => void floor.stop().then(() => process.exit(0));
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm run bench`: every benchmark in turn, each with its figures and its ratio to its floor.
+ *   scim-http   Switchboard SCIM over HTTP vs a bare node:http + pg floor (bench/scim-http.ts)
+ *   mail        outbox + MailWorker vs a bare nodemailer pool (bench/mail-throughput.ts)
+ *   ldap-floor  LDAP connector read vs paged ldapsearch (bench/ldap-sync-floor.ts)
+ *   ldap-sync   full + incremental sync into PGlite vs the connector read (bench/ldap-sync.ts)
+ *   actions     bench/actions-throughput.ts, when that file exists
+ * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
+ *          --mail=N (default 10000)  --ldap=N (default 10000)  --no-pglite
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = arg('only')?.split(',').map((s) => s.trim());
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+const benches: { name: string; run: () => Promise<void> }[] = [
+  {
+    name: 'scim-http',
+    async run() {
+      const { benchScimHttp, printScimHttp } = await import('./scim-http.js');
+      const result = await benchScimHttp({ users: Number(arg('users') ?? 100_000), duration: Number(arg('duration') ?? 5), pglite: !process.argv.includes('--no-pglite') });
+      printScimHttp(result);
+    },
+  },
+  {
+    name: 'mail',
+    async run() {
+      const { benchMailThroughput } = await import('./mail-throughput.js');
+      const r = await benchMailThroughput(Number(arg('mail') ?? 10_000));
+      console.log(`Mail delivery, ${fmt(r.count)} messages to an in-process SMTP sink (database ${r.database}):`);
+      console.log(`  floor  (nodemailer pool)      ${fmt(r.floor.emailsPerSecond).padStart(6)} emails/s  ${fmt(r.floor.ms)} ms  duplicates ${r.floor.duplicates}  missing ${r.floor.missing}`);
+      console.log(`  outbox (rows + MailWorker)    ${fmt(r.outbox.emailsPerSecond).padStart(6)} emails/s  ${fmt(r.outbox.ms)} ms drain (+ ${fmt(r.outbox.enqueueMs)} ms enqueue)  duplicates ${r.outbox.duplicates}  missing ${r.outbox.missing}`);
+      console.log(`  ratio outbox/floor: ${fmt((r.outbox.emailsPerSecond / r.floor.emailsPerSecond) * 100)} %`);
+    },
+  },
+  {
+    name: 'ldap-floor',
+    async run() {
+      const { benchLdapFloor } = await import('./ldap-sync-floor.js');
+      const r = await benchLdapFloor(Number(arg('ldap') ?? 10_000));
+      console.log(`LDAP read, ${fmt(r.entries)} entries (slapadd load ${fmt(r.loadSeconds, 1)} s):`);
+      console.log(`  floor     (paged ldapsearch)    ${fmt(r.ldapsearch.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.ldapsearch.seconds, 2)} s`);
+      console.log(`  connector (read + map to SCIM)  ${fmt(r.connector.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.connector.seconds, 2)} s  peak RSS +${fmt(r.connector.peakRssDeltaBytes / 2 ** 20, 1)} MiB  warnings ${r.connector.warnings}`);
+      console.log(`  ratio connector/floor: ${fmt(r.ratioToFloor * 100)} %`);
+    },
+  },
+  {
+    name: 'ldap-sync',
+    async run() {
+      const { benchLdapSync } = await import('./ldap-sync.js');
+      const r = await benchLdapSync(Number(arg('ldap') ?? 10_000));
+      console.log(`LDAP sync into PGlite, ${fmt(r.entries)} entries:`);
+      console.log(`  full         ${fmt(r.full.usersPerSecond).padStart(7)} users/s  ${fmt(r.full.seconds, 2)} s  peak RSS ${fmt(r.full.peakRssBytes / 2 ** 20)} MiB  ${JSON.stringify(r.full.counts)}`);
+      console.log(`  incremental  ${fmt(r.incremental.changed)} changed entries in ${fmt(r.incremental.seconds, 2)} s  ${JSON.stringify(r.incremental.counts)}`);
+      console.log(`  floor (connector read) ${fmt(r.floorEntriesPerSecond)} entries/s; ratio sync/floor: ${fmt(r.ratioToFloor * 100)} %`);
+    },
+  },
+  {
+    name: 'actions',
+    async run() {
+      const file = path.join(here, 'actions-throughput.ts');
+      if (!fs.existsSync(file)) {
+        console.log('bench/actions-throughput.ts is not there (yet): skipped.');
+        return;
+      }
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      const bench = mod.benchActionsThroughput;
+      if (typeof bench !== 'function') {
+        console.log('bench/actions-throughput.ts exports no benchActionsThroughput: skipped.');
+        return;
+      }
+      const result: unknown = await (bench as () => Promise<unknown>)();
+      const print = mod.printActionsThroughput;
+      if (typeof print === 'function') (print as (r: unknown) => void)(result);
+      else console.log(`Actions throughput:\n${JSON.stringify(result, null, 2)}`);
+    },
+  },
+];
+
+if (only) {
+  const unknown = only.filter((name) => !benches.some((b) => b.name === name));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; choose from ${benches.map((b) => b.name).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const cpus = os.cpus();
+console.log(`Switchboard benchmarks — ${new Date().toISOString()} — ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}`);
+let failed = 0;
+for (const bench of benches) {
+  if (only && !only.includes(bench.name)) continue;
+  console.log(`\n=== ${bench.name} ===`);
+  const start = performance.now();
+  try {
+    await bench.run();
+  } catch (error) {
+    failed++;
+    console.error(`${bench.name} failed:`, error);
+  }
+  console.log(`(${bench.name}: ${fmt((performance.now() - start) / 1000, 1)} s)`);
+}
+process.exit(failed > 0 ? 1 : 0);
