@@ -1,40 +1,122 @@
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Account } from '../domain/account.js';
 import { DomainError, notFound } from '../domain/errors.js';
+import type { Writer } from '../domain/ownership.js';
+import { parseScimFilter } from '../domain/scim-filter.js';
+import { extensionOf, licenseRuleViolation, licensesOf, seatsOf, SWITCHBOARD_URN, type JsonObject } from '../domain/user-rules.js';
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
+import type { Executor, Trx } from '../db/database.js';
+import { columnMapping } from '../db/resource-mappings.js';
+import { compileFilter } from '../db/scim-filter-sql.js';
+import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { usersRepo, type StoredUser } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { actionResourceType } from '../scim/action-schemas.js';
 import { compileListFilter } from '../scim/list-filter.js';
 import { enqueue } from './mail/outbox-repo.js';
-import { renderMail } from './mail/mail-templates.js';
+import { renderMail, type MailRecipient, type MivbDeploymentCredentials, type MivbDeploymentDetails } from './mail/mail-templates.js';
 import type { RegistrationService } from './registration-service.js';
+import type { UserService } from './user-service.js';
 
-export const actionTypes = ['sendWelcomeEmail', 'resetPassword'] as const;
+export const actionTypes = [
+  'sendWelcomeEmail',
+  'resetPassword',
+  'sendMivbDeploymentEmails',
+  'assignLicense',
+  'unassignLicense',
+  'assignSmsNumbers',
+  'unassignSmsNumbers',
+  'deleteUsers',
+] as const;
 export type ActionType = (typeof actionTypes)[number];
+export type ActionStatus = 'running' | 'completed' | 'failed';
 export type Outcome = 'done' | 'skipped' | 'deferred' | 'failed';
 export type Targets = { all: true } | { ids: string[] } | { filter: string };
+type TargetKind = 'all' | 'ids' | 'filter';
 
 export interface ActionResult {
   userId: string;
   outcome: Outcome;
   reason?: string;
+  /** What the user was given, e.g. the SMS number assigned. */
+  value?: string;
+}
+
+export interface ActionSummary {
+  targeted: number;
+  processed: number;
+  succeeded: number;
+  skipped: number;
+  deferred: number;
+  failed: number;
 }
 
 export interface StoredAction {
   id: string;
   accountId: string;
   type: ActionType;
-  status: 'completed';
+  status: ActionStatus;
+  error: string | null;
   targets: Targets;
   params: Record<string, unknown>;
-  summary: { targeted: number; succeeded: number; skipped: number; failed: number; deferred: number };
-  results: ActionResult[];
+  summary: ActionSummary;
+  /** Absent in lists. */
+  results?: ActionResult[];
   createdBy: string | null;
   createdAt: Date;
+  updatedAt: Date;
   completedAt: Date | null;
 }
 
+export interface ActionListQuery {
+  filter?: string;
+  /** 1-based. */
+  startIndex: number;
+  count: number;
+}
+
+/** More targeted users than this and POST answers at once (status running); a background task finishes the action. */
+export const BACKGROUND_THRESHOLD = 500;
+/** Per-user actions write their progress every this many users. */
+const PROGRESS_EVERY = 100;
 const PAGE = 500;
+/** A running action with no progress for this long was interrupted (its process stopped). */
+const INTERRUPTED_AFTER_MS = 30 * 60 * 1000;
+
+export const OIG_VOICEMAIL_REASON = 'voicemail user while OIG is in the deployment cluster';
+
+/**
+ * How each type runs: which targets it takes, and whether users are processed one by one (each in its own
+ * transaction, one user's failure does not stop the others) or all together in one transaction (all or nothing).
+ */
+const kinds: Record<ActionType, { targets: readonly TargetKind[]; mode: 'each' | 'atomic' }> = {
+  sendWelcomeEmail: { targets: ['all', 'ids', 'filter'], mode: 'each' },
+  resetPassword: { targets: ['all', 'ids', 'filter'], mode: 'each' },
+  sendMivbDeploymentEmails: { targets: ['all', 'ids', 'filter'], mode: 'each' },
+  assignLicense: { targets: ['all', 'ids', 'filter'], mode: 'atomic' },
+  unassignLicense: { targets: ['all', 'ids', 'filter'], mode: 'atomic' },
+  assignSmsNumbers: { targets: ['ids', 'filter'], mode: 'atomic' },
+  unassignSmsNumbers: { targets: ['ids', 'filter'], mode: 'atomic' },
+  deleteUsers: { targets: ['ids'], mode: 'each' },
+};
+
+const actionsMapping = columnMapping(actionResourceType, 'x', {
+  id: 'x.id',
+  type: 'x.type',
+  status: 'x.status',
+  error: 'x.error',
+  createdBy: 'x.created_by',
+  created: 'x.created_at',
+  completed: 'x.completed_at',
+  targets: { jsonb: 'x.targets' },
+  params: { jsonb: 'x.params' },
+  summary: { jsonb: 'x.summary' },
+  'meta.created': 'x.created_at',
+  'meta.lastModified': 'x.updated_at',
+});
 
 export function parseTargets(value: unknown): Targets {
   const t = value as Record<string, unknown> | undefined;
@@ -46,44 +128,105 @@ export function parseTargets(value: unknown): Targets {
   throw new DomainError('invalidValue', 'targets must be {all: true}, {ids: [...]} or {filter: "<SCIM filter>"}');
 }
 
+function targetKind(targets: Targets): TargetKind {
+  return 'all' in targets ? 'all' : 'ids' in targets ? 'ids' : 'filter';
+}
+
 function emailOf(user: StoredUser): string | undefined {
   const emails = (Array.isArray(user.doc.emails) ? user.doc.emails : []) as Array<Record<string, unknown>>;
   const primary = emails.find((e) => e.primary === true && typeof e.value === 'string' && e.value !== '') ?? emails.find((e) => typeof e.value === 'string' && e.value !== '');
   return primary?.value as string | undefined;
 }
 
-/** Runs admin actions over an account's own users (never a partner's children, never another account's). */
-export class ActionService {
-  constructor(
-    private readonly db: Knex,
-    private readonly clock: Clock,
-    private readonly registration: RegistrationService,
-    private readonly publicUrl: string,
-  ) {}
+function recipientOf(user: StoredUser, email: string): MailRecipient {
+  return { displayName: typeof user.doc.displayName === 'string' ? user.doc.displayName : null, userName: String(user.doc.userName), email };
+}
 
-  private async resolve(accountId: string, targets: Targets): Promise<{ users: StoredUser[]; missing: string[] }> {
-    if ('ids' in targets) {
-      const users: StoredUser[] = [];
-      const missing: string[] = [];
-      for (const id of [...new Set(targets.ids)]) {
-        const user = isUuid(id) ? await usersRepo.findById(this.db, accountId, id) : undefined;
-        if (user) users.push(user);
-        else missing.push(id);
-      }
-      return { users, missing };
-    }
-    const where = 'filter' in targets ? compileListFilter(targets.filter, 'user') : undefined;
-    const users: StoredUser[] = [];
-    let after: { value: string | null; id: string } | undefined;
-    for (;;) {
-      const page = await usersRepo.list(this.db, accountId, { where, limit: PAGE, after, withGroups: false });
-      users.push(...page);
-      if (page.length < PAGE) break;
-      const last = page[page.length - 1];
-      after = { value: last.sortValue, id: last.id };
-    }
-    return { users, missing: [] };
+function summarise(targeted: number, results: readonly ActionResult[]): ActionSummary {
+  const summary: ActionSummary = { targeted, processed: results.length, succeeded: 0, skipped: 0, deferred: 0, failed: 0 };
+  for (const r of results) {
+    if (r.outcome === 'done') summary.succeeded++;
+    else summary[r.outcome]++;
   }
+  return summary;
+}
+
+/** A copy of the document with the switchboard extension changed by `change` (an emptied extension is dropped). */
+function withExtension(doc: JsonObject, change: (ext: JsonObject) => void): JsonObject {
+  const next = JSON.parse(JSON.stringify(doc)) as JsonObject;
+  const ext = { ...extensionOf(next) };
+  change(ext);
+  if (Object.keys(ext).length > 0) next[SWITCHBOARD_URN] = ext;
+  else delete next[SWITCHBOARD_URN];
+  return next;
+}
+
+const sameProduct = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** A random password of 16 characters from an unambiguous alphabet. */
+function generatePassword(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  return Array.from({ length: 16 }, () => alphabet[crypto.randomInt(alphabet.length)]).join('');
+}
+
+/** A six-digit phone PIN that is not one digit repeated nor a plain run (123456, 654321). */
+function generatePin(): string {
+  for (;;) {
+    const pin = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
+    const steps = new Set([...pin].slice(1).map((d, i) => (Number(d) - Number(pin[i]) + 10) % 10));
+    if (steps.size > 1 || (!steps.has(0) && !steps.has(1) && !steps.has(9))) return pin;
+  }
+}
+
+interface RunContext {
+  account: Account;
+  accountId: string;
+  actionId: string;
+  writer: Writer & { type: 'admin' };
+  params: Record<string, unknown>;
+}
+
+/** What a licence or SMS action would change: users that need something, users already fine (skipped). */
+interface Plan {
+  change: StoredUser[];
+  skipped: ActionResult[];
+}
+
+export interface ActionServiceOptions {
+  db: Knex;
+  clock: Clock;
+  logger: Logger;
+  users: UserService;
+  registration: RegistrationService;
+  /** Base of the links put in emails (PUBLIC_URL). */
+  publicUrl: string;
+}
+
+/**
+ * Runs admin actions (the Manage panel of the seed's Users page) over an account's own users. Every user change
+ * goes through UserService (the single write path: licence, seat, SMS pool and last-admin rules, audit log);
+ * emails are rendered and put in the outbox in the transaction of the change that causes them.
+ */
+export class ActionService {
+  private readonly db: Knex;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly users: UserService;
+  private readonly registration: RegistrationService;
+  private readonly publicUrl: string;
+  /** Background runs in progress in this process. */
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(options: ActionServiceOptions) {
+    this.db = options.db;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.users = options.users;
+    this.registration = options.registration;
+    this.publicUrl = options.publicUrl;
+  }
+
+  // ---------------------------------------------------------------------------------------------- running
 
   async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown }): Promise<StoredAction> {
     if (typeof input.type !== 'string' || !(actionTypes as readonly string[]).includes(input.type)) {
@@ -91,73 +234,480 @@ export class ActionService {
     }
     const type = input.type as ActionType;
     const targets = parseTargets(input.targets);
-    const params = input.params && typeof input.params === 'object' ? (input.params as Record<string, unknown>) : {};
+    if (!kinds[type].targets.includes(targetKind(targets))) {
+      throw new DomainError('invalidValue', `${type} takes targets ${kinds[type].targets.map((k) => (k === 'all' ? '{all: true}' : `{${k}: …}`)).join(' or ')} (selected users)`);
+    }
+    if (input.params !== undefined && (input.params === null || typeof input.params !== 'object' || Array.isArray(input.params))) {
+      throw new DomainError('invalidValue', 'params must be an object');
+    }
+    const params = this.parseParams(type, (input.params ?? {}) as Record<string, unknown>);
     const account = await accountsRepo.findById(this.db, accountId);
     if (!account) throw notFound(`Account ${accountId}`);
-    const { users, missing } = await this.resolve(accountId, targets);
-    const [row] = (await this.db('actions')
-      .insert({ account_id: accountId, type, status: 'running', targets: JSON.stringify(targets), params: JSON.stringify(params), created_by: actor, created_at: this.clock.now() })
-      .returning('id')) as { id: string }[];
-    const actionId = row.id;
-    const results: ActionResult[] = missing.map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
+    const writer = { type: 'admin' as const, actor };
 
-    for (const user of users) {
-      const to = emailOf(user);
-      const recipient = { displayName: typeof user.doc.displayName === 'string' ? user.doc.displayName : null, userName: String(user.doc.userName), email: to ?? '' };
-      if (type === 'resetPassword') {
-        if (account.settings.sso) {
-          results.push({ userId: user.id, outcome: 'deferred', reason: 'password reset is handled by the identity provider' });
-          continue;
-        }
-        if (!user.registered) {
-          results.push({ userId: user.id, outcome: 'skipped', reason: 'not registered' });
-          continue;
-        }
+    const { users, missing } = await this.resolve(accountId, type, targets);
+    const targeted = users.length + missing.length;
+    try {
+      await this.check(type, { account, accountId, actionId: '', writer, params }, users);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        await auditRepo.record(this.db, { accountId, actor, action: `action.${type}.refused`, targetType: 'Action', details: { targets, params, targeted, reason: error.detail } }, this.clock.now());
       }
-      if (!to) {
-        results.push({ userId: user.id, outcome: 'failed', reason: 'no email address' });
-        continue;
-      }
-      try {
-        await this.db.transaction(async (trx) => {
-          const purpose = type === 'sendWelcomeEmail' ? 'register' : 'reset';
-          const { token, expiresAt } = await this.registration.createLink(trx, accountId, user.id, purpose, actionId);
-          const link = `${this.publicUrl}/${purpose}/${token}`;
-          const kind = type === 'sendWelcomeEmail' ? 'welcome' : 'password_reset';
-          const mail = renderMail({ kind, accountName: account.name, user: recipient, link, expiresAt });
-          await enqueue(trx, accountId, { kind, to, subject: mail.subject, text: mail.text, html: mail.html, userId: user.id, actionId });
-        });
-        results.push({ userId: user.id, outcome: 'done' });
-      } catch (error) {
-        results.push({ userId: user.id, outcome: 'failed', reason: error instanceof Error ? error.message : String(error) });
-      }
+      throw error;
     }
 
-    const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
-    const summary = { targeted: results.length, succeeded: count('done'), skipped: count('skipped'), failed: count('failed'), deferred: count('deferred') };
     const now = this.clock.now();
-    await this.db.transaction(async (trx) => {
-      await trx('actions').where({ account_id: accountId, id: actionId }).update({ status: 'completed', summary: JSON.stringify(summary), results: JSON.stringify(results), completed_at: now });
-      await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: actionId, details: { targets, summary } }, now);
+    const background = targeted > BACKGROUND_THRESHOLD;
+    const summary = summarise(targeted, []);
+    const actionId = await this.db.transaction(async (trx) => {
+      const [row] = (await trx('actions')
+        .insert({
+          account_id: accountId, type, status: 'running', targets: JSON.stringify(targets), params: JSON.stringify(params), summary: JSON.stringify(summary),
+          created_by: actor, created_at: now, updated_at: now,
+        })
+        .returning('id')) as { id: string }[];
+      await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: row.id, details: { targets, params, targeted, background } }, now);
+      return row.id;
     });
-    return this.get(accountId, actionId);
+    const ctx: RunContext = { account, accountId, actionId, writer, params };
+    const missingResults: ActionResult[] = missing.map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
+
+    if (background) {
+      const task = this.execute(type, ctx, users, missingResults, targeted, true)
+        .catch((error: unknown) => this.logger.error({ err: error, actionId }, 'background action failed'))
+        .finally(() => this.background.delete(task));
+      this.background.add(task);
+      return this.get(accountId, actionId);
+    }
+    await this.execute(type, ctx, users, missingResults, targeted, false);
+    const done = await this.get(accountId, actionId);
+    // A synchronous action refused as a whole inside its transaction (e.g. a seat taken meanwhile) answers 400.
+    if (done.status === 'failed') throw new DomainError('invalidValue', done.error ?? 'The action failed');
+    return done;
   }
+
+  /** Waits for the background runs of this process (shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  /** Marks actions left running by a stopped process as failed; they made no progress for INTERRUPTED_AFTER_MS. */
+  async recoverInterrupted(): Promise<number> {
+    const now = this.clock.now();
+    const rows = (await this.db('actions')
+      .where({ status: 'running' })
+      .where('updated_at', '<', new Date(now.getTime() - INTERRUPTED_AFTER_MS))
+      .update({ status: 'failed', error: 'Interrupted: the server stopped while the action was running; users processed before are listed in results', completed_at: now, updated_at: now })
+      .returning(['account_id', 'id', 'type'])) as { account_id: string; id: string; type: string }[];
+    for (const row of rows) {
+      await auditRepo.record(this.db, { accountId: row.account_id, actor: 'system', action: `action.${row.type}.failed`, targetType: 'Action', targetId: row.id, details: { error: 'interrupted' } }, now);
+    }
+    return rows.length;
+  }
+
+  private parseParams(type: ActionType, raw: Record<string, unknown>): Record<string, unknown> {
+    if (type === 'assignLicense' || type === 'unassignLicense') {
+      if (typeof raw.product !== 'string' || raw.product.trim() === '') throw new DomainError('invalidValue', `${type} needs params.product, e.g. "MiTeam Meetings"`);
+      return { product: raw.product.trim() };
+    }
+    if (type === 'sendMivbDeploymentEmails') {
+      const out: Record<string, unknown> = {};
+      for (const name of ['userPortalUrl', 'miCollabServer']) {
+        if (raw[name] === undefined) continue;
+        if (typeof raw[name] !== 'string' || raw[name] === '') throw new DomainError('invalidValue', `params.${name} must be a non-empty string`);
+        out[name] = raw[name];
+      }
+      return out;
+    }
+    return {};
+  }
+
+  /** The targeted users of the account, in the order given for ids; ids that are not users of the account are missing. */
+  private async resolve(accountId: string, type: ActionType, targets: Targets): Promise<{ users: StoredUser[]; missing: string[] }> {
+    if ('ids' in targets) {
+      const ids = [...new Set(targets.ids)];
+      const found = new Map<string, StoredUser>();
+      const valid = ids.filter(isUuid);
+      for (let i = 0; i < valid.length; i += PAGE) {
+        const chunk = valid.slice(i, i + PAGE);
+        const page = await usersRepo.list(this.db, accountId, { where: { sql: 'u.id = any(?::uuid[])', bindings: [chunk] }, limit: chunk.length, withGroups: false });
+        for (const user of page) found.set(user.id, user);
+      }
+      return { users: ids.flatMap((id) => found.get(id) ?? []), missing: ids.filter((id) => !found.has(id)) };
+    }
+    // {all: true} for MiVB deployment emails means every user with the MiVoice Business service.
+    const filter = 'filter' in targets ? targets.filter : type === 'sendMivbDeploymentEmails' ? `${SWITCHBOARD_URN}:mivbService eq true` : undefined;
+    const where = filter ? compileListFilter(filter, 'user') : undefined;
+    const users: StoredUser[] = [];
+    let after: { value: string | null; id: string } | undefined;
+    for (;;) {
+      const page = await usersRepo.list(this.db, accountId, { where, limit: PAGE, after, withGroups: false });
+      users.push(...page);
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { value: last.sortValue, id: last.id };
+    }
+    return { users, missing: [] };
+  }
+
+  /** The whole-action rules of the seed, checked before anything is recorded; a refusal is a 400 with its reason. */
+  private async check(type: ActionType, ctx: RunContext, users: StoredUser[]): Promise<void> {
+    const { account } = ctx;
+    switch (type) {
+      case 'sendMivbDeploymentEmails':
+        if (!account.settings.mivb) throw new DomainError('invalidValue', 'The account does not have the MiVoice Business integration turned on');
+        return;
+      case 'assignLicense':
+      case 'unassignLicense': {
+        await this.licensePlan(this.db, ctx, users, type === 'assignLicense');
+        return;
+      }
+      case 'assignSmsNumbers':
+      case 'unassignSmsNumbers':
+        await this.smsPlan(this.db, ctx, users, type === 'assignSmsNumbers');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async execute(type: ActionType, ctx: RunContext, users: StoredUser[], missing: ActionResult[], targeted: number, background: boolean): Promise<void> {
+    const results: ActionResult[] = [...missing];
+    try {
+      if (kinds[type].mode === 'atomic') {
+        results.push(...(await this.db.transaction((trx) => this.atomic(type, ctx, trx, users.map((u) => u.id)))));
+      } else {
+        let sinceProgress = 0;
+        for (const user of users) {
+          results.push(await this.one(type, ctx, user));
+          if (background && ++sinceProgress >= PROGRESS_EVERY) {
+            sinceProgress = 0;
+            await this.progress(ctx, targeted, results);
+          }
+        }
+      }
+    } catch (error) {
+      const reason = error instanceof DomainError ? error.detail : 'The action stopped on an unexpected error';
+      if (!(error instanceof DomainError)) this.logger.error({ err: error, actionId: ctx.actionId }, 'action failed');
+      await this.finish(ctx, type, 'failed', targeted, kinds[type].mode === 'atomic' ? missing : results, reason);
+      return;
+    }
+    await this.finish(ctx, type, 'completed', targeted, results, null);
+  }
+
+  private async progress(ctx: RunContext, targeted: number, results: ActionResult[]): Promise<void> {
+    await this.db('actions')
+      .where({ account_id: ctx.accountId, id: ctx.actionId })
+      .update({ summary: JSON.stringify(summarise(targeted, results)), results: JSON.stringify(results), updated_at: this.clock.now() });
+  }
+
+  private async finish(ctx: RunContext, type: ActionType, status: 'completed' | 'failed', targeted: number, results: ActionResult[], error: string | null): Promise<void> {
+    const now = this.clock.now();
+    const summary = summarise(targeted, results);
+    await this.db.transaction(async (trx) => {
+      await trx('actions')
+        .where({ account_id: ctx.accountId, id: ctx.actionId })
+        .update({ status, error, summary: JSON.stringify(summary), results: JSON.stringify(results), completed_at: now, updated_at: now });
+      await auditRepo.record(trx, { accountId: ctx.accountId, actor: ctx.writer.actor, action: `action.${type}.${status}`, targetType: 'Action', targetId: ctx.actionId, details: { summary, ...(error ? { error } : {}) } }, now);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------ one user at a time
+
+  private async one(type: ActionType, ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+    try {
+      switch (type) {
+        case 'sendWelcomeEmail':
+        case 'resetPassword':
+          return await this.sendLink(type, ctx, user);
+        case 'sendMivbDeploymentEmails':
+          return await this.sendMivbDeployment(ctx, user);
+        case 'deleteUsers':
+          return await this.deleteUser(ctx, user);
+        default:
+          throw new Error(`${type} is not a per-user action`);
+      }
+    } catch (error) {
+      if (error instanceof DomainError) return { userId: user.id, outcome: 'failed', reason: error.detail };
+      this.logger.warn({ err: error, actionId: ctx.actionId, userId: user.id }, 'action failed for a user');
+      return { userId: user.id, outcome: 'failed', reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+    if (type === 'resetPassword') {
+      // The seed: with SSO the reset is deferred to the customer's IdP; only registered users get the email.
+      if (ctx.account.settings.sso) return { userId: user.id, outcome: 'deferred', reason: 'password reset is handled by the identity provider' };
+      if (!user.registered) return { userId: user.id, outcome: 'skipped', reason: 'not registered' };
+    }
+    const to = emailOf(user);
+    if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
+    await this.db.transaction(async (trx) => {
+      const purpose = type === 'sendWelcomeEmail' ? 'register' : 'reset';
+      const { token, expiresAt } = await this.registration.createLink(trx, ctx.accountId, user.id, purpose, ctx.actionId);
+      const link = `${this.publicUrl}/${purpose}/${token}`;
+      const kind = type === 'sendWelcomeEmail' ? 'welcome' : 'password_reset';
+      const mail = renderMail({ kind, accountName: ctx.account.name, user: recipientOf(user, to), link, expiresAt });
+      await enqueue(trx, ctx.accountId, { kind, to, subject: mail.subject, text: mail.text, html: mail.html, userId: user.id, actionId: ctx.actionId });
+    });
+    return { userId: user.id, outcome: 'done' };
+  }
+
+  /** The seed's two "Welcome to MiVB" emails: deployment details, then passwords and phone PIN. */
+  private async sendMivbDeployment(ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+    const ext = extensionOf(user.doc);
+    if (ext.mivbService !== true) return { userId: user.id, outcome: 'skipped', reason: 'the MiVoice Business service is not applied to the user' };
+    if (ext.voicemail === true && ctx.account.settings.oigInCluster) return { userId: user.id, outcome: 'skipped', reason: OIG_VOICEMAIL_REASON };
+    const to = emailOf(user);
+    if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
+    const miCollab = ctx.account.settings.miCollab;
+    const login = typeof ext.username === 'string' && ext.username !== '' ? ext.username : String(user.doc.userName);
+    const links = await sourceLinksRepo.forUser(this.db, ctx.accountId, user.id);
+    const device = links.map((l) => l.raw.device ?? l.attributes.device).find((d): d is JsonObject => !!d && typeof d === 'object' && typeof (d as JsonObject).type === 'string');
+    const details: MivbDeploymentDetails = {
+      userPortalUrl: typeof ctx.params.userPortalUrl === 'string' ? ctx.params.userPortalUrl : `${this.publicUrl}/portal`,
+      userPortalLogin: login,
+      extensions: Array.isArray(ext.extensions) ? ext.extensions.map(String) : [],
+      ...(device
+        ? {
+            device: {
+              type: String(device.type),
+              ...(typeof device.macAddress === 'string' ? { macAddress: device.macAddress } : {}),
+              ...(typeof device.description === 'string' ? { description: device.description } : {}),
+            },
+          }
+        : {}),
+      miCollab,
+      ...(miCollab ? { miCollabLogin: login, ...(typeof ctx.params.miCollabServer === 'string' ? { miCollabServer: ctx.params.miCollabServer } : {}) } : {}),
+    };
+    const credentials: MivbDeploymentCredentials = {
+      userPortalPassword: generatePassword(),
+      ...(miCollab ? { miCollabPassword: generatePassword() } : {}),
+      phonePin: generatePin(),
+    };
+    const recipient = recipientOf(user, to);
+    await this.db.transaction(async (trx) => {
+      for (const input of [
+        { kind: 'mivb_deployment_details' as const, accountName: ctx.account.name, user: recipient, details },
+        { kind: 'mivb_deployment_credentials' as const, accountName: ctx.account.name, user: recipient, details: credentials },
+      ]) {
+        const mail = renderMail(input);
+        await enqueue(trx, ctx.accountId, { kind: input.kind, to, subject: mail.subject, text: mail.text, html: mail.html, userId: user.id, actionId: ctx.actionId });
+      }
+    });
+    return { userId: user.id, outcome: 'done' };
+  }
+
+  /** The seed's delete rules, through UserService.delete; a Mitel Partner cannot be deleted. */
+  private async deleteUser(ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+    if (ctx.account.type === 'partner') return { userId: user.id, outcome: 'failed', reason: 'A Mitel Partner cannot be deleted' };
+    const outcome = await this.users.delete(ctx.accountId, ctx.writer, user.id);
+    if (outcome === 'deleted') return { userId: user.id, outcome: 'done', value: 'deleted' };
+    return {
+      userId: user.id,
+      outcome: 'done',
+      value: 'unregistered',
+      reason: 'synced from a PBX or identity provider: only the platform account was removed; the user stays listed (send a welcome email to add it again)',
+    };
+  }
+
+  // ------------------------------------------------------------------------------ all users, all or nothing
+
+  /** Users of the account by id, locked for the transaction (in id order, so concurrent actions cannot deadlock). */
+  private async lockUsers(trx: Trx, accountId: string, ids: string[]): Promise<Map<string, StoredUser>> {
+    const found = new Map<string, StoredUser>();
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const chunk = ids.slice(i, i + PAGE);
+      await trx.raw('select id from users where account_id = ? and id = any(?::uuid[]) order by id for update', [accountId, chunk]);
+      const page = await usersRepo.list(trx, accountId, { where: { sql: 'u.id = any(?::uuid[])', bindings: [chunk] }, limit: chunk.length, withGroups: false });
+      for (const user of page) found.set(user.id, user);
+    }
+    return found;
+  }
+
+  private async atomic(type: ActionType, ctx: RunContext, trx: Trx, ids: string[]): Promise<ActionResult[]> {
+    // The account row lock serialises licence and SMS actions of one account (seats and free numbers are counted under it).
+    const account = await accountsRepo.findForUpdate(trx, ctx.accountId);
+    if (!account) throw notFound(`Account ${ctx.accountId}`);
+    const locked = await this.lockUsers(trx, ctx.accountId, ids);
+    const current = ids.flatMap((id) => locked.get(id) ?? []);
+    const gone: ActionResult[] = ids.filter((id) => !locked.has(id)).map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
+    const inTrx = { ...ctx, account };
+    let plan: Plan;
+    let change: (user: StoredUser, index: number) => { next: JsonObject; value?: string };
+    switch (type) {
+      case 'assignLicense':
+      case 'unassignLicense': {
+        const product = String(ctx.params.product);
+        const assign = type === 'assignLicense';
+        plan = await this.licensePlan(trx, inTrx, current, assign);
+        change = (user) => ({
+          next: withExtension(user.doc, (ext) => {
+            const rest = licensesOf(user.doc).filter((l) => !sameProduct(l, product));
+            if (assign) ext.licenses = [...rest, product];
+            else if (rest.length > 0) ext.licenses = rest;
+            else delete ext.licenses;
+          }),
+        });
+        break;
+      }
+      case 'assignSmsNumbers':
+      case 'unassignSmsNumbers': {
+        const assign = type === 'assignSmsNumbers';
+        const smsPlan = await this.smsPlan(trx, inTrx, current, assign);
+        plan = smsPlan;
+        change = (user, index) => {
+          const number = smsPlan.free[index];
+          return {
+            next: withExtension(user.doc, (ext) => {
+              if (assign) ext.smsNumber = number;
+              else delete ext.smsNumber;
+            }),
+            ...(assign && number ? { value: number } : {}),
+          };
+        };
+        break;
+      }
+      default:
+        throw new Error(`${type} is not an all-or-nothing action`);
+    }
+    const results: ActionResult[] = [...gone, ...plan.skipped];
+    for (const [index, user] of plan.change.entries()) {
+      const { next, value } = change(user, index);
+      try {
+        // A savepoint per user: a user the rules refuse (e.g. an attribute owned by a source) fails alone.
+        await trx.transaction((sp) => this.users.apply(sp, ctx.accountId, ctx.writer, user, next));
+        results.push({ userId: user.id, outcome: 'done', ...(value ? { value } : {}) });
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        results.push({ userId: user.id, outcome: 'failed', reason: error.detail });
+      }
+    }
+    const order = new Map(ids.map((id, i) => [id, i]));
+    return results.sort((a, b) => (order.get(a.userId) ?? 0) - (order.get(b.userId) ?? 0));
+  }
+
+  /**
+   * The seed's MiTeam Meetings rules for the whole action (integration on, MiCollab off, a subscription, not a
+   * partner), and for assigning: no more users than seats left, or nothing is assigned.
+   */
+  private async licensePlan(db: Executor, ctx: RunContext, users: StoredUser[], assign: boolean): Promise<Plan> {
+    const product = String(ctx.params.product);
+    const violation = licenseRuleViolation(ctx.account, product);
+    if (violation) throw new DomainError('invalidValue', violation);
+    const has = (user: StoredUser) => licensesOf(user.doc).some((l) => sameProduct(l, product));
+    const change = users.filter((u) => (assign ? !has(u) : has(u)));
+    const skipped: ActionResult[] = users
+      .filter((u) => !change.includes(u))
+      .map((u) => ({ userId: u.id, outcome: 'skipped', reason: assign ? `already licensed for ${product}` : `not licensed for ${product}` }));
+    if (assign && change.length > 0) {
+      const seats = seatsOf(ctx.account, product);
+      const used = await this.licensedCount(db, ctx.accountId, product);
+      const left = Math.max(0, seats - used);
+      if (change.length > left) {
+        throw new DomainError(
+          'invalidValue',
+          `Not enough ${product} licences: ${left} of ${seats} available, ${change.length} selected users need one. Nothing was assigned.`,
+        );
+      }
+    }
+    return { change, skipped };
+  }
+
+  private async licensedCount(db: Executor, accountId: string, product: string): Promise<number> {
+    const { rows } = (await db.raw(
+      `select count(*) as n from users u
+        where u.account_id = ?
+          and exists (select 1 from jsonb_array_elements_text(case when jsonb_typeof(u.data->?->'licenses') = 'array' then u.data->?->'licenses' else '[]'::jsonb end) l(v)
+                       where lower(l.v) = lower(?))`,
+      [accountId, SWITCHBOARD_URN, SWITCHBOARD_URN, product],
+    )) as { rows: { n: number | string }[] };
+    return Number(rows[0]!.n);
+  }
+
+  /**
+   * The seed's SMS number rules: Twilio and its User Numbers option on; assigning gives each selected user without
+   * a pool number a distinct free one, and when fewer are free than needed nothing is assigned.
+   */
+  private async smsPlan(db: Executor, ctx: RunContext, users: StoredUser[], assign: boolean): Promise<Plan & { free: string[] }> {
+    const { twilio } = ctx.account.settings;
+    if (!twilio.enabled || !twilio.userNumbers) throw new DomainError('invalidValue', 'SMS numbers need the Twilio integration with its User Numbers option turned on');
+    const numberOf = (user: StoredUser) => {
+      const sms = extensionOf(user.doc).smsNumber;
+      return typeof sms === 'string' && sms !== '' ? sms : undefined;
+    };
+    if (!assign) {
+      const change = users.filter((u) => numberOf(u) !== undefined);
+      const skipped = users.filter((u) => numberOf(u) === undefined).map((u): ActionResult => ({ userId: u.id, outcome: 'skipped', reason: 'has no SMS number' }));
+      return { change, skipped, free: [] };
+    }
+    const pool = [...new Set(twilio.smsPool)];
+    const held = (await db('users').where('account_id', ctx.accountId).whereIn('sms_number', pool).pluck('sms_number')) as string[];
+    const free = pool.filter((n) => !held.includes(n));
+    const change = users.filter((u) => !pool.includes(numberOf(u) ?? ''));
+    const skipped = users
+      .filter((u) => pool.includes(numberOf(u) ?? ''))
+      .map((u): ActionResult => ({ userId: u.id, outcome: 'skipped', reason: 'already has an SMS number from the pool', value: numberOf(u)! }));
+    if (change.length > free.length) {
+      throw new DomainError(
+        'invalidValue',
+        `Not enough free SMS numbers: ${free.length} free in the pool, ${change.length} selected users need one. Nothing was assigned.`,
+      );
+    }
+    return { change, skipped, free };
+  }
+
+  // ------------------------------------------------------------------------------------------------ reading
 
   async get(accountId: string, id: string): Promise<StoredAction> {
     const row = isUuid(id) ? ((await this.db('actions').where({ account_id: accountId, id }).first()) as Record<string, unknown> | undefined) : undefined;
     if (!row) throw notFound(`Action ${id}`);
-    return {
-      id: row.id as string,
-      accountId: row.account_id as string,
-      type: row.type as ActionType,
-      status: row.status as 'completed',
-      targets: row.targets as Targets,
-      params: row.params as Record<string, unknown>,
-      summary: row.summary as StoredAction['summary'],
-      results: row.results as ActionResult[],
-      createdBy: (row.created_by as string) ?? null,
-      createdAt: new Date(row.created_at as string),
-      completedAt: row.completed_at ? new Date(row.completed_at as string) : null,
-    };
+    return toAction(row);
   }
+
+  /** The account's actions, newest first, filtered in SQL; results are left out. */
+  async list(accountId: string, query: ActionListQuery): Promise<{ total: number; actions: StoredAction[] }> {
+    const where = query.filter ? compileFilter(parseScimFilter(query.filter), actionsMapping) : undefined;
+    const base = () => {
+      const q = this.db('actions as x').where('x.account_id', accountId);
+      if (where) q.whereRaw(where.sql, where.bindings as Knex.RawBinding[]);
+      return q;
+    };
+    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
+    const rows = query.count === 0
+      ? []
+      : ((await base()
+          .select('x.account_id', 'x.id', 'x.type', 'x.status', 'x.error', 'x.targets', 'x.params', 'x.summary', 'x.created_by', 'x.created_at', 'x.updated_at', 'x.completed_at')
+          .orderBy([{ column: 'x.created_at', order: 'desc' }, { column: 'x.id', order: 'desc' }])
+          .offset(query.startIndex - 1)
+          .limit(query.count)) as Record<string, unknown>[]);
+    return { total: Number(n), actions: rows.map(toAction) };
+  }
+}
+
+function toAction(row: Record<string, unknown>): StoredAction {
+  const summary = (row.summary ?? {}) as Partial<ActionSummary>;
+  const results = row.results as ActionResult[] | undefined;
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    type: row.type as ActionType,
+    status: row.status as ActionStatus,
+    error: (row.error as string | null) ?? null,
+    targets: row.targets as Targets,
+    params: (row.params ?? {}) as Record<string, unknown>,
+    summary: {
+      targeted: summary.targeted ?? 0,
+      processed: summary.processed ?? results?.length ?? 0,
+      succeeded: summary.succeeded ?? 0,
+      skipped: summary.skipped ?? 0,
+      deferred: summary.deferred ?? 0,
+      failed: summary.failed ?? 0,
+    },
+    ...(results ? { results } : {}),
+    createdBy: (row.created_by as string) ?? null,
+    createdAt: new Date(row.created_at as string),
+    updatedAt: new Date((row.updated_at ?? row.created_at) as string),
+    completedAt: row.completed_at ? new Date(row.completed_at as string) : null,
+  };
 }

@@ -1,17 +1,11 @@
 import { expect } from 'chai';
-import express from 'express';
-import supertest from 'supertest';
-import { loadConfig } from '../../src/config.js';
-import { createApp } from '../../src/app.js';
-import { createDeps, type Deps } from '../../src/deps.js';
-import { ManualClock, systemClock } from '../../src/lib/clock.js';
+import type { Deps } from '../../src/deps.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { actionsRouters } from '../../src/actions/index.js';
 import { MailWorker } from '../../src/services/mail/mail-worker.js';
 import { createSmtpMailer } from '../../src/services/mail/mailer.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { startSmtpTestServer, type SmtpTestServer } from '../support/smtp-test-server.js';
-import { createAccountWithToken, OPERATOR_TOKEN, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
 
 const ACTION = 'urn:switchboard:scim:schemas:core:2.0:Action';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -22,36 +16,15 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
   let deps: Deps;
   let smtp: SmtpTestServer;
   let worker: MailWorker;
-  let db: TestDatabase;
 
   before(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', PUBLIC_URL: 'http://switchboard.test' });
-    const clock = new ManualClock(new Date());
-    deps = await createDeps(config, { db, clock, logger: silentLogger });
-    const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
-    const routers = actionsRouters(deps);
-    deps.scimRouters.push(routers.scim);
-    const app = express();
-    app.use(routers.public);
-    app.use(createApp(deps));
-    t = {
-      app: app as never,
-      deps,
-      db,
-      clock,
-      operatorToken: OPERATOR_TOKEN,
-      operatorAccountId: boot.operatorAccountId,
-      request: supertest(app),
-      close: async () => {
-        await deps.close();
-        await db.close();
-      },
-    };
+    t = await createTestApp({ PUBLIC_URL: 'http://switchboard.test' });
+    deps = t.deps;
     smtp = await startSmtpTestServer();
     worker = new MailWorker({ db: deps.db.knex, mailer: createSmtpMailer(smtp.url), clock: systemClock, logger: silentLogger, from: 'switchboard@example.test' });
   });
   after(async () => {
+    await worker?.stop();
     await smtp?.stop();
     await t?.close();
   });
