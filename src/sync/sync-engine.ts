@@ -8,8 +8,12 @@
  *   state checkpoint when the batch ends with one: the cursor moves only with the data it covers, so a
  *   killed run resumes from the last saved state; re-applying a record is idempotent (link by anchor,
  *   a hash of the record on the link makes an identical record `unchanged` without a write).
- * - A bad record is quarantined (a savepoint is rolled back, a result row keeps the error) and the run goes
- *   on, until `maxErrors` (or more than half the records, past 10) fails the run.
+ * - A batch is first applied at once: the links of its anchors in one query (an unchanged record, equal hash,
+ *   costs no query of its own), the users to change locked in one query, the match candidates of its unlinked
+ *   records in one query, the link hashes set in one statement; no savepoint per record.
+ * - If a record of that attempt fails, the attempt is rolled back (one savepoint) and the batch is applied
+ *   again record by record: a bad record is quarantined (its savepoint is rolled back, a result row keeps the
+ *   error) and the run goes on, until `maxErrors` (or more than half the records, past 10) fails the run.
  * - Deletions happen only after a complete read (`state.complete`) or on explicit `delete` items, all in a
  *   final phase guarded by the threshold; the final checkpoint is saved in that phase's transaction.
  * - Reading and writing overlap: a p-queue of concurrency 1 writes batch n while the connector fetches
@@ -34,7 +38,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
 import {
-  emptyCounts, syncRunsRepo, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
+  emptyCounts, syncRunsRepo, type BatchLink, type MatchCandidates, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
 } from './sync-runs-repo.js';
 
 export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from './sync-runs-repo.js';
@@ -140,6 +144,54 @@ function diffOf(before: JsonObject, after: JsonObject): SyncResult['changes'] {
 function messageOf(error: unknown): string {
   if (error instanceof DomainError) return `${error.kind}: ${error.detail}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The caches of one batch on the fast path (see `applyBatched`). */
+interface BatchCache {
+  /** anchor → this source's link, for the batch's anchors and its managers' anchors; updated on every write. */
+  links: Map<string, BatchLink>;
+  /** Users locked for this batch, replaced by what each write stored. */
+  users: Map<string, StoredUser>;
+  candidates?: MatchCandidates;
+  /** user → this source's anchor, exact for the users in `anchorsKnownFor`. */
+  anchorOfUser: Map<string, string>;
+  anchorsKnownFor?: Set<string>;
+  /** `kind:value` match keys that a write of this batch added or removed. */
+  dirtyKeys: Set<string>;
+  /** Link hashes to store at the end of the batch. */
+  hashes: Map<string, string>;
+}
+
+function managerAnchorOf(attributes: JsonObject): string | undefined {
+  const manager = (attributes[ENTERPRISE] as JsonObject | undefined)?.manager as { value?: string } | undefined;
+  return manager?.value || undefined;
+}
+
+/** `resolveReferences` over the batch's links. */
+function resolveWith(links: Map<string, BatchLink>, attributes: JsonObject): JsonObject {
+  const managerAnchor = managerAnchorOf(attributes);
+  if (!managerAnchor) return attributes;
+  const enterprise = { ...(attributes[ENTERPRISE] as JsonObject) };
+  const link = links.get(managerAnchor);
+  if (link) enterprise.manager = { value: link.userId };
+  else delete enterprise.manager;
+  return { ...attributes, [ENTERPRISE]: enterprise };
+}
+
+function emailsOf(record: ConnectorRecord): string[] {
+  return (record.attributes.emails ?? []).map((e) => e.value).filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** The match keys (as in `MatchCandidates`) a stored document answers to. */
+function matchKeysOf(doc: JsonObject | undefined): string[] {
+  if (!doc) return [];
+  const keys: string[] = [];
+  if (typeof doc.externalId === 'string') keys.push(`externalId:${doc.externalId}`);
+  const employeeNumber = (doc[ENTERPRISE] as JsonObject | undefined)?.employeeNumber;
+  if (employeeNumber !== undefined && employeeNumber !== null && typeof employeeNumber !== 'object') keys.push(`employeeNumber:${String(employeeNumber)}`);
+  if (typeof doc.userName === 'string') keys.push(`userName:${doc.userName.toLowerCase()}`);
+  for (const email of Array.isArray(doc.emails) ? (doc.emails as JsonObject[]) : []) if (typeof email?.value === 'string') keys.push(`email:${email.value.toLowerCase()}`);
+  return keys;
 }
 
 interface RunContext {
@@ -325,14 +377,25 @@ export class SyncEngine {
     }
   }
 
+  /**
+   * A batch in one transaction. First all records at once, without a savepoint per record and with the
+   * matching reads batched (see `applyBatched`); if any record fails, that attempt is rolled back (one
+   * savepoint) and the batch is applied again record by record, each in its savepoint, so only the bad ones
+   * are quarantined.
+   */
   private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined): Promise<void> {
     await this.inTransaction(ctx, async (trx) => {
-      const results: SyncResult[] = [];
-      for (const record of records) {
-        ctx.processed++;
-        const result = await this.applyRecord(trx, ctx, record);
-        ctx.counts[result.outcome]++;
-        if (result.outcome !== 'unchanged') results.push({ ...result, seq: ++ctx.seq });
+      const before = { counts: { ...ctx.counts }, seq: ctx.seq, processed: ctx.processed };
+      let results: SyncResult[];
+      try {
+        results = await trx.transaction(async (sp) => this.applyBatched(sp, ctx, records));
+      } catch (error) {
+        if (error instanceof RunFailed) throw error;
+        Object.assign(ctx.counts, before.counts);
+        ctx.seq = before.seq;
+        ctx.processed = before.processed;
+        results = [];
+        for (const record of records) this.count(ctx, results, await this.applyRecord(trx, ctx, record));
       }
       if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
         throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
@@ -340,6 +403,109 @@ export class SyncEngine {
       if (state !== undefined && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
       return results;
     });
+  }
+
+  private count(ctx: RunContext, results: SyncResult[], result: Omit<SyncResult, 'seq'>): void {
+    ctx.processed++;
+    ctx.counts[result.outcome]++;
+    if (result.outcome !== 'unchanged') results.push({ ...result, seq: ++ctx.seq });
+  }
+
+  /**
+   * The fast path of a batch: the links of its anchors (and of its managers' anchors) in one query, so an
+   * unchanged record costs no query of its own; the users to change in one locking query; the match
+   * candidates of its unlinked records in one query. Every write updates these caches, and a match key that
+   * a write of this batch touched is looked up again, so each record sees what earlier ones wrote, as in the
+   * record-by-record path. Link hashes are set in one statement at the end. Any error throws (the caller
+   * retries record by record).
+   */
+  private async applyBatched(trx: Trx, ctx: RunContext, records: ConnectorRecord[]): Promise<SyncResult[]> {
+    const { accountId, source } = ctx;
+    const anchors = new Set<string>();
+    for (const record of records) {
+      if (!record.anchor) throw new DomainError('invalidValue', 'the record has no anchor');
+      anchors.add(record.anchor);
+      const manager = managerAnchorOf(record.attributes as JsonObject);
+      if (manager) anchors.add(manager);
+    }
+    const cache: BatchCache = {
+      links: await syncRunsRepo.linksByAnchors(trx, accountId, source.id, [...anchors]),
+      users: new Map(),
+      anchorOfUser: new Map(),
+      dirtyKeys: new Set(),
+      hashes: new Map(),
+    };
+    const toLock = new Set<string>();
+    const unlinked: ConnectorRecord[] = [];
+    for (const record of records) {
+      const link = cache.links.get(record.anchor);
+      if (!link) unlinked.push(record);
+      else if (link.missingSince !== null || link.hash !== hashOf(resolveWith(cache.links, record.attributes as JsonObject), record.raw)) toLock.add(link.userId);
+    }
+    if (unlinked.length > 0) {
+      const keys = { externalId: new Set<string>(), employeeNumber: new Set<string>(), email: new Set<string>(), userName: new Set<string>() };
+      for (const record of unlinked) {
+        if (record.hardKeys?.externalId) keys.externalId.add(record.hardKeys.externalId);
+        if (record.hardKeys?.employeeNumber) keys.employeeNumber.add(record.hardKeys.employeeNumber);
+        if (!source.softMatch) continue;
+        for (const email of emailsOf(record)) keys.email.add(email.toLowerCase());
+        if (record.attributes.userName) keys.userName.add(record.attributes.userName.toLowerCase());
+      }
+      cache.candidates = await syncRunsRepo.matchCandidates(trx, accountId, {
+        externalId: [...keys.externalId], employeeNumber: [...keys.employeeNumber], email: [...keys.email], userName: [...keys.userName],
+      });
+      const candidateIds = new Set<string>();
+      for (const map of Object.values(cache.candidates)) for (const ids of map.values()) for (const id of ids) candidateIds.add(id);
+      cache.anchorOfUser = await syncRunsRepo.anchorsOfUsers(trx, accountId, source.id, [...candidateIds]);
+      cache.anchorsKnownFor = candidateIds;
+      // Only a single candidate can be claimed.
+      for (const map of Object.values(cache.candidates)) for (const ids of map.values()) if (ids.length === 1) toLock.add(ids[0]!);
+    }
+    cache.users = await syncRunsRepo.usersForUpdate(trx, accountId, [...toLock]);
+
+    const results: SyncResult[] = [];
+    for (const record of records) this.count(ctx, results, await this.applyCached(trx, ctx, cache, record));
+    if (!ctx.options.dryRun) await syncRunsRepo.setLinkHashes(trx, accountId, source.id, cache.hashes);
+    return results;
+  }
+
+  private async applyCached(trx: Trx, ctx: RunContext, cache: BatchCache, record: ConnectorRecord): Promise<Omit<SyncResult, 'seq'>> {
+    const { accountId, source } = ctx;
+    const attributes = resolveWith(cache.links, record.attributes as JsonObject);
+    const hash = hashOf(attributes, record.raw);
+    const link = cache.links.get(record.anchor);
+    if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
+
+    const userById = async (id: string) => {
+      if (cache.users.has(id)) return cache.users.get(id);
+      const user = await usersRepo.findById(trx, accountId, id, { forUpdate: true });
+      if (user) cache.users.set(id, user);
+      return user;
+    };
+    let current: StoredUser | undefined;
+    if (link) current = await userById(link.userId);
+    else {
+      const userId = await this.match(trx, ctx, record, cache);
+      if (userId) current = await userById(userId);
+    }
+    const owned = presentKeys(attributes).filter((k) => ownableAttributes[source.kind].includes(k));
+    const next = mergeRecord(current?.doc, attributes, link?.ownedAttributes ?? []);
+    if (link?.missingSince && attributes.active === undefined) {
+      next.active = true;
+      owned.push('active');
+    }
+    const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, { anchor: record.anchor, raw: record.raw as JsonObject, ownedAttributes: owned });
+    cache.links.set(record.anchor, { userId: result.user.id, hash, missingSince: null, ownedAttributes: owned });
+    cache.hashes.set(record.anchor, hash);
+    cache.users.set(result.user.id, result.user);
+    cache.anchorOfUser.set(result.user.id, record.anchor);
+    cache.anchorsKnownFor?.add(result.user.id);
+    for (const key of matchKeysOf(current?.doc)) cache.dirtyKeys.add(key);
+    for (const key of matchKeysOf(result.user.doc)) cache.dirtyKeys.add(key);
+    const changes = diffOf(current?.doc ?? {}, result.user.doc);
+    const outcome = result.created ? 'created' : result.changed.length > 0 ? 'updated' : 'unchanged';
+    const warnings = [...(record.warnings ?? []), ...(result.ignored.length ? [`ignored (owned by another source): ${result.ignored.join(', ')}`] : [])];
+    return { anchor: record.anchor, userId: result.user.id, outcome, changes, error: warnings.length ? warnings.join('; ') : null };
   }
 
   /** One record in a savepoint: a failure rolls back only this record and quarantines it. */
@@ -403,16 +569,21 @@ export class SyncEngine {
    * No link by anchor: hard keys (externalId, employeeNumber), then, when the source allows it, soft keys
    * (emails, userName). Only exactly one user matches; several are an error on the record, never a merge.
    */
-  private async match(trx: Trx, ctx: RunContext, record: ConnectorRecord): Promise<string | undefined> {
+  private async match(trx: Trx, ctx: RunContext, record: ConnectorRecord, cache?: BatchCache): Promise<string | undefined> {
     const { accountId, source } = ctx;
+    /** The batch's candidates, unless a write of this batch touched the key (then the database is asked). */
+    const cached = async (kind: keyof MatchCandidates, value: string, query: () => Promise<string[]>): Promise<string[]> =>
+      cache?.candidates && !cache.dirtyKeys.has(`${kind}:${value}`) ? [...(cache.candidates[kind].get(value) ?? [])] : query();
     const claim = async (userId: string, how: string): Promise<string> => {
-      const existing = await syncRunsRepo.linkOfUser(trx, accountId, source.id, userId);
+      const existing = cache?.anchorsKnownFor?.has(userId)
+        ? (cache.anchorOfUser.has(userId) ? { anchor: cache.anchorOfUser.get(userId)! } : undefined)
+        : await syncRunsRepo.linkOfUser(trx, accountId, source.id, userId);
       if (existing) throw new DomainError('conflict', `matched user ${userId} by ${how}, but it is already linked to record ${existing.anchor} of this source`);
       return userId;
     };
-    const hard: [string, string | undefined, (v: string) => Promise<string[]>][] = [
-      ['externalId', record.hardKeys?.externalId, (v) => syncRunsRepo.usersByExternalId(trx, accountId, v)],
-      ['employeeNumber', record.hardKeys?.employeeNumber, (v) => syncRunsRepo.usersByEmployeeNumber(trx, accountId, v)],
+    const hard: [keyof MatchCandidates, string | undefined, (v: string) => Promise<string[]>][] = [
+      ['externalId', record.hardKeys?.externalId, (v) => cached('externalId', v, () => syncRunsRepo.usersByExternalId(trx, accountId, v))],
+      ['employeeNumber', record.hardKeys?.employeeNumber, (v) => cached('employeeNumber', v, () => syncRunsRepo.usersByEmployeeNumber(trx, accountId, v))],
     ];
     for (const [name, value, find] of hard) {
       if (!value) continue;
@@ -421,8 +592,17 @@ export class SyncEngine {
       if (ids.length === 1) return claim(ids[0]!, name);
     }
     if (!source.softMatch) return undefined;
-    const emails = (record.attributes.emails ?? []).map((e) => e.value).filter((v): v is string => typeof v === 'string' && v !== '');
-    const ids = await syncRunsRepo.usersByEmailOrUserName(trx, accountId, emails, record.attributes.userName);
+    const emails = emailsOf(record);
+    const userName = record.attributes.userName;
+    let ids: string[];
+    if (cache?.candidates) {
+      const set = new Set<string>();
+      for (const email of emails) for (const id of await cached('email', email.toLowerCase(), () => syncRunsRepo.usersByEmailOrUserName(trx, accountId, [email], undefined))) set.add(id);
+      if (userName) for (const id of await cached('userName', userName.toLowerCase(), () => syncRunsRepo.usersByEmailOrUserName(trx, accountId, [], userName))) set.add(id);
+      ids = [...set];
+    } else {
+      ids = await syncRunsRepo.usersByEmailOrUserName(trx, accountId, emails, userName);
+    }
     if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: ${ids.length} users match the record's emails or userName (${ids.join(', ')}); link one by hand or correct the data`);
     if (ids.length === 1) return claim(ids[0]!, 'email or userName');
     return undefined;

@@ -1,0 +1,112 @@
+import { expect } from 'chai';
+import { ldapConnector } from '../../connectors/ldap/index.js';
+import type { Connector, SourceItem, SourceRecord } from '../../connectors/sdk/index.js';
+import { UserService } from '../../src/services/user-service.js';
+import { SyncEngine } from '../../src/sync/sync-engine.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+/**
+ * The engine applies a batch in one go (batched reads, no savepoint per record) and falls back to record by
+ * record when one fails: records of the same batch must still see what earlier ones wrote.
+ */
+describe('sync engine: batched apply sees earlier records of the same batch', () => {
+  let t: TestApp;
+  let accountId: string;
+  let items: SourceItem[];
+
+  before(async () => {
+    t = await createTestApp();
+  });
+  after(async () => {
+    await t.close();
+  });
+  beforeEach(async () => {
+    ({ accountId } = await createAccountWithToken(t, { name: `Batch ${Math.random()}`, type: 'customer' }));
+  });
+
+  const scripted: Connector = {
+    ...(ldapConnector as Connector),
+    parseConfig: (config: unknown) => config as never,
+    async *read() {
+      yield* items;
+    },
+  };
+  const engine = () =>
+    new SyncEngine({ db: t.deps.db, users: new UserService(t.deps.db.knex, t.clock), clock: t.clock, logger: silentLogger, connectors: new Map([['ldap', scripted]]), batchSize: 50 });
+  const record = (anchor: string, userName: string, extra: Record<string, unknown> = {}, employeeNumber?: string): SourceRecord => ({
+    type: 'record',
+    anchor,
+    attributes: { userName, emails: [{ value: userName, type: 'work', primary: true }], ...extra } as SourceRecord['attributes'],
+    raw: { anchor, userName },
+    hardKeys: employeeNumber ? { externalId: anchor, employeeNumber } : { externalId: anchor },
+  });
+  async function createSource(): Promise<string> {
+    const [row] = await t.deps.db.knex('sources').insert({ account_id: accountId, name: `s ${Math.random()}`, kind: 'ldap', config: '{}' }).returning('id');
+    return (row as { id: string }).id;
+  }
+
+  it('when a later record of the batch has the email of a user an earlier one created, then it is quarantined as already linked', async () => {
+    const sourceId = await createSource();
+    items = [record('a1', 'ann@example.com'), record('b1', 'ann@example.com'), record('c1', 'cid@example.com')];
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.status).to.equal('completed_with_errors');
+    expect(run.counts).to.include({ created: 2, quarantined: 1 });
+    const bad = await t.deps.db.knex('sync_run_results').where({ account_id: accountId, run_id: run.id, outcome: 'quarantined' }).first();
+    expect(bad).to.include({ anchor: 'b1' });
+    expect(bad.error).to.match(/already linked to record a1/);
+  });
+
+  it('when a later record shares an employeeNumber with one created earlier in the batch, then it matches that user, as record by record', async () => {
+    const sourceId = await createSource();
+    const e1 = { [ENTERPRISE]: { employeeNumber: 'E1' } };
+    items = [record('a1', 'ann@example.com', e1, 'E1'), record('b1', 'bob@example.com', e1, 'E1')];
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.counts).to.include({ created: 1, quarantined: 1 });
+    const bad = await t.deps.db.knex('sync_run_results').where({ account_id: accountId, run_id: run.id, outcome: 'quarantined' }).first();
+    expect(bad.error).to.match(/by employeeNumber, but it is already linked to record a1/);
+  });
+
+  it('when a record names a manager created earlier in the batch, then the manager is the linked user; reruns are unchanged', async () => {
+    const sourceId = await createSource();
+    items = [
+      record('m1', 'boss@example.com'),
+      record('e1', 'emp@example.com', { [ENTERPRISE]: { manager: { value: 'm1' } } }),
+      record('e2', 'emp2@example.com', { [ENTERPRISE]: { manager: { value: 'nobody' } } }),
+    ];
+    const first = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(first.counts).to.include({ created: 3, quarantined: 0 });
+    const boss = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'boss@example.com' }).first();
+    const emp = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'emp@example.com' }).first();
+    expect(emp.data[ENTERPRISE].manager).to.deep.equal({ value: boss.id });
+    const emp2 = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'emp2@example.com' }).first();
+    expect(emp2.data[ENTERPRISE]?.manager).to.equal(undefined);
+    const again = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(again.counts).to.include({ unchanged: 3, created: 0, updated: 0 });
+  });
+
+  it('when the same anchor comes twice in a batch, then the second is applied over the first', async () => {
+    const sourceId = await createSource();
+    items = [record('a1', 'ann@example.com', { title: 'One' }), record('a1', 'ann@example.com', { title: 'Two' }), record('a1', 'ann@example.com', { title: 'Two' })];
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.counts).to.include({ created: 1, updated: 1, unchanged: 1, quarantined: 0 });
+    const user = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'ann@example.com' }).first();
+    expect(user.data.title).to.equal('Two');
+    const link = await t.deps.db.knex('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor: 'a1' }).first();
+    expect(link.hash).to.be.a('string');
+  });
+
+  it('when an existing user matches by userName, then the batch links it; a record without anchor is quarantined alone', async () => {
+    const admin = { type: 'admin' as const, actor: 'admin:test' };
+    await t.deps.db.knex.transaction((trx) => new UserService(t.deps.db.knex, t.clock).apply(trx, accountId, admin, undefined, { userName: 'old@example.com' }));
+    const sourceId = await createSource();
+    items = [record('o1', 'old@example.com', { title: 'Linked' }), { ...record('', 'none@example.com') }, record('n1', 'new@example.com')];
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.counts).to.include({ updated: 1, created: 1, quarantined: 1 });
+    const old = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'old@example.com' }).first();
+    expect(old.data.title).to.equal('Linked');
+    expect(await t.deps.db.knex('user_source_links').where({ account_id: accountId, source_id: sourceId, user_id: old.id })).to.have.length(1);
+  });
+});
