@@ -25,6 +25,8 @@ export interface WriteResult {
 }
 
 export interface ApplyOptions {
+  /** The account, when the caller already holds it (the sync engine reads it once per batch, not per record). */
+  account?: Account;
   /** A plain-text password to hash and store (SCIM `password`, write-only). */
   password?: string;
   /** For source writers: the anchor of the record, and its raw form (the admin's "advanced" data). */
@@ -137,7 +139,7 @@ export class UserService {
       ignored = resolved.ignored;
     }
 
-    const account = await accountsRepo.findById(trx, accountId);
+    const account = options.account?.id === accountId ? options.account : await accountsRepo.findById(trx, accountId);
     if (!account) throw notFound(`Account ${accountId}`);
     await this.enforceRules(trx, account, current, next, writer);
 

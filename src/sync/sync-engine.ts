@@ -1,3 +1,5 @@
+import { accountsRepo } from '../db/accounts-repo.js';
+import type { Account } from '../domain/account.js';
 /**
  * The sync engine (ARCHITECTURE §5): runs one source. The connector only extracts; the engine matches
  * records to users, merges them into the next SCIM document and writes through `UserService.apply` (the
@@ -205,6 +207,18 @@ interface RunContext {
   seen: Set<string>;
   deletes: string[];
   processed: number;
+  /** The account, read once per transaction (batch) and handed to UserService.apply. */
+  account?: { trx: unknown; value: Account };
+}
+
+/** The account as seen in this transaction: read once per batch, not once per record. */
+async function accountIn(trx: Trx, ctx: RunContext): Promise<Account | undefined> {
+  if (ctx.account?.trx !== trx) {
+    const value = await accountsRepo.findById(trx, ctx.accountId);
+    if (!value) return undefined;
+    ctx.account = { trx, value };
+  }
+  return ctx.account.value;
 }
 
 export class SyncEngine {
@@ -494,7 +508,7 @@ export class SyncEngine {
       next.active = true;
       owned.push('active');
     }
-    const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, { anchor: record.anchor, raw: record.raw as JsonObject, ownedAttributes: owned });
+    const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, { anchor: record.anchor, raw: record.raw as JsonObject, ownedAttributes: owned, account: await accountIn(trx, ctx) });
     cache.links.set(record.anchor, { userId: result.user.id, hash, missingSince: null, ownedAttributes: owned });
     cache.hashes.set(record.anchor, hash);
     cache.users.set(result.user.id, result.user);
@@ -545,6 +559,7 @@ export class SyncEngine {
       anchor: record.anchor,
       raw: record.raw as JsonObject,
       ownedAttributes: owned,
+      account: await accountIn(trx, ctx),
     });
     await syncRunsRepo.setLinkHash(trx, accountId, source.id, record.anchor, hash);
     const changes = diffOf(current?.doc ?? {}, result.user.doc);
@@ -646,7 +661,7 @@ export class SyncEngine {
           const stored = await sourceLinksRepo.byAnchor(trx, accountId, source.id, anchor);
           const next = { ...current.doc, active: false };
           const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, {
-            anchor, raw: (stored?.raw ?? {}) as JsonObject, ownedAttributes: [...new Set([...(stored?.ownedAttributes ?? []), 'active'])],
+            anchor, raw: (stored?.raw ?? {}) as JsonObject, ownedAttributes: [...new Set([...(stored?.ownedAttributes ?? []), 'active'])], account: await accountIn(trx, ctx),
           });
           await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
           ctx.counts.deactivated++;
