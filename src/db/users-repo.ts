@@ -204,27 +204,23 @@ export const usersRepo = {
     await db('users').where({ account_id: accountId, id }).delete();
   },
 
-  /** Which unique value of this document another user of the account already has, if any. */
+  /** Which unique value of this document another user of the account already has, if any: one round trip. */
   async findConflict(db: Executor, accountId: string, doc: JsonObject, excludeId?: string): Promise<string | undefined> {
     const cols = derivedColumns(doc);
-    const others = (q: Knex.QueryBuilder, column = 'id') => (excludeId ? q.whereNot(column, excludeId) : q);
-    const byName = await others(db('users').where('account_id', accountId).whereRaw('lower(user_name) = ?', [cols.user_name.toLowerCase()])).first('id');
-    if (byName) return 'userName';
     const emails = rowsOf(doc, 'emails').map((r) => r.value.toLowerCase());
-    if (emails.length > 0) {
-      const hit = await others(db('user_emails').where('account_id', accountId).whereRaw('lower(value) = any(?)', [emails]), 'user_id').first('value');
-      if (hit) return `emails (${hit.value})`;
-    }
     const extensions = extensionsOf(doc);
-    if (extensions.length > 0) {
-      const hit = await others(db('user_extensions').where('account_id', accountId).whereIn('number', extensions), 'user_id').first('number');
-      if (hit) return `extensions (${hit.number})`;
-    }
-    if (cols.sms_number) {
-      const hit = await others(db('users').where({ account_id: accountId, sms_number: cols.sms_number })).first('id');
-      if (hit) return `smsNumber (${cols.sms_number})`;
-    }
-    return undefined;
+    const other = excludeId ?? '00000000-0000-0000-0000-000000000000';
+    const { rows } = (await db.raw(
+      `select 1 as rank, 'userName' as attribute, null as value from users where account_id = ? and lower(user_name) = ? and id <> ?::uuid
+       union all select 2, 'emails', value from user_emails where account_id = ? and lower(value) = any(?::text[]) and user_id <> ?::uuid
+       union all select 3, 'extensions', number from user_extensions where account_id = ? and number = any(?::text[]) and user_id <> ?::uuid
+       union all select 4, 'smsNumber', sms_number from users where account_id = ? and sms_number = ? and id <> ?::uuid
+       order by 1 limit 1`,
+      [accountId, cols.user_name.toLowerCase(), other, accountId, emails, other, accountId, extensions, other, accountId, cols.sms_number, other],
+    )) as { rows: { attribute: string; value: string | null }[] };
+    const hit = rows[0];
+    if (!hit) return undefined;
+    return hit.value ? `${hit.attribute} (${hit.value})` : hit.attribute;
   },
 
   async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
