@@ -381,6 +381,24 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
   });
 
   describe('background runs', () => {
+    it('when the server starts and an action was left running by a stopped process, then it is marked failed with the reason', async () => {
+      const a = await account('Crashco');
+      const longAgo = new Date(t.clock.now().getTime() - 3600_000);
+      const [stale] = await knex()('actions')
+        .insert({ account_id: a.accountId, type: 'sendWelcomeEmail', status: 'running', targets: JSON.stringify({ all: true }), created_by: 'x', created_at: longAgo, updated_at: longAgo })
+        .returning('id');
+      const [fresh] = await knex()('actions')
+        .insert({ account_id: a.accountId, type: 'sendWelcomeEmail', status: 'running', targets: JSON.stringify({ all: true }), created_by: 'x', created_at: t.clock.now(), updated_at: t.clock.now() })
+        .returning('id');
+      await deps.workers.find((w) => w.name === 'actions')!.start();
+      const get = (id: string) => t.request.get(`${base(a.accountId)}/Actions/${id}`).set('Authorization', `Bearer ${a.token}`);
+      const failed = await get((stale as { id: string }).id);
+      expect(failed.body.status).to.equal('failed');
+      expect(failed.body.error).to.contain('Interrupted');
+      expect((await get((fresh as { id: string }).id)).body.status).to.equal('running');
+      await knex()('actions').where({ account_id: a.accountId }).delete();
+    });
+
     it('when more than 500 users are targeted, then POST answers running and GET shows progress until the action completes', async function () {
       this.timeout(180_000);
       const a = await account('Bigco');
