@@ -13,7 +13,7 @@
  *   POST  /Users                                        one statement: insert users + user_emails
  *   PATCH /Users/{id}  (replace of a top-level string)  one statement: update … returning
  *
- * totalResults comes from count(*) over () for filtered lists and from accounts.user_count otherwise.
+ * totalResults comes from a scalar count subquery for filtered lists and from accounts.user_count otherwise.
  * Run alone: FLOOR_DATABASE_URL=… FLOOR_ACCOUNT_ID=… FLOOR_TOKEN=… npx tsx bench/floor-server.ts
  */
 import http from 'node:http';
@@ -148,7 +148,9 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
       where = ` and ${built.sql}`;
       params.push(built.value);
     }
-    const total = filterText ? 'count(*) over ()' : '(select user_count from accounts where id = $1)';
+    // totalResults in the same round trip: an uncorrelated scalar subquery (one InitPlan, run once) counting the
+    // filter, or the kept accounts.user_count. (count(*) over () would make the page query read every match.)
+    const total = filterText ? `(select count(*) from users u where u.account_id = $1${where})` : '(select user_count from accounts where id = $1)';
     const cursor = query.get('cursor');
     if (cursor !== null) {
       let after = '';
@@ -158,10 +160,8 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
         after = ` and (u.created_at, u.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
       }
       params.push(count + 1);
-      // With a keyset a window count would only see the rows after the cursor: count the filter once instead.
-      const cursorTotal = filterText ? `(select count(*) from users u where u.account_id = $1${where})` : total;
       const { rows } = await pool.query<Row>(
-        `select ${VIEW}, u.created_at::text as sort_value, ${cursorTotal} as total from users u
+        `select ${VIEW}, u.created_at::text as sort_value, ${total} as total from users u
           where u.account_id = $1${where}${after} order by u.created_at, u.id limit $${params.length}`,
         params,
       );

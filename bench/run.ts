@@ -6,7 +6,9 @@
  *   ldap-sync   full + incremental sync into PGlite vs the connector read (bench/ldap-sync.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (default 10000)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (default 5000)  --actions=N (default 2000)  --no-pglite
+ * The LDAP and actions sizes are below their files' defaults (10000): both write every user through
+ * UserService.apply, about 100 users/s on a 2-core machine, and `npm run bench` should stay under 10 minutes.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -42,7 +44,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
     name: 'ldap-floor',
     async run() {
       const { benchLdapFloor } = await import('./ldap-sync-floor.js');
-      const r = await benchLdapFloor(Number(arg('ldap') ?? 10_000));
+      const r = await benchLdapFloor(Number(arg('ldap') ?? 5_000));
       console.log(`LDAP read, ${fmt(r.entries)} entries (slapadd load ${fmt(r.loadSeconds, 1)} s):`);
       console.log(`  floor     (paged ldapsearch)    ${fmt(r.ldapsearch.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.ldapsearch.seconds, 2)} s`);
       console.log(`  connector (read + map to SCIM)  ${fmt(r.connector.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.connector.seconds, 2)} s  peak RSS +${fmt(r.connector.peakRssDeltaBytes / 2 ** 20, 1)} MiB  warnings ${r.connector.warnings}`);
@@ -53,7 +55,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
     name: 'ldap-sync',
     async run() {
       const { benchLdapSync } = await import('./ldap-sync.js');
-      const r = await benchLdapSync(Number(arg('ldap') ?? 10_000));
+      const r = await benchLdapSync(Number(arg('ldap') ?? 5_000));
       console.log(`LDAP sync into PGlite, ${fmt(r.entries)} entries:`);
       console.log(`  full         ${fmt(r.full.usersPerSecond).padStart(7)} users/s  ${fmt(r.full.seconds, 2)} s  peak RSS ${fmt(r.full.peakRssBytes / 2 ** 20)} MiB  ${JSON.stringify(r.full.counts)}`);
       console.log(`  incremental  ${fmt(r.incremental.changed)} changed entries in ${fmt(r.incremental.seconds, 2)} s  ${JSON.stringify(r.incremental.counts)}`);
@@ -74,7 +76,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
         console.log('bench/actions-throughput.ts exports no benchActionsThroughput: skipped.');
         return;
       }
-      const result: unknown = await (bench as () => Promise<unknown>)();
+      const result: unknown = await (bench as (users: number) => Promise<unknown>)(Number(arg('actions') ?? 2_000));
       const print = mod.printActionsThroughput;
       if (typeof print === 'function') (print as (r: unknown) => void)(result);
       else console.log(`Actions throughput:\n${JSON.stringify(result, null, 2)}`);

@@ -290,8 +290,8 @@ async function shapeCheck(knex: Knex, target: Target, accountId: string, seededI
 }
 
 /** EXPLAIN of a statement as knex sent it ($n placeholders), on a plain pg client. */
-async function explainSql(knex: Knex, query: { sql: string; bindings: readonly unknown[] }): Promise<string> {
-  const client = new pg.Client({ connectionString: (knex.client as { config: { connection: string } }).config.connection });
+async function explainSql(url: string, query: { sql: string; bindings: readonly unknown[] }): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain ${query.sql}`, query.bindings as unknown[]);
@@ -302,7 +302,7 @@ async function explainSql(knex: Knex, query: { sql: string; bindings: readonly u
 }
 
 /** EXPLAIN (no ANALYZE) of the statements Switchboard's list runs for a filter, captured from knex. */
-async function explainFilter(knex: Knex, accountId: string, filter: string): Promise<string[]> {
+async function explainFilter(knex: Knex, url: string, accountId: string, filter: string): Promise<string[]> {
   const captured: { sql: string; bindings: readonly unknown[] }[] = [];
   const listener = (query: { sql: string; bindings?: readonly unknown[] }) => captured.push({ sql: query.sql, bindings: query.bindings ?? [] });
   knex.on('query', listener);
@@ -314,7 +314,7 @@ async function explainFilter(knex: Knex, accountId: string, filter: string): Pro
     knex.removeListener('query', listener);
   }
   const plans: string[] = [];
-  for (const query of captured) plans.push(await explainSql(knex, query));
+  for (const query of captured) plans.push(await explainSql(url, query));
   return plans;
 }
 
@@ -465,7 +465,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
       ['name.familyName sw "Smi"', 'name.familyName sw "Smi"', 'users_lower_family_name_trgm_idx'],
       [`emails.value co "${fragments[0]}"`, `emails.value co "${fragments[0]}"`, 'user_emails_lower_value_trgm_idx'],
     ] as const) {
-      const [countPlan, pagePlan] = await explainFilter(knex, accountId, filter);
+      const [countPlan, pagePlan] = await explainFilter(knex, dbUrl, accountId, filter);
       explain.push({ name: `${name} — count`, usesTrigram: countPlan.includes(index), plan: countPlan });
       explain.push({ name: `${name} — page of 100`, usesTrigram: pagePlan.includes(index), plan: pagePlan });
     }
@@ -475,7 +475,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
     knex.on('query', listener);
     await usersRepo.list(knex, accountId, { withGroups: true, limit: 101, after: { value: deepPosition.v, id: deepPosition.id } });
     knex.removeListener('query', listener);
-    const cursorPlan = await explainSql(knex, captured[0]);
+    const cursorPlan = await explainSql(dbUrl, captured[0]);
     explain.push({ name: `cursor page at ${fmt(deep)} (keyset)`, usesTrigram: undefined, plan: cursorPlan });
 
     const cursor = { switchboard: await cursorTiming(sb, sbWalk.cursor), floor: await cursorTiming(floor, floorWalk.cursor) };
