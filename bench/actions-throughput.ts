@@ -131,13 +131,16 @@ export async function benchActionsThroughput(users = 10000): Promise<ActionsThro
       actionSeconds: round(actionSeconds, 2),
       setupSeconds: round(setupSeconds, 1),
     };
+  } catch (error) {
+    await dropTestDatabases();
+    throw error;
   } finally {
     await worker.stop();
     await mailer.close();
     await smtp.stop();
     await t.close();
-    await dropTestDatabases();
   }
+  // Also drops this process's scratch databases (PostgreSQL), the template included: so it comes last.
   const mail = await benchMailThroughput(users);
   return { ...own, mail, ratioToFloor: round(own.emailsPerSecond / mail.floor.emailsPerSecond, 3) };
 }
