@@ -50,7 +50,7 @@ export function coerceSingle(def: AttributeDef, value: JsonValue, label: string)
           throw new DomainError('invalidPath', `"${key}" is not a sub-attribute of "${label}" (known: ${subs.map((s) => s.name).join(', ')}).`);
         }
         if (subDef.mutability === 'readOnly') continue;
-        out[subDef.name] = sub === null ? null : coerceSingle(subDef, sub, `${label}.${subDef.name}`);
+        out[subDef.name] = sub === null ? null : coerceAttribute(subDef, sub, `${label}.${subDef.name}`);
       }
       return out;
     }
