@@ -59,10 +59,11 @@ export function createApp(deps: Deps): Express {
   app.use(express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false }));
 
   const scim = express.Router({ mergeParams: true });
+  // Users and Groups first: they carry the traffic, and express tries routers in order.
+  for (const mount of deps.scimRouters) scim.use(mount);
   scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
   scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
   scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
-  for (const mount of deps.scimRouters) scim.use(mount);
   const dispatch: Dispatch = loopbackDispatch(app);
   scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
   scim.use((req: Request) => {

@@ -258,7 +258,16 @@ export const usersRepo = {
       }
     }
     q.orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`);
-    if (query.offset) q.offset(query.offset);
+    if (query.offset) {
+      // Skip on bare rows first: the output subselects (groups, links) then run for the page only, not the offset.
+      const page = q.clone().clearSelect().select('u.id').offset(query.offset).limit(query.limit);
+      const rows = (await db('users as u')
+        .where('u.account_id', accountId)
+        .whereIn('u.id', page)
+        .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)])
+        .orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`)) as (UserRow & { sort_value: string | null })[];
+      return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
+    }
     q.limit(query.limit);
     const rows = (await q) as (UserRow & { sort_value: string | null })[];
     return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
