@@ -377,13 +377,22 @@ export class ActionService {
       if (kinds[type].mode === 'atomic') {
         results.push(...(await this.db.transaction((trx) => this.atomic(type, ctx, trx, users.map((u) => u.id)))));
       } else {
-        let sinceProgress = 0;
-        for (const user of users) {
-          results.push(await this.one(type, ctx, user));
-          if (background && ++sinceProgress >= PROGRESS_EVERY) {
-            sinceProgress = 0;
-            await this.progress(ctx, targeted, results);
+        // Email actions commit a batch of users at a time (each user in its own savepoint), so a large action
+        // pays one commit per batch instead of one per user; deletions keep their own transactions.
+        const batched = type !== 'deleteUsers';
+        for (let start = 0; start < users.length; start += PROGRESS_EVERY) {
+          const chunk = users.slice(start, start + PROGRESS_EVERY);
+          if (batched) {
+            const chunkResults = await this.db.transaction(async (trx) => {
+              const out: ActionResult[] = [];
+              for (const user of chunk) out.push(await this.one(type, ctx, user, trx));
+              return out;
+            });
+            results.push(...chunkResults);
+          } else {
+            for (const user of chunk) results.push(await this.one(type, ctx, user));
           }
+          if (background) await this.progress(ctx, targeted, results);
         }
       }
     } catch (error) {
@@ -414,14 +423,14 @@ export class ActionService {
 
   // ------------------------------------------------------------------------------------ one user at a time
 
-  private async one(type: ActionType, ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+  private async one(type: ActionType, ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
     try {
       switch (type) {
         case 'sendWelcomeEmail':
         case 'resetPassword':
-          return await this.sendLink(type, ctx, user);
+          return await this.sendLink(type, ctx, user, outer);
         case 'sendMivbDeploymentEmails':
-          return await this.sendMivbDeployment(ctx, user);
+          return await this.sendMivbDeployment(ctx, user, outer);
         case 'deleteUsers':
           return await this.deleteUser(ctx, user);
         default:
@@ -434,7 +443,7 @@ export class ActionService {
     }
   }
 
-  private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+  private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
     if (type === 'resetPassword') {
       // The seed: with SSO the reset is deferred to the customer's IdP; only registered users get the email.
       if (ctx.account.settings.sso) return { userId: user.id, outcome: 'deferred', reason: 'password reset is handled by the identity provider' };
@@ -442,7 +451,8 @@ export class ActionService {
     }
     const to = emailOf(user);
     if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
-    await this.db.transaction(async (trx) => {
+    // Savepoint inside the batch's transaction when there is one: one commit per batch, not per user.
+    await (outer ? outer.transaction.bind(outer) : this.db.transaction.bind(this.db))(async (trx: Knex.Transaction) => {
       const purpose = type === 'sendWelcomeEmail' ? 'register' : 'reset';
       const { token, expiresAt } = await this.registration.createLink(trx, ctx.accountId, user.id, purpose, ctx.actionId);
       const link = `${this.publicUrl}/${purpose}/${token}`;
@@ -454,7 +464,7 @@ export class ActionService {
   }
 
   /** The seed's two "Welcome to MiVB" emails: deployment details, then passwords and phone PIN. */
-  private async sendMivbDeployment(ctx: RunContext, user: StoredUser): Promise<ActionResult> {
+  private async sendMivbDeployment(ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
     const ext = extensionOf(user.doc);
     if (ext.mivbService !== true) return { userId: user.id, outcome: 'skipped', reason: 'the MiVoice Business service is not applied to the user' };
     if (ext.voicemail === true && ctx.account.settings.oigInCluster) return { userId: user.id, outcome: 'skipped', reason: OIG_VOICEMAIL_REASON };
@@ -462,7 +472,7 @@ export class ActionService {
     if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
     const miCollab = ctx.account.settings.miCollab;
     const login = typeof ext.username === 'string' && ext.username !== '' ? ext.username : String(user.doc.userName);
-    const links = await sourceLinksRepo.forUser(this.db, ctx.accountId, user.id);
+    const links = await sourceLinksRepo.forUser(outer ?? this.db, ctx.accountId, user.id);
     const device = links.map((l) => l.raw.device ?? l.attributes.device).find((d): d is JsonObject => !!d && typeof d === 'object' && typeof (d as JsonObject).type === 'string');
     const details: MivbDeploymentDetails = {
       userPortalUrl: typeof ctx.params.userPortalUrl === 'string' ? ctx.params.userPortalUrl : `${this.publicUrl}/portal`,
@@ -486,7 +496,8 @@ export class ActionService {
       phonePin: generatePin(),
     };
     const recipient = recipientOf(user, to);
-    await this.db.transaction(async (trx) => {
+    // Savepoint inside the batch's transaction when there is one: one commit per batch, not per user.
+    await (outer ? outer.transaction.bind(outer) : this.db.transaction.bind(this.db))(async (trx: Knex.Transaction) => {
       for (const input of [
         { kind: 'mivb_deployment_details' as const, accountName: ctx.account.name, user: recipient, details },
         { kind: 'mivb_deployment_credentials' as const, accountName: ctx.account.name, user: recipient, details: credentials },
