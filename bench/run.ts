@@ -6,7 +6,7 @@
  *   ldap-sync   full + incremental sync into PGlite vs the connector read (bench/ldap-sync.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (default 5000)  --actions=N (default 2000)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (default 5000)  --actions=N (default 10000, the issue's action size)  --no-pglite
  * The LDAP and actions sizes are below their files' defaults (10000): both write every user through
  * UserService.apply, about 100 users/s on a 2-core machine, and `npm run bench` should stay under 10 minutes.
  */
@@ -76,7 +76,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
         console.log('bench/actions-throughput.ts exports no benchActionsThroughput: skipped.');
         return;
       }
-      const result: unknown = await (bench as (users: number) => Promise<unknown>)(Number(arg('actions') ?? 2_000));
+      const result: unknown = await (bench as (users: number) => Promise<unknown>)(Number(arg('actions') ?? 10_000));
       const print = mod.printActionsThroughput;
       if (typeof print === 'function') (print as (r: unknown) => void)(result);
       else console.log(`Actions throughput:\n${JSON.stringify(result, null, 2)}`);
