@@ -27,7 +27,14 @@ import { seedUsers } from './seed-users.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OPERATOR_TOKEN = 'bench_operator_token_0123456789abcdefghijklmnopqrstuv';
-const DB_NAME = 'switchboard_bench';
+/** BENCH_DB_NAME: another scratch database name, so two runs on one PostgreSQL server do not drop each other's. */
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'switchboard_bench';
+/** BENCH_SCENARIOS: comma-separated scenario name prefixes to run (e.g. "GET /Users/{id},filter userName eq"); default all. */
+const SCENARIO_PREFIXES = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** BENCH_SWITCHBOARD_NODE_ARGS: extra node arguments for the Switchboard child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const SWITCHBOARD_NODE_ARGS = process.env.BENCH_SWITCHBOARD_NODE_ARGS?.split(' ').filter((s) => s !== '') ?? [];
+/** BENCH_FLOOR_NODE_ARGS: the same for the floor's child. */
+const FLOOR_NODE_ARGS = process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter((s) => s !== '') ?? [];
 type Json = Record<string, unknown>;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -85,9 +92,9 @@ interface Child {
 }
 
 /** Starts `node --import tsx <file> <args>` and waits for its one JSON line on stdout. */
-function startChild(file: string, args: string[], env: Record<string, string>, timeoutMs = 600_000): Promise<Child> {
+function startChild(file: string, args: string[], env: Record<string, string>, timeoutMs = 600_000, nodeArgs: string[] = []): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file, ...args], {
       env: { ...process.env, NODE_ENV: 'production', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -378,13 +385,13 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
   const knex = knexFactory({ client: 'pg', connection: dbUrl, pool: { min: 0, max: 2 } });
   try {
     log(`seeding ${fmt(users)} users into PostgreSQL ${DB_NAME} …`);
-    const sbChild = await startChild(fileURLToPath(import.meta.url), ['--serve-switchboard'], { BENCH_DATABASE_URL: dbUrl, BENCH_SEED: String(users) });
+    const sbChild = await startChild(fileURLToPath(import.meta.url), ['--serve-switchboard'], { BENCH_DATABASE_URL: dbUrl, BENCH_SEED: String(users) }, undefined, SWITCHBOARD_NODE_ARGS);
     children.push(sbChild);
     const { accountId, token } = sbChild.info as { accountId: string; token: string };
     const seedSeconds = Number(sbChild.info.seedMs) / 1000;
     log(`  seeded in ${fmt(seedSeconds, 1)} s (users + user_emails, set-based SQL)`);
     const sb: Target = { name: 'switchboard', url: String(sbChild.info.url), token, pid: sbChild.pid };
-    const floorChild = await startChild(path.join(here, 'floor-server.ts'), [], { FLOOR_DATABASE_URL: dbUrl, FLOOR_ACCOUNT_ID: accountId, FLOOR_TOKEN: token });
+    const floorChild = await startChild(path.join(here, 'floor-server.ts'), [], { FLOOR_DATABASE_URL: dbUrl, FLOOR_ACCOUNT_ID: accountId, FLOOR_TOKEN: token }, undefined, FLOOR_NODE_ARGS);
     children.push(floorChild);
     const floor: Target = { name: 'floor', url: String(floorChild.info.url), token, pid: floorChild.pid };
 
@@ -451,6 +458,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
 
     const rows: ScenarioRow[] = [];
     for (const scenario of scenarios) {
+      if (SCENARIO_PREFIXES && !SCENARIO_PREFIXES.some((prefix) => scenario.name.startsWith(prefix))) continue;
       for (const connections of connectionsList) {
         const s = await load(sb, connections, seconds, scenario.gen(sb));
         const f = await load(floor, connections, seconds, scenario.gen(floor));
@@ -501,6 +509,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
       await load(pg, 16, 2, pgScenarios[0].gen);
       const pgRows: ScenarioRow[] = [];
       for (const scenario of pgScenarios) {
+        if (SCENARIO_PREFIXES && !SCENARIO_PREFIXES.some((prefix) => scenario.name.startsWith(prefix))) continue;
         for (const connections of connectionsList) {
           const f = await load(pg, connections, Math.max(2, Math.round(seconds * 0.6)), scenario.gen);
           const onPg = rows.find((r) => r.scenario === scenario.pgRow && r.connections === connections)?.switchboard;

@@ -19,22 +19,48 @@ export function createApp(deps: Deps): Express {
   app.set('trust proxy', true);
   app.set('query parser', 'simple');
 
+  const REQUEST_ID = /^[\w.-]{1,128}$/;
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.get('X-Request-Id');
-    const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl ? '' : ''}${route}`, status: String(res.statusCode) }, seconds);
-      if (req.path !== '/healthz' && req.path !== '/metrics') {
-        logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      // The log line is built only when it would be written (LOG_LEVEL silent or warn: never).
+      if (logger.isLevelEnabled('info')) {
+        const path = req.path;
+        if (path !== '/healthz' && path !== '/metrics') {
+          logger.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+        }
       }
     });
     next();
   });
+
+  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
+  const json = express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false });
+
+  const scim = express.Router({ mergeParams: true });
+  // Users and Groups first: they carry the traffic, and express tries routers in order.
+  for (const mount of deps.scimRouters) scim.use(mount);
+  scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
+  scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
+  scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
+  const dispatch: Dispatch = loopbackDispatch(app);
+  scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
+  scim.use((req: Request) => {
+    throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
+  });
+
+  // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
+  // 404), so the health, metrics and public routes need not be tried before them.
+  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
+  app.use('/scim/v2', json, auth, scim);
+  app.use('/accounts/:accountId/scim/v2', json, auth, scim);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -55,24 +81,7 @@ export function createApp(deps: Deps): Express {
 
   for (const router of deps.publicRouters) app.use(router);
 
-  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
-  app.use(express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false }));
-
-  const scim = express.Router({ mergeParams: true });
-  // Users and Groups first: they carry the traffic, and express tries routers in order.
-  for (const mount of deps.scimRouters) scim.use(mount);
-  scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
-  scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
-  scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
-  const dispatch: Dispatch = loopbackDispatch(app);
-  scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
-  scim.use((req: Request) => {
-    throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
-  });
-
-  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
-  app.use('/scim/v2', auth, scim);
-  app.use('/accounts/:accountId/scim/v2', auth, scim);
+  app.use(json);
 
   app.use((req: Request, res: Response) => {
     sendError(res, new DomainError('notFound', `No endpoint ${req.method} ${req.path}`));

@@ -62,21 +62,37 @@ function toView(row: UserRow): UserView {
   return { ...toStored(row), groups: row.groups ?? [], links: row.links ?? [] };
 }
 
-/** Output columns: the row plus groups and links as JSON, in the same round trip. */
-function viewColumns(db: Executor, alias: string, withGroups: boolean, withRaw = false): (string | Knex.Raw)[] {
-  const cols: (string | Knex.Raw)[] = baseColumns.map((c) => `${alias}.${c}`);
+/** The SQL of the output columns: the row plus groups and links as JSON, in the same round trip. */
+function viewColumnsSql(alias: string, withGroups: boolean, withRaw = false): string[] {
+  const cols = baseColumns.map((c) => `${alias}.${c}`);
   if (withGroups) {
-    cols.push(
-      db.raw(`(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
+    cols.push(`(select coalesce(json_agg(json_build_object('value', g.id, 'display', g.display_name) order by g.display_name), '[]'::json)
         from group_members gm join groups g on g.account_id = gm.account_id and g.id = gm.group_id
-        where gm.account_id = ${alias}.account_id and gm.member_id = ${alias}.id) as groups`),
-    );
+        where gm.account_id = ${alias}.account_id and gm.member_id = ${alias}.id) as groups`);
   }
-  cols.push(
-    db.raw(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor${withRaw ? ", 'raw', l.raw" : ''})), '[]'::json)
-      from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as links`),
-  );
+  cols.push(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor${withRaw ? ", 'raw', l.raw" : ''})), '[]'::json)
+      from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as links`);
   return cols;
+}
+
+/** Output columns for a knex select. */
+function viewColumns(db: Executor, alias: string, withGroups: boolean, withRaw = false): (string | Knex.Raw)[] {
+  return viewColumnsSql(alias, withGroups, withRaw).map((sql, i) => (i < baseColumns.length ? sql : db.raw(sql)));
+}
+
+/**
+ * findView's statement, written once per (withGroups, withRaw): the hottest read (GET /Users/{id}) then costs a
+ * raw query, not a knex build and compile of the same SQL on every call.
+ */
+const findViewSql = new Map<string, string>();
+function findViewStatement(withGroups: boolean, withRaw: boolean): string {
+  const key = `${withGroups}|${withRaw}`;
+  let sql = findViewSql.get(key);
+  if (sql === undefined) {
+    sql = `select ${viewColumnsSql('u', withGroups, withRaw).join(', ')} from users as u where u.account_id = ? and u.id = ? limit 1`;
+    findViewSql.set(key, sql);
+  }
+  return sql;
 }
 
 /** The typed columns and rows derived from a SCIM document: what filters, sorts and uniqueness use. */
@@ -142,6 +158,20 @@ export interface ListQuery {
   /** Keyset: continue after this (sort value as text, id). */
   after?: { value: string | null; id: string };
   withGroups: boolean;
+  /**
+   * Also read totalResults (what count() answers for `where`) in the same statement, as an uncorrelated scalar
+   * subquery run once: each row then carries it in `total`. An empty page carries nothing: ask count().
+   */
+  withTotal?: boolean;
+}
+
+export type ListedUser = UserView & { sortValue: string | null; total?: number };
+
+/** The statement count() runs, as a scalar subquery (its own `u`, so `where` binds to it, not to the page's). */
+function totalColumn(db: Executor, accountId: string, where: ListQuery['where']): Knex.Raw {
+  return where
+    ? db.raw(`(select count(*) from users as u where u.account_id = ? and (${where.sql})) as total_results`, [accountId, ...(where.bindings as Knex.RawBinding[])])
+    : db.raw('(select user_count from accounts where id = ?) as total_results', [accountId]);
 }
 
 export const usersRepo = {
@@ -155,8 +185,8 @@ export const usersRepo = {
 
   async findView(db: Executor, accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView | undefined> {
     if (!isUuid(id)) return undefined;
-    const row = (await db('users as u').where({ 'u.account_id': accountId, 'u.id': id }).first(viewColumns(db, 'u', withGroups, withRaw))) as UserRow | undefined;
-    return row ? toView(row) : undefined;
+    const { rows } = (await db.raw(findViewStatement(withGroups, withRaw), [accountId, id])) as { rows: UserRow[] };
+    return rows[0] ? toView(rows[0]) : undefined;
   },
 
   async insert(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id?: string }): Promise<StoredUser> {
@@ -233,13 +263,15 @@ export const usersRepo = {
   },
 
   /** A page in a stable order (sort key, then id); by offset, or by keyset after a cursor position. */
-  async list(db: Executor, accountId: string, query: ListQuery): Promise<(UserView & { sortValue: string | null })[]> {
+  async list(db: Executor, accountId: string, query: ListQuery): Promise<ListedUser[]> {
     const order = query.orderBy ?? 'u.created_at';
     const dir = query.descending ? 'desc' : 'asc';
     const nulls = query.descending ? 'nulls first' : 'nulls last';
     const q = db('users as u')
       .where('u.account_id', accountId)
       .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)]);
+    const withTotal = (rows: (UserRow & { sort_value: string | null; total_results?: number | string | null })[]): ListedUser[] =>
+      rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
     if (query.where) q.whereRaw(query.where.sql, query.where.bindings as Knex.RawBinding[]);
     if (query.after) {
       const cmp = query.descending ? '<' : '>';
@@ -261,16 +293,17 @@ export const usersRepo = {
     if (query.offset) {
       // Skip on bare rows first: the output subselects (groups, links) then run for the page only, not the offset.
       const page = q.clone().clearSelect().select('u.id').offset(query.offset).limit(query.limit);
-      const rows = (await db('users as u')
+      const outer = db('users as u')
         .where('u.account_id', accountId)
         .whereIn('u.id', page)
         .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)])
-        .orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`)) as (UserRow & { sort_value: string | null })[];
-      return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
+        .orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`);
+      if (query.withTotal) outer.select(totalColumn(db, accountId, query.where));
+      return withTotal((await outer) as (UserRow & { sort_value: string | null })[]);
     }
+    if (query.withTotal) q.select(totalColumn(db, accountId, query.where));
     q.limit(query.limit);
-    const rows = (await q) as (UserRow & { sort_value: string | null })[];
-    return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
+    return withTotal((await q) as (UserRow & { sort_value: string | null })[]);
   },
 
   async setRegistration(db: Executor, accountId: string, id: string, registered: boolean, passwordHash: string | null, meta: { updatedBy: string; at: Date }): Promise<void> {

@@ -14,12 +14,39 @@ export function errorBody(error: DomainError): Record<string, unknown> {
 }
 
 export function sendScim(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  for (const name in headers) res.setHeader(name, headers[name]);
   if (body === undefined) {
     res.status(status).end();
     return;
   }
-  res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE).send(JSON.stringify(body));
+  res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  sendJsonText(res, JSON.stringify(body));
+}
+
+/**
+ * What express's `res.send(text)` does for a string whose Content-Type is already set with its charset (ETag from
+ * the app's etag function when none is set, 304 when the request is fresh, no body for HEAD, 204 and 304), minus
+ * its per-call costs: re-parsing the Content-Type and copying the body into a Buffer (a string goes out in one
+ * write with the headers).
+ */
+function sendJsonText(res: Response, text: string): void {
+  const req = res.req;
+  const etagFn = res.app.get('etag fn') as ((body: string, encoding: BufferEncoding) => string | undefined) | undefined;
+  const generateETag = !res.getHeader('ETag') && typeof etagFn === 'function';
+  if (!res.getHeader('Transfer-Encoding')) res.setHeader('Content-Length', String(Buffer.byteLength(text, 'utf8')));
+  if (generateETag) {
+    const etag = etagFn(text, 'utf8');
+    if (etag) res.setHeader('ETag', etag);
+  }
+  if (req.fresh) res.statusCode = 304;
+  if (res.statusCode === 204 || res.statusCode === 304) {
+    res.removeHeader('Content-Type');
+    res.removeHeader('Content-Length');
+    res.removeHeader('Transfer-Encoding');
+    text = '';
+  }
+  if (req.method === 'HEAD') res.end();
+  else res.end(text, 'utf8');
 }
 
 export function sendError(res: Response, error: DomainError): void {

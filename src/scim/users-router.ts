@@ -4,6 +4,7 @@ import { hasCapability, writerOf, type Principal } from '../domain/principal.js'
 import type { Writer } from '../domain/ownership.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
+import type { ListQuery } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf } from '../http/request-context.js';
@@ -49,22 +50,28 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
-  const total = await deps.users.count(accountId, where);
-  if (params.count === 0) return listResponse([], total, params.cursor === undefined ? params.startIndex : undefined);
+  if (params.count === 0) return listResponse([], await deps.users.count(accountId, where), params.cursor === undefined ? params.startIndex : undefined);
+  // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
+  let total = 0;
+  const list = async (query: ListQuery) => {
+    const rows = await deps.users.list(accountId, { ...query, withTotal: true });
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where);
+    return rows;
+  };
   const base = { where, orderBy: sort?.sql, withGroups };
   if (params.cursor === undefined) {
-    const rows = await deps.users.list(accountId, { ...base, descending, offset: params.startIndex - 1, limit: params.count });
+    const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
     return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
   const now = deps.clock.now();
   let rows;
   if (params.cursor === '') {
-    rows = await deps.users.list(accountId, { ...base, descending, limit: params.count + 1 });
+    rows = await list({ ...base, descending, limit: params.count + 1 });
   } else {
     const { position, direction } = decodeCursor(params.cursor, queryKey, now, deps.cursorTtlSeconds);
     if (direction === 'previous') {
-      const back = await deps.users.list(accountId, { ...base, descending: !descending, after: position, limit: params.count + 1 });
+      const back = await list({ ...base, descending: !descending, after: position, limit: params.count + 1 });
       const hasMoreBack = back.length > params.count;
       const page = back.slice(0, params.count).reverse();
       const extra: JsonObject = {};
@@ -74,7 +81,7 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
       }
       return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
     }
-    rows = await deps.users.list(accountId, { ...base, descending, after: position, limit: params.count + 1 });
+    rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
   }
   const hasMore = rows.length > params.count;
   const page = rows.slice(0, params.count);

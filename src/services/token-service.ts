@@ -40,6 +40,12 @@ const TOKEN_CACHE_MS = 5_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
 export class TokenService {
+  /**
+   * Look-ups by bearer secret, for TOKEN_CACHE_MS and at most 10,000 of them: a hit skips hashing the secret
+   * (the database only ever holds the SHA-256). The secrets stay in this process's memory, as they do in each
+   * request's headers; they are never logged or written. A secret longer than 128 characters is keyed by its
+   * hash instead (NUL-prefixed, which no header value carries), so the cache stays small whatever clients send.
+   */
   private readonly cache: TtlCache<string, CachedToken | null>;
 
   constructor(
@@ -52,10 +58,10 @@ export class TokenService {
 
   /** The principal behind a bearer secret, or undefined for unknown, revoked or expired tokens. */
   async authenticate(secret: string): Promise<Principal | undefined> {
-    const hash = hashSecret(secret);
-    let cached = this.cache.get(hash);
+    const key = secret.length <= 128 ? secret : `\u0000${hashSecret(secret)}`;
+    let cached = this.cache.get(key);
     if (cached === undefined) {
-      const record = await tokensRepo.findBySecretHash(this.db, hash);
+      const record = await tokensRepo.findBySecretHash(this.db, hashSecret(secret));
       cached = record
         ? {
             principal: {
@@ -70,7 +76,7 @@ export class TokenService {
             lastUsedAt: record.lastUsedAt,
           }
         : null;
-      this.cache.set(hash, cached);
+      this.cache.set(key, cached);
     }
     if (!cached || cached.revoked) return undefined;
     const now = this.clock.now();
