@@ -22,6 +22,23 @@ export const auditRepo = {
     });
   },
 
+  /** record() of several entries in one statement, in the order given. */
+  async recordMany(db: Executor, entries: readonly (AuditEntry & { at?: Date })[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 1000) {
+      await db('audit_log').insert(
+        entries.slice(i, i + 1000).map((entry) => ({
+          account_id: entry.accountId,
+          actor: entry.actor,
+          action: entry.action,
+          target_type: entry.targetType ?? null,
+          target_id: entry.targetId ?? null,
+          details: JSON.stringify(entry.details ?? {}),
+          ...(entry.at ? { at: entry.at } : {}),
+        })),
+      );
+    }
+  },
+
   async forTarget(db: Executor, accountId: string, targetId: string, limit = 100): Promise<(AuditEntry & { at: Date })[]> {
     const rows = await db('audit_log')
       .where({ account_id: accountId, target_id: targetId })

@@ -74,6 +74,48 @@ export const sourceLinksRepo = {
       .merge(['user_id', 'owned_attributes', 'attributes', 'raw', 'hash', 'missing_since', 'updated_at']);
   },
 
+  /** Links of several users, by user id (users without a link are absent). */
+  async forUsers(db: Executor, accountId: string, userIds: readonly string[]): Promise<Map<string, SourceLink[]>> {
+    const out = new Map<string, SourceLink[]>();
+    if (userIds.length === 0) return out;
+    const rows = (await db('user_source_links').where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [[...userIds]])) as LinkRow[];
+    for (const row of rows) {
+      const link = toLink(row);
+      const list = out.get(link.userId) ?? [];
+      list.push(link);
+      out.set(link.userId, list);
+    }
+    return out;
+  },
+
+  /** upsert() of several links in one statement; no two of them may share (source, anchor). */
+  async upsertMany(
+    db: Executor,
+    links: readonly { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null; at: Date }[],
+  ): Promise<void> {
+    for (let i = 0; i < links.length; i += 500) {
+      await db('user_source_links')
+        .insert(
+          links.slice(i, i + 500).map((link) => ({
+            account_id: link.accountId,
+            user_id: link.userId,
+            source_id: link.sourceId,
+            source_kind: link.sourceKind,
+            anchor: link.anchor,
+            owned_attributes: link.ownedAttributes,
+            attributes: JSON.stringify(link.attributes),
+            raw: JSON.stringify(link.raw),
+            hash: link.hash ?? null,
+            missing_since: null,
+            created_at: link.at,
+            updated_at: link.at,
+          })),
+        )
+        .onConflict(['account_id', 'source_id', 'anchor'])
+        .merge(['user_id', 'owned_attributes', 'attributes', 'raw', 'hash', 'missing_since', 'updated_at']);
+    }
+  },
+
   async deleteForUser(db: Executor, accountId: string, userId: string, sourceId: string): Promise<void> {
     await db('user_source_links').where({ account_id: accountId, user_id: userId, source_id: sourceId }).delete();
   },

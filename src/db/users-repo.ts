@@ -148,6 +148,56 @@ async function writeRows(db: Executor, accountId: string, userId: string, before
   }
 }
 
+/** The values of a document that must be unique in its account, as the uniqueness check compares them. */
+export function uniqueKeysOf(doc: JsonObject): { userName: string; emails: { key: string; value: string }[]; extensions: string[]; smsNumber: string | null } {
+  const cols = derivedColumns(doc);
+  return {
+    userName: cols.user_name.toLowerCase(),
+    emails: rowsOf(doc, 'emails').map((r) => ({ key: r.value.toLowerCase(), value: r.value })),
+    extensions: extensionsOf(doc),
+    smsNumber: cols.sms_number,
+  };
+}
+
+/** Who holds a unique value: `attribute` as findConflict names it, `key` as compared, `value` as stored. */
+export interface UniqueHolder {
+  attribute: 'userName' | 'emails' | 'extensions' | 'smsNumber';
+  key: string;
+  value: string;
+  userId: string;
+}
+
+/** A batch of rows of one table in statements of at most `size` rows. */
+async function insertChunked(db: Executor, table: string, rows: Record<string, unknown>[], size = 1000): Promise<void> {
+  for (let i = 0; i < rows.length; i += size) await db(table).insert(rows.slice(i, i + size));
+}
+
+/** writeRows for several users at once: one delete and one insert per table. */
+async function writeRowsMany(db: Executor, accountId: string, entries: readonly { userId: string; before: JsonObject | undefined; doc: JsonObject }[]): Promise<void> {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  for (const [attribute, table] of [['emails', 'user_emails'], ['phoneNumbers', 'user_phone_numbers']] as const) {
+    const stale: string[] = [];
+    const rows: Record<string, unknown>[] = [];
+    for (const { userId, before, doc } of entries) {
+      if (before && same(before[attribute], doc[attribute])) continue;
+      if (before) stale.push(userId);
+      for (const r of rowsOf(doc, attribute)) rows.push({ account_id: accountId, user_id: userId, ...r });
+    }
+    if (stale.length > 0) await db(table).where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
+    if (rows.length > 0) await insertChunked(db, table, rows);
+  }
+  const stale: string[] = [];
+  const rows: Record<string, unknown>[] = [];
+  for (const { userId, before, doc } of entries) {
+    const extensions = extensionsOf(doc);
+    if (before && same(extensionsOf(before), extensions)) continue;
+    if (before) stale.push(userId);
+    for (const number of extensions) rows.push({ account_id: accountId, user_id: userId, number });
+  }
+  if (stale.length > 0) await db('user_extensions').where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
+  if (rows.length > 0) await insertChunked(db, 'user_extensions', rows);
+}
+
 export interface ListQuery {
   where?: { sql: string; bindings: readonly unknown[] };
   /** SQL expression to order by (already case-folded where needed), default created_at. */
@@ -227,6 +277,89 @@ export const usersRepo = {
       .returning(baseColumns)) as UserRow[];
     await writeRows(db, current.accountId, current.id, current.doc, doc);
     return toStored(row);
+  },
+
+  /**
+   * insert() for several new users of one account (ids chosen by the caller): one statement for the users, one
+   * per rows table. Returns the stored users in the order given.
+   */
+  async insertMany(
+    db: Executor,
+    accountId: string,
+    items: readonly { id: string; doc: JsonObject; source: string; updatedBy: string; at: Date }[],
+  ): Promise<StoredUser[]> {
+    if (items.length === 0) return [];
+    const byId = new Map<string, StoredUser>();
+    for (let i = 0; i < items.length; i += 500) {
+      const rows = (await db('users')
+        .insert(
+          items.slice(i, i + 500).map((item) => ({
+            account_id: accountId,
+            id: item.id,
+            ...derivedColumns(item.doc),
+            data: JSON.stringify(item.doc),
+            source: item.source,
+            password_hash: null,
+            updated_by: item.updatedBy,
+            created_at: item.at,
+            updated_at: item.at,
+          })),
+        )
+        .returning(baseColumns)) as UserRow[];
+      for (const row of rows) byId.set(row.id, toStored(row));
+    }
+    await writeRowsMany(db, accountId, items.map((item) => ({ userId: item.id, before: undefined, doc: item.doc })));
+    return items.map((item) => byId.get(item.id)!);
+  },
+
+  /**
+   * update() (without password or registration change) for several users of one account: one statement for the
+   * users, one delete and one insert per rows table whose values changed. Returns the stored users in the order
+   * given. The caller keeps unique values apart: no user takes a value another user of the same call gives up.
+   */
+  async updateMany(db: Executor, accountId: string, items: readonly { current: StoredUser; doc: JsonObject; updatedBy: string; at: Date }[]): Promise<StoredUser[]> {
+    if (items.length === 0) return [];
+    const values = items.map(({ current, doc, updatedBy, at }) => ({
+      id: current.id,
+      ...derivedColumns(doc),
+      data: doc,
+      version: current.version + 1,
+      updated_by: updatedBy,
+      updated_at: at.toISOString(),
+    }));
+    const { rows } = (await db.raw(
+      `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
+              family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
+              account_admin = v.account_admin, data = v.data, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at
+         from jsonb_to_recordset(?::jsonb) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
+              active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, version integer, updated_by text, updated_at timestamptz)
+        where u.account_id = ? and u.id = v.id
+        returning ${baseColumns.map((c) => `u.${c}`).join(', ')}`,
+      [JSON.stringify(values), accountId],
+    )) as { rows: UserRow[] };
+    const byId = new Map(rows.map((row) => [row.id, toStored(row)]));
+    await writeRowsMany(db, accountId, items.map(({ current, doc }) => ({ userId: current.id, before: current.doc, doc })));
+    return items.map(({ current }) => {
+      const user = byId.get(current.id);
+      if (!user) throw new Error(`User ${current.id} vanished during a batched update`);
+      return user;
+    });
+  },
+
+  /** The users of the account holding any of these unique values (keys as uniqueKeysOf gives them): one round trip. */
+  async uniqueHolders(
+    db: Executor,
+    accountId: string,
+    keys: { userNames: readonly string[]; emails: readonly string[]; extensions: readonly string[]; smsNumbers: readonly string[] },
+  ): Promise<UniqueHolder[]> {
+    const { rows } = (await db.raw(
+      `select 'userName' as attribute, lower(user_name) as key, user_name as value, id as user_id from users where account_id = ? and lower(user_name) = any(?::text[])
+       union all select 'emails', lower(value), value, user_id from user_emails where account_id = ? and lower(value) = any(?::text[])
+       union all select 'extensions', number, number, user_id from user_extensions where account_id = ? and number = any(?::text[])
+       union all select 'smsNumber', sms_number, sms_number, id from users where account_id = ? and sms_number = any(?::text[])`,
+      [accountId, [...keys.userNames], accountId, [...keys.emails], accountId, [...keys.extensions], accountId, [...keys.smsNumbers]],
+    )) as { rows: { attribute: UniqueHolder['attribute']; key: string; value: string; user_id: string }[] };
+    return rows.map((r) => ({ attribute: r.attribute, key: r.key, value: r.value, userId: r.user_id }));
   },
 
   async delete(db: Executor, accountId: string, id: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
@@ -10,9 +11,9 @@ import {
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
-import { sourceLinksRepo } from '../db/source-links-repo.js';
+import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { uniqueKeysOf, usersRepo, type StoredUser, type UniqueHolder, type UserView, type ListQuery } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 
 export const EXTENSION_URNS = ['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', SWITCHBOARD_URN] as const;
@@ -36,6 +37,32 @@ export interface ApplyOptions {
   ifMatch?: number;
   /** Source-writer attribute claims: defaults to the attributes of its kind present in the document. */
   ownedAttributes?: string[];
+  /** For source writers: the hash of the record, kept on the link (the sync engine's "unchanged" check); default none. */
+  linkHash?: string;
+}
+
+/** One write of `applyMany`: what `apply` takes after the writer. */
+export interface ApplyItem {
+  current: StoredUser | undefined;
+  next: JsonObject;
+  options?: ApplyOptions;
+}
+
+/** What `applyMany` answers for one item: what `apply` would have returned, or the error it would have thrown. */
+export type ApplyManyResult = { ok: true; result: WriteResult } | { ok: false; error: DomainError };
+
+/** An item of `applyMany` past its checks that need no query of their own, ready to be written with others. */
+interface PreparedWrite {
+  index: number;
+  current: StoredUser | undefined;
+  /** The user's id: the current one, or the one chosen for the user to create. */
+  id: string;
+  now: Date;
+  next: JsonObject;
+  changed: string[];
+  ignored: string[];
+  /** Source writers: the link to upsert. */
+  link?: { anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null };
 }
 
 function cleanDocument(doc: JsonObject): JsonObject {
@@ -172,7 +199,7 @@ export class UserService {
       const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : user.id);
       await sourceLinksRepo.upsert(
         trx,
-        { accountId, userId: user.id, sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next },
+        { accountId, userId: user.id, sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next, hash: options.linkHash ?? null },
         now,
       );
     }
@@ -184,6 +211,234 @@ export class UserService {
       );
     }
     return { user, created: !current, changed, ignored };
+  }
+
+  /**
+   * `apply` for several items, in order, in the caller's transaction, with the same outcome as calling `apply`
+   * for each in turn and catching its DomainError (the item is then left unwritten and the others go on): same
+   * checks, same stored users, rows, links and audit entries, in the same order. Items whose checks need a query
+   * of their own (a password to hash, a licence added, an admin losing the last admin right) go through `apply`
+   * itself; the others are written together: one query for the links of the current users, one uniqueness query
+   * (which also sees the values that earlier items of the batch take or give up), one statement per table.
+   * Two items for the same user (or the same source anchor) are written one after the other, the later one
+   * with the caller's `current` as given.
+   */
+  async applyMany(trx: Trx, accountId: string, writer: Writer, items: readonly ApplyItem[]): Promise<ApplyManyResult[]> {
+    const out: ApplyManyResult[] = new Array<ApplyManyResult>(items.length);
+    let account = items.find((item) => item.options?.account?.id === accountId)?.options?.account;
+    let accountRead = account !== undefined;
+    let links = new Map<string, SourceLink[]>();
+    let linksStale = true;
+    let group: PreparedWrite[] = [];
+    const groupUsers = new Set<string>();
+    const groupAnchors = new Set<string>();
+    const flush = async () => {
+      if (group.length === 0) return;
+      await this.writeGroup(trx, accountId, writer, group, out);
+      group = [];
+      groupUsers.clear();
+      groupAnchors.clear();
+      linksStale = true;
+    };
+    const failed = (index: number, error: unknown) => {
+      if (!(error instanceof DomainError)) throw error;
+      out[index] = { ok: false, error };
+    };
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.current && groupUsers.has(item.current.id)) await flush();
+      if (linksStale) {
+        const ids = items.slice(i).flatMap((it) => (it.current ? [it.current.id] : []));
+        links = await sourceLinksRepo.forUsers(trx, accountId, ids);
+        linksStale = false;
+      }
+      if (!accountRead) {
+        account = await accountsRepo.findById(trx, accountId);
+        accountRead = true;
+      }
+      let prepared: PreparedWrite | 'alone';
+      try {
+        prepared = await this.prepare(trx, i, writer, item, (item.current && links.get(item.current.id)) ?? [], account, accountId);
+      } catch (error) {
+        failed(i, error);
+        continue;
+      }
+      if (prepared === 'alone') {
+        await flush();
+        try {
+          out[i] = { ok: true, result: await this.apply(trx, accountId, writer, item.current, item.next, { ...item.options, ...(account ? { account } : {}) }) };
+        } catch (error) {
+          failed(i, error);
+        }
+        linksStale = true;
+        continue;
+      }
+      if (prepared.link && groupAnchors.has(prepared.link.anchor)) {
+        // The same link twice: write what comes before, then prepare this one again over it.
+        await flush();
+        i--;
+        continue;
+      }
+      group.push(prepared);
+      groupUsers.add(prepared.id);
+      if (prepared.link) groupAnchors.add(prepared.link.anchor);
+    }
+    await flush();
+    return out;
+  }
+
+  /** `apply`'s checks that need no query, for one item of `applyMany`; 'alone' when it must go through `apply`. */
+  private async prepare(
+    trx: Trx, index: number, writer: Writer, item: ApplyItem, links: readonly SourceLink[], account: Account | undefined, accountId: string,
+  ): Promise<PreparedWrite | 'alone'> {
+    const { current } = item;
+    const options = item.options ?? {};
+    if (current && options.ifMatch !== undefined && options.ifMatch !== current.version) {
+      throw new DomainError('preconditionFailed', `User ${current.id} is at version W/"${current.version}", not W/"${options.ifMatch}". Read it again and retry.`);
+    }
+    if (options.password !== undefined) return 'alone';
+    let next = cleanDocument(item.next);
+    if (typeof next.userName !== 'string' || next.userName.trim() === '') throw new DomainError('invalidValue', 'userName is required and must not be empty');
+    if (current) {
+      const before = current.doc;
+      if (before[SWITCHBOARD_URN] && (before[SWITCHBOARD_URN] as JsonObject).contactCenter !== undefined && writer.type === 'admin') {
+        next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: (before[SWITCHBOARD_URN] as JsonObject).contactCenter };
+      }
+    }
+    normaliseMobile(next);
+    let ignored: string[] = [];
+    if (current) {
+      const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
+      const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
+      if (resolved.refused.length > 0) {
+        const list = resolved.refused.map((r) => `${r.attribute} (owned by source ${r.owner.kind})`).join(', ');
+        throw new DomainError('mutability', `Cannot change ${list}: it is synced from its source and would be overwritten on the next sync; change it there`);
+      }
+      next = cleanDocument(resolved.next);
+      ignored = resolved.ignored;
+    }
+    if (!account) throw notFound(`Account ${accountId}`);
+    if (this.rulesNeedQueries(current, next, writer)) return 'alone';
+    await this.enforceRules(trx, account, current, next, writer); // no query: see rulesNeedQueries
+    const id = current?.id ?? randomUUID();
+    const prepared: PreparedWrite = {
+      index, current, id, now: this.clock.now(), next, ignored, changed: changedAttributes(current?.doc ?? {}, next, EXTENSION_URNS),
+    };
+    if (writer.type === 'source') {
+      const kind = writer.kind as SourceKind;
+      const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
+      const existing = links.find((l) => l.sourceId === writer.sourceId);
+      const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
+      prepared.link = { anchor, ownedAttributes: owned, raw: options.raw ?? next, hash: options.linkHash ?? null };
+    }
+    return prepared;
+  }
+
+  /** Whether enforceRules would query: a licence added (seats), or an admin taking away an account admin right. */
+  private rulesNeedQueries(current: StoredUser | undefined, next: JsonObject, writer: Writer): boolean {
+    const before = current?.doc ?? {};
+    if (licensesOf(next).some((l) => !licensesOf(before).some((b) => b.toLowerCase() === l.toLowerCase()))) return true;
+    return !!current && extensionOf(before).accountAdmin === true && extensionOf(next).accountAdmin !== true && writer.type === 'admin';
+  }
+
+  /**
+   * Writes prepared items of `applyMany` (no two for one user or one link): the uniqueness check of all of them
+   * in one query, judged in order as `apply` one after the other would (a value an earlier item gives up is free,
+   * one it takes is not), then one statement per table for those that pass.
+   */
+  private async writeGroup(trx: Trx, accountId: string, writer: Writer, group: readonly PreparedWrite[], out: ApplyManyResult[]): Promise<void> {
+    type Attribute = UniqueHolder['attribute'];
+    const keys = group.map((p) => {
+      const k = uniqueKeysOf(p.next);
+      const list: [Attribute, string, string][] = [['userName', k.userName, k.userName]];
+      for (const e of k.emails) list.push(['emails', e.key, e.value]);
+      for (const n of k.extensions) list.push(['extensions', n, n]);
+      if (k.smsNumber !== null) list.push(['smsNumber', k.smsNumber, k.smsNumber]);
+      return list;
+    });
+    const wanted = { userNames: new Set<string>(), emails: new Set<string>(), extensions: new Set<string>(), smsNumbers: new Set<string>() };
+    const setOf: Record<Attribute, Set<string>> = { userName: wanted.userNames, emails: wanted.emails, extensions: wanted.extensions, smsNumber: wanted.smsNumbers };
+    for (const list of keys) for (const [attribute, key] of list) setOf[attribute].add(key);
+    const holders = new Map<string, UniqueHolder[]>();
+    for (const h of await usersRepo.uniqueHolders(trx, accountId, {
+      userNames: [...wanted.userNames], emails: [...wanted.emails], extensions: [...wanted.extensions], smsNumbers: [...wanted.smsNumbers],
+    })) {
+      const key = `${h.attribute}:${h.key}`;
+      holders.set(key, [...(holders.get(key) ?? []), h]);
+    }
+    const label = (attribute: Attribute, value: string) => (attribute === 'userName' ? attribute : `${attribute} (${value})`);
+    /** Users written by an earlier item of the group: their stored values no longer count, `taken` has their new ones. */
+    const written = new Set<string>();
+    const taken = new Map<string, { userId: string; value: string }>();
+    const passed: PreparedWrite[] = [];
+    /** Updates that take a users-table unique value an earlier update of the group gives up: a new statement. */
+    const barrier = new Set<PreparedWrite>();
+    group.forEach((p, i) => {
+      let conflict: string | undefined;
+      let takesReleased = false;
+      for (const [attribute, key, value] of keys[i]!) {
+        const inBatch = taken.get(`${attribute}:${key}`);
+        if (inBatch && inBatch.userId !== p.id) conflict = label(attribute, inBatch.value);
+        for (const h of conflict ? [] : holders.get(`${attribute}:${key}`) ?? []) {
+          if (h.userId === p.id) continue;
+          if (written.has(h.userId)) {
+            if (attribute === 'userName' || attribute === 'smsNumber') takesReleased = true;
+            continue;
+          }
+          conflict = label(attribute, h.value);
+          break;
+        }
+        if (conflict) break;
+      }
+      if (conflict) {
+        out[p.index] = { ok: false, error: uniquenessError(conflict) };
+        return;
+      }
+      if (takesReleased) barrier.add(p);
+      passed.push(p);
+      written.add(p.id);
+      for (const [attribute, key, value] of keys[i]!) taken.set(`${attribute}:${key}`, { userId: p.id, value });
+    });
+
+    const stored = new Map<string, StoredUser>();
+    const updates = passed.filter((p) => p.current && p.changed.length > 0);
+    let chunk: PreparedWrite[] = [];
+    const writeUpdates = async () => {
+      const users = await usersRepo.updateMany(trx, accountId, chunk.map((p) => ({ current: p.current!, doc: p.next, updatedBy: writer.actor, at: p.now })));
+      for (const user of users) stored.set(user.id, user);
+      chunk = [];
+    };
+    for (const p of updates) {
+      if (barrier.has(p) && chunk.length > 0) await writeUpdates();
+      chunk.push(p);
+    }
+    if (chunk.length > 0) await writeUpdates();
+    const inserts = passed.filter((p) => !p.current);
+    const source = writer.type === 'source' ? writer.kind : 'local';
+    for (const user of await usersRepo.insertMany(trx, accountId, inserts.map((p) => ({ id: p.id, doc: p.next, source, updatedBy: writer.actor, at: p.now })))) {
+      stored.set(user.id, user);
+    }
+    if (writer.type === 'source') {
+      await sourceLinksRepo.upsertMany(
+        trx,
+        passed.map((p) => ({
+          accountId, userId: p.id, sourceId: writer.sourceId, sourceKind: writer.kind as SourceKind, anchor: p.link!.anchor, ownedAttributes: p.link!.ownedAttributes,
+          attributes: p.next, raw: p.link!.raw, hash: p.link!.hash, at: p.now,
+        })),
+      );
+    }
+    await auditRepo.recordMany(
+      trx,
+      passed
+        .filter((p) => !p.current || p.changed.length > 0)
+        .map((p) => ({
+          accountId, actor: writer.actor, action: p.current ? 'user.update' : 'user.create', targetType: 'User', targetId: p.id,
+          details: { changed: p.changed, ...(p.ignored.length ? { ignored: p.ignored } : {}) }, at: p.now,
+        })),
+    );
+    for (const p of passed) {
+      out[p.index] = { ok: true, result: { user: stored.get(p.id) ?? p.current!, created: !p.current, changed: p.changed, ignored: p.ignored } };
+    }
   }
 
   /** The seed's rules that hold whoever writes: licences, SMS numbers, the last account admin. */

@@ -12,7 +12,10 @@ import type { Account } from '../domain/account.js';
  *   a hash of the record on the link makes an identical record `unchanged` without a write).
  * - A batch is first applied at once: the links of its anchors in one query (an unchanged record, equal hash,
  *   costs no query of its own), the users to change locked in one query, the match candidates of its unlinked
- *   records in one query, the link hashes set in one statement; no savepoint per record.
+ *   records in one query; no savepoint per record. The writes are then made together through
+ *   `UserService.applyMany` (one statement per table, the record's hash stored with its link), deferred until
+ *   a record depends on one of them (same anchor, same user, a match key it touches), so every record still
+ *   sees what the earlier ones wrote.
  * - If a record of that attempt fails, the attempt is rolled back (one savepoint) and the batch is applied
  *   again record by record: a bad record is quarantined (its savepoint is rolled back, a result row keeps the
  *   error) and the run goes on, until `maxErrors` (or more than half the records, past 10) fails the run.
@@ -160,9 +163,30 @@ interface BatchCache {
   anchorsKnownFor?: Set<string>;
   /** `kind:value` match keys that a write of this batch added or removed. */
   dirtyKeys: Set<string>;
-  /** Link hashes to store at the end of the batch. */
-  hashes: Map<string, string>;
+  /** Writes decided but not yet made: made together by `flushPending` (UserService.applyMany). */
+  pending: PendingWrite[];
+  /** Anchors, users and match keys (as `dirtyKeys`) that the pending writes touch. */
+  pendingAnchors: Set<string>;
+  pendingUsers: Set<string>;
+  pendingKeys: Set<string>;
 }
+
+/** A record of the fast path whose write waits for the batch's next `flushPending`. */
+interface PendingWrite {
+  /** Its place in the batch (results are counted in read order). */
+  slot: number;
+  record: ConnectorRecord;
+  current: StoredUser | undefined;
+  next: JsonObject;
+  owned: string[];
+  hash: string;
+}
+
+/**
+ * Thrown on the fast path when a record depends on what a pending write will store (its anchor, its user, a
+ * match key): the pending writes are made, then the record is taken again.
+ */
+class NeedsFlush extends Error {}
 
 function managerAnchorOf(attributes: JsonObject): string | undefined {
   const manager = (attributes[ENTERPRISE] as JsonObject | undefined)?.manager as { value?: string } | undefined;
@@ -430,7 +454,8 @@ export class SyncEngine {
    * unchanged record costs no query of its own; the users to change in one locking query; the match
    * candidates of its unlinked records in one query. Every write updates these caches, and a match key that
    * a write of this batch touched is looked up again, so each record sees what earlier ones wrote, as in the
-   * record-by-record path. Link hashes are set in one statement at the end. Any error throws (the caller
+   * record-by-record path. The writes are deferred and made together (`flushPending`, `UserService.applyMany`)
+   * at the end of the batch, or earlier when a record depends on one of them. Any error throws (the caller
    * retries record by record).
    */
   private async applyBatched(trx: Trx, ctx: RunContext, records: ConnectorRecord[]): Promise<SyncResult[]> {
@@ -447,7 +472,10 @@ export class SyncEngine {
       users: new Map(),
       anchorOfUser: new Map(),
       dirtyKeys: new Set(),
-      hashes: new Map(),
+      pending: [],
+      pendingAnchors: new Set(),
+      pendingUsers: new Set(),
+      pendingKeys: new Set(),
     };
     const toLock = new Set<string>();
     const unlinked: ConnectorRecord[] = [];
@@ -477,20 +505,38 @@ export class SyncEngine {
     }
     cache.users = await syncRunsRepo.usersForUpdate(trx, accountId, [...toLock]);
 
+    const outcomes: Omit<SyncResult, 'seq'>[] = new Array<Omit<SyncResult, 'seq'>>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      try {
+        const outcome = await this.applyCached(trx, ctx, cache, records[i]!, i);
+        if (outcome) outcomes[i] = outcome;
+      } catch (error) {
+        if (!(error instanceof NeedsFlush)) throw error;
+        await this.flushPending(trx, ctx, cache, outcomes);
+        i--;
+      }
+    }
+    await this.flushPending(trx, ctx, cache, outcomes);
     const results: SyncResult[] = [];
-    for (const record of records) this.count(ctx, results, await this.applyCached(trx, ctx, cache, record));
-    if (!ctx.options.dryRun) await syncRunsRepo.setLinkHashes(trx, accountId, source.id, cache.hashes);
+    for (const outcome of outcomes) this.count(ctx, results, outcome);
     return results;
   }
 
-  private async applyCached(trx: Trx, ctx: RunContext, cache: BatchCache, record: ConnectorRecord): Promise<Omit<SyncResult, 'seq'>> {
+  /**
+   * One record of the fast path: its outcome when it is unchanged, or undefined when its write is pending (the
+   * outcome is set by `flushPending`). Throws NeedsFlush when it depends on a pending write.
+   */
+  private async applyCached(trx: Trx, ctx: RunContext, cache: BatchCache, record: ConnectorRecord, slot: number): Promise<Omit<SyncResult, 'seq'> | undefined> {
     const { accountId, source } = ctx;
+    const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
+    if (cache.pendingAnchors.has(record.anchor) || (managerAnchor !== undefined && cache.pendingAnchors.has(managerAnchor))) throw new NeedsFlush();
     const attributes = resolveWith(cache.links, record.attributes as JsonObject);
     const hash = hashOf(attributes, record.raw);
     const link = cache.links.get(record.anchor);
     if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
 
     const userById = async (id: string) => {
+      if (cache.pendingUsers.has(id)) throw new NeedsFlush();
       if (cache.users.has(id)) return cache.users.get(id);
       const user = await usersRepo.findById(trx, accountId, id, { forUpdate: true });
       if (user) cache.users.set(id, user);
@@ -508,18 +554,49 @@ export class SyncEngine {
       next.active = true;
       owned.push('active');
     }
-    const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, { anchor: record.anchor, raw: record.raw as JsonObject, ownedAttributes: owned, account: await accountIn(trx, ctx) });
-    cache.links.set(record.anchor, { userId: result.user.id, hash, missingSince: null, ownedAttributes: owned });
-    cache.hashes.set(record.anchor, hash);
-    cache.users.set(result.user.id, result.user);
-    cache.anchorOfUser.set(result.user.id, record.anchor);
-    cache.anchorsKnownFor?.add(result.user.id);
-    for (const key of matchKeysOf(current?.doc)) cache.dirtyKeys.add(key);
-    for (const key of matchKeysOf(result.user.doc)) cache.dirtyKeys.add(key);
-    const changes = diffOf(current?.doc ?? {}, result.user.doc);
-    const outcome = result.created ? 'created' : result.changed.length > 0 ? 'updated' : 'unchanged';
-    const warnings = [...(record.warnings ?? []), ...(result.ignored.length ? [`ignored (owned by another source): ${result.ignored.join(', ')}`] : [])];
-    return { anchor: record.anchor, userId: result.user.id, outcome, changes, error: warnings.length ? warnings.join('; ') : null };
+    cache.pending.push({ slot, record, current, next, owned, hash });
+    cache.pendingAnchors.add(record.anchor);
+    if (current) cache.pendingUsers.add(current.id);
+    for (const key of matchKeysOf(current?.doc)) cache.pendingKeys.add(key);
+    for (const key of matchKeysOf(next)) cache.pendingKeys.add(key);
+    return undefined;
+  }
+
+  /**
+   * Makes the pending writes of the fast path in one `UserService.applyMany` and updates the batch's caches as
+   * each write would have. A record that fails throws its error (the caller retries the batch record by record).
+   */
+  private async flushPending(trx: Trx, ctx: RunContext, cache: BatchCache, outcomes: Omit<SyncResult, 'seq'>[]): Promise<void> {
+    const pending = cache.pending;
+    if (pending.length === 0) return;
+    cache.pending = [];
+    cache.pendingAnchors.clear();
+    cache.pendingUsers.clear();
+    const account = await accountIn(trx, ctx);
+    const written = await this.deps.users.applyMany(
+      trx,
+      ctx.accountId,
+      ctx.writer,
+      pending.map((p) => ({ current: p.current, next: p.next, options: { anchor: p.record.anchor, raw: p.record.raw as JsonObject, ownedAttributes: p.owned, linkHash: p.hash, account } })),
+    );
+    for (const [i, p] of pending.entries()) {
+      const answer = written[i]!;
+      if (!answer.ok) throw answer.error;
+      const { result } = answer;
+      const { record, current, owned, hash } = p;
+      cache.links.set(record.anchor, { userId: result.user.id, hash, missingSince: null, ownedAttributes: owned });
+      cache.users.set(result.user.id, result.user);
+      cache.anchorOfUser.set(result.user.id, record.anchor);
+      cache.anchorsKnownFor?.add(result.user.id);
+      for (const key of matchKeysOf(current?.doc)) cache.dirtyKeys.add(key);
+      for (const key of matchKeysOf(result.user.doc)) cache.dirtyKeys.add(key);
+      const changes = diffOf(current?.doc ?? {}, result.user.doc);
+      const outcome = result.created ? 'created' : result.changed.length > 0 ? 'updated' : 'unchanged';
+      const warnings = [...(record.warnings ?? []), ...(result.ignored.length ? [`ignored (owned by another source): ${result.ignored.join(', ')}`] : [])];
+      outcomes[p.slot] = { anchor: record.anchor, userId: result.user.id, outcome, changes, error: warnings.length ? warnings.join('; ') : null };
+    }
+    for (const key of cache.pendingKeys) cache.dirtyKeys.add(key);
+    cache.pendingKeys.clear();
   }
 
   /** One record in a savepoint: a failure rolls back only this record and quarantines it. */
@@ -587,9 +664,12 @@ export class SyncEngine {
   private async match(trx: Trx, ctx: RunContext, record: ConnectorRecord, cache?: BatchCache): Promise<string | undefined> {
     const { accountId, source } = ctx;
     /** The batch's candidates, unless a write of this batch touched the key (then the database is asked). */
-    const cached = async (kind: keyof MatchCandidates, value: string, query: () => Promise<string[]>): Promise<string[]> =>
-      cache?.candidates && !cache.dirtyKeys.has(`${kind}:${value}`) ? [...(cache.candidates[kind].get(value) ?? [])] : query();
+    const cached = async (kind: keyof MatchCandidates, value: string, query: () => Promise<string[]>): Promise<string[]> => {
+      if (cache?.pendingKeys.has(`${kind}:${value}`)) throw new NeedsFlush();
+      return cache?.candidates && !cache.dirtyKeys.has(`${kind}:${value}`) ? [...(cache.candidates[kind].get(value) ?? [])] : query();
+    };
     const claim = async (userId: string, how: string): Promise<string> => {
+      if (cache?.pendingUsers.has(userId)) throw new NeedsFlush();
       const existing = cache?.anchorsKnownFor?.has(userId)
         ? (cache.anchorOfUser.has(userId) ? { anchor: cache.anchorOfUser.get(userId)! } : undefined)
         : await syncRunsRepo.linkOfUser(trx, accountId, source.id, userId);
