@@ -8,6 +8,7 @@ import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Executor } from '../db/database.js';
 import { toSource, type SourceRecord } from '../db/sources-repo.js';
+import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 
@@ -23,7 +24,6 @@ export interface SourceInput {
   gracePeriodDays: number;
 }
 
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 /** Names of write-only properties of a schema, as dotted paths. */
 function secretPaths(props: Record<string, ConfigProperty>, prefix = ''): string[] {
