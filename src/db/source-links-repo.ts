@@ -55,23 +55,7 @@ export const sourceLinksRepo = {
     link: { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null },
     at: Date,
   ): Promise<void> {
-    await db('user_source_links')
-      .insert({
-        account_id: link.accountId,
-        user_id: link.userId,
-        source_id: link.sourceId,
-        source_kind: link.sourceKind,
-        anchor: link.anchor,
-        owned_attributes: link.ownedAttributes,
-        attributes: JSON.stringify(link.attributes),
-        raw: JSON.stringify(link.raw),
-        hash: link.hash ?? null,
-        missing_since: null,
-        created_at: at,
-        updated_at: at,
-      })
-      .onConflict(['account_id', 'source_id', 'anchor'])
-      .merge(['user_id', 'owned_attributes', 'attributes', 'raw', 'hash', 'missing_since', 'updated_at']);
+    await sourceLinksRepo.upsertMany(db, [{ ...link, at }]);
   },
 
   /** Links of several users, by user id (users without a link are absent). */

@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { DomainError, notFound } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Writer } from '../domain/ownership.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
@@ -228,4 +228,3 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   return router;
 }
 
-export { notFound };

@@ -94,6 +94,28 @@ function cleanDocument(doc: JsonObject): JsonObject {
   return out;
 }
 
+/**
+ * The query-free first steps of every user write (apply and applyMany): the If-Match check, the cleaned
+ * document, the required userName, admins never overwriting the source-fed contactCenter, E.164 mobile.
+ */
+function checkVersion(current: StoredUser | undefined, ifMatch: number | undefined): void {
+  if (current && ifMatch !== undefined && ifMatch !== current.version) {
+    throw new DomainError('preconditionFailed', `User ${current.id} is at version W/"${current.version}", not W/"${ifMatch}". Read it again and retry.`);
+  }
+}
+
+function prepareDocument(writer: Writer, current: StoredUser | undefined, incoming: JsonObject, ifMatch: number | undefined): JsonObject {
+  checkVersion(current, ifMatch);
+  const next = cleanDocument(incoming);
+  if (typeof next.userName !== 'string' || next.userName.trim() === '') throw new DomainError('invalidValue', 'userName is required and must not be empty');
+  const before = current?.doc[SWITCHBOARD_URN] as JsonObject | undefined;
+  if (before && before.contactCenter !== undefined && writer.type === 'admin') {
+    next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: before.contactCenter };
+  }
+  normaliseMobile(next);
+  return next;
+}
+
 function present(doc: JsonObject, attribute: string): boolean {
   const split = attribute.lastIndexOf(':');
   const value = attribute.startsWith('urn:') ? (doc[attribute.slice(0, split)] as JsonObject | undefined)?.[attribute.slice(split + 1)] : doc[attribute];
@@ -139,19 +161,7 @@ export class UserService {
    */
   async apply(trx: Trx, accountId: string, writer: Writer, current: StoredUser | undefined, incoming: JsonObject, options: ApplyOptions = {}): Promise<WriteResult> {
     const now = this.clock.now();
-    if (current && options.ifMatch !== undefined && options.ifMatch !== current.version) {
-      throw new DomainError('preconditionFailed', `User ${current.id} is at version W/"${current.version}", not W/"${options.ifMatch}". Read it again and retry.`);
-    }
-    let next = cleanDocument(incoming);
-    if (typeof next.userName !== 'string' || next.userName.trim() === '') throw new DomainError('invalidValue', 'userName is required and must not be empty');
-    if (current) {
-      // readOnly computed state and immutable attributes stay as they are.
-      const before = current.doc;
-      if (before[SWITCHBOARD_URN] && (before[SWITCHBOARD_URN] as JsonObject).contactCenter !== undefined && writer.type === 'admin') {
-        next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: (before[SWITCHBOARD_URN] as JsonObject).contactCenter };
-      }
-    }
-    normaliseMobile(next);
+    let next = prepareDocument(writer, current, incoming, options.ifMatch);
 
     const links = current ? await sourceLinksRepo.forUser(trx, accountId, current.id) : [];
     const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
@@ -293,19 +303,11 @@ export class UserService {
   ): Promise<PreparedWrite | 'alone'> {
     const { current } = item;
     const options = item.options ?? {};
-    if (current && options.ifMatch !== undefined && options.ifMatch !== current.version) {
-      throw new DomainError('preconditionFailed', `User ${current.id} is at version W/"${current.version}", not W/"${options.ifMatch}". Read it again and retry.`);
+    if (options.password !== undefined) {
+      checkVersion(current, options.ifMatch);
+      return 'alone';
     }
-    if (options.password !== undefined) return 'alone';
-    let next = cleanDocument(item.next);
-    if (typeof next.userName !== 'string' || next.userName.trim() === '') throw new DomainError('invalidValue', 'userName is required and must not be empty');
-    if (current) {
-      const before = current.doc;
-      if (before[SWITCHBOARD_URN] && (before[SWITCHBOARD_URN] as JsonObject).contactCenter !== undefined && writer.type === 'admin') {
-        next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: (before[SWITCHBOARD_URN] as JsonObject).contactCenter };
-      }
-    }
-    normaliseMobile(next);
+    let next = prepareDocument(writer, current, item.next, options.ifMatch);
     let ignored: string[] = [];
     if (current) {
       const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));

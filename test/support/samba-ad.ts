@@ -19,7 +19,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
-import { run } from './slapd.js';
+import { run, waitUntilBindable } from './slapd.js';
 
 export const REALM = 'SB.TEST';
 export const AD_BASE_DN = 'DC=sb,DC=test';
@@ -134,7 +134,7 @@ exit $status
       });
     });
     const url = `ldap://127.0.0.1:${port}`;
-    await waitUntilAnswering(url, child, () => output);
+    await waitUntilBindable(url, child, () => output, { name: 'samba', bindDn: ADMIN_UPN, password: ADMIN_PASSWORD, timeoutMs: 30_000, intervalMs: 100, requestTimeoutMs: 2000 });
     return handle(url, dir, child, server, sockets, () => process.off('exit', removeDir));
   } catch (error) {
     if (child) await kill(child);
@@ -224,25 +224,6 @@ function handle(url: string, dir: string, child: ChildProcess, server: Server, s
       forget();
     },
   };
-}
-
-async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`samba exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`);
-    }
-    const client = new Client({ url, connectTimeout: 500, timeout: 2000 });
-    try {
-      await client.bind(ADMIN_UPN, ADMIN_PASSWORD);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`samba did not answer on ${url} within 30 s: ${String(error)}\n${output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  }
 }
 
 /** Terminates the process group started for the DC (the namespace's shell, samba and socat). */

@@ -71,7 +71,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       try {
-        await waitUntilAnswering(url, child, () => stderr);
+        await waitUntilBindable(url, child, () => stderr, { name: 'slapd', bindDn: BIND_DN, password: BIND_PASSWORD, timeoutMs: 15_000, intervalMs: 50, requestTimeoutMs: 1000 });
       } catch (error) {
         await kill(child);
         if (attempt < 3 && /bind|address already in use/i.test(stderr)) continue;
@@ -146,19 +146,25 @@ index modifyTimestamp eq
 `;
 }
 
-async function waitUntilAnswering(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+/** Waits until a throwaway LDAP server (slapd, samba) accepts a simple bind, failing fast if it exits. */
+export async function waitUntilBindable(
+  url: string,
+  child: ChildProcess,
+  output: () => string,
+  options: { name: string; bindDn: string; password: string; timeoutMs: number; intervalMs: number; requestTimeoutMs: number },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`slapd exited (${child.exitCode ?? child.signalCode}) before answering:\n${stderr()}`);
+      throw new Error(`${options.name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output()}`);
     }
-    const client = new Client({ url, connectTimeout: 500, timeout: 1000 });
+    const client = new Client({ url, connectTimeout: 500, timeout: options.requestTimeoutMs });
     try {
-      await client.bind(BIND_DN, BIND_PASSWORD);
+      await client.bind(options.bindDn, options.password);
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`slapd did not answer on ${url} within 15 s: ${String(error)}\n${stderr()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (Date.now() > deadline) throw new Error(`${options.name} did not answer on ${url} within ${options.timeoutMs / 1000} s: ${String(error)}\n${output()}`);
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
     } finally {
       await client.unbind().catch(() => undefined);
     }
