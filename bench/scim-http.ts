@@ -308,18 +308,31 @@ async function explainSql(url: string, query: { sql: string; bindings: readonly 
   }
 }
 
-/** EXPLAIN (no ANALYZE) of the statements Switchboard's list runs for a filter, captured from knex. */
-async function explainFilter(knex: Knex, url: string, accountId: string, filter: string): Promise<string[]> {
+/**
+ * The select statements `run` sends, as knex sent them. It runs in a transaction: there the repo's reads go through
+ * knex (outside one they take a pooled connection directly, unseen by knex's query events).
+ */
+async function captureSelects(knex: Knex, run: (trx: Knex.Transaction) => Promise<unknown>): Promise<{ sql: string; bindings: readonly unknown[] }[]> {
   const captured: { sql: string; bindings: readonly unknown[] }[] = [];
-  const listener = (query: { sql: string; bindings?: readonly unknown[] }) => captured.push({ sql: query.sql, bindings: query.bindings ?? [] });
+  const listener = (query: { sql: string; bindings?: readonly unknown[] }) => {
+    if (/^\s*select/i.test(query.sql)) captured.push({ sql: query.sql, bindings: query.bindings ?? [] });
+  };
   knex.on('query', listener);
   try {
-    const where = compileListFilter(filter, 'user');
-    await usersRepo.count(knex, accountId, where);
-    await usersRepo.list(knex, accountId, { where, withGroups: true, limit: 100 });
+    await knex.transaction(run);
   } finally {
     knex.removeListener('query', listener);
   }
+  return captured;
+}
+
+/** EXPLAIN (no ANALYZE) of the statements Switchboard's list runs for a filter. */
+async function explainFilter(knex: Knex, url: string, accountId: string, filter: string): Promise<string[]> {
+  const where = compileListFilter(filter, 'user');
+  const captured = await captureSelects(knex, async (trx) => {
+    await usersRepo.count(trx, accountId, where);
+    await usersRepo.list(trx, accountId, { where, withGroups: true, limit: 100 });
+  });
   const plans: string[] = [];
   for (const query of captured) plans.push(await explainSql(url, query));
   return plans;
@@ -478,11 +491,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
       explain.push({ name: `${name} — page of 100`, usesTrigram: pagePlan.includes(index), plan: pagePlan });
     }
     const [deepPosition] = (await knex('users').where({ account_id: accountId }).orderBy([{ column: 'created_at' }, { column: 'id' }]).offset(deep - 1).limit(1).select(knex.raw('created_at::text as v'), 'id')) as { v: string; id: string }[];
-    const captured: { sql: string; bindings: readonly unknown[] }[] = [];
-    const listener = (query: { sql: string; bindings?: readonly unknown[] }) => captured.push({ sql: query.sql, bindings: query.bindings ?? [] });
-    knex.on('query', listener);
-    await usersRepo.list(knex, accountId, { withGroups: true, limit: 101, after: { value: deepPosition.v, id: deepPosition.id } });
-    knex.removeListener('query', listener);
+    const captured = await captureSelects(knex, (trx) => usersRepo.list(trx, accountId, { withGroups: true, limit: 101, after: { value: deepPosition.v, id: deepPosition.id } }));
     const cursorPlan = await explainSql(dbUrl, captured[0]);
     explain.push({ name: `cursor page at ${fmt(deep)} (keyset)`, usesTrigram: undefined, plan: cursorPlan });
 

@@ -18,6 +18,8 @@ export function createApp(deps: Deps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', true);
   app.set('query parser', 'simple');
+  // SCIM resources carry their own ETag (meta.version); hashing every other body for one is wasted work.
+  app.set('etag', false);
 
   const REQUEST_ID = /^[\w.-]{1,128}$/;
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -44,6 +46,11 @@ export function createApp(deps: Deps): Express {
   // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
   const json = express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false });
 
+  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
+  const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
+  // GETs carry no body: no JSON parser on the flat routes.
+  for (const route of deps.flatScimRoutes) app[route.method](scimBases.map((base) => `${base}${route.path}`), auth, route.handler);
+
   const scim = express.Router({ mergeParams: true });
   // Users and Groups first: they carry the traffic, and express tries routers in order.
   for (const mount of deps.scimRouters) scim.use(mount);
@@ -58,9 +65,7 @@ export function createApp(deps: Deps): Express {
 
   // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
   // 404), so the health, metrics and public routes need not be tried before them.
-  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
-  app.use('/scim/v2', json, auth, scim);
-  app.use('/accounts/:accountId/scim/v2', json, auth, scim);
+  for (const base of scimBases) app.use(base, json, auth, scim);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

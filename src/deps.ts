@@ -10,7 +10,7 @@ import { AccountService } from './services/account-service.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
 import { GroupService } from './services/group-service.js';
-import { usersRouter } from './scim/users-router.js';
+import { usersReadRoutes, usersRouter, type FlatScimRoute } from './scim/users-router.js';
 import { groupsRouter } from './scim/groups-router.js';
 import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
@@ -36,6 +36,8 @@ export interface Deps {
   mailWorker: MailWorker;
   /** Further SCIM routers mounted under both SCIM bases. */
   scimRouters: Router[];
+  /** The hottest SCIM routes, mounted flat at both SCIM bases ahead of scimRouters. */
+  flatScimRoutes: FlatScimRoute[];
   /** Background work to start with the server and stop on shutdown. */
   workers: { name: string; start(): void | Promise<void>; stop(): Promise<void> }[];
   close(): Promise<void>;
@@ -66,6 +68,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const groups = new GroupService(db.knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
+  const usersDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
   const deps: Deps = {
     config,
     db,
@@ -77,8 +80,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     users,
     groups,
     resourceTypes: [...allResourceTypes],
+    flatScimRoutes: usersReadRoutes(usersDeps),
     scimRouters: [
-      usersRouter({ users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
+      usersRouter(usersDeps),
       groupsRouter({ groups, maxResults: config.scim.maxResults }),
     ],
     publicRouters: [],

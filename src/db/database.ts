@@ -158,3 +158,41 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     throw error;
   }
 }
+
+/** What both drivers' connections answer: pg's Client and PGlite take `$n` placeholders and return `{ rows }`. */
+interface RowsConnection {
+  query(sql: string, bindings: unknown[]): Promise<{ rows: unknown[] }>;
+}
+interface PooledClient {
+  acquireConnection(): Promise<RowsConnection>;
+  releaseConnection(connection: RowsConnection): Promise<unknown>;
+}
+
+const positionalSql = new Map<string, string>();
+function positional(sql: string): string {
+  let out = positionalSql.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    // Statement texts repeat by shape (one per filter shape and page form), so the map stays small; bound it anyway.
+    if (positionalSql.size >= 2000) positionalSql.clear();
+    positionalSql.set(sql, out);
+  }
+  return out;
+}
+
+/**
+ * One read statement (`?` placeholders, like knex.raw) on a pooled connection, past knex's runner: its binding
+ * rewrite, query events and response processing cost as much as the statement itself on the hottest reads
+ * (GET /Users/{id}, `userName eq`). Inside a transaction it runs through knex on the transaction's connection.
+ */
+export async function selectRows<T>(db: Executor, sql: string, bindings: readonly unknown[]): Promise<T[]> {
+  if (db.isTransaction) return ((await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows;
+  const client = db.client as unknown as PooledClient;
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query(positional(sql), bindings as unknown[])).rows as T[];
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Executor } from './database.js';
+import { selectRows, type Executor } from './database.js';
 import { isUuid } from './accounts-repo.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -73,11 +73,6 @@ function viewColumnsSql(alias: string, withGroups: boolean, withRaw = false): st
   cols.push(`(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'kind', l.source_kind, 'ownedAttributes', l.owned_attributes, 'anchor', l.anchor${withRaw ? ", 'raw', l.raw" : ''})), '[]'::json)
       from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as links`);
   return cols;
-}
-
-/** Output columns for a knex select. */
-function viewColumns(db: Executor, alias: string, withGroups: boolean, withRaw = false): (string | Knex.Raw)[] {
-  return viewColumnsSql(alias, withGroups, withRaw).map((sql, i) => (i < baseColumns.length ? sql : db.raw(sql)));
 }
 
 /**
@@ -218,10 +213,10 @@ export interface ListQuery {
 export type ListedUser = UserView & { sortValue: string | null; total?: number };
 
 /** The statement count() runs, as a scalar subquery (its own `u`, so `where` binds to it, not to the page's). */
-function totalColumn(db: Executor, accountId: string, where: ListQuery['where']): Knex.Raw {
+function totalColumn(accountId: string, where: ListQuery['where']): { sql: string; bindings: readonly unknown[] } {
   return where
-    ? db.raw(`(select count(*) from users as u where u.account_id = ? and (${where.sql})) as total_results`, [accountId, ...(where.bindings as Knex.RawBinding[])])
-    : db.raw('(select user_count from accounts where id = ?) as total_results', [accountId]);
+    ? { sql: `(select count(*) from users as u where u.account_id = ? and (${where.sql})) as total_results`, bindings: [accountId, ...where.bindings] }
+    : { sql: '(select user_count from accounts where id = ?) as total_results', bindings: [accountId] };
 }
 
 export const usersRepo = {
@@ -235,7 +230,7 @@ export const usersRepo = {
 
   async findView(db: Executor, accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView | undefined> {
     if (!isUuid(id)) return undefined;
-    const { rows } = (await db.raw(findViewStatement(withGroups, withRaw), [accountId, id])) as { rows: UserRow[] };
+    const rows = await selectRows<UserRow>(db, findViewStatement(withGroups, withRaw), [accountId, id]);
     return rows[0] ? toView(rows[0]) : undefined;
   },
 
@@ -391,52 +386,60 @@ export const usersRepo = {
       const row = (await db('accounts').where({ id: accountId }).first('user_count')) as { user_count: number } | undefined;
       return row?.user_count ?? 0;
     }
-    const [{ n }] = (await db('users as u').where('u.account_id', accountId).whereRaw(where.sql, where.bindings as Knex.RawBinding[]).count({ n: '*' })) as { n: number | string }[];
-    return Number(n);
+    const rows = await selectRows<{ n: number | string }>(db, `select count(*) as n from users as u where u.account_id = ? and (${where.sql})`, [accountId, ...where.bindings]);
+    return Number(rows[0].n);
   },
 
-  /** A page in a stable order (sort key, then id); by offset, or by keyset after a cursor position. */
+  /**
+   * A page in a stable order (sort key, then id); by offset, or by keyset after a cursor position. The statement
+   * is written as text, not through the query builder: it is the hottest list (every IdP's `userName eq` lookup)
+   * and its shape is a handful of fixed fragments around the compiled filter.
+   */
   async list(db: Executor, accountId: string, query: ListQuery): Promise<ListedUser[]> {
     const order = query.orderBy ?? 'u.created_at';
     const dir = query.descending ? 'desc' : 'asc';
-    const nulls = query.descending ? 'nulls first' : 'nulls last';
-    const q = db('users as u')
-      .where('u.account_id', accountId)
-      .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)]);
-    const withTotal = (rows: (UserRow & { sort_value: string | null; total_results?: number | string | null })[]): ListedUser[] =>
-      rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
-    if (query.where) q.whereRaw(query.where.sql, query.where.bindings as Knex.RawBinding[]);
+    const orderBy = `order by ${order} ${dir} ${query.descending ? 'nulls first' : 'nulls last'}, u.id ${dir}`;
+    const output = `${viewColumnsSql('u', query.withGroups).join(', ')}, (${order})::text as sort_value`;
+    const conditions = ['u.account_id = ?'];
+    const bindings: unknown[] = [accountId];
+    if (query.where) {
+      conditions.push(`(${query.where.sql})`);
+      bindings.push(...query.where.bindings);
+    }
     if (query.after) {
       const cmp = query.descending ? '<' : '>';
       const { value, id } = query.after;
       if (!query.orderBy) {
         // The default order is never null: a row comparison walks users_account_id_created_at_idx directly.
-        q.whereRaw(`(u.created_at, u.id) ${cmp} (?::timestamptz, ?::uuid)`, [value, id]);
+        conditions.push(`(u.created_at, u.id) ${cmp} (?::timestamptz, ?::uuid)`);
+        bindings.push(value, id);
       } else if (value === null) {
         // Nulls sort last ascending and first descending.
-        if (query.descending) q.whereRaw(`((${order}) is not null or u.id ${cmp} ?::uuid)`, [id]);
-        else q.whereRaw(`((${order}) is null and u.id ${cmp} ?::uuid)`, [id]);
-      } else if (query.descending) {
-        q.whereRaw(`((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid))`, [value, value, id]);
+        conditions.push(query.descending ? `((${order}) is not null or u.id ${cmp} ?::uuid)` : `((${order}) is null and u.id ${cmp} ?::uuid)`);
+        bindings.push(id);
       } else {
-        q.whereRaw(`((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid) or (${order}) is null)`, [value, value, id]);
+        conditions.push(
+          query.descending
+            ? `((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid))`
+            : `((${order}) ${cmp} ? or ((${order}) = ? and u.id ${cmp} ?::uuid) or (${order}) is null)`,
+        );
+        bindings.push(value, value, id);
       }
     }
-    q.orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`);
+    const total = query.withTotal ? totalColumn(accountId, query.where) : undefined;
+    const head = total ? { sql: `select ${output}, ${total.sql}`, bindings: total.bindings } : { sql: `select ${output}`, bindings: [] };
+    let sql: string;
+    let all: unknown[];
     if (query.offset) {
       // Skip on bare rows first: the output subselects (groups, links) then run for the page only, not the offset.
-      const page = q.clone().clearSelect().select('u.id').offset(query.offset).limit(query.limit);
-      const outer = db('users as u')
-        .where('u.account_id', accountId)
-        .whereIn('u.id', page)
-        .select([...viewColumns(db, 'u', query.withGroups), db.raw(`(${order})::text as sort_value`)])
-        .orderByRaw(`${order} ${dir} ${nulls}, u.id ${dir}`);
-      if (query.withTotal) outer.select(totalColumn(db, accountId, query.where));
-      return withTotal((await outer) as (UserRow & { sort_value: string | null })[]);
+      sql = `${head.sql} from users as u where u.account_id = ? and u.id in (select u.id from users as u where ${conditions.join(' and ')} ${orderBy} offset ? limit ?) ${orderBy}`;
+      all = [...head.bindings, accountId, ...bindings, query.offset, query.limit];
+    } else {
+      sql = `${head.sql} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`;
+      all = [...head.bindings, ...bindings, query.limit];
     }
-    if (query.withTotal) q.select(totalColumn(db, accountId, query.where));
-    q.limit(query.limit);
-    return withTotal((await q) as (UserRow & { sort_value: string | null })[]);
+    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, all);
+    return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
   },
 
   async setRegistration(db: Executor, accountId: string, id: string, registered: boolean, passwordHash: string | null, meta: { updatedBy: string; at: Date }): Promise<void> {

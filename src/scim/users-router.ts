@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Writer } from '../domain/ownership.js';
@@ -91,13 +91,60 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 
+function requireUsers(res: Response): void {
+  if (!hasCapability(contextOf(res).principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
+}
+
+async function getOne(users: UserService, req: Request, res: Response, id: string): Promise<void> {
+  const { accountId, scimBase } = contextOf(res);
+  const params = parseListParams(req.query as JsonObject, 1);
+  const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
+  const view = await users.get(accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
+  if (notModified(req, view.version)) {
+    sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
+    return;
+  }
+  sendScim(res, 200, projection.apply(toUserResource(view, scimBase)), { ETag: etagOf(view.version) });
+}
+
+/** A route the app mounts flat at both SCIM bases (path relative to the base), ahead of the SCIM routers. */
+export interface FlatScimRoute {
+  method: 'get';
+  path: string;
+  handler: RequestHandler;
+}
+
+/**
+ * The two reads identity providers repeat all day (GET by id, and the `userName eq` lookup before every create):
+ * mounted flat, because each router level a request passes through costs a path trim and restore, a params merge
+ * and a layer walk, as much as the SQL round trip of a GET by id.
+ */
+export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
+  return [
+    {
+      method: 'get',
+      path: '/Users',
+      handler: async (req, res) => {
+        requireUsers(res);
+        const { accountId, scimBase } = contextOf(res);
+        sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(req.query as JsonObject, deps.maxResults)));
+      },
+    },
+    {
+      method: 'get',
+      path: '/Users/:id',
+      handler: async (req, res) => {
+        requireUsers(res);
+        await getOne(deps.users, req, res, req.params.id as string);
+      },
+    },
+  ];
+}
+
+/** Every other /Users and /Me route (the reads above are mounted flat by the app). */
 export function usersRouter(deps: UsersRouterDeps): Router {
   const router = Router({ mergeParams: true });
   const { users } = deps;
-
-  const requireUsers = (res: Response) => {
-    if (!hasCapability(contextOf(res).principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
-  };
   const respond = async (req: Request, res: Response, status: number, accountId: string, id: string) => {
     const { scimBase } = contextOf(res);
     const view = await users.get(accountId, id);
@@ -106,18 +153,6 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const headers: Record<string, string> = { ETag: etagOf(view.version) };
     if (status === 201) headers.Location = `${scimBase}/Users/${view.id}`;
     sendScim(res, status, body, headers);
-  };
-
-  const getOne = async (req: Request, res: Response, id: string) => {
-    const { accountId, scimBase } = contextOf(res);
-    const params = parseListParams(req.query as JsonObject, 1);
-    const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-    const view = await users.get(accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
-    if (notModified(req, view.version)) {
-      sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
-      return;
-    }
-    sendScim(res, 200, projection.apply(toUserResource(view, scimBase)), { ETag: etagOf(view.version) });
   };
 
   const replace = async (req: Request, res: Response, id: string) => {
@@ -171,12 +206,6 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     sendScim(res, 204);
   };
 
-  router.get('/Users', async (req, res) => {
-    requireUsers(res);
-    const { accountId, scimBase } = contextOf(res);
-    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(req.query as JsonObject, deps.maxResults)));
-  });
-
   router.post('/Users/.search', async (req, res) => {
     requireUsers(res);
     const { accountId, scimBase } = contextOf(res);
@@ -197,10 +226,6 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     await respond(req, res, 201, accountId, result.user.id);
   });
 
-  router.get('/Users/:id', async (req, res) => {
-    requireUsers(res);
-    await getOne(req, res, req.params.id);
-  });
   router.put('/Users/:id', async (req, res) => {
     requireUsers(res);
     await replace(req, res, req.params.id);
@@ -220,7 +245,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     if (principal.role !== 'user' || !principal.userId) throw new DomainError('notImplemented', '/Me is available to tokens of role user, which act as one user');
     return principal.userId;
   };
-  router.get('/Me', async (req, res) => getOne(req, res, meId(res)));
+  router.get('/Me', async (req, res) => getOne(users, req, res, meId(res)));
   router.put('/Me', async (req, res) => replace(req, res, meId(res)));
   router.patch('/Me', async (req, res) => patch(req, res, meId(res)));
   router.delete('/Me', async (req, res) => remove(req, res, meId(res)));
