@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { requestedAttributes } from '../connectors/ldap/config.js';
 import { ldapConnector } from '../connectors/ldap/index.js';
 import { peopleLdif, startSlapd } from '../test/support/slapd.js';
 
@@ -8,8 +9,9 @@ import { peopleLdif, startSlapd } from '../test/support/slapd.js';
 // (b) by a plain paged `ldapsearch -E pr=500/noprompt` of the same tree and attributes, the floor.
 // The sync-engine part (applying the records to the database) is measured separately.
 
-const PAGE_SIZE = 500;
-const ATTRIBUTES = ['entryUUID', 'mail', 'givenName', 'sn', 'displayName', 'cn', 'title', 'telephoneNumber', 'mobile', 'employeeNumber', 'departmentNumber', 'manager', 'modifyTimestamp', 'entryCSN'];
+export const PAGE_SIZE = 500;
+/** What the connector asks for with its default openldap attribute map. */
+const ATTRIBUTES = requestedAttributes(ldapConnector.parseConfig({ url: 'ldap://127.0.0.1', bindDn: 'cn=x', bindPassword: 'x', baseDn: 'dc=x' }));
 
 export interface LdapReadFigures {
   entries: number;
@@ -69,7 +71,7 @@ export async function benchLdapFloor(entries: number): Promise<LdapFloorResult> 
 }
 
 /** Counts `dn:` lines of a paged ldapsearch as they stream by (nothing is kept). */
-async function ldapsearchFloor(url: string, bindDn: string, password: string, baseDn: string): Promise<LdapReadFigures> {
+export async function ldapsearchFloor(url: string, bindDn: string, password: string, baseDn: string): Promise<LdapReadFigures> {
   const start = performance.now();
   const entries = await new Promise<number>((resolve, reject) => {
     const child = spawn('ldapsearch', ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', url, '-D', bindDn, '-w', password, '-b', baseDn, '-E', `pr=${PAGE_SIZE}/noprompt`, '(objectClass=inetOrgPerson)', ...ATTRIBUTES], {

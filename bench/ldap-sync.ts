@@ -1,47 +1,103 @@
 /**
- * Full sync of N slapd entries into PGlite through the sync engine (users/s, peak RSS), then an incremental
- * run after 1 % of the entries changed; compared with the connector-only read floor (bench/ldap-sync-floor.ts).
- * Run: npx tsx bench/ldap-sync.ts 10000
+ * LDAP sync benchmark (issue 4): a full sync of N slapd entries through the sync engine (users/s, peak RSS)
+ * beside the floor, a plain paged `ldapsearch` of the same tree and attributes; then an incremental run after
+ * `changes` entries changed (its time should follow the changes, not the directory).
+ *
+ * Each (database, size) runs in a child process of its own, so its peak RSS is its own (flat memory from 10,000
+ * to 100,000 entries means the two children peak alike). PostgreSQL runs use a scratch database
+ * `switchboard_bench_ldap` (dropped and created by the child, dropped at its end); PGlite runs use a data
+ * directory in a temp dir (an in-memory PGlite would hold the whole database in the process).
+ *
+ * The entries carry modifyTimestamps spread over the past (one a minute), as a directory that changed over
+ * time; a bulk load stamping every entry with the same second would put the whole directory in the incremental
+ * read's one-second overlap window.
+ *
+ * Run: npx tsx bench/ldap-sync.ts [--sizes=10000,100000] [--changes=1000] [--db=postgres|pglite]
  */
-import { pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import knexFactory from 'knex';
 import { ldapConnector } from '../connectors/ldap/index.js';
 import type { Connector } from '../connectors/sdk/index.js';
-import { migrateLatest, openDatabase } from '../src/db/database.js';
+import { migrateLatest, openDatabase, type Database } from '../src/db/database.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { UserService } from '../src/services/user-service.js';
 import { SyncEngine } from '../src/sync/sync-engine.js';
 import type { SyncCounts } from '../src/sync/sync-runs-repo.js';
-import { peopleLdif, startSlapd } from '../test/support/slapd.js';
-import { benchLdapFloor } from './ldap-sync-floor.js';
+import { peopleLdif, replaceLdif, startSlapd } from '../test/support/slapd.js';
+import { ldapsearchFloor, PAGE_SIZE } from './ldap-sync-floor.js';
 
-export interface LdapSyncBenchResult {
+export type BenchDatabase = 'postgres' | 'pglite';
+const DB_NAME = 'switchboard_bench_ldap';
+
+export interface LdapSyncFigures {
+  database: BenchDatabase;
   entries: number;
-  full: { seconds: number; usersPerSecond: number; peakRssBytes: number; counts: SyncCounts };
+  loadSeconds: number;
+  floor: { seconds: number; entriesPerSecond: number };
+  full: { seconds: number; usersPerSecond: number; peakRssBytes: number; baseRssBytes: number; counts: SyncCounts };
+  /** sync time ÷ ldapsearch time (target ≤ 3). */
+  ratio: number;
   incremental: { changed: number; seconds: number; counts: SyncCounts };
-  floorEntriesPerSecond: number;
-  /** engine users/s ÷ connector-only entries/s. */
-  ratioToFloor: number;
+  /** An incremental run with nothing changed: the fixed cost of a run. */
+  idle: { seconds: number; counts: SyncCounts };
 }
 
 function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
-  return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage().rss)) };
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage.rss())) };
 }
 
-export async function benchLdapSync(entries: number): Promise<LdapSyncBenchResult> {
-  const slapd = await startSlapd({ initialLdif: peopleLdif(entries) });
-  const db = await openDatabase({});
+async function openBenchDatabase(database: BenchDatabase): Promise<{ db: Database; drop(): Promise<void> }> {
+  if (database === 'postgres') {
+    const server = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
+    const admin = knexFactory({ client: 'pg', connection: `${server}/postgres`, pool: { min: 0, max: 1 } });
+    await admin.raw(`drop database if exists ${DB_NAME} with (force)`);
+    await admin.raw(`create database ${DB_NAME}`);
+    const db = await openDatabase({ databaseUrl: `${server}/${DB_NAME}`, poolMax: 4 });
+    return {
+      db,
+      async drop() {
+        await db.close();
+        await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
+        await admin.destroy();
+      },
+    };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-pglite-'));
+  const db = await openDatabase({ dataDir: dir });
+  return {
+    db,
+    async drop() {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One (database, size) in this process. */
+export async function benchLdapSyncOnce(database: BenchDatabase, entries: number, changes: number): Promise<LdapSyncFigures> {
+  const loadStart = performance.now();
+  const slapd = await startSlapd({ initialLdif: peopleLdif(entries, 0, undefined, { modifiedFrom: new Date(Date.now() - (entries + 10) * 60_000) }) });
+  const loadSeconds = (performance.now() - loadStart) / 1000;
+  const { db, drop } = await openBenchDatabase(database);
   try {
+    await ldapsearchFloor(slapd.url, slapd.bindDn, slapd.bindPassword, slapd.peopleDn); // warms slapd's caches for both
+    const floor = await ldapsearchFloor(slapd.url, slapd.bindDn, slapd.bindPassword, slapd.peopleDn);
+    if (floor.entries !== entries) throw new Error(`ldapsearch read ${floor.entries} entries, not ${entries}`);
+
     await migrateLatest(db.knex);
     const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Bench' }).returning('id');
     const accountId = (account as { id: string }).id;
     const [source] = await db.knex('sources')
       .insert({
         account_id: accountId, name: 'ldap', kind: 'ldap',
-        config: JSON.stringify({ url: slapd.url, bindDn: slapd.bindDn, bindPassword: slapd.bindPassword, baseDn: slapd.peopleDn, pageSize: 500, defaultCountry: 'BE' }),
-        delete_threshold_count: entries, delete_threshold_percent: 100,
+        config: JSON.stringify({ url: slapd.url, bindDn: slapd.bindDn, bindPassword: slapd.bindPassword, baseDn: slapd.peopleDn, pageSize: PAGE_SIZE, defaultCountry: 'BE' }),
       })
       .returning('id');
     const sourceId = (source as { id: string }).id;
@@ -49,44 +105,104 @@ export async function benchLdapSync(entries: number): Promise<LdapSyncBenchResul
       db, users: new UserService(db.knex, systemClock), clock: systemClock, logger: silentLogger, connectors: new Map([['ldap', ldapConnector as Connector]]),
     });
 
+    (globalThis as { gc?: () => void }).gc?.();
+    const baseRssBytes = process.memoryUsage.rss();
     const rss = rssSampler();
     const start = performance.now();
     const full = await engine.run(accountId, sourceId, { mode: 'full' });
     const fullSeconds = (performance.now() - start) / 1000;
     const peakRssBytes = rss.stop();
-    if (full.status !== 'succeeded') throw new Error(`full run ${full.status}: ${full.error}`);
+    if (full.status !== 'succeeded' || full.counts.created !== entries) throw new Error(`full run ${full.status} ${JSON.stringify(full.counts)}: ${full.error}`);
 
-    const changed = Math.max(1, Math.floor(entries / 100));
-    for (let i = 0; i < changed; i++) {
-      const n = String(i * Math.floor(entries / changed)).padStart(5, '0');
-      await slapd.modify(`uid=user${n},${slapd.peopleDn}`, { title: 'Changed' });
-    }
+    const idleStart = performance.now();
+    const idle = await engine.run(accountId, sourceId, { mode: 'incremental' });
+    const idleSeconds = (performance.now() - idleStart) / 1000;
+
+    const step = Math.floor(entries / changes);
+    const dns = Array.from({ length: changes }, (_, i) => `uid=user${String(i * step).padStart(5, '0')},${slapd.peopleDn}`);
+    await slapd.modifyLdif(replaceLdif(dns, 'title', (_, i) => `Changed ${i}`));
     const incStart = performance.now();
     const inc = await engine.run(accountId, sourceId, { mode: 'incremental' });
     const incSeconds = (performance.now() - incStart) / 1000;
+    if (inc.status !== 'succeeded' || inc.counts.updated !== changes) throw new Error(`incremental run ${inc.status} ${JSON.stringify(inc.counts)}: ${inc.error}`);
 
-    await slapd.stop();
-    const floor = await benchLdapFloor(entries);
-    const usersPerSecond = entries / fullSeconds;
     return {
+      database,
       entries,
-      full: { seconds: fullSeconds, usersPerSecond, peakRssBytes, counts: full.counts },
-      incremental: { changed, seconds: incSeconds, counts: inc.counts },
-      floorEntriesPerSecond: floor.connector.entriesPerSecond,
-      ratioToFloor: usersPerSecond / floor.connector.entriesPerSecond,
+      loadSeconds,
+      floor: { seconds: floor.seconds, entriesPerSecond: floor.entriesPerSecond },
+      full: { seconds: fullSeconds, usersPerSecond: entries / fullSeconds, peakRssBytes, baseRssBytes, counts: full.counts },
+      ratio: fullSeconds / floor.seconds,
+      incremental: { changed: changes, seconds: incSeconds, counts: inc.counts },
+      idle: { seconds: idleSeconds, counts: idle.counts },
     };
   } finally {
     await slapd.stop();
-    await db.close();
+    await drop();
   }
 }
 
+/** One (database, size) in a child process (its own heap and RSS); resolves with its figures. */
+function inChild(database: BenchDatabase, entries: number, changes: number): Promise<LdapSyncFigures> {
+  const file = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', `--db=${database}`, `--sizes=${entries}`, `--changes=${changes}`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench child (${database}, ${entries}) exited ${code}`));
+      try {
+        resolve(JSON.parse(out.slice(out.indexOf('{'))) as LdapSyncFigures);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+export interface LdapSyncBenchOptions {
+  databases: { database: BenchDatabase; sizes: number[] }[];
+  changes: number;
+  log?: (line: string) => void;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
+
+export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = console.log): void {
+  log(`  ${r.database.padEnd(8)} ${fmt(r.entries).padStart(7)} entries (slapadd ${fmt(r.loadSeconds, 1)} s)`);
+  log(`    floor  ldapsearch -E pr=${PAGE_SIZE}  ${fmt(r.floor.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.floor.seconds, 2).padStart(6)} s`);
+  log(`    full   sync                   ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s  ratio sync/ldapsearch time ${fmt(r.ratio, 1)}× (target ≤ 3×)  peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
+  log(`    idle   incremental, nothing changed      ${fmt(r.idle.seconds, 2).padStart(6)} s  ${JSON.stringify(r.idle.counts)}`);
+  log(`    incr   incremental, ${fmt(r.incremental.changed)} changed      ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify(r.incremental.counts)}`);
+}
+
+export async function benchLdapSync(options: LdapSyncBenchOptions): Promise<LdapSyncFigures[]> {
+  const log = options.log ?? console.log;
+  const all: LdapSyncFigures[] = [];
+  for (const { database, sizes } of options.databases) {
+    for (const entries of sizes) {
+      const figures = await inChild(database, entries, Math.min(options.changes, entries));
+      printLdapSync(figures, log);
+      all.push(figures);
+    }
+  }
+  return all;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  benchLdapSync(Number(process.argv[2] ?? 10000)).then(
-    (result) => console.log(JSON.stringify(result, null, 2)),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
+  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
+  const changes = Number(arg('changes') ?? 1000);
+  const dbs = (arg('db') ?? 'postgres,pglite').split(',') as BenchDatabase[];
+  const work = process.argv.includes('--child')
+    ? benchLdapSyncOnce(dbs[0]!, sizes[0]!, changes).then((r) => console.log(JSON.stringify(r)))
+    : benchLdapSync({ databases: dbs.map((database) => ({ database, sizes })), changes }).then(() => undefined);
+  work.catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
 }

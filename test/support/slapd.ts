@@ -36,6 +36,8 @@ export interface Slapd {
   /** Replaces attributes (`null` or `[]` deletes the attribute). */
   modify(dn: string, replace: Record<string, string | string[] | null>): Promise<void>;
   delete(dn: string): Promise<void>;
+  /** Applies an LDIF of changes with one `ldapmodify` (one bind for many changes). */
+  modifyLdif(ldif: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ function handle(url: string, port: number, dir: string, child: ChildProcess): Sl
         ),
       ),
     delete: (dn) => withClient((client) => client.del(dn)),
+    modifyLdif: (ldif) => run('ldapmodify', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], ldif).then(() => undefined),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -206,11 +209,22 @@ export function run(command: string, args: string[], input = ''): Promise<string
   });
 }
 
+/** Options of `peopleLdif`. */
+export interface PeopleLdifOptions {
+  /**
+   * Gives entry i the modifyTimestamp `modifiedFrom + i minutes` (slapadd keeps operational attributes it is given),
+   * as in a directory whose entries changed over time. Without it every entry of a bulk load carries the load's
+   * second, so an OpenLDAP incremental read's overlap window (one second) would hold the whole directory.
+   */
+  modifiedFrom?: Date;
+}
+
 /** LDIF for `count` inetOrgPerson entries under ou=people (uid user0001…), for fixtures and benches. */
-export function peopleLdif(count: number, start = 0, peopleDn = `ou=people,${BASE_DN}`): string {
+export function peopleLdif(count: number, start = 0, peopleDn = `ou=people,${BASE_DN}`, options: PeopleLdifOptions = {}): string {
   const parts: string[] = [];
   for (let i = start; i < start + count; i++) {
     const n = String(i).padStart(5, '0');
+    const stamp = options.modifiedFrom ? `modifyTimestamp: ${generalizedTime(options.modifiedFrom.getTime() + (i - start) * 60_000)}\n` : '';
     parts.push(`dn: uid=user${n},${peopleDn}
 objectClass: inetOrgPerson
 uid: user${n}
@@ -224,7 +238,17 @@ mobile: 0470 ${String(i % 1000000).padStart(6, '0')}
 title: Engineer
 employeeNumber: E${n}
 departmentNumber: R&D
-`);
+${stamp}`);
   }
   return parts.join('\n') + '\n';
+}
+
+/** `20240131235959Z` (whole seconds). */
+function generalizedTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** LDIF of one `changetype: modify` per DN replacing `attribute` (for `ldapmodify`: many changes, one bind). */
+export function replaceLdif(dns: readonly string[], attribute: string, value: (dn: string, i: number) => string): string {
+  return dns.map((dn, i) => `dn: ${dn}\nchangetype: modify\nreplace: ${attribute}\n${attribute}: ${value(dn, i)}\n-\n`).join('\n');
 }
