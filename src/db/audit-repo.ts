@@ -24,19 +24,21 @@ export const auditRepo = {
 
   /** record() of several entries in one statement, in the order given. */
   async recordMany(db: Executor, entries: readonly (AuditEntry & { at?: Date })[]): Promise<void> {
-    for (let i = 0; i < entries.length; i += 1000) {
-      await db('audit_log').insert(
-        entries.slice(i, i + 1000).map((entry) => ({
-          account_id: entry.accountId,
-          actor: entry.actor,
-          action: entry.action,
-          target_type: entry.targetType ?? null,
-          target_id: entry.targetId ?? null,
-          details: JSON.stringify(entry.details ?? {}),
-          ...(entry.at ? { at: entry.at } : {}),
-        })),
-      );
-    }
+    if (entries.length === 0) return;
+    // One JSON parameter per statement; json_to_recordset yields the rows in array order, so the ids follow it.
+    await db.raw(
+      `insert into audit_log (account_id, actor, action, target_type, target_id, details, at)
+       select account_id, actor, action, target_type, target_id, coalesce(details, '{}'::jsonb), coalesce(at, now())
+         from json_to_recordset(?::json) as v(account_id uuid, actor text, action text, target_type text, target_id text, details jsonb, at timestamptz)`,
+      [
+        JSON.stringify(
+          entries.map((entry) => ({
+            account_id: entry.accountId, actor: entry.actor, action: entry.action, target_type: entry.targetType ?? null, target_id: entry.targetId ?? null,
+            details: entry.details ?? {}, at: entry.at ? entry.at.toISOString() : null,
+          })),
+        ),
+      ],
+    );
   },
 
   async forTarget(db: Executor, accountId: string, targetId: string, limit = 100): Promise<(AuditEntry & { at: Date })[]> {

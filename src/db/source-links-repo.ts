@@ -77,27 +77,24 @@ export const sourceLinksRepo = {
     db: Executor,
     links: readonly { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null; at: Date }[],
   ): Promise<void> {
-    for (let i = 0; i < links.length; i += 500) {
-      await db('user_source_links')
-        .insert(
-          links.slice(i, i + 500).map((link) => ({
-            account_id: link.accountId,
-            user_id: link.userId,
-            source_id: link.sourceId,
-            source_kind: link.sourceKind,
-            anchor: link.anchor,
-            owned_attributes: link.ownedAttributes,
-            attributes: JSON.stringify(link.attributes),
-            raw: JSON.stringify(link.raw),
-            hash: link.hash ?? null,
-            missing_since: null,
-            created_at: link.at,
-            updated_at: link.at,
+    if (links.length === 0) return;
+    // One JSON parameter per statement (json_to_recordset), not one bound value per column and link.
+    await db.raw(
+      `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
+       select account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, null, at, at
+         from json_to_recordset(?::json) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
+              attributes jsonb, raw jsonb, hash text, at timestamptz)
+       on conflict (account_id, source_id, anchor) do update set user_id = excluded.user_id, owned_attributes = excluded.owned_attributes,
+              attributes = excluded.attributes, raw = excluded.raw, hash = excluded.hash, missing_since = excluded.missing_since, updated_at = excluded.updated_at`,
+      [
+        JSON.stringify(
+          links.map((link) => ({
+            account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
+            owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
           })),
-        )
-        .onConflict(['account_id', 'source_id', 'anchor'])
-        .merge(['user_id', 'owned_attributes', 'attributes', 'raw', 'hash', 'missing_since', 'updated_at']);
-    }
+        ),
+      ],
+    );
   },
 
   async deleteForUser(db: Executor, accountId: string, userId: string, sourceId: string): Promise<void> {

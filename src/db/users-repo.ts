@@ -43,6 +43,9 @@ interface UserRow {
 
 const baseColumns = ['account_id', 'id', 'data', 'registered', 'source', 'password_hash', 'version', 'created_at', 'updated_at', 'updated_by'];
 
+// Both drivers parse timestamptz into Date already; copy only what is not one.
+const asDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
 function toStored(row: UserRow): StoredUser {
   return {
     accountId: row.account_id,
@@ -52,8 +55,8 @@ function toStored(row: UserRow): StoredUser {
     source: row.source,
     passwordHash: row.password_hash,
     version: row.version,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    createdAt: asDate(row.created_at),
+    updatedAt: asDate(row.updated_at),
     updatedBy: row.updated_by,
   };
 }
@@ -162,10 +165,19 @@ export interface UniqueHolder {
   userId: string;
 }
 
-/** A batch of rows of one table in statements of at most `size` rows. */
-async function insertChunked(db: Executor, table: string, rows: Record<string, unknown>[], size = 1000): Promise<void> {
-  for (let i = 0; i < rows.length; i += size) await db(table).insert(rows.slice(i, i + size));
+/**
+ * Rows of one table inserted from one JSON parameter (`json_to_recordset`): one bound value per statement instead
+ * of one per column and row, so neither knex nor the server handles thousands of parameters per batch.
+ */
+async function insertRecordset(db: Executor, table: string, columns: readonly (readonly [name: string, type: string])[], rows: readonly Record<string, unknown>[]): Promise<void> {
+  if (rows.length === 0) return;
+  const names = columns.map(([name]) => name).join(', ');
+  await db.raw(`insert into ${table} (${names}) select ${names} from json_to_recordset(?::json) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`, [
+    JSON.stringify(rows),
+  ]);
 }
+
+const VALUE_ROW_COLUMNS = [['account_id', 'uuid'], ['user_id', 'uuid'], ['position', 'integer'], ['value', 'text'], ['type', 'text'], ['is_primary', 'boolean']] as const;
 
 /** writeRows for several users at once: one delete and one insert per table. */
 async function writeRowsMany(db: Executor, accountId: string, entries: readonly { userId: string; before: JsonObject | undefined; doc: JsonObject }[]): Promise<void> {
@@ -179,7 +191,7 @@ async function writeRowsMany(db: Executor, accountId: string, entries: readonly 
       for (const r of rowsOf(doc, attribute)) rows.push({ account_id: accountId, user_id: userId, ...r });
     }
     if (stale.length > 0) await db(table).where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
-    if (rows.length > 0) await insertChunked(db, table, rows);
+    await insertRecordset(db, table, VALUE_ROW_COLUMNS, rows);
   }
   const stale: string[] = [];
   const rows: Record<string, unknown>[] = [];
@@ -190,8 +202,14 @@ async function writeRowsMany(db: Executor, accountId: string, entries: readonly 
     for (const number of extensions) rows.push({ account_id: accountId, user_id: userId, number });
   }
   if (stale.length > 0) await db('user_extensions').where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
-  if (rows.length > 0) await insertChunked(db, 'user_extensions', rows);
+  await insertRecordset(db, 'user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], rows);
 }
+
+/** The derived columns and their SQL types, as `json_to_recordset` reads them. */
+const DERIVED_COLUMNS = [
+  ['user_name', 'text'], ['external_id', 'text'], ['display_name', 'text'], ['given_name', 'text'], ['family_name', 'text'], ['active', 'boolean'],
+  ['primary_email', 'text'], ['sms_number', 'text'], ['account_admin', 'boolean'],
+] as const;
 
 export interface ListQuery {
   where?: { sql: string; bindings: readonly unknown[] };
@@ -284,27 +302,21 @@ export const usersRepo = {
     items: readonly { id: string; doc: JsonObject; source: string; updatedBy: string; at: Date }[],
   ): Promise<StoredUser[]> {
     if (items.length === 0) return [];
-    const byId = new Map<string, StoredUser>();
-    for (let i = 0; i < items.length; i += 500) {
-      const rows = (await db('users')
-        .insert(
-          items.slice(i, i + 500).map((item) => ({
-            account_id: accountId,
-            id: item.id,
-            ...derivedColumns(item.doc),
-            data: JSON.stringify(item.doc),
-            source: item.source,
-            password_hash: null,
-            updated_by: item.updatedBy,
-            created_at: item.at,
-            updated_at: item.at,
-          })),
-        )
-        .returning(baseColumns)) as UserRow[];
-      for (const row of rows) byId.set(row.id, toStored(row));
-    }
+    // The stored rows are known without reading them back: the values given, the columns' defaults otherwise.
+    await insertRecordset(
+      db,
+      'users',
+      [['account_id', 'uuid'], ['id', 'uuid'], ...DERIVED_COLUMNS, ['data', 'jsonb'], ['source', 'text'], ['updated_by', 'text'], ['created_at', 'timestamptz'], ['updated_at', 'timestamptz']],
+      items.map((item) => ({
+        account_id: accountId, id: item.id, ...derivedColumns(item.doc), data: item.doc, source: item.source, updated_by: item.updatedBy,
+        created_at: item.at.toISOString(), updated_at: item.at.toISOString(),
+      })),
+    );
     await writeRowsMany(db, accountId, items.map((item) => ({ userId: item.id, before: undefined, doc: item.doc })));
-    return items.map((item) => byId.get(item.id)!);
+    return items.map((item) => ({
+      accountId, id: item.id, doc: item.doc, registered: false, source: item.source, passwordHash: null, version: 1,
+      createdAt: new Date(item.at.getTime()), updatedAt: new Date(item.at.getTime()), updatedBy: item.updatedBy,
+    }));
   },
 
   /**
@@ -322,22 +334,22 @@ export const usersRepo = {
       updated_by: updatedBy,
       updated_at: at.toISOString(),
     }));
+    // Only the ids come back: the rest of each stored row is what was written over the caller's current one.
     const { rows } = (await db.raw(
       `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
               family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
               account_admin = v.account_admin, data = v.data, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at
-         from jsonb_to_recordset(?::jsonb) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
+         from json_to_recordset(?::json) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
               active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, version integer, updated_by text, updated_at timestamptz)
         where u.account_id = ? and u.id = v.id
-        returning ${baseColumns.map((c) => `u.${c}`).join(', ')}`,
+        returning u.id`,
       [JSON.stringify(values), accountId],
-    )) as { rows: UserRow[] };
-    const byId = new Map(rows.map((row) => [row.id, toStored(row)]));
+    )) as { rows: { id: string }[] };
+    const updated = new Set(rows.map((row) => row.id));
     await writeRowsMany(db, accountId, items.map(({ current, doc }) => ({ userId: current.id, before: current.doc, doc })));
-    return items.map(({ current }) => {
-      const user = byId.get(current.id);
-      if (!user) throw new Error(`User ${current.id} vanished during a batched update`);
-      return user;
+    return items.map(({ current, doc, updatedBy, at }) => {
+      if (!updated.has(current.id)) throw new Error(`User ${current.id} vanished during a batched update`);
+      return { ...current, doc, version: current.version + 1, updatedAt: new Date(at.getTime()), updatedBy };
     });
   },
 

@@ -29,6 +29,7 @@ import type { Account } from '../domain/account.js';
  * - Result rows are written for every object that is not `unchanged` (unchanged ones are only counted).
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
 import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
@@ -127,10 +128,18 @@ function removeAttr(doc: JsonObject, key: string): void {
  */
 export function mergeRecord(current: JsonObject | undefined, attributes: JsonObject, previouslyOwned: readonly string[]): JsonObject {
   const next: JsonObject = structuredClone(current ?? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] });
+  // A value equal to the stored one keeps the stored form: jsonb reorders object keys, and the write path's diff
+  // (ownership, audit, run results) compares JSON text, so `{value, type}` against a stored `{type, value}` would
+  // count as a change.
+  const put = (target: JsonObject, key: string, value: unknown) => {
+    if (!isDeepStrictEqual(target[key], value)) target[key] = structuredClone(value);
+  };
   for (const [key, value] of Object.entries(attributes)) {
     if ((EXTENSION_URNS as readonly string[]).includes(key) && value && typeof value === 'object') {
-      next[key] = { ...((next[key] as JsonObject | undefined) ?? {}), ...structuredClone(value as JsonObject) };
-    } else next[key] = structuredClone(value);
+      const ext: JsonObject = { ...((next[key] as JsonObject | undefined) ?? {}) };
+      for (const [sub, v] of Object.entries(value as JsonObject)) put(ext, sub, v);
+      next[key] = ext;
+    } else put(next, key, value);
   }
   const stated = new Set(presentKeys(attributes));
   for (const key of previouslyOwned) if (!stated.has(key) && key !== 'active') removeAttr(next, key);
@@ -252,7 +261,7 @@ export class SyncEngine {
   private readonly maxErrors: number;
 
   constructor(private readonly deps: SyncEngineOptions) {
-    this.batchSize = deps.batchSize ?? 200;
+    this.batchSize = deps.batchSize ?? 1000;
     this.maxErrors = deps.maxErrors ?? 100;
   }
 

@@ -155,20 +155,14 @@ export const syncRunsRepo = {
   },
 
   async insertResults(db: Executor, accountId: string, runId: string, results: readonly SyncResult[]): Promise<void> {
-    for (let i = 0; i < results.length; i += 500) {
-      await db('sync_run_results').insert(
-        results.slice(i, i + 500).map((r) => ({
-          account_id: accountId,
-          run_id: runId,
-          seq: r.seq,
-          anchor: r.anchor,
-          user_id: r.userId,
-          outcome: r.outcome,
-          changes: JSON.stringify(r.changes),
-          error: r.error,
-        })),
-      );
-    }
+    if (results.length === 0) return;
+    // One JSON parameter per statement (json_to_recordset), not one bound value per column and result.
+    await db.raw(
+      `insert into sync_run_results (account_id, run_id, seq, anchor, user_id, outcome, changes, error)
+       select ?, ?, seq, anchor, user_id, outcome, changes, error
+         from json_to_recordset(?::json) as v(seq integer, anchor text, user_id uuid, outcome text, changes jsonb, error text)`,
+      [accountId, runId, JSON.stringify(results.map((r) => ({ seq: r.seq, anchor: r.anchor, user_id: r.userId, outcome: r.outcome, changes: r.changes, error: r.error })))],
+    );
   },
 
   async results(db: Executor, accountId: string, runId: string, limit = 1000): Promise<SyncResult[]> {

@@ -38,6 +38,8 @@ export interface Slapd {
   delete(dn: string): Promise<void>;
   /** Applies an LDIF of changes with one `ldapmodify` (one bind for many changes). */
   modifyLdif(ldif: string): Promise<void>;
+  /** Deletes entries with one `ldapdelete` (one bind for many DNs). */
+  deleteMany(dns: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +121,7 @@ function handle(url: string, port: number, dir: string, child: ChildProcess): Sl
       ),
     delete: (dn) => withClient((client) => client.del(dn)),
     modifyLdif: (ldif) => run('ldapmodify', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], ldif).then(() => undefined),
+    deleteMany: (dns) => run('ldapdelete', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], `${dns.join('\n')}\n`).then(() => undefined),
     async stop() {
       if (stopped) return;
       stopped = true;
