@@ -1,8 +1,12 @@
-import crypto from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Deps } from './deps.js';
 import { DomainError, notFound } from './domain/errors.js';
-import { scimAuth } from './http/auth.js';
+import { scimAuth, type ScimAuthDeps } from './http/auth.js';
+import { directDispatch } from './http/direct-dispatch.js';
+import type { ScimRead } from './scim/users-router.js';
+import { contextOf } from './http/request-context.js';
+import { instrumentRequest } from './http/instrumentation.js';
 import { errorHandler } from './http/error-handler.js';
 import { sendError } from './scim/scim-http.js';
 import { accountsRouter } from './scim/accounts-router.js';
@@ -11,8 +15,12 @@ import { tokensRouter } from './scim/tokens-router.js';
 import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
 
-/** Builds the express app from its dependencies; never listens (main.ts and tests do). */
-export function createApp(deps: Deps): Express {
+/**
+ * The HTTP request listener, built from its dependencies; never listens (server.ts and tests do). The flat SCIM
+ * GETs are answered in front of express when their path is canonical (src/http/direct-dispatch.ts); express
+ * serves everything else, those routes included.
+ */
+export function createApp(deps: Deps): RequestListener {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -21,35 +29,25 @@ export function createApp(deps: Deps): Express {
   // SCIM resources carry their own ETag (meta.version); hashing every other body for one is wasted work.
   app.set('etag', false);
 
-  const REQUEST_ID = /^[\w.-]{1,128}$/;
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader('X-Request-Id', requestId);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
-      // The log line is built only when it would be written (LOG_LEVEL silent or warn: never).
-      if (logger.isLevelEnabled('info')) {
-        const path = req.path;
-        if (path !== '/healthz' && path !== '/metrics') {
-          logger.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
-        }
-      }
-    });
+    res.locals.requestId = instrumentRequest(deps, req, res, () => (req.route?.path as string | undefined) ?? 'unmatched');
     next();
   });
 
   // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
   const json = express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false });
 
-  const auth = scimAuth({ tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl });
+  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl };
+  const auth = scimAuth(authDeps);
   const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
   // GETs carry no body: no JSON parser on the flat routes.
-  for (const route of deps.flatScimRoutes) app[route.method](scimBases.map((base) => `${base}${route.path}`), auth, route.handler);
+  for (const route of deps.flatScimRoutes) {
+    for (const base of scimBases) {
+      app.get(`${base}${route.path}`, auth, (req: Request, res: Response) =>
+        route.handle({ ctx: contextOf(res), query: req.query as ScimRead['query'], params: req.params as Record<string, string>, req }, res),
+      );
+    }
+  }
 
   const scim = express.Router({ mergeParams: true });
   // Users and Groups first: they carry the traffic, and express tries routers in order.
@@ -57,7 +55,7 @@ export function createApp(deps: Deps): Express {
   scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
   scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
   scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
-  const dispatch: Dispatch = loopbackDispatch(app);
+  const dispatch: Dispatch = loopbackDispatch((req, res) => listener(req, res));
   scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
   scim.use((req: Request) => {
     throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
@@ -92,5 +90,10 @@ export function createApp(deps: Deps): Express {
     sendError(res, new DomainError('notFound', `No endpoint ${req.method} ${req.path}`));
   });
   app.use(errorHandler(logger));
-  return app;
+
+  const direct = directDispatch({ routes: deps.flatScimRoutes, auth: authDeps, logger, metrics });
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!direct(req, res)) app(req, res);
+  };
+  return listener;
 }

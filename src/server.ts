@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { Config } from './config.js';
 import { createApp } from './app.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
@@ -19,7 +19,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     if (boot.created) logger.info({ operatorAccountId: boot.operatorAccountId }, 'operator token created');
     const app = createApp(deps);
     const server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
+      const s = http.createServer(app).listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
     });
     server.keepAliveTimeout = 65_000;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -27,35 +28,45 @@ function fromDatabase(error: { code?: string; constraint?: string; detail?: stri
 }
 
 /** The last resort: every error leaves as a SCIM error body, and nothing internal leaks into it. */
+export function respondWithError(logger: Logger, error: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (error instanceof DomainError) {
+    sendError(res, error);
+    return;
+  }
+  const parserError = error as BodyParserError;
+  if (parserError.type === 'entity.too.large') {
+    sendError(res, new DomainError('payloadTooLarge', `The request body is larger than the limit of ${parserError.limit ?? 'the configured'} bytes`));
+    return;
+  }
+  if (parserError.type === 'entity.parse.failed') {
+    sendError(res, new DomainError('invalidSyntax', `The request body is not valid JSON: ${parserError.message}`));
+    return;
+  }
+  if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
+    sendError(res, new DomainError('invalidSyntax', parserError.message));
+    return;
+  }
+  // express's router fails to decode a path parameter with a URIError (e.g. /Users/%E0%A4%A): the client's fault.
+  if (error instanceof URIError) {
+    sendError(res, new DomainError('invalidSyntax', `The request path has a malformed percent-encoding: ${req.url ?? ''}`));
+    return;
+  }
+  const fromDb = fromDatabase(error as { code?: string });
+  if (fromDb) {
+    sendError(res, fromDb);
+    return;
+  }
+  logger.error({ err: error, requestId, method: req.method, path: (req.url ?? '/').split('?')[0] }, 'unhandled error');
+  sendError(res, new DomainError('internal', `Internal error; quote request id ${requestId} when reporting it`));
+}
+
+/** respondWithError as express's error middleware. */
 export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    if (error instanceof DomainError) {
-      sendError(res, error);
-      return;
-    }
-    const parserError = error as BodyParserError;
-    if (parserError.type === 'entity.too.large') {
-      sendError(res, new DomainError('payloadTooLarge', `The request body is larger than the limit of ${parserError.limit ?? 'the configured'} bytes`));
-      return;
-    }
-    if (parserError.type === 'entity.parse.failed') {
-      sendError(res, new DomainError('invalidSyntax', `The request body is not valid JSON: ${parserError.message}`));
-      return;
-    }
-    if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
-      sendError(res, new DomainError('invalidSyntax', parserError.message));
-      return;
-    }
-    const fromDb = fromDatabase(error as { code?: string });
-    if (fromDb) {
-      sendError(res, fromDb);
-      return;
-    }
-    logger.error({ err: error, requestId: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
-    sendError(res, new DomainError('internal', `Internal error; quote request id ${String(res.locals.requestId ?? '')} when reporting it`));
+    respondWithError(logger, error, req, res, String(res.locals.requestId ?? ''));
   };
 }

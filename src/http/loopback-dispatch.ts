@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 import type { Dispatch } from '../scim/bulk-router.js';
 
 /**
@@ -8,7 +7,7 @@ import type { Dispatch } from '../scim/bulk-router.js';
  * In-process request injection (light-my-request) corrupts express 5's outer response socket, so bulk
  * operations take a real, local HTTP round trip instead: each gets exactly its own endpoint's behaviour.
  */
-export function loopbackDispatch(app: Express): Dispatch {
+export function loopbackDispatch(app: http.RequestListener): Dispatch {
   let listening: Promise<number> | undefined;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const port = () =>

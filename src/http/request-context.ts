@@ -1,4 +1,6 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Response } from 'express';
 import type { Principal } from '../domain/principal.js';
 
 /** What the auth layer established for one request; passed explicitly, never kept on shared objects. */
@@ -17,6 +19,19 @@ export function contextOf(res: Response): RequestContext {
   return ctx;
 }
 
-export function originOf(req: Request, publicUrl: string | undefined): string {
-  return publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+const firstValue = (value: string | string[] | undefined): string | undefined => {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined) return undefined;
+  const comma = text.indexOf(',');
+  return (comma === -1 ? text : text.slice(0, comma)).trim() || undefined;
+};
+
+/**
+ * The origin clients reached: PUBLIC_URL when set, else the request's own. Switchboard runs behind proxies
+ * (the app trusts them, like express's `trust proxy`), so X-Forwarded-Proto names the scheme when present.
+ */
+export function originOf(req: IncomingMessage, publicUrl: string | undefined): string {
+  if (publicUrl) return publicUrl;
+  const proto = firstValue(req.headers['x-forwarded-proto']) ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  return `${proto}://${req.headers.host ?? 'localhost'}`;
 }

@@ -25,10 +25,10 @@ function whole(name: string, raw: unknown): number | undefined {
  * startIndex < 1 → 1, count < 0 → 0, count above maxResults → maxResults.
  */
 export function parseListParams(source: Record<string, unknown>, maxResults: number, defaultCount = 100): ListParams {
-  const get = (name: string): unknown => {
-    const key = Object.keys(source).find((k) => k.toLowerCase() === name.toLowerCase());
-    return key === undefined ? undefined : source[key];
-  };
+  // Parameter names are case-insensitive (RFC 7644 §3.4.2): one pass over the given names, then lookups.
+  const byName = new Map<string, unknown>();
+  for (const key in source) byName.set(key.toLowerCase(), source[key]);
+  const get = (name: string): unknown => byName.get(name.toLowerCase());
   const filter = get('filter');
   if (filter !== undefined && typeof filter !== 'string') throw new DomainError('invalidFilter', 'filter must be a string');
   const sortBy = get('sortBy');

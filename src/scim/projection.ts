@@ -112,6 +112,7 @@ export function projectionFor(resourceType: ResourceTypeDef, attributes: string[
   const hit = cache.get(key);
   if (hit) return hit;
   const plan = compile(resourceType, attributes, excluded);
+  const extensionUrns = new Set(resourceType.extensions.map((e) => e.schema.id));
   const projection: Projection = {
     apply(resource) {
       const out: JsonObject = {};
@@ -135,7 +136,6 @@ export function projectionFor(resourceType: ResourceTypeDef, attributes: string[
         }
       }
       if (Array.isArray(resource.schemas)) {
-        const extensionUrns = new Set(resourceType.extensions.map((e) => e.schema.id));
         out.schemas = (resource.schemas as string[]).filter((s) => !extensionUrns.has(s) || presentExtensions.includes(s));
       }
       return out;

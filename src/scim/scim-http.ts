@@ -1,4 +1,5 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fresh from 'fresh';
 import { DomainError } from '../domain/errors.js';
 import { URN } from './urns.js';
 
@@ -13,32 +14,40 @@ export function errorBody(error: DomainError): Record<string, unknown> {
   };
 }
 
-export function sendScim(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+/**
+ * Writes a SCIM response. Node's own request and response types (express's extend them): the hottest routes are
+ * answered without express (src/http/direct-dispatch.ts), through this same function.
+ */
+export function sendScim(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   for (const name in headers) res.setHeader(name, headers[name]);
+  res.statusCode = status;
   if (body === undefined) {
-    res.status(status).end();
+    res.end();
     return;
   }
-  res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
   sendJsonText(res, JSON.stringify(body));
 }
 
+/** express's `req.fresh`: a GET or HEAD whose validators match the response's ETag or Last-Modified. */
+function isFresh(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const status = res.statusCode;
+  if (!((status >= 200 && status < 300) || status === 304)) return false;
+  return fresh(req.headers, { etag: res.getHeader('ETag') as string | undefined, 'last-modified': res.getHeader('Last-Modified') as string | undefined });
+}
+
 /**
- * What express's `res.send(text)` does for a string whose Content-Type is already set with its charset (ETag from
- * the app's etag function when none is set, 304 when the request is fresh, no body for HEAD, 204 and 304), minus
- * its per-call costs: re-parsing the Content-Type and copying the body into a Buffer (a string goes out in one
- * write with the headers).
+ * What express's `res.send(text)` does for a string whose Content-Type is already set with its charset (304 when
+ * the request is fresh, no body for HEAD, 204 and 304), minus its per-call costs: re-parsing the Content-Type,
+ * copying the body into a Buffer (a string goes out in one write with the headers) and hashing it for an ETag (the
+ * app sets none: SCIM resources carry theirs).
  */
-function sendJsonText(res: Response, text: string): void {
+function sendJsonText(res: ServerResponse, text: string): void {
   const req = res.req;
-  const etagFn = res.app.get('etag fn') as ((body: string, encoding: BufferEncoding) => string | undefined) | undefined;
-  const generateETag = !res.getHeader('ETag') && typeof etagFn === 'function';
   if (!res.getHeader('Transfer-Encoding')) res.setHeader('Content-Length', String(Buffer.byteLength(text, 'utf8')));
-  if (generateETag) {
-    const etag = etagFn(text, 'utf8');
-    if (etag) res.setHeader('ETag', etag);
-  }
-  if (req.fresh) res.statusCode = 304;
+  // Only a conditional request can be fresh; checking costs header parsing on every other one.
+  if ((req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) && isFresh(req, res)) res.statusCode = 304;
   if (res.statusCode === 204 || res.statusCode === 304) {
     res.removeHeader('Content-Type');
     res.removeHeader('Content-Length');
@@ -49,7 +58,7 @@ function sendJsonText(res: Response, text: string): void {
   else res.end(text, 'utf8');
 }
 
-export function sendError(res: Response, error: DomainError): void {
+export function sendError(res: ServerResponse, error: DomainError): void {
   if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="switchboard"');
   sendScim(res, error.status, errorBody(error));
 }
@@ -72,24 +81,29 @@ export function versionsIn(header: string | undefined): { any: boolean; versions
 }
 
 /** Precondition for writes: If-Match that matches no current version → 412. */
-export function checkIfMatch(req: Request, currentVersion: number): void {
-  const condition = versionsIn(req.get('If-Match'));
+const header = (req: IncomingMessage, name: 'if-match' | 'if-none-match'): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+};
+
+export function checkIfMatch(req: IncomingMessage, currentVersion: number): void {
+  const condition = versionsIn(header(req, 'if-match'));
   if (!condition || condition.any) return;
   if (!condition.versions.includes(currentVersion)) {
-    throw new DomainError('preconditionFailed', `The resource is at version ${etagOf(currentVersion)}; If-Match named ${req.get('If-Match')}. Read it again and retry.`);
+    throw new DomainError('preconditionFailed', `The resource is at version ${etagOf(currentVersion)}; If-Match named ${header(req, 'if-match')}. Read it again and retry.`);
   }
 }
 
 /** The single version an If-Match names, to enforce under the row lock. */
-export function ifMatchVersion(req: Request): number | undefined {
-  const condition = versionsIn(req.get('If-Match'));
+export function ifMatchVersion(req: IncomingMessage): number | undefined {
+  const condition = versionsIn(header(req, 'if-match'));
   if (!condition || condition.any) return undefined;
-  if (condition.versions.length === 0) throw new DomainError('preconditionFailed', `If-Match ${req.get('If-Match')} names no version of this resource`);
+  if (condition.versions.length === 0) throw new DomainError('preconditionFailed', `If-Match ${header(req, 'if-match')} names no version of this resource`);
   return condition.versions[0];
 }
 
-export function notModified(req: Request, currentVersion: number): boolean {
-  const condition = versionsIn(req.get('If-None-Match'));
+export function notModified(req: IncomingMessage, currentVersion: number): boolean {
+  const condition = versionsIn(header(req, 'if-none-match'));
   if (!condition) return false;
   return condition.any || condition.versions.includes(currentVersion);
 }

@@ -1,4 +1,5 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Writer } from '../domain/ownership.js';
@@ -7,7 +8,7 @@ import type { Trx } from '../db/database.js';
 import type { ListQuery } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf } from '../http/request-context.js';
+import { contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { compileListFilter, mappingOf } from './list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
@@ -91,51 +92,57 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 
-function requireUsers(res: Response): void {
-  if (!hasCapability(contextOf(res).principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
+function requireUsers(ctx: RequestContext): void {
+  if (!hasCapability(ctx.principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
 }
 
-async function getOne(users: UserService, req: Request, res: Response, id: string): Promise<void> {
-  const { accountId, scimBase } = contextOf(res);
-  const params = parseListParams(req.query as JsonObject, 1);
+async function getOne(users: UserService, ctx: RequestContext, query: JsonObject, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const params = parseListParams(query, 1);
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-  const view = await users.get(accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
+  const view = await users.get(ctx.accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
   if (notModified(req, view.version)) {
     sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
     return;
   }
-  sendScim(res, 200, projection.apply(toUserResource(view, scimBase)), { ETag: etagOf(view.version) });
+  sendScim(res, 200, projection.apply(toUserResource(view, ctx.scimBase)), { ETag: etagOf(view.version) });
 }
 
-/** A route the app mounts flat at both SCIM bases (path relative to the base), ahead of the SCIM routers. */
+/** An authenticated read, whichever way it arrived (express, or the direct dispatch). */
+export interface ScimRead {
+  ctx: RequestContext;
+  /** Query parameters as node's querystring parses them (express's "simple" query parser). */
+  query: JsonObject;
+  /** Path parameters, decoded. */
+  params: Record<string, string>;
+  req: IncomingMessage;
+}
+
+/** A GET the app serves at both SCIM bases without the SCIM routers, and without express where it can. */
 export interface FlatScimRoute {
-  method: 'get';
+  /** Relative to the SCIM base, with `:name` parameters, e.g. /Users/:id */
   path: string;
-  handler: RequestHandler;
+  handle(read: ScimRead, res: ServerResponse): Promise<void>;
 }
 
 /**
- * The two reads identity providers repeat all day (GET by id, and the `userName eq` lookup before every create):
- * mounted flat, because each router level a request passes through costs a path trim and restore, a params merge
- * and a layer walk, as much as the SQL round trip of a GET by id.
+ * The two reads identity providers repeat all day (GET by id, and the `userName eq` lookup before every create),
+ * answered outside the SCIM routers: each router level costs a path trim and restore, a params merge and a layer
+ * walk, and express's own request set-up as much again, together as much as the SQL round trip of a GET by id.
  */
 export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
   return [
     {
-      method: 'get',
       path: '/Users',
-      handler: async (req, res) => {
-        requireUsers(res);
-        const { accountId, scimBase } = contextOf(res);
-        sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(req.query as JsonObject, deps.maxResults)));
+      async handle({ ctx, query }, res) {
+        requireUsers(ctx);
+        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults)));
       },
     },
     {
-      method: 'get',
       path: '/Users/:id',
-      handler: async (req, res) => {
-        requireUsers(res);
-        await getOne(deps.users, req, res, req.params.id as string);
+      async handle({ ctx, query, params, req }, res) {
+        requireUsers(ctx);
+        await getOne(deps.users, ctx, query, req, res, params.id);
       },
     },
   ];
@@ -207,7 +214,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   };
 
   router.post('/Users/.search', async (req, res) => {
-    requireUsers(res);
+    requireUsers(contextOf(res));
     const { accountId, scimBase } = contextOf(res);
     const body = (req.body ?? {}) as JsonObject;
     if (Array.isArray(body.schemas) && !body.schemas.includes(URN.searchRequest)) throw new DomainError('invalidSyntax', `A search request must use schema ${URN.searchRequest}`);
@@ -215,7 +222,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   });
 
   router.post('/Users', async (req, res) => {
-    requireUsers(res);
+    requireUsers(contextOf(res));
     const { accountId, principal } = contextOf(res);
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
@@ -227,15 +234,15 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   });
 
   router.put('/Users/:id', async (req, res) => {
-    requireUsers(res);
+    requireUsers(contextOf(res));
     await replace(req, res, req.params.id);
   });
   router.patch('/Users/:id', async (req, res) => {
-    requireUsers(res);
+    requireUsers(contextOf(res));
     await patch(req, res, req.params.id);
   });
   router.delete('/Users/:id', async (req, res) => {
-    requireUsers(res);
+    requireUsers(contextOf(res));
     await remove(req, res, req.params.id);
   });
 
@@ -245,7 +252,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     if (principal.role !== 'user' || !principal.userId) throw new DomainError('notImplemented', '/Me is available to tokens of role user, which act as one user');
     return principal.userId;
   };
-  router.get('/Me', async (req, res) => getOne(users, req, res, meId(res)));
+  router.get('/Me', async (req, res) => getOne(users, contextOf(res), req.query as JsonObject, req, res, meId(res)));
   router.put('/Me', async (req, res) => replace(req, res, meId(res)));
   router.patch('/Me', async (req, res) => patch(req, res, meId(res)));
   router.delete('/Me', async (req, res) => remove(req, res, meId(res)));

@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createApp } from '../../src/app.js';
@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from './test-database.js';
 export const OPERATOR_TOKEN = 'sb_test_operator_token_0123456789abcdefghijklmnop';
 
 export interface TestApp {
-  app: Express;
+  app: RequestListener;
   deps: Deps;
   db: TestDatabase;
   clock: ManualClock;
