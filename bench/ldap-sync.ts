@@ -1,7 +1,8 @@
 /**
  * LDAP sync benchmark (issue 4): a full sync of N slapd entries through the sync engine (users/s, peak RSS)
  * beside the floor, a plain paged `ldapsearch` of the same tree and attributes; then an incremental run after
- * `changes` entries changed (its time should follow the changes, not the directory).
+ * `changes` entries changed (its time should follow the changes, not the directory). Beside them, the database's
+ * share: the rows the full run wrote, copied by the server itself (`insert … select`, one statement per table).
  *
  * Each (database, size) runs in a child process of its own, so its peak RSS is its own (flat memory from 10,000
  * to 100,000 entries means the two children peak alike). PostgreSQL runs use a scratch database
@@ -45,6 +46,41 @@ export interface LdapSyncFigures {
   incremental: { changed: number; seconds: number; counts: SyncCounts };
   /** An incremental run with nothing changed: the fixed cost of a run. */
   idle: { seconds: number; counts: SyncCounts };
+  /** The rows the full run wrote, copied into another account by the server in one statement per table. */
+  writeFloor: { seconds: number; rows: number };
+}
+
+/** The tables a sync writes, parents first. */
+const WRITTEN_TABLES = ['sources', 'sync_runs', 'users', 'user_emails', 'user_phone_numbers', 'user_extensions', 'user_source_links', 'audit_log', 'sync_run_results'];
+
+/**
+ * The database's part of the floor: every row of the account (what the sync wrote: users, value rows, links, audit,
+ * run results) copied into a new account by `insert … select`, one statement per table in one transaction, so no
+ * client work, round trip or JSON parsing is in it. Ids stay (keys are per account); identity columns are left out.
+ */
+async function writeFloor(db: Database, accountId: string): Promise<{ seconds: number; rows: number }> {
+  const { knex } = db;
+  const [copy] = await knex('accounts').insert({ type: 'customer', name: 'Bench copy' }).returning('id');
+  const copyId = (copy as { id: string }).id;
+  const columns = new Map<string, string[]>();
+  for (const table of WRITTEN_TABLES) {
+    const { rows } = (await knex.raw(
+      `select column_name from information_schema.columns where table_schema = current_schema() and table_name = ? and is_identity = 'NO' and is_generated = 'NEVER' order by ordinal_position`,
+      [table],
+    )) as { rows: { column_name: string }[] };
+    columns.set(table, rows.map((r) => r.column_name));
+  }
+  const start = performance.now();
+  let rows = 0;
+  await knex.transaction(async (trx) => {
+    for (const table of WRITTEN_TABLES) {
+      const list = columns.get(table)!;
+      const select = list.map((c) => (c === 'account_id' ? '?::uuid' : c)).join(', ');
+      const result = (await trx.raw(`insert into ${table} (${list.join(', ')}) select ${select} from ${table} where account_id = ?`, [copyId, accountId])) as { rowCount?: number; affectedRows?: number };
+      rows += result.rowCount ?? result.affectedRows ?? 0;
+    }
+  });
+  return { seconds: (performance.now() - start) / 1000, rows };
 }
 
 function rssSampler(): { stop(): number } {
@@ -113,6 +149,7 @@ export async function benchLdapSyncOnce(database: BenchDatabase, entries: number
     const fullSeconds = (performance.now() - start) / 1000;
     const peakRssBytes = rss.stop();
     if (full.status !== 'succeeded' || full.counts.created !== entries) throw new Error(`full run ${full.status} ${JSON.stringify(full.counts)}: ${full.error}`);
+    const floorWrite = await writeFloor(db, accountId);
 
     const idleStart = performance.now();
     const idle = await engine.run(accountId, sourceId, { mode: 'incremental' });
@@ -135,6 +172,7 @@ export async function benchLdapSyncOnce(database: BenchDatabase, entries: number
       ratio: fullSeconds / floor.seconds,
       incremental: { changed: changes, seconds: incSeconds, counts: inc.counts },
       idle: { seconds: idleSeconds, counts: idle.counts },
+      writeFloor: floorWrite,
     };
   } finally {
     await slapd.stop();
@@ -176,6 +214,7 @@ export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = 
   log(`  ${r.database.padEnd(8)} ${fmt(r.entries).padStart(7)} entries (slapadd ${fmt(r.loadSeconds, 1)} s)`);
   log(`    floor  ldapsearch -E pr=${PAGE_SIZE}  ${fmt(r.floor.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.floor.seconds, 2).padStart(6)} s`);
   log(`    full   sync                   ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s  ratio sync/ldapsearch time ${fmt(r.ratio, 1)}× (target ≤ 3×)  peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
+  log(`    db     the same rows by insert … select ${fmt(r.writeFloor.seconds, 2).padStart(6)} s  (${fmt(r.writeFloor.rows)} rows, one statement per table; sync/db ${fmt(r.full.seconds / r.writeFloor.seconds, 1)}×)`);
   log(`    idle   incremental, nothing changed      ${fmt(r.idle.seconds, 2).padStart(6)} s  ${JSON.stringify(r.idle.counts)}`);
   log(`    incr   incremental, ${fmt(r.incremental.changed)} changed      ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify(r.incremental.counts)}`);
 }

@@ -3,12 +3,13 @@
  *   scim-http   Switchboard SCIM over HTTP vs a bare node:http + pg floor (bench/scim-http.ts)
  *   mail        outbox + MailWorker vs a bare nodemailer pool (bench/mail-throughput.ts)
  *   ldap-floor  LDAP connector read vs paged ldapsearch (bench/ldap-sync-floor.ts)
- *   ldap-sync   full + incremental sync into PGlite vs the connector read (bench/ldap-sync.ts)
+ *   ldap-sync   full sync of 10,000 and 100,000 slapd entries vs a paged ldapsearch of the same tree (the floor), peak RSS
+ *               of each size, then an incremental run of 1,000 changes; on PostgreSQL and PGlite (bench/ldap-sync.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (default 5000)  --actions=N (default 10000, the issue's action size)  --no-pglite
- * The LDAP and actions sizes are below their files' defaults (10000): both write every user through
- * UserService.apply, about 100 users/s on a 2-core machine, and `npm run bench` should stay under 10 minutes.
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --no-pglite
+ * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
+ * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,7 +45,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
     name: 'ldap-floor',
     async run() {
       const { benchLdapFloor } = await import('./ldap-sync-floor.js');
-      const r = await benchLdapFloor(Number(arg('ldap') ?? 5_000));
+      const r = await benchLdapFloor(Number(arg('ldap') ?? 100_000));
       console.log(`LDAP read, ${fmt(r.entries)} entries (slapadd load ${fmt(r.loadSeconds, 1)} s):`);
       console.log(`  floor     (paged ldapsearch)    ${fmt(r.ldapsearch.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.ldapsearch.seconds, 2)} s`);
       console.log(`  connector (read + map to SCIM)  ${fmt(r.connector.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.connector.seconds, 2)} s  peak RSS +${fmt(r.connector.peakRssDeltaBytes / 2 ** 20, 1)} MiB  warnings ${r.connector.warnings}`);
@@ -55,11 +56,18 @@ const benches: { name: string; run: () => Promise<void> }[] = [
     name: 'ldap-sync',
     async run() {
       const { benchLdapSync } = await import('./ldap-sync.js');
-      const r = await benchLdapSync(Number(arg('ldap') ?? 5_000));
-      console.log(`LDAP sync into PGlite, ${fmt(r.entries)} entries:`);
-      console.log(`  full         ${fmt(r.full.usersPerSecond).padStart(7)} users/s  ${fmt(r.full.seconds, 2)} s  peak RSS ${fmt(r.full.peakRssBytes / 2 ** 20)} MiB  ${JSON.stringify(r.full.counts)}`);
-      console.log(`  incremental  ${fmt(r.incremental.changed)} changed entries in ${fmt(r.incremental.seconds, 2)} s  ${JSON.stringify(r.incremental.counts)}`);
-      console.log(`  floor (connector read) ${fmt(r.floorEntriesPerSecond)} entries/s; ratio sync/floor: ${fmt(r.ratioToFloor * 100)} %`);
+      const largest = Number(arg('ldap') ?? 100_000);
+      const pglite = Number(arg('ldap-pglite') ?? 100_000);
+      const sizes = (n: number) => [...new Set([Math.min(10_000, n), n])];
+      console.log(`LDAP sync (sync engine, batches of 1,000) vs paged ldapsearch of the same tree; each size in a child process of its own:`);
+      if (pglite < largest) console.log(`  (PGlite runs ${fmt(pglite)} entries at most, not ${fmt(largest)}: --ldap-pglite)`);
+      await benchLdapSync({
+        changes: 1_000,
+        databases: [
+          { database: 'postgres', sizes: sizes(largest) },
+          ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes: sizes(pglite) }]),
+        ],
+      });
     },
   },
   {
