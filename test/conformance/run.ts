@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     });
     const failures = summary.run.failures.map((f) => `${f.source?.name ?? '?'} :: ${f.error.test ?? f.error.message}`);
     const unexpected = failures.filter((f) => acceptedFailures[f] === undefined);
-    console.log(`\nconformance: ${summary.run.stats.assertions.total - summary.run.stats.assertions.failed} passed, ${summary.run.stats.assertions.failed} failed`);
+    const { total = 0, failed = 0 } = summary.run.stats.assertions;
+    console.log(`\nconformance: ${total - failed} passed, ${failed} failed`);
     for (const f of failures) console.log(`  ${unexpected.includes(f) ? 'UNEXPECTED' : 'accepted  '} ${f}`);
     if (process.env.CONFORMANCE_VERBOSE) {
       for (const f of summary.run.failures) {

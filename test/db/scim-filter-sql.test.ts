@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { expect } from 'chai';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../support/test-database.js';
 import { parseScimFilter } from '../../src/domain/scim-filter.js';
@@ -140,7 +141,7 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
     const result = await db.knex.raw(
       `select ${mapping.alias}.${column} as name, ${mapping.alias}.account_id as account from ${table} ${mapping.alias} where ${mapping.alias}.account_id = ? and (${sql})`,
-      [accountId, ...bindings],
+      [accountId, ...bindings] as Knex.RawBinding[],
     );
     for (const row of result.rows) expect(row.account).to.equal(accountId);
     return (result.rows as { name: string }[]).map((r) => r.name).sort();
@@ -336,7 +337,7 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     });
     const run = async (filter: string) => {
       const { sql, bindings } = compileFilter(parseScimFilter(filter), accounts);
-      const result = await db.knex.raw(`select a.name from accounts a where a.id in (?, ?) and (${sql}) order by a.name`, [accountA, accountB, ...bindings]);
+      const result = await db.knex.raw(`select a.name from accounts a where a.id in (?, ?) and (${sql}) order by a.name`, [accountA, accountB, ...bindings] as Knex.RawBinding[]);
       return (result.rows as { name: string }[]).map((r) => r.name);
     };
     expect(await run('userCount gt 19')).to.deep.equal(['Acme']);
@@ -370,7 +371,7 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
       const { sql, bindings } = compileFilter(parseScimFilter(filter), userMap);
       const result = await db.knex.raw(
         `select u.user_name from users u where u.account_id = ? and (${sql}) order by ${sort.sql} nulls last, u.user_name`,
-        [accountA, ...bindings],
+        [accountA, ...bindings] as Knex.RawBinding[],
       );
       return (result.rows as { user_name: string }[]).map((r) => r.user_name);
     };
@@ -429,7 +430,7 @@ if (testDatabaseKind === 'postgres') {
 
     async function plan(filter: string): Promise<string> {
       const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
-      const result = await db.knex.raw(`explain select u.id from users u where u.account_id = ? and (${sql})`, [accountId, ...bindings]);
+      const result = await db.knex.raw(`explain select u.id from users u where u.account_id = ? and (${sql})`, [accountId, ...bindings] as Knex.RawBinding[]);
       return (result.rows as { 'QUERY PLAN': string }[]).map((r) => r['QUERY PLAN']).join('\n');
     }
 
