@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Deps } from './deps.js';
-import { DomainError, notFound } from './domain/errors.js';
+import { DomainError } from './domain/errors.js';
 import { scimAuth, type ScimAuthDeps } from './http/auth.js';
 import { directDispatch } from './http/direct-dispatch.js';
 import type { ScimRead } from './scim/users-router.js';
@@ -58,7 +58,7 @@ export function createApp(deps: Deps): RequestListener {
   const dispatch: Dispatch = loopbackDispatch((req, res) => listener(req, res));
   scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
   scim.use((req: Request) => {
-    throw notFound(`No SCIM endpoint ${req.method} ${req.path}`);
+    throw new DomainError('notFound', `There is no SCIM endpoint for ${req.method} ${req.path}`);
   });
 
   // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
@@ -87,7 +87,7 @@ export function createApp(deps: Deps): RequestListener {
   app.use(json);
 
   app.use((req: Request, res: Response) => {
-    sendError(res, new DomainError('notFound', `No endpoint ${req.method} ${req.path}`));
+    sendError(res, new DomainError('notFound', `There is no endpoint for ${req.method} ${req.path}`));
   });
   app.use(errorHandler(logger));
 
