@@ -35,6 +35,9 @@ export function toUserResource(user: UserView, scimBase: string): JsonObject {
   const schemas = Array.isArray(doc.schemas) ? [...(doc.schemas as string[])] : [CORE_USER];
   if (!schemas.includes(SWITCHBOARD_URN)) schemas.push(SWITCHBOARD_URN);
   const resource: JsonObject = { ...doc, schemas, id: user.id };
+  // Stored as active when the client sent none (users-repo derivedColumns): filters match on that, so the
+  // representation says so too.
+  if (doc.active === undefined) resource.active = true;
   resource[SWITCHBOARD_URN] = ext;
   if (user.groups.length > 0) resource.groups = user.groups.map((g) => ({ value: g.value, display: g.display, $ref: `${scimBase}/Groups/${g.value}`, type: 'direct' }));
   resource.meta = {
