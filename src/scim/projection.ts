@@ -38,11 +38,19 @@ function compile(resourceType: ResourceTypeDef, attributes: string[], excluded: 
     }
   };
 
+  // A bare schema URN names every attribute of that schema (RFC 7644 §3.10: "urn:…:enterprise:2.0:User").
+  const schemaNamed = (path: string) => allSchemas.find((s) => s.id.toLowerCase() === path.trim().toLowerCase());
+
   if (attributes.length > 0) {
     for (const schema of allSchemas) {
       for (const attr of schema.attrs) if (attr.returned === 'always') targetFor(schema.id, schema.extension).set(attr.name, true);
     }
     for (const path of attributes) {
+      const whole = schemaNamed(path);
+      if (whole) {
+        for (const attr of whole.attrs) if (defaultIncluded(attr)) targetFor(whole.id, whole.extension).set(attr.name, true);
+        continue;
+      }
       const resolved = resolve(path);
       if (!resolved || resolved.attribute.returned === 'never') continue;
       const target = targetFor(resolved.schemaId, resolved.extension);
@@ -64,6 +72,11 @@ function compile(resourceType: ResourceTypeDef, attributes: string[], excluded: 
   const excludedTop = new Set<string>();
   const excludedSubs = new Map<string, Set<string>>();
   for (const path of excluded) {
+    const whole = schemaNamed(path);
+    if (whole) {
+      if (whole.extension) for (const attr of whole.attrs) if (attr.returned !== 'always') excludedTop.add(`${whole.id}:${attr.name}`);
+      continue;
+    }
     const resolved = resolve(path);
     if (!resolved || resolved.attribute.returned === 'always') continue;
     const key = `${resolved.extension ? resolved.schemaId + ':' : ''}${resolved.attribute.name}`;
