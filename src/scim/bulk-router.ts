@@ -67,7 +67,14 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
     const created = new Map<string, string>();
     const results = new Array<Record<string, unknown>>(operations.length);
     const base = req.baseUrl;
-    const headers: Record<string, string> = { authorization: req.get('Authorization') ?? '', 'content-type': 'application/scim+json' };
+    // Each operation is replayed over a private loopback port: the client's Host and scheme go with it, so the
+    // locations and meta.location it answers name the origin the client used, not the loopback listener.
+    const headers: Record<string, string> = {
+      authorization: req.get('Authorization') ?? '',
+      'content-type': 'application/scim+json',
+      ...(req.get('Host') ? { host: req.get('Host')! } : {}),
+      'x-forwarded-proto': req.protocol,
+    };
     let errors = 0;
     // Operations run in order; one waiting on a bulkId created later is retried after the others (RFC 7644 §3.7.1).
     let pending = operations.map((op, index) => ({ op, index }));
