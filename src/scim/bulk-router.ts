@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors.js';
 import { contextOf } from '../http/request-context.js';
 import { errorBody, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 /** One operation replayed through the app itself, so it gets exactly the behaviour of its own endpoint. */
 export type Dispatch = (request: { method: string; url: string; headers: Record<string, string>; body?: unknown }) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }>;
@@ -117,5 +118,6 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
     }
     sendScim(res, 200, { schemas: [URN.bulkResponse], Operations: results.filter((r) => r !== undefined) });
   });
+  refuseOtherMethods(router, '/Bulk', ['POST']);
   return router;
 }

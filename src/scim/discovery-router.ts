@@ -4,6 +4,7 @@ import type { ResourceTypeDef, SchemaDef } from '../domain/scim-schema.js';
 import { contextOf } from '../http/request-context.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 export interface ServiceLimits {
   maxResults: number;
@@ -118,5 +119,6 @@ export function discoveryRouter(deps: { resourceTypes: () => ResourceTypeDef[]; 
     if (!schema) throw notFound(`Schema ${req.params.id}`);
     sendScim(res, 200, schemaResource(schema, base(res)));
   });
+  refuseOtherMethods(router, ['/ServiceProviderConfig', '/serviceConfiguration', '/ResourceTypes', '/ResourceTypes/:id', '/Schemas', '/Schemas/:id'], ['GET']);
   return router;
 }

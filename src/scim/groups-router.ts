@@ -13,6 +13,7 @@ import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 const rt = resourceTypes.group;
 
@@ -139,5 +140,8 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number })
     await groups.delete(accountId, writerOf(principal), req.params.id, ifMatchVersion(req));
     sendScim(res, 204);
   });
+  refuseOtherMethods(router, '/Groups', ['GET', 'POST']);
+  refuseOtherMethods(router, '/Groups/.search', ['POST']);
+  refuseOtherMethods(router, '/Groups/:id', ['GET', 'PUT', 'PATCH', 'DELETE']);
   return router;
 }

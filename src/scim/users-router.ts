@@ -19,6 +19,7 @@ import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { toUserResource } from './user-resource.js';
 import { URN } from './urns.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 const rt = resourceTypes.user;
 const userSchema = scimmySchemas.user.extend(scimmySchemas.enterpriseUser, false).extend(scimmySchemas.switchboardUser, false);
@@ -257,6 +258,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   router.patch('/Me', async (req, res) => patch(req, res, meId(res)));
   router.delete('/Me', async (req, res) => remove(req, res, meId(res)));
 
+  refuseOtherMethods(router, '/Users', ['GET', 'POST']);
+  refuseOtherMethods(router, '/Users/.search', ['POST']);
+  refuseOtherMethods(router, ['/Users/:id', '/Me'], ['GET', 'PUT', 'PATCH', 'DELETE']);
   return router;
 }
 
