@@ -95,7 +95,26 @@ function write(doc: JsonObject, key: string, value: unknown): void {
   else doc[key] = value;
 }
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/**
+ * JSON equality, blind to object key order: stored documents come back from jsonb with their keys reordered, and
+ * an unchanged `emails` must not count as a change (it would bump the version, audit and report it).
+ */
+function same(a: unknown, b: unknown): boolean {
+  if (a === undefined) a = null;
+  if (b === undefined) b = null;
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, i) => same(item, other[i]));
+  }
+  const left = a as JsonObject;
+  const right = b as JsonObject;
+  const keys = Object.keys(left).filter((k) => left[k] !== undefined);
+  if (keys.length !== Object.keys(right).filter((k) => right[k] !== undefined).length) return false;
+  return keys.every((k) => Object.prototype.hasOwnProperty.call(right, k) && same(left[k], right[k]));
+}
 
 /** The top-level attribute keys (URN-qualified for extensions) in which two documents differ. */
 export function changedAttributes(before: JsonObject, after: JsonObject, extensionUrns: readonly string[]): string[] {
