@@ -59,6 +59,8 @@ const scimTypes = new Set<string>([
   'invalidValue', 'invalidVers', 'sensitive', 'invalidCursor', 'expiredCursor',
 ]);
 
+export const isScimType = (value: string): value is ScimType => scimTypes.has(value);
+
 export class DomainError extends Error {
   readonly status: number;
   readonly scimType: ScimType | undefined;

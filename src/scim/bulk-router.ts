@@ -4,6 +4,7 @@ import { contextOf } from '../http/request-context.js';
 import { errorBody, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
+import { forwardedHeaders, mountRootSearch } from './root-search.js';
 
 /** One operation replayed through the app itself, so it gets exactly the behaviour of its own endpoint. */
 export type Dispatch = (request: { method: string; url: string; headers: Record<string, string>; body?: unknown }) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }>;
@@ -70,12 +71,7 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
     const base = req.baseUrl;
     // Each operation is replayed over a private loopback port: the client's Host and scheme go with it, so the
     // locations and meta.location it answers name the origin the client used, not the loopback listener.
-    const headers: Record<string, string> = {
-      authorization: req.get('Authorization') ?? '',
-      'content-type': 'application/scim+json',
-      ...(req.get('Host') ? { host: req.get('Host')! } : {}),
-      'x-forwarded-proto': req.protocol,
-    };
+    const headers = forwardedHeaders(req);
     let errors = 0;
     // Operations run in order; one waiting on a bulkId created later is retried after the others (RFC 7644 §3.7.1).
     let pending = operations.map((op, index) => ({ op, index }));
@@ -119,5 +115,8 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
     sendScim(res, 200, { schemas: [URN.bulkResponse], Operations: results.filter((r) => r !== undefined) });
   });
   refuseOtherMethods(router, '/Bulk', ['POST']);
+  // The root search replays through the same dispatch, one /.search per resource type.
+  mountRootSearch(router, deps.dispatch);
+  refuseOtherMethods(router, '/.search', ['POST']);
   return router;
 }
