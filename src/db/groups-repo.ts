@@ -14,6 +14,8 @@ export interface StoredGroup {
   updatedAt: Date;
 }
 
+export type ListedGroup = StoredGroup & { sortValue: string | null };
+
 export interface GroupMember {
   value: string;
   type: 'User' | 'Group';
@@ -134,11 +136,35 @@ export const groupsRepo = {
     return Number(n);
   },
 
-  async list(db: Executor, accountId: string, query: { where?: { sql: string; bindings: readonly unknown[] }; orderBy?: string; descending?: boolean; offset: number; limit: number }): Promise<StoredGroup[]> {
-    const q = db('groups as g').where('g.account_id', accountId).select(columns.map((c) => `g.${c}`));
+  /**
+   * A page in a stable order (sort key, then id), by offset or by keyset after a cursor position (RFC 9865), the
+   * same order and keyset rule as the users list.
+   */
+  async list(
+    db: Executor,
+    accountId: string,
+    query: { where?: { sql: string; bindings: readonly unknown[] }; orderBy?: string; descending?: boolean; offset: number; limit: number; after?: { value: string | null; id: string } },
+  ): Promise<ListedGroup[]> {
+    const order = query.orderBy ?? 'g.created_at';
+    const q = db('groups as g').where('g.account_id', accountId).select([...columns.map((c) => `g.${c}`), db.raw(`(${order})::text as sort_value`)]);
     if (query.where) q.whereRaw(query.where.sql, query.where.bindings as Knex.RawBinding[]);
     const dir = query.descending ? 'desc' : 'asc';
-    q.orderByRaw(`${query.orderBy ?? 'g.created_at'} ${dir} ${query.descending ? 'nulls first' : 'nulls last'}, g.id ${dir}`);
-    return ((await q.offset(query.offset).limit(query.limit)) as Row[]).map(toGroup);
+    const cmp = query.descending ? '<' : '>';
+    if (query.after) {
+      const { value, id } = query.after;
+      if (value === null) {
+        // Nulls sort last ascending and first descending.
+        q.whereRaw(query.descending ? `((${order}) is not null or g.id ${cmp} ?::uuid)` : `((${order}) is null and g.id ${cmp} ?::uuid)`, [id]);
+      } else {
+        q.whereRaw(
+          query.descending
+            ? `((${order}) ${cmp} ? or ((${order}) = ? and g.id ${cmp} ?::uuid))`
+            : `((${order}) ${cmp} ? or ((${order}) = ? and g.id ${cmp} ?::uuid) or (${order}) is null)`,
+          [value, value, id],
+        );
+      }
+    }
+    q.orderByRaw(`${order} ${dir} ${query.descending ? 'nulls first' : 'nulls last'}, g.id ${dir}`);
+    return ((await q.offset(query.offset).limit(query.limit)) as Row[]).map((r) => ({ ...toGroup(r), sortValue: (r.sort_value as string | null) ?? null }));
   },
 };

@@ -1,7 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf } from '../domain/principal.js';
-import type { StoredGroup, GroupMember } from '../db/groups-repo.js';
+import type { StoredGroup, GroupMember, ListedGroup } from '../db/groups-repo.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { GroupService } from '../services/group-service.js';
 import { contextOf } from '../http/request-context.js';
@@ -44,7 +45,9 @@ function groupData(input: JsonObject): JsonObject {
   return data;
 }
 
-export function groupsRouter(deps: { groups: GroupService; maxResults: number }): Router {
+/** cursorTtlSeconds: RFC 9865 cursor lifetime; the default is the configuration's (SCIM_CURSOR_TTL_SECONDS). */
+export function groupsRouter(deps: { groups: GroupService; maxResults: number; cursorTtlSeconds?: number }): Router {
+  const cursorTtlSeconds = deps.cursorTtlSeconds ?? 3600;
   const router = Router({ mergeParams: true });
   const { groups } = deps;
   const requireGroups = (res: Response) => {
@@ -71,9 +74,34 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number })
     const sort = params.sortBy ? sortExpression(mappingOf('group'), params.sortBy) : undefined;
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
     const total = await groups.count(accountId, where);
-    const page = params.count === 0 ? [] : await groups.list(accountId, { where, orderBy: sort?.sql, descending: params.sortOrder === 'descending', offset: params.startIndex - 1, limit: params.count });
+    const descending = params.sortOrder === 'descending';
+    const base = { where, orderBy: sort?.sql, offset: 0 };
+    let page: ListedGroup[] = [];
+    const extra: JsonObject = {};
+    if (params.count === 0) {
+      page = [];
+    } else if (params.cursor === undefined) {
+      page = await groups.list(accountId, { ...base, descending, offset: params.startIndex - 1, limit: params.count });
+    } else {
+      // RFC 9865 cursors, as for users: a keyset position bound to the filter and sort it came from.
+      const queryKey = [accountId, 'Groups', params.filter ?? '', params.sortBy ?? '', params.sortOrder];
+      const now = groups.now();
+      const at = params.cursor === '' ? undefined : decodeCursor(params.cursor, queryKey, now, cursorTtlSeconds);
+      const backwards = at?.direction === 'previous';
+      const rows = await groups.list(accountId, { ...base, descending: backwards ? !descending : descending, after: at?.position, limit: params.count + 1 });
+      const hasMore = rows.length > params.count;
+      page = rows.slice(0, params.count);
+      if (backwards) page.reverse();
+      const first = page[0];
+      const last = page[page.length - 1];
+      if (first && last) {
+        if (backwards ? true : hasMore) extra.nextCursor = encodeCursor({ value: last.sortValue, id: last.id }, queryKey, now);
+        if (backwards ? hasMore : at !== undefined) extra.previousCursor = encodeCursor({ value: first.sortValue, id: first.id }, queryKey, now, 'previous');
+      }
+    }
     const members = projection.includes('members') ? await groups.members(accountId, page.map((g) => g.id)) : undefined;
-    sendScim(res, 200, listResponse(page.map((g) => projection.apply(toGroupResource(g, members ? members.get(g.id) ?? [] : undefined, scimBase))), total, params.startIndex));
+    const resources = page.map((g) => projection.apply(toGroupResource(g, members ? members.get(g.id) ?? [] : undefined, scimBase)));
+    sendScim(res, 200, listResponse(resources, total, params.cursor === undefined ? params.startIndex : undefined, extra));
   };
 
   router.get('/Groups', async (req, res) => {

@@ -18,6 +18,11 @@ export class GroupService {
     private readonly clock: Clock,
   ) {}
 
+  /** The service's time: list cursors are issued and expire by it. */
+  now(): Date {
+    return this.clock.now();
+  }
+
   async get(accountId: string, id: string): Promise<StoredGroup> {
     const group = await groupsRepo.findById(this.db, accountId, id);
     if (!group) throw notFound(`Group ${id}`);

@@ -102,6 +102,33 @@ describe(`SCIM conformance audit (${testDatabaseKind})`, () => {
     });
   });
 
+  describe('Groups cursor pagination (RFC 9865)', () => {
+    it('when /Groups is paged by cursor, then every group comes exactly once, forwards and back, without startIndex', async () => {
+      for (let i = 0; i < 5; i++) await t.request.post(`${base}/Groups`).set(h).send({ schemas: [GROUP], displayName: `cursor-${i}` });
+      const filter = 'displayName sw "cursor-"';
+      const seen: string[] = [];
+      const cursors: string[] = [];
+      let cursor = '';
+      for (let guard = 0; guard < 5; guard++) {
+        const page = await t.request.get(`${base}/Groups`).query({ filter, count: 2, cursor, sortBy: 'displayName', excludedAttributes: 'members' }).set(h);
+        expect(page.status).to.equal(200);
+        expect(page.body).to.not.have.property('startIndex');
+        expect(page.body.totalResults).to.equal(5);
+        seen.push(...page.body.Resources.map((g: { displayName: string }) => g.displayName));
+        if (!page.body.nextCursor) break;
+        cursors.push(page.body.nextCursor);
+        cursor = page.body.nextCursor;
+      }
+      expect(seen).to.deep.equal(['cursor-0', 'cursor-1', 'cursor-2', 'cursor-3', 'cursor-4']);
+      const third = await t.request.get(`${base}/Groups`).query({ filter, count: 2, cursor: cursors[1], sortBy: 'displayName' }).set(h);
+      const back = await t.request.get(`${base}/Groups`).query({ filter, count: 2, cursor: third.body.previousCursor, sortBy: 'displayName' }).set(h);
+      expect(back.body.Resources.map((g: { displayName: string }) => g.displayName)).to.deep.equal(['cursor-2', 'cursor-3']);
+      const invalid = await t.request.get(`${base}/Groups`).query({ cursor: 'not-a-cursor' }).set(h);
+      expect(invalid.status).to.equal(400);
+      expect(invalid.body.scimType).to.equal('invalidCursor');
+    });
+  });
+
   describe('POST /.search at the root (RFC 7644 §3.4.3)', () => {
     before(async () => {
       await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'root-search@example.com', externalId: 'root-x' });
