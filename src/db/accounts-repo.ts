@@ -51,6 +51,20 @@ async function subscriptionsOf(db: Executor, ids: string[]): Promise<Map<string,
   return map;
 }
 
+const findOneSql = (forUpdate: boolean) =>
+  `select ${columns.map((c) => `a.${c}`).join(', ')},
+          (select coalesce(json_agg(json_build_object('product', s.product, 'seats', s.seats) order by s.product), '[]'::json)
+             from account_subscriptions s where s.account_id = a.id) as subscriptions
+     from accounts a where a.id = ?${forUpdate ? ' for update of a' : ''}`;
+const findOneStatements = { plain: findOneSql(false), locking: findOneSql(true) };
+
+async function findOne(db: Executor, id: string, forUpdate: boolean): Promise<Account | undefined> {
+  if (!isUuid(id)) return undefined;
+  const { rows } = (await db.raw(forUpdate ? findOneStatements.locking : findOneStatements.plain, [id])) as { rows: (AccountRow & { subscriptions: Subscription[] })[] };
+  const row = rows[0];
+  return row ? toAccount(row, row.subscriptions) : undefined;
+}
+
 export interface NewAccount {
   parentId: string | null;
   type: AccountType;
@@ -62,18 +76,13 @@ export interface NewAccount {
 }
 
 export const accountsRepo = {
+  /** The account with its subscriptions, in one round trip: every user write reads it. */
   async findById(db: Executor, id: string): Promise<Account | undefined> {
-    if (!isUuid(id)) return undefined;
-    const row = (await db(table).where({ id }).first(columns)) as AccountRow | undefined;
-    if (!row) return undefined;
-    return toAccount(row, (await subscriptionsOf(db, [id])).get(id) ?? []);
+    return findOne(db, id, false);
   },
 
   async findForUpdate(db: Executor, id: string): Promise<Account | undefined> {
-    if (!isUuid(id)) return undefined;
-    const row = (await db(table).where({ id }).forUpdate().first(columns)) as AccountRow | undefined;
-    if (!row) return undefined;
-    return toAccount(row, (await subscriptionsOf(db, [id])).get(id) ?? []);
+    return findOne(db, id, true);
   },
 
   async findOperator(db: Executor): Promise<Account | undefined> {
