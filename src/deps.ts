@@ -83,7 +83,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     flatScimRoutes: usersReadRoutes(usersDeps),
     scimRouters: [
       usersRouter(usersDeps),
-      groupsRouter({ groups, maxResults: config.scim.maxResults }),
+      groupsRouter({ groups, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
     ],
     publicRouters: [],
     mailer,

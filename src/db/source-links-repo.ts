@@ -14,7 +14,7 @@ export interface SourceLink {
   missingSince: Date | null;
 }
 
-interface LinkRow {
+export interface LinkRow {
   account_id: string;
   user_id: string;
   source_id: string;
@@ -24,8 +24,15 @@ interface LinkRow {
   attributes: Record<string, unknown>;
   raw: Record<string, unknown>;
   hash: string | null;
-  missing_since: Date | null;
+  missing_since: Date | string | null;
 }
+
+/** The SQL of a column holding a user's link rows as JSON (`u` is the users row), for reads that want both at once. */
+export const linkRowsColumnSql = (alias: string) =>
+  `(select coalesce(json_agg(l), '[]'::json) from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as link_rows`;
+
+/** Links from linkRowsColumnSql's JSON (timestamps arrive as text; toLink makes them dates). */
+export const linksFromJson = (rows: readonly LinkRow[] | null | undefined): SourceLink[] => (rows ?? []).map(toLink);
 
 const toLink = (r: LinkRow): SourceLink => ({
   accountId: r.account_id,

@@ -48,9 +48,16 @@ export const toSource = (r: Row): SourceRecord => ({
 
 export const sourcesRepo = {
   /** The account's SCIM-push source, created on the first push of an identity provider. */
-  async scimSource(db: Executor, accountId: string): Promise<SourceRecord> {
+  /** The account's `scim` source (the identity provider's push), if it has been created. */
+  async findScimSource(db: Executor, accountId: string): Promise<SourceRecord | undefined> {
     const existing = await db('sources').where({ account_id: accountId, kind: 'scim' }).first();
-    if (existing) return toSource(existing as Row);
+    return existing ? toSource(existing as Row) : undefined;
+  },
+
+  /** The account's `scim` source, created on first use. */
+  async scimSource(db: Executor, accountId: string): Promise<SourceRecord> {
+    const existing = await sourcesRepo.findScimSource(db, accountId);
+    if (existing) return existing;
     const [row] = await db('sources')
       .insert({ account_id: accountId, name: 'SCIM push', kind: 'scim' })
       .onConflict(db.raw('(account_id) where kind = \'scim\''))

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
+import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid } from './accounts-repo.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -244,6 +245,17 @@ export const usersRepo = {
     if (options.forUpdate) query.forUpdate();
     const row = (await query) as UserRow | undefined;
     return row ? toStored(row) : undefined;
+  },
+
+  /** The row under a lock (FOR UPDATE) with its source links, in one round trip: what a PUT or PATCH starts from. */
+  async findForUpdateWithLinks(db: Executor, accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] } | undefined> {
+    if (!isUuid(id)) return undefined;
+    const { rows } = (await db.raw(`select ${baseColumns.map((c) => `u.${c}`).join(', ')}, ${linkRowsColumnSql('u')} from users as u where u.account_id = ? and u.id = ? for update of u`, [
+      accountId,
+      id,
+    ])) as { rows: (UserRow & { link_rows: LinkRow[] | null })[] };
+    const row = rows[0];
+    return row ? { user: toStored(row), links: linksFromJson(row.link_rows) } : undefined;
   },
 
   async findView(db: Executor, accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView | undefined> {

@@ -168,10 +168,10 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
     await users.transaction(async (trx) => {
-      const current = await users.findForUpdate(trx, accountId, id);
+      const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
       const writer = await writerFor(users, trx, accountId, principal);
-      await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req) });
+      await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
     });
     await respond(req, res, 200, accountId, id);
   };
@@ -180,7 +180,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, principal } = contextOf(res);
     const ops = parsePatchRequest(req.body);
     await users.transaction(async (trx) => {
-      const current = await users.findForUpdate(trx, accountId, id);
+      const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       // password is write-only and never stored in the document: pull it out of the operations first.
       let password: string | undefined;
       const docOps = ops.filter((op) => {
@@ -202,7 +202,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       });
       const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
       const writer = await writerFor(users, trx, accountId, principal);
-      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req) });
+      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links });
     });
     await respond(req, res, 200, accountId, id);
   };

@@ -15,6 +15,7 @@ import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import { uniqueKeysOf, usersRepo, type StoredUser, type UniqueHolder, type UserView, type ListQuery } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
+import { TtlCache } from '../lib/ttl-cache.js';
 
 export const EXTENSION_URNS = ['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', SWITCHBOARD_URN] as const;
 
@@ -39,6 +40,8 @@ export interface ApplyOptions {
   ownedAttributes?: string[];
   /** For source writers: the hash of the record, kept on the link (the sync engine's "unchanged" check); default none. */
   linkHash?: string;
+  /** The current user's source links, when the caller read them with the row (findForUpdateWithLinks). */
+  links?: SourceLink[];
 }
 
 /** One write of `applyMany`: what `apply` takes after the writer. */
@@ -127,6 +130,13 @@ function present(doc: JsonObject, attribute: string): boolean {
  * apply(), which enforces ownership, the seed's rules, uniqueness and the audit log in the caller's transaction.
  */
 export class UserService {
+  /**
+   * accountId → id of its `scim` source. That source is never deleted or replaced (the Sources API does not touch
+   * it), so an id once read from the database stays right; one created inside a transaction that may still roll
+   * back is not kept.
+   */
+  private readonly scimSourceIds = new TtlCache<string, string>(60 * 60_000);
+
   constructor(
     private readonly db: Knex,
     private readonly clock: Clock,
@@ -152,8 +162,13 @@ export class UserService {
 
   /** Writer for a SCIM push: the account's `scim` source. */
   async scimWriter(trx: Trx, accountId: string, actor: string): Promise<Writer> {
-    const source = await sourcesRepo.scimSource(trx, accountId);
-    return { type: 'source', actor, sourceId: source.id, kind: 'scim' };
+    let sourceId = this.scimSourceIds.get(accountId);
+    if (sourceId === undefined) {
+      const existing = await sourcesRepo.findScimSource(trx, accountId);
+      if (existing) this.scimSourceIds.set(accountId, existing.id);
+      sourceId = existing?.id ?? (await sourcesRepo.scimSource(trx, accountId)).id;
+    }
+    return { type: 'source', actor, sourceId, kind: 'scim' };
   }
 
   /**
@@ -163,7 +178,7 @@ export class UserService {
     const now = this.clock.now();
     let next = prepareDocument(writer, current, incoming, options.ifMatch);
 
-    const links = current ? await sourceLinksRepo.forUser(trx, accountId, current.id) : [];
+    const links = current ? (options.links ?? (await sourceLinksRepo.forUser(trx, accountId, current.id))) : [];
     const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
     let ignored: string[] = [];
     if (current) {
@@ -479,6 +494,13 @@ export class UserService {
         throw new DomainError('invalidValue', 'This is the last account admin of the account; make another user an account admin first');
       }
     }
+  }
+
+  /** The user under a row lock with its source links (pass them to apply as `links`): one round trip. */
+  async findForUpdateWithLinks(trx: Trx, accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] }> {
+    const found = await usersRepo.findForUpdateWithLinks(trx, accountId, id);
+    if (!found) throw notFound(`User ${id}`);
+    return found;
   }
 
   async findForUpdate(trx: Trx, accountId: string, id: string): Promise<StoredUser> {
