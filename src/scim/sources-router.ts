@@ -9,7 +9,7 @@ import { parseListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
 import { etagOf, ifMatchVersion, listResponse, sendScim } from './scim-http.js';
-import { SOURCE_URN, sourceResourceType } from './sync-schemas.js';
+import { SOURCE_URN, sourceResourceType, sourceResourceTypeFor } from './sync-schemas.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -131,7 +131,8 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
       req.params.id!,
       (current) => {
         // Secrets are patched on the stored config (so `replace config.bindPassword` works); the service keeps them otherwise.
-        const { resource } = applyPatch(toSourceResource(current, structuredClone(current.config), scimBase), ops, sourceResourceType);
+        const type = sourceResourceTypeFor(deps.sources.connectorOf(current.kind).configSchema);
+        const { resource } = applyPatch(toSourceResource(current, structuredClone(current.config), scimBase), ops, type);
         return sourceInputOf(resource, current);
       },
       ifMatchVersion(req),

@@ -1,4 +1,5 @@
 /** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
+import type { ConfigProperty, ConfigSchema } from '../../connectors/sdk/index.js';
 import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
 
 export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
@@ -83,3 +84,39 @@ export const syncRunResourceType: ResourceTypeDef = {
     ],
   },
 };
+
+const configTypes: Record<ConfigProperty['type'], AttributeDef['type']> = {
+  string: 'string', boolean: 'boolean', integer: 'integer', number: 'decimal', object: 'complex', array: 'string',
+};
+
+/** One connector configuration property as a SCIM attribute; secrets are writeOnly and never returned. */
+function configAttributeOf(name: string, prop: ConfigProperty): AttributeDef {
+  const element = prop.type === 'array' ? (prop.items ?? { type: 'string' }) : prop;
+  return attr(name, configTypes[element.type], prop.description ?? prop.title ?? name, {
+    multiValued: prop.type === 'array',
+    caseExact: true,
+    ...(prop.writeOnly ? { mutability: 'writeOnly' as const, returned: 'never' as const } : {}),
+    ...(element.enum?.every((v) => typeof v === 'string') ? { canonicalValues: element.enum as string[] } : {}),
+    ...(element.type === 'object' && element.properties ? { subAttributes: configAttributesOf(element) } : {}),
+  });
+}
+
+/** The properties of a connector's configuration schema as sub-attributes of `config`. */
+export function configAttributesOf(schema: ConfigProperty): AttributeDef[] {
+  return Object.entries(schema.properties ?? {}).map(([name, prop]) => configAttributeOf(name, prop));
+}
+
+/**
+ * The Source resource type with `config` described by one connector's schema. PATCH needs it: without
+ * sub-attributes `config` accepts no path below it (`replace config.bindPassword`, the way to rotate a
+ * secret that is never returned) and no partial value.
+ */
+export function sourceResourceTypeFor(configSchema: ConfigSchema): ResourceTypeDef {
+  return {
+    ...sourceResourceType,
+    schema: {
+      ...sourceResourceType.schema,
+      attributes: sourceResourceType.schema.attributes.map((a) => (a.name === 'config' ? { ...a, subAttributes: configAttributesOf(configSchema) } : a)),
+    },
+  };
+}
