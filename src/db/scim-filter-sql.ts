@@ -8,7 +8,7 @@
  * conditions of a value filter (`emails[type eq "work" and value eq "a@x"]`) apply to one and the same element.
  */
 import { DomainError } from '../domain/errors.js';
-import type { FilterNode, ComparisonOperator, ComparisonValue } from '../domain/scim-filter.js';
+import { withNullAsPresence, type FilterNode, type ComparisonOperator, type ComparisonValue } from '../domain/scim-filter.js';
 import {
   resolveAttributePath, UnknownAttributeError,
   type AttributeDef, type AttributeType, type ResolvedPath, type ResourceTypeDef,
@@ -221,7 +221,7 @@ class Compiler {
   private leaf(expr: ValueExpr, def: AttributeDef, name: string, op: ComparisonOperator | 'pr', value: ComparisonValue | undefined): string {
     if (op === 'pr') return present(expr, def);
     if (value === null) {
-      throw invalidFilter(`'${name} ${op} null' is not a valid SCIM filter; use 'not (${name} pr)' for an absent attribute`);
+      throw invalidFilter(`'${name} ${op} null' compares nothing: null is only meaningful with eq (absent) and ne (present)`);
     }
     if (op === 'ne') return `(not ${this.leaf(expr, def, name, 'eq', value)})`;
     const type = def.type;
@@ -423,7 +423,7 @@ export function parseDateTime(value: string): number | undefined {
 /** The filter as a boolean SQL expression with `?` placeholders, for `whereRaw(sql, bindings)`. */
 export function compileFilter(node: FilterNode, mapping: ResourceSqlMapping): CompiledFilter {
   const compiler = new Compiler(mapping);
-  const sql = compiler.node(node);
+  const sql = compiler.node(withNullAsPresence(node));
   return { sql, bindings: compiler.bindings };
 }
 

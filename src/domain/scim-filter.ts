@@ -16,7 +16,7 @@ export const MAX_FILTER_DEPTH = 32;
 
 export const comparisonOperators = ['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le'] as const;
 export type ComparisonOperator = (typeof comparisonOperators)[number];
-/** A JSON literal as written in the filter. `null` parses (the ABNF allows it) but no comparison accepts it. */
+/** A JSON literal as written in the filter. `null` is allowed by the ABNF; see withNullAsPresence. */
 export type ComparisonValue = string | number | boolean | null;
 
 export interface ComparisonNode {
@@ -272,4 +272,28 @@ export function parseScimFilter(text: string): FilterNode {
   const node = convert(tree, values);
   if (values.length !== 0) throw new Error('scim2-parse-filter and the filter scan disagree on the comparisons');
   return node;
+}
+
+/**
+ * `attr eq null` and `attr ne null` as presence tests: `not (attr pr)` and `attr pr`. The ABNF allows `null` as
+ * a compValue and "equal to null" can only mean "has no value" (RFC 7643 §2.5: unassigned and null are the same);
+ * other operators have no meaning for null and are left for the compiler to refuse.
+ */
+export function withNullAsPresence(node: FilterNode): FilterNode {
+  switch (node.op) {
+    case 'and':
+    case 'or':
+      return { op: node.op, filters: node.filters.map(withNullAsPresence) };
+    case 'not':
+      return { op: 'not', filter: withNullAsPresence(node.filter) };
+    case '[]':
+      return { op: '[]', attrPath: node.attrPath, filter: withNullAsPresence(node.filter) };
+    case 'pr':
+      return node;
+    default:
+      if (node.value !== null) return node;
+      if (node.op === 'eq') return { op: 'not', filter: { op: 'pr', attrPath: node.attrPath } };
+      if (node.op === 'ne') return { op: 'pr', attrPath: node.attrPath };
+      return node;
+  }
 }

@@ -252,7 +252,11 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     expect(await userNames('roles pr')).to.deep.equal(['bjensen', 'swapped']);
     expect(await userNames('not (emails pr)')).to.deep.equal(['noemail']);
     expect(await userNames(`${ENT}:manager pr`)).to.deep.equal(['bjensen']);
-    expect(refused('title eq null')).to.match(/not a valid SCIM filter; use 'not \(title pr\)'/);
+    // eq null is absence and ne null presence (RFC 7643 §2.5: unassigned and null are the same).
+    expect(await userNames('emails eq null')).to.deep.equal(await userNames('not (emails pr)'));
+    expect(await userNames(`${ENT}:manager ne null`)).to.deep.equal(['bjensen']);
+    expect(await userNames('externalId eq null or roles ne null')).to.deep.equal(await userNames('not (externalId pr) or roles pr'));
+    expect(refused('title co null')).to.match(/null is only meaningful with eq \(absent\) and ne \(present\)/);
   });
 
   it('when a value filter names several sub-attributes, then they apply to the same element', async () => {

@@ -108,7 +108,7 @@ describe('compileFilter (SQL shape)', () => {
     expect(refused('meta.created sw "2026"').detail).to.match(/'sw' is not defined for the dateTime/);
     expect(refused('meta.created gt "soon"').detail).to.match(/is a dateTime/);
     expect(refused('userName eq true').detail).to.match(/is a string attribute/);
-    expect(refused('userName eq null').detail).to.match(/not a valid SCIM filter/);
+    expect(refused('userName gt null').detail).to.match(/null is only meaningful with eq \(absent\) and ne \(present\)/);
     expect(refused('x509Certificates.value gt "x"').detail).to.match(/binary/);
     expect(refused('password pr').detail).to.match(/not filterable/);
     expect(refused('meta.location eq "x"').detail).to.match(/not filterable/);
