@@ -87,7 +87,9 @@ function sourceRow(source: Row): Row {
 export function failureOf(run: SyncRun): string | undefined {
   if (run.status === 'failed') return `sync run ${run.id} failed: ${run.error ?? 'no reason recorded'}`;
   if (run.status === 'stopped_deletion_threshold') {
-    return `sync run ${run.id} stopped at the deletion threshold: ${run.error ?? 'too many deactivations'}; nothing was deactivated. Check the directory, then rerun with --allow-deletes to confirm.`;
+    // The server's reason carries the numbers and already says nothing was deactivated.
+    const reason = run.error ?? 'too many deactivations; nothing was deactivated';
+    return `sync run ${run.id} stopped at the deletion threshold: ${reason}. Check the directory, then rerun with --allow-deletes to confirm.`;
   }
   return undefined;
 }

@@ -242,6 +242,8 @@ interface RunContext {
   processed: number;
   /** The account, read once per transaction (batch) and handed to UserService.apply. */
   account?: { trx: unknown; value: Account };
+  /** Why the deletion threshold stopped the run, with its numbers. */
+  thresholdError?: string;
 }
 
 /** The account as seen in this transaction: read once per batch, not once per record. */
@@ -338,7 +340,7 @@ export class SyncEngine {
       error = isConnectorError(caught) ? `${caught.kind}: ${caught.message}` : messageOf(caught);
       log.warn({ err: caught }, 'sync run failed');
     }
-    if (status === 'stopped_deletion_threshold') error = error ?? 'deletion threshold exceeded';
+    if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
     const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at }).catch(async (e) => {
       log.error({ err: e }, 'could not record the end of a sync run');
@@ -419,7 +421,9 @@ export class SyncEngine {
         Object.assign(ctx.counts, countsBefore);
         throw error;
       }
-      await syncRunsRepo.insertResults(knex, ctx.accountId, ctx.run.id, results);
+      // The users a dry run "created" were rolled back: their ids name nobody.
+      const reported = results.map((r) => (r.outcome === 'created' ? { ...r, userId: null } : r));
+      await syncRunsRepo.insertResults(knex, ctx.accountId, ctx.run.id, reported);
       await syncRunsRepo.saveCounts(knex, ctx.accountId, ctx.run.id, ctx.counts);
     }
   }
@@ -731,6 +735,9 @@ export class SyncEngine {
       this.deps.logger.warn({ accountId, sourceId: source.id, deactivations: toDeactivate.size, limit }, 'deletion threshold exceeded: run stopped before deactivating');
       ctx.counts.deactivated = 0;
       await syncRunsRepo.saveCounts(knex, accountId, ctx.run.id, ctx.counts);
+      ctx.thresholdError =
+        `deletion threshold exceeded: ${toDeactivate.size} of ${linked} linked users would be deactivated, more than the limit of ${limit} ` +
+        `(the smaller of ${source.deleteThresholdCount} users and ${source.deleteThresholdPercent} %); nothing was deactivated (re-run with allowDeletes to confirm)`;
       return true;
     }
     const now = this.deps.clock.now();
