@@ -13,8 +13,10 @@ import { RegistrationService } from '../services/registration-service.js';
  */
 export function actionsRouters(deps: Deps): { scim: Router; public: Router; actions: ActionService } {
   const registration = new RegistrationService(deps.db.knex, deps.clock);
-  const publicUrl = (deps.config.publicUrl ?? `http://localhost:${deps.config.port}`).replace(/\/+$/, '');
-  const actions = new ActionService({ db: deps.db.knex, clock: deps.clock, logger: deps.logger, users: deps.users, registration, publicUrl });
+  const actions = new ActionService({
+    db: deps.db.knex, clock: deps.clock, logger: deps.logger, users: deps.users, registration,
+    publicUrl: deps.config.publicUrl, fallbackUrl: `http://localhost:${deps.config.port}`,
+  });
   if (!deps.resourceTypes.some((r) => r.id === actionResourceType.id)) deps.resourceTypes.push(actionResourceType);
   // First in the list, so it stops last (workers stop in reverse): background actions finish before the database closes.
   deps.workers.unshift({

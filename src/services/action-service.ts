@@ -87,6 +87,7 @@ const PAGE = 500;
 const INTERRUPTED_AFTER_MS = 30 * 60 * 1000;
 
 export const OIG_VOICEMAIL_REASON = 'voicemail user while OIG is in the deployment cluster';
+export const PARTNER_WELCOME_REASON = 'a Mitel Partner is not sent a welcome email';
 
 /**
  * How each type runs: which targets it takes, and whether users are processed one by one (each in its own
@@ -184,6 +185,8 @@ interface RunContext {
   actionId: string;
   writer: Writer & { type: 'admin' };
   params: Record<string, unknown>;
+  /** Base of the links put in this action's emails. */
+  linkBase: string;
 }
 
 /** What a licence or SMS action would change: users that need something, users already fine (skipped). */
@@ -198,8 +201,10 @@ export interface ActionServiceOptions {
   logger: Logger;
   users: UserService;
   registration: RegistrationService;
-  /** Base of the links put in emails (PUBLIC_URL). */
-  publicUrl: string;
+  /** Base of the links put in emails (PUBLIC_URL); when unset, the origin the request reached. */
+  publicUrl: string | undefined;
+  /** Base of the links when neither PUBLIC_URL nor a request origin is known. */
+  fallbackUrl: string;
 }
 
 /**
@@ -213,7 +218,8 @@ export class ActionService {
   private readonly logger: Logger;
   private readonly users: UserService;
   private readonly registration: RegistrationService;
-  private readonly publicUrl: string;
+  private readonly publicUrl: string | undefined;
+  private readonly fallbackUrl: string;
   /** Background runs in progress in this process. */
   private readonly background = new Set<Promise<void>>();
 
@@ -223,12 +229,14 @@ export class ActionService {
     this.logger = options.logger;
     this.users = options.users;
     this.registration = options.registration;
-    this.publicUrl = options.publicUrl;
+    this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
+    this.fallbackUrl = options.fallbackUrl.replace(/\/+$/, '');
   }
 
   // ---------------------------------------------------------------------------------------------- running
 
-  async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown }): Promise<StoredAction> {
+  /** `input.origin`: the origin the client reached (scheme://host[:port]), for links when PUBLIC_URL is unset. */
+  async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown; origin?: string }): Promise<StoredAction> {
     if (typeof input.type !== 'string' || !(actionTypes as readonly string[]).includes(input.type)) {
       throw new DomainError('invalidValue', `type must be one of ${actionTypes.join(', ')}`);
     }
@@ -244,11 +252,12 @@ export class ActionService {
     const account = await accountsRepo.findById(this.db, accountId);
     if (!account) throw notFound(`Account ${accountId}`);
     const writer = { type: 'admin' as const, actor };
+    const linkBase = this.publicUrl ?? input.origin?.replace(/\/+$/, '') ?? this.fallbackUrl;
 
     const { users, missing } = await this.resolve(accountId, type, targets);
     const targeted = users.length + missing.length;
     try {
-      await this.check(type, { account, accountId, actionId: '', writer, params }, users);
+      await this.check(type, { account, accountId, actionId: '', writer, params, linkBase }, users);
     } catch (error) {
       if (error instanceof DomainError) {
         await auditRepo.record(this.db, { accountId, actor, action: `action.${type}.refused`, targetType: 'Action', details: { targets, params, targeted, reason: error.detail } }, this.clock.now());
@@ -269,7 +278,7 @@ export class ActionService {
       await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: row.id, details: { targets, params, targeted, background } }, now);
       return row.id;
     });
-    const ctx: RunContext = { account, accountId, actionId, writer, params };
+    const ctx: RunContext = { account, accountId, actionId, writer, params, linkBase };
     const missingResults: ActionResult[] = missing.map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
 
     if (background) {
@@ -444,6 +453,8 @@ export class ActionService {
   }
 
   private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
+    // Issue 5: partners are never sent a welcome (registration) email.
+    if (type === 'sendWelcomeEmail' && ctx.account.type === 'partner') return { userId: user.id, outcome: 'skipped', reason: PARTNER_WELCOME_REASON };
     if (type === 'resetPassword') {
       // The seed: with SSO the reset is deferred to the customer's IdP; only registered users get the email.
       if (ctx.account.settings.sso) return { userId: user.id, outcome: 'deferred', reason: 'password reset is handled by the identity provider' };
@@ -455,7 +466,7 @@ export class ActionService {
     await (outer ? outer.transaction.bind(outer) : this.db.transaction.bind(this.db))(async (trx: Knex.Transaction) => {
       const purpose = type === 'sendWelcomeEmail' ? 'register' : 'reset';
       const { token, expiresAt } = await this.registration.createLink(trx, ctx.accountId, user.id, purpose, ctx.actionId);
-      const link = `${this.publicUrl}/${purpose}/${token}`;
+      const link = `${ctx.linkBase}/${purpose}/${token}`;
       const kind = type === 'sendWelcomeEmail' ? 'welcome' : 'password_reset';
       const mail = renderMail({ kind, accountName: ctx.account.name, user: recipientOf(user, to), link, expiresAt });
       await enqueue(trx, ctx.accountId, { kind, to, subject: mail.subject, text: mail.text, html: mail.html, userId: user.id, actionId: ctx.actionId });
@@ -475,7 +486,7 @@ export class ActionService {
     const links = await sourceLinksRepo.forUser(outer ?? this.db, ctx.accountId, user.id);
     const device = links.map((l) => l.raw.device ?? l.attributes.device).find((d): d is JsonObject => !!d && typeof d === 'object' && typeof (d as JsonObject).type === 'string');
     const details: MivbDeploymentDetails = {
-      userPortalUrl: typeof ctx.params.userPortalUrl === 'string' ? ctx.params.userPortalUrl : `${this.publicUrl}/portal`,
+      userPortalUrl: typeof ctx.params.userPortalUrl === 'string' ? ctx.params.userPortalUrl : `${ctx.linkBase}/portal`,
       userPortalLogin: login,
       extensions: Array.isArray(ext.extensions) ? ext.extensions.map(String) : [],
       ...(device
