@@ -10,7 +10,7 @@ import { AccountService } from './services/account-service.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
 import { GroupService } from './services/group-service.js';
-import { usersReadRoutes, usersRouter, type FlatScimRoute } from './scim/users-router.js';
+import { usersReadRoutes, usersRouter, type FlatScimRoute, type UsersRouterDeps } from './scim/users-router.js';
 import { groupsRouter } from './scim/groups-router.js';
 import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
@@ -68,7 +68,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const groups = new GroupService(db.knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
-  const usersDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
+  const usersDeps: UsersRouterDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
   const deps: Deps = {
     config,
     db,
@@ -96,6 +96,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   registerSync(deps);
   const actions = actionsRouters(deps);
+  usersDeps.welcomeCreatedUser = (trx, accountId, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, accountId, user, writer, origin);
   deps.scimRouters.push(actions.scim);
   deps.publicRouters.push(actions.public);
   if (config.mailWorkerEnabled) {

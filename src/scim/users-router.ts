@@ -5,10 +5,10 @@ import { hasCapability, writerOf, type Principal } from '../domain/principal.js'
 import type { Writer } from '../domain/ownership.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
-import type { ListQuery } from '../db/users-repo.js';
+import type { ListQuery, StoredUser } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf, type RequestContext } from '../http/request-context.js';
+import { contextOf, originOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { compileListFilter, mappingOf } from './list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
@@ -29,6 +29,12 @@ export interface UsersRouterDeps {
   clock: Clock;
   maxResults: number;
   cursorTtlSeconds: number;
+  /**
+   * The seed's Add User sends the new user a welcome email: called in the creating transaction for users an admin
+   * creates (identity providers' pushes are not welcomed here; admins send those with the sendWelcomeEmail action).
+   * `origin`: where the request arrived, for the link when no PUBLIC_URL is set.
+   */
+  welcomeCreatedUser?: (trx: Trx, accountId: string, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string) => Promise<unknown>;
 }
 
 /** Reads the write-only password out of an incoming document. */
@@ -229,7 +235,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const input = coerceResource(req.body, rt, userSchema);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
-      return users.apply(trx, accountId, writer, undefined, input, { password });
+      const created = await users.apply(trx, accountId, writer, undefined, input, { password });
+      if (writer.type === 'admin' && deps.welcomeCreatedUser) await deps.welcomeCreatedUser(trx, accountId, created.user, writer, originOf(req, undefined));
+      return created;
     });
     await respond(req, res, 201, accountId, result.user.id);
   });

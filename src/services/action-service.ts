@@ -19,7 +19,7 @@ import { compileListFilter } from '../scim/list-filter.js';
 import { enqueue } from './mail/outbox-repo.js';
 import { renderMail, type MailRecipient, type MivbDeploymentCredentials, type MivbDeploymentDetails } from './mail/mail-templates.js';
 import type { RegistrationService } from './registration-service.js';
-import type { UserService } from './user-service.js';
+import { PARTNER_DELETE_REASON, type UserService } from './user-service.js';
 
 export const actionTypes = [
   'sendWelcomeEmail',
@@ -182,7 +182,8 @@ function generatePin(): string {
 interface RunContext {
   account: Account;
   accountId: string;
-  actionId: string;
+  /** The Action this work belongs to; undefined for the welcome email of a user an admin creates. */
+  actionId: string | undefined;
   writer: Writer & { type: 'admin' };
   params: Record<string, unknown>;
   /** Base of the links put in this action's emails. */
@@ -452,6 +453,19 @@ export class ActionService {
     }
   }
 
+  /**
+   * The seed's Add User: "Click Create. A welcome email is sent to the user's email address." Runs in the
+   * transaction that creates the user, so the user and its welcome email commit (or roll back) together. The
+   * users of a partner account are skipped, as by the action. `origin`: where the creating request arrived, the
+   * base of the link when PUBLIC_URL is not set.
+   */
+  async welcomeCreatedUser(trx: Knex.Transaction, accountId: string, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined): Promise<ActionResult> {
+    const account = await accountsRepo.findById(trx, accountId);
+    if (!account) throw notFound(`Account ${accountId}`);
+    const linkBase = this.publicUrl ?? origin?.replace(/\/+$/, '') ?? this.fallbackUrl;
+    return this.sendLink('sendWelcomeEmail', { account, accountId, actionId: undefined, writer, params: {}, linkBase }, user, trx);
+  }
+
   private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
     // Issue 5: partners are never sent a welcome (registration) email.
     if (type === 'sendWelcomeEmail' && ctx.account.type === 'partner') return { userId: user.id, outcome: 'skipped', reason: PARTNER_WELCOME_REASON };
@@ -522,7 +536,7 @@ export class ActionService {
 
   /** The seed's delete rules, through UserService.delete; a Mitel Partner cannot be deleted. */
   private async deleteUser(ctx: RunContext, user: StoredUser): Promise<ActionResult> {
-    if (ctx.account.type === 'partner') return { userId: user.id, outcome: 'failed', reason: 'A Mitel Partner cannot be deleted' };
+    if (ctx.account.type === 'partner') return { userId: user.id, outcome: 'failed', reason: PARTNER_DELETE_REASON };
     const outcome = await this.users.delete(ctx.accountId, ctx.writer, user.id);
     if (outcome === 'deleted') return { userId: user.id, outcome: 'done', value: 'deleted' };
     return {

@@ -129,6 +129,8 @@ function present(doc: JsonObject, attribute: string): boolean {
  * The single write path for users: SCIM pushes, admin edits, CSV rows and connector records all end in
  * apply(), which enforces ownership, the seed's rules, uniqueness and the audit log in the caller's transaction.
  */
+export const PARTNER_DELETE_REASON = 'A Mitel Partner cannot be deleted';
+
 export class UserService {
   /**
    * accountId → id of its `scim` source. That source is never deleted or replaced (the Sources API does not touch
@@ -511,8 +513,9 @@ export class UserService {
 
   /**
    * DELETE by the seed's rules: a local user is deleted; a user synced from a PBX or pushed by an identity
-   * provider loses only its platform account (and licences) and stays listed; a MiCloud Connect user cannot be
-   * deleted. An identity provider deleting its own user (provisioning token) removes it.
+   * provider loses only its platform account (and licences) and stays listed; a MiCloud Connect user and a Mitel
+   * Partner (a user of a partner account) cannot be deleted. An identity provider deleting its own user
+   * (provisioning token) removes it.
    */
   async delete(accountId: string, writer: Writer, id: string, ifMatch?: number): Promise<'deleted' | 'unregistered'> {
     return this.db.transaction(async (trx) => {
@@ -534,6 +537,9 @@ export class UserService {
       if (links.some((l) => l.sourceKind === 'micloud')) {
         throw new DomainError('conflict', 'A user synced from MiCloud Connect cannot be deleted here');
       }
+      // The seed: "You cannot delete a Mitel Partner": the users of a partner account are not deleted by an admin.
+      const account = await accountsRepo.findById(trx, accountId);
+      if (account?.type === 'partner') throw new DomainError('conflict', PARTNER_DELETE_REASON);
       if (extensionOf(user.doc).accountAdmin === true) {
         const others = await trx('users').where({ account_id: accountId, account_admin: true }).whereNot('id', id).count({ n: '*' }).first();
         if (Number((others as { n: number | string }).n) === 0) throw new DomainError('invalidValue', 'This is the last account admin of the account; make another user an account admin first');

@@ -154,7 +154,7 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
       expect(res.status).to.equal(400);
       expect(res.body.scimType).to.equal('invalidValue');
       expect(res.body.detail).to.contain('MiVoice Business');
-      expect(await knex()('outbox').where({ account_id: a.accountId })).to.have.length(0);
+      expect(await knex()('outbox').where({ account_id: a.accountId }).whereLike('kind', 'mivb%')).to.have.length(0);
     });
   });
 
@@ -313,6 +313,11 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
       const res = await runAction(p, { type: 'deleteUsers', targets: { ids: [u] } });
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       expect(res.body.results).to.deep.equal([{ userId: u, outcome: 'failed', reason: 'A Mitel Partner cannot be deleted' }]);
+      expect((await getUser(p, u)).status).to.equal(200);
+      // The same rule through SCIM DELETE: 409 with the reason, and the user stays.
+      const del = await t.request.delete(`/accounts/${p.accountId}/scim/v2/Users/${u}`).set('Authorization', `Bearer ${p.token}`);
+      expect(del.status).to.equal(409);
+      expect(del.body).to.include({ status: '409', detail: 'A Mitel Partner cannot be deleted' });
       expect((await getUser(p, u)).status).to.equal(200);
     });
 

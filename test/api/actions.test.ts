@@ -41,6 +41,29 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
   const runAction = (accountId: string, token: string, body: Record<string, unknown>) =>
     t.request.post(`/accounts/${accountId}/scim/v2/Actions`).set('Authorization', `Bearer ${token}`).send({ schemas: [ACTION], ...body });
 
+  it('when an admin creates a user, then a welcome email with a registration link is queued in the same transaction; pushes by an identity provider and partner users get none', async () => {
+    const { accountId, token } = await createAccountWithToken(t, { name: 'Newco', type: 'customer' });
+    const outbox = (userId: string) => deps.db.knex('outbox').where({ account_id: accountId, user_id: userId });
+    const ada = await createUser(accountId, token, 'ada', 'ada@example.test');
+    const [welcome] = await outbox(ada);
+    expect(welcome).to.include({ kind: 'welcome', to_address: 'ada@example.test', subject: 'Welcome to Newco' });
+    expect(welcome.text_body).to.match(/http:\/\/switchboard\.test\/register\/[\w-]+/);
+    expect(await deps.db.knex('registration_links').where({ account_id: accountId, user_id: ada, purpose: 'register' })).to.have.length(1);
+
+    // A create that fails (duplicate userName) leaves neither a user nor an email.
+    const dup = await t.request.post(`/accounts/${accountId}/scim/v2/Users`).set('Authorization', `Bearer ${token}`).send({ schemas: [USER], userName: 'ADA', emails: [{ value: 'other@example.test' }] });
+    expect(dup.status).to.equal(409);
+    expect(await deps.db.knex('outbox').where({ account_id: accountId, to_address: 'other@example.test' })).to.have.length(0);
+
+    const idp = await t.request.post(`/accounts/${accountId}/scim/v2/Tokens`).set('Authorization', `Bearer ${t.operatorToken}`).send({ schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'provisioning' });
+    const pushed = await createUser(accountId, idp.body.token as string, 'pushed', 'pushed@example.test');
+    expect(await outbox(pushed)).to.have.length(0);
+
+    const partner = await createAccountWithToken(t, { name: 'Partnerco', type: 'partner' });
+    const pat = await createUser(partner.accountId, partner.token, 'pat', 'pat@example.test');
+    expect(await deps.db.knex('outbox').where({ account_id: partner.accountId, user_id: pat })).to.have.length(0);
+  });
+
   it('sends a welcome email whose link registers the user once', async () => {
     const { accountId, token } = await createAccountWithToken(t, { name: 'Acme', type: 'customer' });
     const alice = await createUser(accountId, token, 'alice', 'alice@example.test');
@@ -61,9 +84,12 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     expect(got.status).to.equal(200);
     expect(got.body.summary).to.deep.equal(res.body.summary);
 
+    const queued = Number(((await deps.db.knex('outbox').count({ n: '*' })) as { n: number | string }[])[0].n);
     await worker.drain();
-    const [mail] = await smtp.waitFor(1);
-    expect(mail.subject).to.equal('Welcome to Acme');
+    // Alice's first welcome email was sent when she was created; the action's is the last one to her.
+    const mails = (await smtp.waitFor(queued)).filter((m) => m.subject === 'Welcome to Acme');
+    expect(mails).to.have.length(2);
+    const mail = mails[mails.length - 1];
     const match = /http:\/\/switchboard\.test(\/register\/[\w-]+)/.exec(mail.text ?? '');
     expect(match, mail.text).to.not.equal(null);
     const path = match![1];
@@ -98,9 +124,11 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     expect(byUser[reg]).to.include({ outcome: 'done' });
     expect(byUser[unreg]).to.include({ outcome: 'skipped', reason: 'not registered' });
     await worker.drain();
+    // The users' own welcome emails (sent when they were created) may arrive in the same drain.
     const mails = await smtp.waitFor(sent + 1);
-    expect(mails[sent].subject).to.equal('Reset your Resetco password');
-    expect(mails[sent].text).to.match(/http:\/\/switchboard\.test\/reset\/[\w-]+/);
+    const resets = mails.slice(sent).filter((m) => m.subject?.startsWith('Reset'));
+    expect(resets.map((m) => m.subject)).to.deep.equal(['Reset your Resetco password']);
+    expect(resets[0].text).to.match(/http:\/\/switchboard\.test\/reset\/[\w-]+/);
 
     const sso = await createAccountWithToken(t, { name: 'SSO co', type: 'customer' });
     const ssoUser = await createUser(sso.accountId, sso.token, 'ssouser', 'sso@example.test');
@@ -108,7 +136,7 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     const deferred = await runAction(sso.accountId, sso.token, { type: 'resetPassword', targets: { all: true } });
     expect(deferred.status, JSON.stringify(deferred.body)).to.equal(201);
     expect(deferred.body.results).to.deep.equal([{ userId: ssoUser, outcome: 'deferred', reason: 'password reset is handled by the identity provider' }]);
-    const [{ n }] = (await deps.db.knex('outbox').where({ account_id: sso.accountId }).count({ n: '*' })) as { n: number | string }[];
+    const [{ n }] = (await deps.db.knex('outbox').where({ account_id: sso.accountId, kind: 'password_reset' }).count({ n: '*' })) as { n: number | string }[];
     expect(Number(n)).to.equal(0);
   });
 });
