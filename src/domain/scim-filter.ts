@@ -180,7 +180,7 @@ class Scanner {
     if (t.kind === kind) return;
     if (kind === ']' && t.kind === '].') {
       throw invalid(
-        `A sub-attribute after ']' (position ${t.at}) is only valid in PATCH paths; put the condition inside the brackets, e.g. emails[type eq "work" and value eq "x"]`,
+        `A sub-attribute after ']' (position ${t.at}) must be followed by a comparison, e.g. emails[type eq "work"].value eq "x" (or put the condition inside the brackets)`,
       );
     }
     throw invalid(`Missing '${kind}' to close the '${open.text}' at position ${open.at}; found ${describe(t)}`);
@@ -246,11 +246,46 @@ function convert(node: LibraryFilter, values: ComparisonValue[]): FilterNode {
   }
 }
 
+/**
+ * `emails[type eq "work"].value eq "x"` as `emails[(type eq "work") and value eq "x"]`. RFC 7644 allows a
+ * sub-attribute after a value path only in PATCH paths, but Microsoft Entra ID matches users with exactly this
+ * form when its matching attribute is `emails[type eq "work"].value`; the meaning is unambiguous (the same
+ * element satisfies both). Anything that is not that shape is left for the scanner to report.
+ */
+function withSubAttributeAfterValuePath(text: string): string {
+  if (!text.includes('].')) return text;
+  const tokens = tokenize(text);
+  let out = '';
+  let copiedTo = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i]!.kind !== '[') continue;
+    let close = i + 1;
+    while (close < tokens.length && tokens[close]!.kind !== ']' && tokens[close]!.kind !== '].' && tokens[close]!.kind !== '[') close++;
+    const closing = tokens[close];
+    if (!closing || closing.kind !== '].') continue;
+    const sub = tokens[close + 1];
+    const op = tokens[close + 2];
+    if (!sub || sub.kind !== 'word' || !/^[A-Za-z][-\w]*$/.test(sub.text) || !op || op.kind !== 'word') continue;
+    const isPresent = op.text.toLowerCase() === 'pr';
+    if (!isPresent && !(comparisonOperators as readonly string[]).includes(op.text.toLowerCase())) continue;
+    const last = isPresent ? op : tokens[close + 3];
+    if (!last || (last.kind !== 'string' && last.kind !== 'word')) continue;
+    const open = tokens[i]!;
+    const inner = text.slice(open.at, closing.at - 1);
+    const condition = text.slice(sub.at - 1, last.at - 1 + last.text.length);
+    out += `${text.slice(copiedTo, open.at)}(${inner}) and ${condition}]`;
+    copiedTo = last.at - 1 + last.text.length;
+    i = isPresent ? close + 2 : close + 3;
+  }
+  return out + text.slice(copiedTo);
+}
+
 /** Parses a SCIM filter; any syntax error is a DomainError('invalidFilter') naming the token and its position. */
 export function parseScimFilter(text: string): FilterNode {
   if (typeof text !== 'string') throw invalid('The filter must be a string');
   if (text.length > MAX_FILTER_LENGTH) throw invalid(`The filter is longer than ${MAX_FILTER_LENGTH} characters`);
   if (text.trim() === '') throw invalid('The filter is empty');
+  text = withSubAttributeAfterValuePath(text);
   const scanner = new Scanner(tokenize(text));
   scanner.scanAll();
   // The library decodes escapes wrongly and mis-tokenizes some numbers ("(x eq -5)"): hand it the filter with

@@ -262,6 +262,9 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
   it('when a value filter names several sub-attributes, then they apply to the same element', async () => {
     expect(await userNames('emails[type eq "work" and value eq "b@y.com"]')).to.deep.equal([]);
     expect(await userNames('emails[type eq "home" and value eq "b@y.com"]')).to.deep.equal(['bjensen']);
+    // Entra's matching form: the sub-attribute after the brackets applies to the same element.
+    expect(await userNames('emails[type eq "home"].value eq "b@y.com"')).to.deep.equal(['bjensen']);
+    expect(await userNames('emails[type eq "work"].value eq "b@y.com"')).to.deep.equal([]);
     expect(await userNames('emails[type eq "work" and value co "@x"]')).to.deep.equal(['bjensen', 'jsmith', 'percent%_user']);
     expect(await userNames('emails[type eq "WORK" and not (value ew ".com")]')).to.deep.equal(['swapped', ...gen(() => true)].sort());
     expect(await userNames('emails[primary eq true and value sw "a@"]')).to.deep.equal(['bjensen', 'swapped']);

@@ -24,6 +24,22 @@ describe('parseScimFilter', () => {
     expect(parseScimFilter('title pr')).to.deep.equal({ op: 'pr', attrPath: 'title' });
   });
 
+  it('when Entra matches on emails[type eq "work"].value, then the sub-attribute condition joins the value filter on the same element', () => {
+    expect(parseScimFilter('emails[type eq "work"].value eq "a@b.example"')).to.deep.equal({
+      op: '[]',
+      attrPath: 'emails',
+      filter: { op: 'and', filters: [eq('type', 'work'), eq('value', 'a@b.example')] },
+    });
+    expect(parseScimFilter('emails[type eq "work" or primary eq true].value pr and userName eq "x"')).to.deep.equal({
+      op: 'and',
+      filters: [
+        { op: '[]', attrPath: 'emails', filter: { op: 'and', filters: [{ op: 'or', filters: [eq('type', 'work'), eq('primary', true)] }, { op: 'pr', attrPath: 'value' }] } },
+        eq('userName', 'x'),
+      ],
+    });
+    expect(parseScimFilter('userName eq "a]. b"')).to.deep.equal(eq('userName', 'a]. b'));
+  });
+
   it('when operators are written in any case, then they are lower-cased', () => {
     expect(parseScimFilter('userName Eq "a" AND title PR oR not (active EQ true)')).to.deep.equal({
       op: 'or',
@@ -135,7 +151,7 @@ describe('parseScimFilter', () => {
     expect(invalidFilter('emails[type eq "work"').detail).to.match(/Missing '\]'/);
     expect(invalidFilter('not a eq "x"').detail).to.match(/Expected '\(' after 'not'/);
     expect(invalidFilter('emails[value[type eq "x"]]').detail).to.match(/cannot be nested/);
-    expect(invalidFilter('emails[type eq "work"].value eq "x"').detail).to.match(/only valid in PATCH paths/);
+    expect(invalidFilter('emails[type eq "work"].value').detail).to.match(/must be followed by a comparison/);
     expect(invalidFilter('$ref eq "x"').detail).to.match(/Unexpected character '\$'/);
     expect(invalidFilter('a+b eq "x"').detail).to.equal("Invalid attribute path 'a+b' at position 1");
     expect(invalidFilter('12 eq "x"').detail).to.equal("Invalid attribute path '12' at position 1");
