@@ -145,7 +145,8 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
       .set('Authorization', `Bearer ${a.token}`)
       .send({ schemas: [ACTION], type: 'sendWelcomeEmail', targets: { ids: [user.body.id] } });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
-    const [mail] = (await t.deps.db.knex('outbox').where({ account_id: a.accountId })) as { text_body: string }[];
+    // The action's email (the user's first welcome email went out when the admin created it, from its own request).
+    const [mail] = (await t.deps.db.knex('outbox').where({ account_id: a.accountId, action_id: res.body.id })) as { text_body: string }[];
     expect(mail!.text_body).to.match(/https:\/\/portal\.example\.test:8443\/register\/[\w-]{20,}/);
   });
 });
