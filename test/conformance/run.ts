@@ -12,7 +12,17 @@ import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const collection = path.resolve(here, '../../../shared/conformance/microsoft-scim-reference.postman_collection.json');
+const COLLECTION_FILE = 'microsoft-scim-reference.postman_collection.json';
+/**
+ * The collection lives beside the checkout (../shared/conformance/); CONFORMANCE_COLLECTION names another file,
+ * and /work/shared is where this machine kind keeps it when the checkout sits elsewhere (a clone in a temp dir).
+ */
+const candidates = [
+  process.env.CONFORMANCE_COLLECTION,
+  path.resolve(here, '../../../shared/conformance', COLLECTION_FILE),
+  path.join('/work/shared/conformance', COLLECTION_FILE),
+].filter((c): c is string => typeof c === 'string' && c !== '');
+const collection = candidates.find((c) => fs.existsSync(c)) ?? candidates[0]!;
 const folders = ['Endpoint tests', 'User tests', 'Group tests', 'ComplexAttribute tests', 'User tests with garbage', 'Group tests with garbage', 'Teardown garbage'];
 
 /** Assertions that encode Microsoft's own server rather than the RFC; each is explained in README.md. */
@@ -49,7 +59,7 @@ export const acceptedFailures: Record<string, string> = {
 };
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(collection)) throw new Error(`Conformance collection not found at ${collection}`);
+  if (!fs.existsSync(collection)) throw new Error(`Conformance collection not found; looked at ${candidates.join(', ')} (set CONFORMANCE_COLLECTION)`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-conformance-'));
   const bootstrap = `sb_conformance_${'x'.repeat(40)}`;
   const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SWITCHBOARD_BOOTSTRAP_TOKEN: bootstrap, LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
