@@ -48,6 +48,13 @@ export const toSource = (r: Row): SourceRecord => ({
 
 export const sourcesRepo = {
   /** The account's SCIM-push source, created on the first push of an identity provider. */
+  /** id → name of the given sources of the account. */
+  async namesOf(db: Executor, accountId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await db('sources').where('account_id', accountId).whereIn('id', [...ids]).select('id', 'name')) as { id: string; name: string }[];
+    return new Map(rows.map((r) => [r.id, r.name]));
+  },
+
   /** The account's `scim` source (the identity provider's push), if it has been created. */
   async findScimSource(db: Executor, accountId: string): Promise<SourceRecord | undefined> {
     const existing = await db('sources').where({ account_id: accountId, kind: 'scim' }).first();

@@ -46,7 +46,8 @@ export const switchboardUserSchema: ScimmySchema = defineSchema('SwitchboardUser
   str('source', { ...readOnly, description: 'Kind of the source that created the user.' }),
   complex('lockedAttributes', { ...readOnly, multiValued: true, description: 'Attributes owned by a source: not editable here, overwritten on its next sync.' }, [
     str('attribute', readOnly),
-    str('source', readOnly),
+    str('source', { ...readOnly, description: 'The kind of the owning source (ldap, scim, mivb, …).' }),
+    str('sourceId', { ...readOnly, description: 'The owning source: GET /Sources/{sourceId} (the scim source is the identity provider push).' }),
   ]),
   str('modifiedBy', { ...readOnly, description: 'Who last changed the user.' }),
   complex('advanced', { ...readOnly, multiValued: true, returned: 'request', description: 'The last record each linked source gave for the user (the Advance section), as JSON text.' }, [

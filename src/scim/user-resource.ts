@@ -26,7 +26,7 @@ export function toUserResource(user: UserView, scimBase: string): JsonObject {
   ext.connections = { pbx, micloud, iot: false };
   if (links.length > 0) {
     const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.kind as SourceKind, ownedAttributes: l.ownedAttributes })));
-    if (owners.size > 0) ext.lockedAttributes = [...owners].map(([attribute, owner]) => ({ attribute, source: owner.kind }));
+    if (owners.size > 0) ext.lockedAttributes = [...owners].map(([attribute, owner]) => ({ attribute, source: owner.kind, sourceId: owner.sourceId }));
   }
   if (user.updatedBy) ext.modifiedBy = user.updatedBy;
   // The seed's "Advance section": the last record each source gave, only when asked for.

@@ -3,7 +3,7 @@ import argon2 from 'argon2';
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
 import { DomainError, notFound, uniquenessError } from '../domain/errors.js';
-import { fieldOwners, ownableAttributes, resolveWrite, changedAttributes, type SourceKind, type Writer } from '../domain/ownership.js';
+import { fieldOwners, ownableAttributes, resolveWrite, changedAttributes, type FieldOwner, type SourceKind, type Writer } from '../domain/ownership.js';
 import {
   computedExtensionAttributes, extensionOf, licenseRuleViolation, licensesOf, normaliseMobile, seatsOf, smsNumberRuleViolation, SWITCHBOARD_URN,
   type JsonObject,
@@ -129,6 +129,16 @@ function present(doc: JsonObject, attribute: string): boolean {
  * The single write path for users: SCIM pushes, admin edits, CSV rows and connector records all end in
  * apply(), which enforces ownership, the seed's rules, uniqueness and the audit log in the caller's transaction.
  */
+/**
+ * The 400 mutability for an admin writing source-owned attributes, naming each owner by name, kind and id (two
+ * LDAP sources must be told apart). Read only on this error path.
+ */
+async function ownedAttributesRefusal(trx: Trx, accountId: string, refused: readonly { attribute: string; owner: FieldOwner }[]): Promise<DomainError> {
+  const names = await sourcesRepo.namesOf(trx, accountId, [...new Set(refused.map((r) => r.owner.sourceId))]);
+  const list = refused.map((r) => `${r.attribute} (owned by source "${names.get(r.owner.sourceId) ?? r.owner.kind}", ${r.owner.kind}, id ${r.owner.sourceId})`).join(', ');
+  return new DomainError('mutability', `Cannot change ${list}: it is synced from its source and would be overwritten on the next sync; change it there`);
+}
+
 export const PARTNER_DELETE_REASON = 'A Mitel Partner cannot be deleted';
 
 export class UserService {
@@ -185,10 +195,7 @@ export class UserService {
     let ignored: string[] = [];
     if (current) {
       const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
-      if (resolved.refused.length > 0) {
-        const list = resolved.refused.map((r) => `${r.attribute} (owned by source ${r.owner.kind})`).join(', ');
-        throw new DomainError('mutability', `Cannot change ${list}: it is synced from its source and would be overwritten on the next sync; change it there`);
-      }
+      if (resolved.refused.length > 0) throw await ownedAttributesRefusal(trx, accountId, resolved.refused);
       next = cleanDocument(resolved.next);
       ignored = resolved.ignored;
     }
@@ -329,10 +336,7 @@ export class UserService {
     if (current) {
       const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
       const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
-      if (resolved.refused.length > 0) {
-        const list = resolved.refused.map((r) => `${r.attribute} (owned by source ${r.owner.kind})`).join(', ');
-        throw new DomainError('mutability', `Cannot change ${list}: it is synced from its source and would be overwritten on the next sync; change it there`);
-      }
+      if (resolved.refused.length > 0) throw await ownedAttributesRefusal(trx, accountId, resolved.refused);
       next = cleanDocument(resolved.next);
       ignored = resolved.ignored;
     }
