@@ -4,7 +4,7 @@ import type { Deps } from './deps.js';
 import { DomainError } from './domain/errors.js';
 import { scimAuth, type ScimAuthDeps } from './http/auth.js';
 import { directDispatch } from './http/direct-dispatch.js';
-import type { ScimRead } from './scim/users-router.js';
+import type { ScimRead } from './http/direct-dispatch.js';
 import { contextOf } from './http/request-context.js';
 import { instrumentRequest } from './http/instrumentation.js';
 import { errorHandler } from './http/error-handler.js';

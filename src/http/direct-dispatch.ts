@@ -1,11 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import type { Logger } from '../lib/logger.js';
-import type { FlatScimRoute } from '../scim/users-router.js';
+import type { RequestContext } from './request-context.js';
 import { authenticateScim, type ScimAuthDeps } from './auth.js';
 import { respondWithError } from './error-handler.js';
 import { instrumentRequest } from './instrumentation.js';
 import type { Metrics } from './metrics.js';
+
+/** An authenticated read, whichever way it arrived (express, or the direct dispatch). */
+export interface ScimRead {
+  ctx: RequestContext;
+  /** Query parameters as node's querystring parses them (express's "simple" query parser). */
+  query: Record<string, unknown>;
+  /** Path parameters, decoded. */
+  params: Record<string, string>;
+  req: IncomingMessage;
+}
+
+/** A GET the app serves at both SCIM bases without the SCIM routers, and without express where it can. */
+export interface FlatScimRoute {
+  /** Relative to the SCIM base, with `:name` parameters, e.g. /Users/:id */
+  path: string;
+  handle(read: ScimRead, res: ServerResponse): Promise<void>;
+}
 
 export interface DirectDispatchDeps {
   routes: FlatScimRoute[];

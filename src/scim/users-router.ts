@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FlatScimRoute } from '../http/direct-dispatch.js';
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
@@ -112,23 +113,6 @@ async function getOne(users: UserService, ctx: RequestContext, query: JsonObject
     return;
   }
   sendScim(res, 200, projection.apply(toUserResource(view, ctx.scimBase)), { ETag: etagOf(view.version) });
-}
-
-/** An authenticated read, whichever way it arrived (express, or the direct dispatch). */
-export interface ScimRead {
-  ctx: RequestContext;
-  /** Query parameters as node's querystring parses them (express's "simple" query parser). */
-  query: JsonObject;
-  /** Path parameters, decoded. */
-  params: Record<string, string>;
-  req: IncomingMessage;
-}
-
-/** A GET the app serves at both SCIM bases without the SCIM routers, and without express where it can. */
-export interface FlatScimRoute {
-  /** Relative to the SCIM base, with `:name` parameters, e.g. /Users/:id */
-  path: string;
-  handle(read: ScimRead, res: ServerResponse): Promise<void>;
 }
 
 /**
