@@ -21,7 +21,8 @@ export function instrumentRequest(deps: { logger: Logger; metrics: Metrics }, re
     deps.metrics.observeRequest(req.method ?? 'GET', routeOf(), res.statusCode, seconds);
     // The log line is built only when it would be written (LOG_LEVEL silent or warn: never).
     if (deps.logger.isLevelEnabled('info')) {
-      const url = req.url ?? '/';
+      // express trims req.url inside mounted routers; originalUrl (when express set it) is the path as sent.
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
       const query = url.indexOf('?');
       const path = query === -1 ? url : url.slice(0, query);
       if (!UNLOGGED_PATHS.has(path)) {
