@@ -30,7 +30,7 @@ describe(`SCIM groups: one member change costs the same at any group size (${tes
   });
   after(async () => t.close());
 
-  const request = (method: 'post' | 'patch', path: string, body: unknown) =>
+  const request = (method: 'post' | 'patch', path: string, body: object) =>
     t.request[method](`/accounts/${accountId}/scim/v2${path}`).set('Authorization', `Bearer ${token}`).set('Content-Type', scimJson).send(body);
 
   /** Statements knex sends while `run` runs, with the most rows any of them returned. */
