@@ -139,6 +139,19 @@ async function ownedAttributesRefusal(trx: Trx, accountId: string, refused: read
   return new DomainError('mutability', `Cannot change ${list}: it is synced from its source and would be overwritten on the next sync; change it there`);
 }
 
+/** Whether two documents hold the same values for everything unique per account (compared as findConflict does). */
+function sameUniqueValues(a: JsonObject, b: JsonObject): boolean {
+  const x = uniqueKeysOf(a);
+  const y = uniqueKeysOf(b);
+  const sorted = (values: string[]) => [...values].sort().join('\u0000');
+  return (
+    x.userName === y.userName &&
+    x.smsNumber === y.smsNumber &&
+    sorted(x.emails.map((e) => e.key)) === sorted(y.emails.map((e) => e.key)) &&
+    sorted(x.extensions) === sorted(y.extensions)
+  );
+}
+
 export const PARTNER_DELETE_REASON = 'A Mitel Partner cannot be deleted';
 
 export class UserService {
@@ -204,8 +217,11 @@ export class UserService {
     if (!account) throw notFound(`Account ${accountId}`);
     await this.enforceRules(trx, account, current, next, writer);
 
-    const conflict = await usersRepo.findConflict(trx, accountId, next, current?.id);
-    if (conflict) throw uniquenessError(conflict);
+    // A change that keeps every unique value (most PATCHes: a title, active) cannot create a conflict: no query.
+    if (!current || !sameUniqueValues(current.doc, next)) {
+      const conflict = await usersRepo.findConflict(trx, accountId, next, current?.id);
+      if (conflict) throw uniquenessError(conflict);
+    }
 
     const passwordHash = options.password !== undefined ? await hashPassword(options.password) : undefined;
     let user: StoredUser;
