@@ -61,17 +61,18 @@ export const sourcesRepo = {
     return existing ? toSource(existing as Row) : undefined;
   },
 
-  /** The account's `scim` source, created on first use. */
-  async scimSource(db: Executor, accountId: string): Promise<SourceRecord> {
+  /** The account's `scim` source, created on first use; `created` when this call inserted it (its transaction may still roll back). */
+  async scimSource(db: Executor, accountId: string): Promise<{ source: SourceRecord; created: boolean }> {
     const existing = await sourcesRepo.findScimSource(db, accountId);
-    if (existing) return existing;
+    if (existing) return { source: existing, created: false };
     const [row] = await db('sources')
       .insert({ account_id: accountId, name: 'SCIM push', kind: 'scim' })
       .onConflict(db.raw('(account_id) where kind = \'scim\''))
       .ignore()
       .returning('*');
-    if (row) return toSource(row as Row);
-    return toSource((await db('sources').where({ account_id: accountId, kind: 'scim' }).first()) as Row);
+    if (row) return { source: toSource(row as Row), created: true };
+    // Another transaction created it first (and has committed: the conflict waited for it).
+    return { source: toSource((await db('sources').where({ account_id: accountId, kind: 'scim' }).first()) as Row), created: false };
   },
 
   async findById(db: Executor, accountId: string, id: string): Promise<SourceRecord | undefined> {

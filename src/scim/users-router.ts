@@ -3,6 +3,7 @@ import type { FlatScimRoute } from '../http/direct-dispatch.js';
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
+import type { Account } from '../domain/account.js';
 import type { Writer } from '../domain/ownership.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
@@ -35,7 +36,7 @@ export interface UsersRouterDeps {
    * creates (identity providers' pushes are not welcomed here; admins send those with the sendWelcomeEmail action).
    * `origin`: where the request arrived, for the link when no PUBLIC_URL is set.
    */
-  welcomeCreatedUser?: (trx: Trx, accountId: string, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string) => Promise<unknown>;
+  welcomeCreatedUser?: (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string) => Promise<unknown>;
 }
 
 /** Reads the write-only password out of an incoming document. */
@@ -219,8 +220,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const input = coerceResource(req.body, rt, userSchema);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
-      const created = await users.apply(trx, accountId, writer, undefined, input, { password });
-      if (writer.type === 'admin' && deps.welcomeCreatedUser) await deps.welcomeCreatedUser(trx, accountId, created.user, writer, originOf(req, undefined));
+      const account = await users.account(trx, accountId);
+      const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
+      if (writer.type === 'admin' && deps.welcomeCreatedUser) await deps.welcomeCreatedUser(trx, account, created.user, writer, originOf(req, undefined));
       return created;
     });
     await respond(req, res, 201, accountId, result.user.id);

@@ -19,7 +19,7 @@ import { compileListFilter } from '../scim/list-filter.js';
 import { enqueue } from './mail/outbox-repo.js';
 import { renderMail, type MailRecipient, type MivbDeploymentCredentials, type MivbDeploymentDetails } from './mail/mail-templates.js';
 import type { RegistrationService } from './registration-service.js';
-import { PARTNER_DELETE_REASON, type UserService } from './user-service.js';
+import type { UserService } from './user-service.js';
 
 export const actionTypes = [
   'sendWelcomeEmail',
@@ -459,11 +459,9 @@ export class ActionService {
    * users of a partner account are skipped, as by the action. `origin`: where the creating request arrived, the
    * base of the link when PUBLIC_URL is not set.
    */
-  async welcomeCreatedUser(trx: Knex.Transaction, accountId: string, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined): Promise<ActionResult> {
-    const account = await accountsRepo.findById(trx, accountId);
-    if (!account) throw notFound(`Account ${accountId}`);
+  async welcomeCreatedUser(trx: Knex.Transaction, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined): Promise<ActionResult> {
     const linkBase = this.publicUrl ?? origin?.replace(/\/+$/, '') ?? this.fallbackUrl;
-    return this.sendLink('sendWelcomeEmail', { account, accountId, actionId: undefined, writer, params: {}, linkBase }, user, trx);
+    return this.sendLink('sendWelcomeEmail', { account, accountId: account.id, actionId: undefined, writer, params: {}, linkBase }, user, trx);
   }
 
   private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
@@ -534,9 +532,8 @@ export class ActionService {
     return { userId: user.id, outcome: 'done' };
   }
 
-  /** The seed's delete rules, through UserService.delete; a Mitel Partner cannot be deleted. */
+  /** The seed's delete rules, all in UserService.delete (a Mitel Partner, a MiCloud Connect user: failed with its reason). */
   private async deleteUser(ctx: RunContext, user: StoredUser): Promise<ActionResult> {
-    if (ctx.account.type === 'partner') return { userId: user.id, outcome: 'failed', reason: PARTNER_DELETE_REASON };
     const outcome = await this.users.delete(ctx.accountId, ctx.writer, user.id);
     if (outcome === 'deleted') return { userId: user.id, outcome: 'done', value: 'deleted' };
     return {

@@ -152,7 +152,7 @@ function sameUniqueValues(a: JsonObject, b: JsonObject): boolean {
   );
 }
 
-export const PARTNER_DELETE_REASON = 'A Mitel Partner cannot be deleted';
+const PARTNER_DELETE_REASON = 'A Mitel Partner cannot be deleted';
 
 export class UserService {
   /**
@@ -185,13 +185,20 @@ export class UserService {
     return usersRepo.count(this.db, accountId, where);
   }
 
+  /** The account a write is checked against: read it once, pass it to apply (`options.account`) and to the rest. */
+  async account(trx: Trx, accountId: string): Promise<Account> {
+    const account = await accountsRepo.findById(trx, accountId);
+    if (!account) throw notFound(`Account ${accountId}`);
+    return account;
+  }
+
   /** Writer for a SCIM push: the account's `scim` source. */
   async scimWriter(trx: Trx, accountId: string, actor: string): Promise<Writer> {
     let sourceId = this.scimSourceIds.get(accountId);
     if (sourceId === undefined) {
-      const existing = await sourcesRepo.findScimSource(trx, accountId);
-      if (existing) this.scimSourceIds.set(accountId, existing.id);
-      sourceId = existing?.id ?? (await sourcesRepo.scimSource(trx, accountId)).id;
+      const { source, created } = await sourcesRepo.scimSource(trx, accountId);
+      if (!created) this.scimSourceIds.set(accountId, source.id);
+      sourceId = source.id;
     }
     return { type: 'source', actor, sourceId, kind: 'scim' };
   }
@@ -539,9 +546,8 @@ export class UserService {
    */
   async delete(accountId: string, writer: Writer, id: string, ifMatch?: number): Promise<'deleted' | 'unregistered'> {
     return this.db.transaction(async (trx) => {
-      const user = await this.findForUpdate(trx, accountId, id);
+      const { user, links } = await this.findForUpdateWithLinks(trx, accountId, id);
       if (ifMatch !== undefined && ifMatch !== user.version) throw new DomainError('preconditionFailed', `User ${id} is at version W/"${user.version}", not W/"${ifMatch}"`);
-      const links = await sourceLinksRepo.forUser(trx, accountId, id);
       const now = this.clock.now();
       if (writer.type === 'source') {
         const others = links.filter((l) => l.sourceId !== writer.sourceId);

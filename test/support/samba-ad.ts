@@ -18,8 +18,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Attribute, Change, Client } from 'ldapts';
-import { run, waitUntilBindable } from './slapd.js';
+import { Client } from 'ldapts';
+import { replaceChanges, run, waitUntilBindable } from './slapd.js';
 
 export const REALM = 'SB.TEST';
 export const AD_BASE_DN = 'DC=sb,DC=test';
@@ -202,15 +202,7 @@ function handle(url: string, dir: string, child: ChildProcess, server: Server, s
       return dn;
     },
     modify: (dn, replace) =>
-      withClient((client) =>
-        client.modify(
-          dn,
-          Object.entries(replace).map(
-            ([type, values]) =>
-              new Change({ operation: 'replace', modification: new Attribute({ type, values: values === null ? [] : ([] as string[]).concat(values) }) }),
-          ),
-        ),
-      ),
+      withClient((client) => client.modify(dn, replaceChanges(replace))),
     delete: (dn) => withClient((client) => client.del(dn)),
     search: (baseDn, filter, attributes, scope = 'sub') =>
       withClient(async (client) => (await client.search(baseDn, { filter, scope, attributes, explicitBufferAttributes: ['objectGUID'] })).searchEntries),

@@ -110,15 +110,7 @@ function handle(url: string, port: number, dir: string, child: ChildProcess): Sl
     dir,
     add: (ldif) => run('ldapadd', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], ldif).then(() => undefined),
     modify: (dn, replace) =>
-      withClient((client) =>
-        client.modify(
-          dn,
-          Object.entries(replace).map(
-            ([type, values]) =>
-              new Change({ operation: 'replace', modification: new Attribute({ type, values: values === null ? [] : ([] as string[]).concat(values) }) }),
-          ),
-        ),
-      ),
+      withClient((client) => client.modify(dn, replaceChanges(replace))),
     delete: (dn) => withClient((client) => client.del(dn)),
     modifyLdif: (ldif) => run('ldapmodify', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], ldif).then(() => undefined),
     deleteMany: (dns) => run('ldapdelete', ['-x', '-H', url, '-D', BIND_DN, '-w', BIND_PASSWORD], `${dns.join('\n')}\n`).then(() => undefined),
@@ -187,6 +179,13 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 /** A port that was free a moment ago (slapd start is retried if it is taken in between). */
+/** LDAP `replace` changes for a modify: a null value removes the attribute. */
+export function replaceChanges(replace: Record<string, string | string[] | null>): Change[] {
+  return Object.entries(replace).map(
+    ([type, values]) => new Change({ operation: 'replace', modification: new Attribute({ type, values: values === null ? [] : ([] as string[]).concat(values) }) }),
+  );
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

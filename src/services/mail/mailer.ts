@@ -56,6 +56,9 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** The fields nodemailer takes from one of our messages (the same for every transport). */
+const nodemailerMessage = (msg: MailerMessage) => ({ from: msg.from, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html, messageId: msg.messageId });
+
 export interface SmtpMailerOptions {
   /** Pooled connections; match the worker's concurrency. Default 8. */
   maxConnections?: number;
@@ -83,15 +86,7 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
   });
   return {
     async send(msg, sendOptions) {
-      await transport.sendMail({
-        from: msg.from,
-        to: msg.to,
-        subject: msg.subject,
-        text: msg.text,
-        html: msg.html,
-        messageId: msg.messageId,
-        ...(sendOptions?.signal ? { signal: sendOptions.signal } : {}),
-      });
+      await transport.sendMail({ ...nodemailerMessage(msg), ...(sendOptions?.signal ? { signal: sendOptions.signal } : {}) });
     },
     async close() {
       transport.close();
@@ -115,14 +110,7 @@ export function createFileMailer(dir: string): Mailer {
     async send(msg) {
       ready ??= fs.mkdir(dir, { recursive: true });
       await ready;
-      const info = await transport.sendMail({
-        from: msg.from,
-        to: msg.to,
-        subject: msg.subject,
-        text: msg.text,
-        html: msg.html,
-        messageId: msg.messageId,
-      });
+      const info = await transport.sendMail(nodemailerMessage(msg));
       const file = path.join(dir, emlFileName(msg.messageId));
       const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
       await fs.writeFile(temp, info.message as Buffer);
