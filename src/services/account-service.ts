@@ -4,6 +4,8 @@ import { DomainError, notFound } from '../domain/errors.js';
 import type { AccountType, Principal } from '../domain/principal.js';
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
+import type { Executor } from '../db/database.js';
+import { SWITCHBOARD_URN } from '../domain/user-rules.js';
 import type { Clock } from '../lib/clock.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 
@@ -43,6 +45,25 @@ function validateChanges(type: AccountType, changes: AccountChanges): void {
       seen.add(number);
     }
   }
+}
+
+/** Subscriptions compared by product (case-insensitively) and seats, whatever their order. */
+function sameSubscriptions(a: readonly Subscription[], b: readonly Subscription[]): boolean {
+  const key = (list: readonly Subscription[]) => list.map((s) => `${s.product.toLowerCase()}\u0000${s.seats}`).sort().join('\u0001');
+  return key(a) === key(b);
+}
+
+/** How many users of the account hold a licence for each product (products compared case-insensitively). */
+async function assignedLicences(db: Executor, accountId: string): Promise<Map<string, number>> {
+  const { rows } = (await db.raw(
+    `select lower(l.v) as product, count(distinct u.id) as n
+       from users u
+       cross join lateral jsonb_array_elements_text(case when jsonb_typeof(u.data->?->'licenses') = 'array' then u.data->?->'licenses' else '[]'::jsonb end) l(v)
+      where u.account_id = ?
+      group by lower(l.v)`,
+    [SWITCHBOARD_URN, SWITCHBOARD_URN, accountId],
+  )) as { rows: { product: string; n: number | string }[] };
+  return new Map(rows.map((r) => [r.product, Number(r.n)]));
 }
 
 export class AccountService {
@@ -136,10 +157,38 @@ export class AccountService {
       }
       const changes = change(current);
       validateChanges(current.type, changes);
+      if (changes.subscriptions && !sameSubscriptions(current.subscriptions, changes.subscriptions)) {
+        // The seed: a subscription (order) is assigned to an account; its own admins cannot grant themselves seats.
+        if (principal.role !== 'operator' && principal.accountId === accountId) {
+          throw new DomainError('forbidden', `Subscriptions are assigned by the account's partner or the operator; a ${principal.role} token cannot change those of its own account`);
+        }
+        await this.checkSeatsCoverLicences(trx, accountId, current.subscriptions, changes.subscriptions);
+      }
       const updated = await accountsRepo.update(trx, accountId, changes, actorOf(principal));
       await auditRepo.record(trx, { accountId, actor: actorOf(principal), action: 'account.update', targetType: 'Account', targetId: accountId, details: { changed: Object.keys(changes) } });
       return updated;
     });
+  }
+
+  /**
+   * The seed's "never past the seats": a subscription cannot drop below the licences already assigned for its
+   * product, nor be removed while any are (unassign first).
+   */
+  private async checkSeatsCoverLicences(db: Executor, accountId: string, before: readonly Subscription[], after: readonly Subscription[]): Promise<void> {
+    const lowered = before.filter((b) => (after.find((a) => a.product.toLowerCase() === b.product.toLowerCase())?.seats ?? 0) < b.seats);
+    if (lowered.length === 0) return;
+    const assigned = await assignedLicences(db, accountId);
+    for (const sub of lowered) {
+      const count = assigned.get(sub.product.toLowerCase()) ?? 0;
+      const next = after.find((a) => a.product.toLowerCase() === sub.product.toLowerCase());
+      const seats = next?.seats ?? 0;
+      if (count > seats) {
+        throw new DomainError(
+          'invalidValue',
+          `${count} users hold a ${sub.product} licence, so the subscription cannot ${next ? `have ${seats} seats` : 'be removed'}; unassign ${count - seats} licence(s) first (action unassignLicense)`,
+        );
+      }
+    }
   }
 
   async delete(principal: Principal, accountId: string, ifMatch?: number): Promise<void> {
