@@ -260,6 +260,8 @@ class Compiler {
   private booleanLeaf(expr: ValueExpr, name: string, op: ComparisonOperator, value: string | number | boolean): string {
     if (op === 'gt' || op === 'ge' || op === 'lt' || op === 'le') throw invalidFilter(`Ordering is not defined for booleans: '${name} ${op}' (use eq, ne or pr)`);
     if (op !== 'eq') throw invalidFilter(`'${op}' is not defined for the boolean attribute '${name}' (use eq, ne or pr)`);
+    // Entra ID sends booleans as the strings "True" / "False" (as in its PATCH values): read them by the attribute's type.
+    if (typeof value === 'string' && /^(true|false)$/i.test(value)) value = value.toLowerCase() === 'true';
     if (typeof value !== 'boolean') throw invalidFilter(`'${name}' is boolean: compare it with true or false, not ${JSON.stringify(value)}`);
     if (expr.kind === 'jsonb') return `coalesce(${expr.json} = ${this.bind(JSON.stringify(value))}::jsonb, false)`;
     if (expr.kind === 'const') throw new Error('boolean constants are not supported');

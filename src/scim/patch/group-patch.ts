@@ -1,5 +1,5 @@
-import type { Filter } from 'scim2-parse-filter';
 import { DomainError } from '../../domain/errors.js';
+import type { FilterNode } from '../../domain/scim-filter.js';
 import type { AttributeDef } from '../../domain/scim-schema.js';
 import { resourceTypes } from '../schemas.js';
 import { applyOperationAt, withOperation } from './apply-patch.js';
@@ -105,14 +105,11 @@ function memberRefs(value: JsonValue | undefined): MemberRef[] {
 }
 
 /** The ids a members filter names: `value eq "<id>"`, possibly joined by `or`. */
-function memberIds(filter: Filter): string[] | undefined {
-  if (filter.op === 'eq') {
-    const { attrPath, compValue } = filter as { attrPath: string; compValue: unknown };
-    return attrPath.toLowerCase() === 'value' && typeof compValue === 'string' ? [compValue] : undefined;
-  }
+function memberIds(filter: FilterNode): string[] | undefined {
+  if (filter.op === 'eq') return filter.attrPath.toLowerCase() === 'value' && typeof filter.value === 'string' ? [filter.value] : undefined;
   if (filter.op === 'or') {
     const ids: string[] = [];
-    for (const f of (filter as { filters: Filter[] }).filters) {
+    for (const f of filter.filters) {
       const part = memberIds(f);
       if (!part) return undefined;
       ids.push(...part);

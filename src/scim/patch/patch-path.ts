@@ -1,5 +1,5 @@
-import { parse, type Filter } from 'scim2-parse-filter';
 import { DomainError } from '../../domain/errors.js';
+import { parseScimFilter, type ComparisonValue, type FilterNode } from '../../domain/scim-filter.js';
 import { resolveAttributePath, UnknownAttributeError, type AttributeDef, type ResourceTypeDef } from '../../domain/scim-schema.js';
 import type { JsonObject, JsonValue } from './patch-request.js';
 
@@ -13,7 +13,7 @@ export interface PatchPath {
   extension: boolean;
   attribute: AttributeDef;
   /** The valuePath filter selecting elements of a multi-valued attribute. */
-  filter?: Filter;
+  filter?: FilterNode;
   subAttribute?: AttributeDef;
   /** Canonical spelling of the attribute, e.g. "emails" or "urn:…:enterprise:2.0:User:manager". */
   canonical: string;
@@ -52,19 +52,19 @@ function resolve(resourceType: ResourceTypeDef, attrPath: string, whole: string)
 }
 
 /** Checks that every attribute a valuePath filter names is a sub-attribute of the filtered attribute. */
-function checkFilter(filter: Filter, attribute: AttributeDef, whole: string): void {
+function checkFilter(filter: FilterNode, attribute: AttributeDef, whole: string): void {
   switch (filter.op) {
     case 'and':
     case 'or':
-      for (const f of (filter as { filters: Filter[] }).filters) checkFilter(f, attribute, whole);
+      for (const f of filter.filters) checkFilter(f, attribute, whole);
       return;
     case 'not':
-      checkFilter((filter as { filter: Filter }).filter, attribute, whole);
+      checkFilter(filter.filter, attribute, whole);
       return;
     case '[]':
       throw new DomainError('invalidFilter', `Nested "[...]" filters are not allowed inside "${whole}".`);
     default: {
-      const name = (filter as { attrPath: string }).attrPath;
+      const name = filter.attrPath;
       if (!subAttributeFor(attribute, name)) {
         const allowed = attribute.type === 'complex' ? attribute.subAttributes?.map((s) => s.name).join(', ') : 'value';
         throw new DomainError('invalidFilter', `"${name}" in "${whole}" is not a sub-attribute of ${attribute.name} (expected one of: ${allowed}).`);
@@ -97,11 +97,13 @@ export function parsePatchPath(resourceType: ResourceTypeDef, path: string): Pat
   if (!r.attribute.multiValued) {
     throw new DomainError('invalidPath', `Path "${path}": "${r.attribute.name}" is single-valued; a [filter] applies only to multi-valued attributes.`);
   }
-  let filter: Filter;
+  // The list filters' parser: JSON escapes decoded (the library leaves \u00e9 raw), operators in any case, precise errors.
+  let filter: FilterNode;
   try {
-    filter = parse(path.slice(open + 1, close));
-  } catch {
-    throw new DomainError('invalidFilter', `Path "${path}": the filter "${path.slice(open + 1, close)}" is not valid SCIM filter syntax (RFC 7644 §3.4.2.2).`);
+    filter = parseScimFilter(path.slice(open + 1, close));
+  } catch (error) {
+    const reason = error instanceof DomainError ? `: ${error.detail}` : '';
+    throw new DomainError('invalidFilter', `Path "${path}": the filter "${path.slice(open + 1, close)}" is not valid SCIM filter syntax (RFC 7644 §3.4.2.2)${reason}.`);
   }
   checkFilter(filter, r.attribute, path);
   let subAttribute: AttributeDef | undefined;
@@ -124,7 +126,7 @@ function elementValue(attribute: AttributeDef, element: JsonValue, name: string)
   return key === undefined ? undefined : element[key];
 }
 
-function compare(op: string, actual: JsonValue | undefined, expected: unknown, def: AttributeDef): boolean {
+function compare(op: string, actual: JsonValue | undefined, expected: ComparisonValue | undefined, def: AttributeDef): boolean {
   if (op === 'pr') return actual !== undefined && actual !== null && !(Array.isArray(actual) && actual.length === 0);
   if (actual === undefined || actual === null) return op === 'ne' ? expected !== null : op === 'eq' && expected === null;
   let a: unknown = actual;
@@ -158,15 +160,16 @@ function compare(op: string, actual: JsonValue | undefined, expected: unknown, d
 }
 
 /** Evaluates a valuePath filter against one element, honouring each sub-attribute's caseExact. */
-export function matchesFilter(filter: Filter, attribute: AttributeDef, element: JsonValue): boolean {
+export function matchesFilter(filter: FilterNode, attribute: AttributeDef, element: JsonValue): boolean {
   switch (filter.op) {
-    case 'and': return (filter as { filters: Filter[] }).filters.every((f) => matchesFilter(f, attribute, element));
-    case 'or': return (filter as { filters: Filter[] }).filters.some((f) => matchesFilter(f, attribute, element));
-    case 'not': return !matchesFilter((filter as { filter: Filter }).filter, attribute, element);
+    case 'and': return filter.filters.every((f) => matchesFilter(f, attribute, element));
+    case 'or': return filter.filters.some((f) => matchesFilter(f, attribute, element));
+    case 'not': return !matchesFilter(filter.filter, attribute, element);
+    case '[]': return false; // refused by checkFilter before any element is tested
+    case 'pr': return compare('pr', elementValue(attribute, element, filter.attrPath), undefined, subAttributeFor(attribute, filter.attrPath)!);
     default: {
-      const { attrPath, compValue } = filter as { attrPath: string; compValue?: unknown };
-      const def = subAttributeFor(attribute, attrPath)!;
-      return compare(filter.op, elementValue(attribute, element, attrPath), compValue, def);
+      const def = subAttributeFor(attribute, filter.attrPath)!;
+      return compare(filter.op, elementValue(attribute, element, filter.attrPath), filter.value, def);
     }
   }
 }
@@ -175,14 +178,11 @@ export function matchesFilter(filter: Filter, attribute: AttributeDef, element: 
  * The sub-attribute values a filter pins when it is a conjunction of `eq` (`type eq "work" and primary eq true`),
  * or undefined for any other filter. Entra relies on this to create the element a valuePath did not find.
  */
-export function equalityConjunction(filter: Filter): JsonObject | undefined {
-  if (filter.op === 'eq') {
-    const { attrPath, compValue } = filter as { attrPath: string; compValue: JsonValue };
-    return { [attrPath]: compValue };
-  }
+export function equalityConjunction(filter: FilterNode): JsonObject | undefined {
+  if (filter.op === 'eq') return { [filter.attrPath]: filter.value };
   if (filter.op === 'and') {
     const out: JsonObject = {};
-    for (const f of (filter as { filters: Filter[] }).filters) {
+    for (const f of filter.filters) {
       const part = equalityConjunction(f);
       if (!part) return undefined;
       Object.assign(out, part);
