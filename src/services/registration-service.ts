@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { usersRepo } from '../db/users-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Clock } from '../lib/clock.js';
+import { withDefaults, type AccountSettings } from '../domain/account.js';
 import { hashPassword } from './user-service.js';
 
 export type LinkPurpose = 'register' | 'reset';
@@ -53,7 +54,27 @@ export class RegistrationService {
     };
     if (link.usedAt) return { state: 'gone', reason: 'This link has already been used.' };
     if (link.expiresAt.getTime() <= this.clock.now().getTime()) return { state: 'gone', reason: 'This link has expired.' };
+    if (link.purpose === 'reset') {
+      const refused = await this.resetRefusal(db, link);
+      if (refused) return { state: 'gone', reason: refused };
+    }
     return { state: 'valid', link };
+  }
+
+  /**
+   * The seed's reset rules hold when the link is used, not only when it was sent: a reset is for users with a
+   * platform account (one removed since, by deleting a PBX or identity-provider user, comes back only through a
+   * welcome email), and on an account that has turned SSO on since, passwords belong to its identity provider.
+   */
+  private async resetRefusal(db: Executor, link: LinkRow): Promise<string | undefined> {
+    const row = (await db('users as u')
+      .join('accounts as a', 'a.id', 'u.account_id')
+      .where({ 'u.account_id': link.accountId, 'u.id': link.userId })
+      .first('u.registered', 'a.settings')) as { registered: boolean; settings: Partial<AccountSettings> | null } | undefined;
+    if (!row) return undefined; // consume() answers for a user that no longer exists
+    if (withDefaults(row.settings).sso) return 'Passwords of this account are managed by its identity provider (single sign-on); reset yours there.';
+    if (!row.registered) return 'This user no longer has a platform account, so its password cannot be reset; ask your administrator to send a new welcome email.';
+    return undefined;
   }
 
   check(token: string, purpose: LinkPurpose): Promise<LinkState> {
