@@ -171,6 +171,19 @@ export class AccountService {
   }
 
   /**
+   * The seed's Manage panel "displays the number of MiTeam Meetings licenses available for that account": for each
+   * subscription of a reachable account, its seats, the licences assigned and the seats left.
+   */
+  async licenceUsage(principal: Principal, accountId: string): Promise<{ product: string; seats: number; assigned: number; available: number }[]> {
+    const account = await this.get(principal, accountId);
+    const assigned = await assignedLicences(this.db, accountId);
+    return account.subscriptions.map((s) => {
+      const used = assigned.get(s.product.toLowerCase()) ?? 0;
+      return { product: s.product, seats: s.seats, assigned: used, available: Math.max(0, s.seats - used) };
+    });
+  }
+
+  /**
    * The seed's "never past the seats": a subscription cannot drop below the licences already assigned for its
    * product, nor be removed while any are (unassign first).
    */
