@@ -160,7 +160,11 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     });
     const params = parseListParams(req.query as JsonObject, 1);
     if (params.attributes.length > 0 || params.excludedAttributes.length > 0) await respond(req, res, 200, req.params.id);
-    else sendScim(res, 204);
+    else {
+      // RFC 7644 §3.5.2 and §3.14: a 204 still carries the resource's new version as its ETag.
+      const group = await groups.get(accountId, req.params.id);
+      sendScim(res, 204, undefined, { ETag: etagOf(group.version) });
+    }
   });
   router.delete('/Groups/:id', async (req, res) => {
     requireGroups(res);

@@ -4,6 +4,17 @@ import { DomainError } from '../domain/errors.js';
 import { URN } from './urns.js';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * RFC 7644 §3.8: application/scim+json unless the client's Accept names application/json and not
+ * application/scim+json (service providers SHOULD support "Accept: application/json").
+ */
+function contentTypeFor(req: IncomingMessage | undefined): string {
+  const accept = req?.headers.accept;
+  if (accept === undefined || !accept.includes('application/json')) return SCIM_CONTENT_TYPE;
+  return accept.includes('application/scim+json') ? SCIM_CONTENT_TYPE : JSON_CONTENT_TYPE;
+}
 
 export function errorBody(error: DomainError): Record<string, unknown> {
   return {
@@ -25,7 +36,7 @@ export function sendScim(res: ServerResponse, status: number, body?: unknown, he
     res.end();
     return;
   }
-  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.setHeader('Content-Type', contentTypeFor(res.req));
   sendJsonText(res, JSON.stringify(body));
 }
 

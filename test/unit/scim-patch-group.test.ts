@@ -115,8 +115,8 @@ describe('SCIM PATCH: planGroupPatch', () => {
     expect(result.attributes).to.deep.equal({ displayName: 'Renamed', externalId: 'ext-2' });
   });
 
-  it('when displayName is removed, then invalidValue (required)', () => {
-    expectError(() => plan(msg({ op: 'remove', path: 'displayName' })), 'invalidValue', /required/);
+  it('when displayName is removed, then mutability (required; RFC 7644 §3.5.2.2)', () => {
+    expectError(() => plan(msg({ op: 'remove', path: 'displayName' })), 'mutability', /required/);
   });
 
   it('when a member has no value or a bad type, then invalidValue', () => {

@@ -298,9 +298,9 @@ describe('SCIM PATCH: applyPatch on users', () => {
     expectError(() => patch(baseUser(), msg({ op: 'add', path: 'emails', value: [{ value: 'a@x', colour: 'red' }] })), 'invalidPath', /colour/);
   });
 
-  it('when the required userName is removed, then invalidValue', () => {
-    expectError(() => patch(baseUser(), msg({ op: 'remove', path: 'userName' })), 'invalidValue', /required/);
-    expectError(() => patch(baseUser(), msg({ op: 'replace', path: 'userName', value: null })), 'invalidValue', /required/);
+  it('when the required userName is removed, then mutability (RFC 7644 §3.5.2.2)', () => {
+    expectError(() => patch(baseUser(), msg({ op: 'remove', path: 'userName' })), 'mutability', /required/);
+    expectError(() => patch(baseUser(), msg({ op: 'replace', path: 'userName', value: null })), 'mutability', /required/);
   });
 
   it('when a filter is put on a single-valued or simple attribute or names an unknown sub-attribute, then invalidPath or invalidFilter', () => {

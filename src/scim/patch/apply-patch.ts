@@ -156,8 +156,9 @@ function applyPath(run: Run, op: PatchOpName, path: PatchPath, value: JsonValue 
   if (attribute.mutability === 'immutable' && before !== undefined) {
     throw new DomainError('mutability', `Attribute "${path.canonical}" is immutable: it may be set once but not changed.`);
   }
+  // RFC 7644 §3.5.2.2: removing (or unassigning) a required attribute is a "mutability" error.
   if (attribute.required && after === undefined) {
-    throw new DomainError('invalidValue', `Attribute "${path.canonical}" is required and cannot be removed; replace it instead.`);
+    throw new DomainError('mutability', `Attribute "${path.canonical}" is required and cannot be removed; replace it instead.`);
   }
   if (!run.touched.includes(path.target)) run.touched.push(path.target);
 }
