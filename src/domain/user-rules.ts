@@ -65,3 +65,65 @@ export function smsNumberRuleViolation(account: Account, number: string): string
   if (!account.settings.twilio.smsPool.includes(number)) return `SMS number ${number} is not in the account's pool`;
   return undefined;
 }
+
+/** An address with a local part, an @ and a dotted domain whose last label is not all digits. */
+const EMAIL_PATTERN = /^[^\s@"(),:;<>[\]\\]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9-]{2,}$/;
+
+export function isValidEmail(value: string): boolean {
+  return EMAIL_PATTERN.test(value);
+}
+
+function emailValues(doc: JsonObject | undefined): string[] {
+  const list = doc?.emails;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((e) => (e && typeof e === 'object' && typeof (e as JsonObject).value === 'string' && (e as JsonObject).value !== '' ? [String((e as JsonObject).value)] : []));
+}
+
+function nameOf(doc: JsonObject | undefined, part: 'givenName' | 'familyName'): string | undefined {
+  const name = doc?.name;
+  const value = name && typeof name === 'object' ? (name as JsonObject)[part] : undefined;
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+/**
+ * The seed's New User form, for what an admin writes (identity providers and directories send what they hold):
+ * "Enter the First Name, Last Name, and Email address. These fields are mandatory", "Enter a valid email
+ * address". A user an admin creates needs all three; an edit may not empty one the user has, and every address
+ * it adds must be valid (one a source wrote earlier is left as it is). The detail says what to fix.
+ */
+export function adminEntryViolation(before: JsonObject | undefined, next: JsonObject): string | undefined {
+  const fields = [
+    ['givenName', 'name.givenName (First Name)'],
+    ['familyName', 'name.familyName (Last Name)'],
+  ] as const;
+  for (const [part, label] of fields) {
+    if (nameOf(next, part) !== undefined) continue;
+    if (!before) return `${label} is mandatory for a new user`;
+    if (nameOf(before, part) !== undefined) return `${label} is mandatory and cannot be emptied`;
+  }
+  const emails = emailValues(next);
+  if (emails.length === 0) {
+    if (!before) return 'emails (Email) is mandatory for a new user: give at least one address';
+    if (emailValues(before).length > 0) return 'emails (Email) is mandatory and cannot be emptied';
+  }
+  const known = new Set(emailValues(before).map((e) => e.toLowerCase()));
+  const invalid = emails.find((e) => !known.has(e.toLowerCase()) && !isValidEmail(e));
+  if (invalid !== undefined) return `"${invalid}" is not a valid email address (write it as name@example.com)`;
+  return extensionsViolation(before, next);
+}
+
+/** PBX extension numbers: digits only (1 to 15), each listed once per user; values a source wrote earlier are kept. */
+export function extensionsViolation(before: JsonObject | undefined, next: JsonObject): string | undefined {
+  const list = extensionOf(next).extensions;
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) return 'extensions must be a list of extension numbers';
+  const earlier = new Set((Array.isArray(extensionOf(before ?? {}).extensions) ? (extensionOf(before ?? {}).extensions as unknown[]) : []).map(String));
+  const seen = new Set<string>();
+  for (const value of list) {
+    const text = typeof value === 'string' ? value : String(value);
+    if (!earlier.has(text) && !/^\d{1,15}$/.test(text)) return `extension "${text}" is not an extension number: use digits only (e.g. 2001)`;
+    if (seen.has(text)) return `extension ${text} is listed twice`;
+    seen.add(text);
+  }
+  return undefined;
+}
