@@ -52,7 +52,7 @@ function validate(raw: unknown, index: number): BulkOperation {
 export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; maxPayloadBytes: number }): Router {
   const router = Router({ mergeParams: true });
   router.post('/Bulk', async (req: Request, res: Response) => {
-    const { principal } = contextOf(res);
+    const { principal, scimBase } = contextOf(res);
     if (principal.role === 'user') throw new DomainError('forbidden', 'This token cannot use /Bulk');
     const length = Number(req.get('Content-Length') ?? 0);
     if (length > deps.maxPayloadBytes) throw new DomainError('payloadTooLarge', `The bulk request is ${length} bytes; the maximum is ${deps.maxPayloadBytes}`);
@@ -90,14 +90,19 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
           results[index] = { method: op.method, ...(op.bulkId ? { bulkId: op.bulkId } : {}), status: '409', response: errorBody(new DomainError('invalidValue', `bulkId ${unresolved.join(', ')} does not name a resource created in this request`)) };
           continue;
         }
+        const path = substitute(op.path, created);
         const reply = await deps.dispatch({
           method: op.method,
-          url: `${base}${substitute(op.path, created)}`,
+          url: `${base}${path}`,
           headers: { ...headers, ...(op.version ? { 'if-match': op.version } : {}) },
           body: op.data === undefined ? undefined : substitute(op.data, created),
         });
         const replyBody = reply.body as Record<string, unknown> | undefined;
-        const location = (reply.headers.location as string | undefined) ?? ((replyBody?.meta as Record<string, unknown> | undefined)?.location as string | undefined);
+        // RFC 7644 §3.7.3: location is required in every response but a failed POST; a 204 (DELETE, group PATCH)
+        // carries neither a Location header nor a body, so it is the operation's own resource URL.
+        const location = (reply.headers.location as string | undefined)
+          ?? ((replyBody?.meta as Record<string, unknown> | undefined)?.location as string | undefined)
+          ?? (op.method === 'POST' ? undefined : `${scimBase}${path}`);
         if (op.method === 'POST' && reply.status === 201 && replyBody?.id) created.set(op.bulkId!, String(replyBody.id));
         const ok = reply.status < 400;
         if (!ok) errors++;
