@@ -35,6 +35,13 @@ describe('ldap config', () => {
     expect(configError({ ...base, attributeMap: { anchor: '' } }).message).to.match(/attributeMap.anchor: exactly one attribute/);
   });
 
+  it('when changeTracking dirsync is asked of an OpenLDAP source, then it is refused; for AD it is kept, and usn is the default', () => {
+    expect(configError({ ...base, changeTracking: 'dirsync' }).message).to.match(/changeTracking: dirsync is an Active Directory control/);
+    expect(parseLdapConfig({ ...base, flavor: 'ad', changeTracking: 'dirsync' }).changeTracking).to.equal('dirsync');
+    expect(parseLdapConfig({ ...base, flavor: 'ad' }).changeTracking).to.equal('usn');
+    expect(configError({ ...base, flavor: 'ad', changeTracking: 'poll' }).message).to.match(/changeTracking: must be one of "usn", "dirsync"/);
+  });
+
   it('when a filter has no outer parentheses, then they are added', () => {
     expect(parseLdapConfig({ ...base, filter: 'objectClass=person' }).filter).to.equal('(objectClass=person)');
   });

@@ -5,6 +5,13 @@ import { ConnectorConfigError, validateConfig, type ConfigProperty, type ConfigS
 export type LdapFlavor = 'openldap' | 'ad';
 
 /**
+ * How an Active Directory source finds changes: `usn` (uSNChanged above the DC's highestCommittedUSN, tombstones
+ * through Show Deleted) or `dirsync` (the DirSync control, for a bind account holding the Replicating Directory
+ * Changes right: deletions and moves out of the base are reported without a full read).
+ */
+export type AdChangeTracking = 'usn' | 'dirsync';
+
+/**
  * What an LDAP attribute can be mapped to: a SCIM attribute (enterprise and Switchboard extension
  * attributes by their short name) or the anchor. `emails.work` and `phoneNumbers.work` take every
  * value of the attribute; the others take the first value.
@@ -73,6 +80,8 @@ export interface LdapConfig {
   attributeMap: AttributeMap;
   /** OpenLDAP incremental reads go back this far before the highest modifyTimestamp seen. */
   overlapSeconds: number;
+  /** Active Directory only. */
+  changeTracking: AdChangeTracking;
   timeoutMs: number;
   connectTimeoutMs: number;
 }
@@ -111,6 +120,14 @@ export const ldapConfigSchema: ConfigSchema = {
     defaultCountry: { type: 'string', pattern: '^[A-Z]{2}$', description: 'ISO country for phone numbers written without +country code, e.g. BE.' },
     attributeMap: { type: 'object', additionalProperties: false, default: {}, properties: attributeMapProperties },
     overlapSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 1, description: 'OpenLDAP incremental reads re-read this many seconds before the last change seen.' },
+    changeTracking: {
+      type: 'string',
+      enum: ['usn', 'dirsync'],
+      default: 'usn',
+      description:
+        'Active Directory: how incremental reads find changes. usn: uSNChanged and tombstones (Show Deleted); dirsync: the DirSync control, ' +
+        'which also reports users moved out of baseDn; it needs the Replicating Directory Changes right on the domain.',
+    },
     timeoutMs: { type: 'integer', minimum: 1000, default: 30000 },
     connectTimeoutMs: { type: 'integer', minimum: 100, default: 10000 },
   },
@@ -150,6 +167,7 @@ export function parseLdapConfig(raw: unknown): LdapConfig {
     attributeMap[target] = list;
   }
   if (attributeMap.anchor.length !== 1) issues.push('attributeMap.anchor: exactly one attribute is required');
+  if (value.changeTracking === 'dirsync' && value.flavor !== 'ad') issues.push('changeTracking: dirsync is an Active Directory control (set flavor "ad", or leave changeTracking out)');
   if (issues.length > 0) throw new ConnectorConfigError(issues, 'ldap');
   return {
     ...value,
@@ -160,8 +178,9 @@ export function parseLdapConfig(raw: unknown): LdapConfig {
 }
 
 /** The LDAP attributes a read requests: derived from the map, plus what the flavor's cursor needs. */
-export function requestedAttributes(config: Pick<LdapConfig, 'attributeMap' | 'flavor'>): string[] {
-  const cursor = config.flavor === 'openldap' ? ['modifyTimestamp', 'entryCSN'] : ['uSNChanged'];
+export function requestedAttributes(config: Pick<LdapConfig, 'attributeMap' | 'flavor'> & { changeTracking?: AdChangeTracking }): string[] {
+  // DirSync reports a move as a change of `name` (the RDN, replicated with its parent), so it is asked for.
+  const cursor = config.flavor === 'openldap' ? ['modifyTimestamp', 'entryCSN'] : config.changeTracking === 'dirsync' ? ['uSNChanged', 'name'] : ['uSNChanged'];
   const seen = new Set<string>();
   const out: string[] = [];
   for (const attribute of [...Object.values(config.attributeMap).flat(), ...cursor]) {

@@ -17,6 +17,13 @@
  * accounts are records with `active: false`, not deletions. Objects moved out of scope are found
  * by a full read.
  *
+ * Incremental read, Active Directory with `changeTracking: "dirsync"`: the DirSync control over the
+ * domain's naming context (DirSync takes no other base) with the cookie of the previous read. A full
+ * read is DirSync from an empty cookie, keeping the entries under `baseDn`. An incremental one gets
+ * only the attributes that changed, so each changed entry under `baseDn` is read again whole (by
+ * objectGUID, with `filter`); a changed entry now outside `baseDn` (moved out) and a tombstone whose
+ * lastKnownParent is inside it become `{ type: 'delete' }`.
+ *
  * A state written for another flavor, base DN, filter, scope or attribute list also turns an
  * incremental read into a full one. Checkpoints are yielded only at the end of a read, because LDAP
  * returns entries in no particular order, so no cursor is safe before the last page.
@@ -25,8 +32,8 @@ import { createHash } from 'node:crypto';
 import type { Connector, ConnectorLogger, JsonValue, ReadContext, ReadRequest, SourceItem } from '../sdk/index.js';
 import { ConnectorError } from '../sdk/index.js';
 import { ldapConfigSchema, parseLdapConfig, requestedAttributes, type LdapConfig } from './config.js';
-import { openLdapSession, readEntry, searchPages, showDeletedControl, type LdapSession } from './ldap-client.js';
-import { anchorOf, entryValues, formatGuid, mapLdapEntry, normaliseDn, type LdapEntry } from './ldap-mapper.js';
+import { dirSyncResponses, filterWithAnyOf, openLdapSession, readEntry, searchPages, showDeletedControl, type LdapSession } from './ldap-client.js';
+import { anchorOf, entryValues, formatGuid, guidBytes, mapLdapEntry, normaliseDn, type LdapEntry } from './ldap-mapper.js';
 
 export { ldapConfigSchema, parseLdapConfig, type LdapConfig } from './config.js';
 
@@ -53,6 +60,15 @@ export interface AdState {
   highestCommittedUSN: string;
 }
 
+export interface AdDirSyncState {
+  v: 1;
+  flavor: 'ad';
+  method: 'dirsync';
+  scopeKey: string;
+  /** Base64 DirSync cookie of the last response. */
+  cookie: string;
+}
+
 export const ldapConnector: Connector<LdapConfig> = {
   kind: 'ldap',
   configSchema: ldapConfigSchema,
@@ -77,7 +93,9 @@ async function* read(config: LdapConfig, request: ReadRequest, ctx: ReadContext 
   const onAbort = (): void => void session.close();
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    yield* config.flavor === 'ad' ? readAd(session, config, request, ctx) : readOpenLdap(session, config, request, ctx);
+    if (config.flavor === 'openldap') yield* readOpenLdap(session, config, request, ctx);
+    else if (config.changeTracking === 'dirsync') yield* readAdDirSync(session, config, request, ctx);
+    else yield* readAd(session, config, request, ctx);
   } catch (error) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     throw error;
@@ -254,6 +272,17 @@ function previousAdState(request: ReadRequest, scopeKey: string, dc: DcIdentity,
   return state as unknown as AdState;
 }
 
+/** The DN one level up (`CN=a,OU=b,DC=c` → `OU=b,DC=c`). */
+function parentOf(dn: string): string {
+  const comma = dn.search(/(?<!\\),/);
+  return comma < 0 ? '' : dn.slice(comma + 1);
+}
+
+/** A DN without the `<GUID=…>;<SID=…>;` prefix some DCs put on DN-valued attributes. */
+function plainDn(dn: string): string {
+  return dn.replace(/^(<[^>]*>;)+/, '');
+}
+
 function withinScope(config: LdapConfig, parentDn: string | undefined): boolean {
   if (!parentDn) return true; // unknown parent: let the engine ignore anchors it does not know
   const parent = normaliseDn(parentDn);
@@ -299,7 +328,8 @@ async function* readAd(session: LdapSession, config: LdapConfig, request: ReadRe
     })) {
       ctx.signal?.throwIfAborted();
       for (const entry of page) {
-        if (!withinScope(config, firstText(entry, 'lastKnownParent'))) continue;
+        const parent = firstText(entry, 'lastKnownParent');
+        if (!withinScope(config, parent === undefined ? undefined : plainDn(parent))) continue;
         yield { type: 'delete', anchor: anchorOf(entry, config.attributeMap) };
       }
     }
@@ -313,5 +343,94 @@ async function* readAd(session: LdapSession, config: LdapConfig, request: ReadRe
     invocationId: dc.invocationId,
     highestCommittedUSN: dc.highestCommittedUSN.toString(),
   };
+  yield { type: 'state', state: state as unknown as JsonValue, complete: previous === undefined };
+}
+
+// ---- Active Directory, DirSync ------------------------------------------------------------------
+
+function previousDirSyncState(request: ReadRequest, scopeKey: string, logger?: ConnectorLogger): AdDirSyncState | undefined {
+  if (request.mode !== 'incremental') return undefined;
+  const state = request.state;
+  if (!isRecord(state) || state.v !== 1 || state.flavor !== 'ad' || state.method !== 'dirsync' || typeof state.cookie !== 'string' || state.cookie === '') {
+    return fullReadBecause(logger, 'the state was not written by a DirSync read of this connector version');
+  }
+  if (state.scopeKey !== scopeKey) return fullReadBecause(logger, 'baseDn, filter, scope or attributeMap changed since the state was written');
+  return state as unknown as AdDirSyncState;
+}
+
+/** The naming context holding `baseDn` (the longest one it ends with), as DirSync needs it for its base. */
+async function namingContextOf(session: LdapSession, config: LdapConfig): Promise<string> {
+  const root = await readEntry(session, '', ['namingContexts', 'defaultNamingContext']);
+  const contexts = root ? entryValues(root, 'namingContexts').map((v) => (typeof v === 'string' ? v : v.toString('utf8'))) : [];
+  const base = normaliseDn(config.baseDn);
+  const holding = contexts.filter((nc) => base === normaliseDn(nc) || base.endsWith(`,${normaliseDn(nc)}`)).sort((a, b) => b.length - a.length);
+  if (!holding[0]) throw new ConnectorError('config', `baseDn "${config.baseDn}" is in none of the naming contexts of ${config.url} (${contexts.join('; ') || 'none listed'})`);
+  return holding[0];
+}
+
+async function* readAdDirSync(session: LdapSession, config: LdapConfig, request: ReadRequest, ctx: ReadContext): AsyncGenerator<SourceItem> {
+  const scopeKey = scopeKeyOf(config);
+  const previous = previousDirSyncState(request, scopeKey, ctx.logger);
+  const namingContext = await namingContextOf(session, config);
+  const anchorAttribute = config.attributeMap.anchor[0]!;
+  const binaryAttributes = [anchorAttribute];
+  const attributes = requestedAttributes(config);
+  const index = dnIndex(config);
+  const inBase = (dn: string): boolean => normaliseDn(dn) !== normaliseDn(config.baseDn) && withinScope(config, parentOf(dn));
+
+  /** Changed entries under the base, read again whole; those the read no longer finds have left it. */
+  let changed: string[] = [];
+  async function* readWhole(anchors: string[]): AsyncGenerator<SourceItem> {
+    const filter = filterWithAnyOf(config.filter, anchorAttribute, anchors.map(guidBytes));
+    const found = new Set<string>();
+    for await (const page of searchPages(session, { baseDn: config.baseDn, filter, scope: config.scope, attributes, binaryAttributes, pageSize: config.pageSize })) {
+      for (const entry of page) {
+        const record = mapLdapEntry(entry, config, index.resolve);
+        index.remember(entry, record.anchor);
+        found.add(record.anchor);
+        yield record;
+      }
+    }
+    for (const anchor of anchors) if (!found.has(anchor)) yield { type: 'delete', anchor };
+  }
+
+  let cookie = previous?.cookie;
+  for await (const response of dirSyncResponses(session, {
+    namingContext,
+    filter: `(|${config.filter}(isDeleted=TRUE))`,
+    attributes: [...attributes, 'isDeleted', 'lastKnownParent'],
+    binaryAttributes,
+    cookie,
+  })) {
+    ctx.signal?.throwIfAborted();
+    cookie = response.cookie;
+    for (const entry of response.entries) {
+      const deleted = firstText(entry, 'isDeleted')?.toUpperCase() === 'TRUE';
+      if (deleted) {
+        // A tombstone: this source's only if it was under the base when it was deleted.
+        const parent = firstText(entry, 'lastKnownParent');
+        if (previous && parent !== undefined && withinScope(config, plainDn(parent))) yield { type: 'delete', anchor: anchorOf(entry, config.attributeMap) };
+        continue;
+      }
+      if (!inBase(entry.dn)) {
+        // Changed elsewhere in the domain, or moved out of the base: a delete the engine ignores for anchors it never linked.
+        if (previous) yield { type: 'delete', anchor: anchorOf(entry, config.attributeMap) };
+        continue;
+      }
+      if (!previous) {
+        const record = mapLdapEntry(entry, config, index.resolve);
+        index.remember(entry, record.anchor);
+        yield record;
+        continue;
+      }
+      changed.push(anchorOf(entry, config.attributeMap));
+      if (changed.length >= config.pageSize) {
+        yield* readWhole(changed);
+        changed = [];
+      }
+    }
+  }
+  if (changed.length > 0) yield* readWhole(changed);
+  const state: AdDirSyncState = { v: 1, flavor: 'ad', method: 'dirsync', scopeKey, cookie: cookie ?? '' };
   yield { type: 'state', state: state as unknown as JsonValue, complete: previous === undefined };
 }

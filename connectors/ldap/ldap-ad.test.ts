@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startSambaAd, UAC_DISABLED, type SambaAd } from '../../test/support/samba-ad.js';
 import { ENTERPRISE_USER_URN, type JsonValue, type SourceItem, type SourceRecord } from '../sdk/index.js';
 import { collect, finalState, recordsOf, stored } from '../testing/connector-contract.js';
-import { ldapConnector, type AdState } from './index.js';
+import { ldapConnector, type AdDirSyncState, type AdState } from './index.js';
 import { MANAGER_PATH } from './ldap-mapper.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -145,5 +145,95 @@ describe('ldap connector (flavor ad) on a Samba Active Directory DC', () => {
     expect(recordsOf(items).map((r) => r.attributes.userName)).to.deep.equal(['solo@sb.test']);
     expect(finalState(items).complete).to.equal(true);
     expect((finalState(items).state as unknown as AdState).invocationId).to.equal(state.invocationId);
+  });
+
+  describe('with changeTracking "dirsync" (the DirSync control)', () => {
+    const dirsync = { changeTracking: 'dirsync' };
+
+    it('when the base is read in full, then only the users under it are records, and the state holds a DirSync cookie', async () => {
+      const ou = await newOu();
+      const elsewhere = await newOu();
+      for (const name of ['ds1', 'ds2']) await ad.addUser(ou, { name, givenName: name, sn: 'Sync', mail: `${name}@example.com` });
+      await ad.addUser(elsewhere, { name: 'dsout', sn: 'Out' });
+      const items = await full(ou, dirsync);
+      const records = recordsOf(items);
+      expect(records.map((r) => r.attributes.userName).sort()).to.deep.equal(['ds1@sb.test', 'ds2@sb.test']);
+      expect(byUserName(records, 'ds1').anchor).to.match(GUID);
+      expect(byUserName(records, 'ds1').attributes).to.deep.include({ name: { givenName: 'ds1', familyName: 'Sync' }, active: true });
+      expect(items.filter((i) => i.type === 'delete')).to.deep.equal([]);
+      const last = finalState(items);
+      expect(last.complete).to.equal(true);
+      const state = last.state as unknown as AdDirSyncState;
+      expect(state).to.include({ v: 1, flavor: 'ad', method: 'dirsync' });
+      expect(Buffer.from(state.cookie, 'base64').length).to.be.greaterThan(0);
+    });
+
+    it('when users change, are added, deleted and moved out after a full read, then the incremental read yields whole records for the changed and new ones and deletes for the others', async () => {
+      const ou = await newOu();
+      const elsewhere = await newOu();
+      const dns: string[] = [];
+      for (const name of ['dk1', 'dk2', 'dk3', 'dk4', 'dk5']) dns.push(await ad.addUser(ou, { name, givenName: name, sn: 'Kept', mail: `${name}@example.com` }));
+      const first = await full(ou, dirsync);
+      const before = recordsOf(first);
+      expect(before).to.have.length(5);
+
+      await ad.modify(dns[0]!, { title: 'Director' });
+      await ad.addUser(ou, { name: 'dk6', sn: 'New' });
+      await ad.delete(dns[1]!);
+      await ad.move(dns[2]!, elsewhere);
+      await ad.addUser(elsewhere, { name: 'dkx', sn: 'Elsewhere' }); // never under the base
+
+      const items = await incremental(ou, finalState(first).state, dirsync);
+      const records = recordsOf(items);
+      expect(records.map((r) => r.attributes.userName).sort()).to.deep.equal(['dk1@sb.test', 'dk6@sb.test']);
+      // DirSync hands over only the changed title; the record is the whole entry, read again.
+      expect(byUserName(records, 'dk1').attributes).to.deep.include({
+        title: 'Director', name: { givenName: 'dk1', familyName: 'Kept' }, emails: [{ value: 'dk1@example.com', type: 'work', primary: true }],
+      });
+      expect(byUserName(records, 'dk1').anchor).to.equal(byUserName(before, 'dk1').anchor);
+      const deletes = items.filter((i) => i.type === 'delete').map((i) => (i as { anchor: string }).anchor);
+      expect(deletes).to.include.members([byUserName(before, 'dk2').anchor, byUserName(before, 'dk3').anchor]);
+      expect(deletes).to.not.include(byUserName(before, 'dk4').anchor);
+      expect(deletes).to.not.include(byUserName(before, 'dk5').anchor);
+      const next = finalState(items);
+      expect(next.complete).to.not.equal(true);
+      expect((next.state as unknown as AdDirSyncState).cookie).to.not.equal((finalState(first).state as unknown as AdDirSyncState).cookie);
+
+      // From that cookie nothing is left to read.
+      const again = await incremental(ou, next.state, dirsync);
+      expect(again.filter((i) => i.type !== 'state')).to.deep.equal([]);
+    });
+
+    it('when an account is disabled, then the DirSync incremental read yields it whole with active false, not a delete', async () => {
+      const ou = await newOu();
+      const dn = await ad.addUser(ou, { name: 'dsoff', sn: 'Off', mail: 'dsoff@example.com' });
+      const first = await full(ou, dirsync);
+      await ad.modify(dn, { userAccountControl: String(UAC_DISABLED) });
+      const items = await incremental(ou, finalState(first).state, dirsync);
+      expect(items.filter((i) => i.type === 'delete')).to.deep.equal([]);
+      expect(recordsOf(items).map((r) => [r.attributes.userName, r.attributes.active, r.attributes.emails])).to.deep.equal([
+        ['dsoff@sb.test', false, [{ value: 'dsoff@example.com', type: 'work', primary: true }]],
+      ]);
+    });
+
+    it('when the state was written by a uSNChanged read, then a DirSync read is a full one', async () => {
+      const ou = await newOu();
+      await ad.addUser(ou, { name: 'dsswitch', sn: 'Switch' });
+      const usn = await full(ou);
+      const items = await incremental(ou, finalState(usn).state, dirsync);
+      expect(recordsOf(items).map((r) => r.attributes.userName)).to.deep.equal(['dsswitch@sb.test']);
+      expect(finalState(items).complete).to.equal(true);
+    });
+
+    it('when the bind is not allowed to use DirSync, then the read fails as an auth error naming the right it needs', async () => {
+      const ou = await newOu();
+      const plain = await ad.addPlainUser('dsplain', 'Plain!Passw0rd1');
+      const error = await collect(ldapConnector.read(config(ou, { ...dirsync, bindDn: plain, bindPassword: 'Plain!Passw0rd1' }), { mode: 'full' })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.have.property('kind', 'auth');
+      expect((error as Error).message).to.match(/Replicating Directory Changes/);
+    });
   });
 });

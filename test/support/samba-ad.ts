@@ -54,6 +54,13 @@ export interface SambaAd {
   /** Replaces attributes (`null` deletes the attribute). */
   modify(dn: string, replace: Record<string, string | string[] | null>): Promise<void>;
   delete(dn: string): Promise<void>;
+  /**
+   * Creates a user who can bind (`samba-tool user create` on the DC's own database) with no right beyond an
+   * ordinary domain user's; returns the name to bind with (`<name>@sb.test`).
+   */
+  addPlainUser(name: string, password: string): Promise<string>;
+  /** Moves an entry under another parent (ModifyDN), keeping its RDN; returns the new DN. */
+  move(dn: string, newParentDn: string): Promise<string>;
   /** Searches as the administrator (for assertions that go around the connector). */
   search(baseDn: string, filter: string, attributes: string[], scope?: 'base' | 'one' | 'sub'): Promise<Array<Record<string, unknown>>>;
   stop(): Promise<void>;
@@ -204,6 +211,15 @@ function handle(url: string, dir: string, child: ChildProcess, server: Server, s
     modify: (dn, replace) =>
       withClient((client) => client.modify(dn, replaceChanges(replace))),
     delete: (dn) => withClient((client) => client.del(dn)),
+    addPlainUser: async (name, password) => {
+      await run('samba-tool', ['user', 'create', name, password, '-s', join(dir, 'etc', 'smb.conf')]);
+      return `${name}@sb.test`;
+    },
+    move: async (dn, newParentDn) => {
+      const moved = `${dn.split(/(?<!\\),/)[0]},${newParentDn}`;
+      await withClient((client) => client.modifyDN(dn, moved));
+      return moved;
+    },
     search: (baseDn, filter, attributes, scope = 'sub') =>
       withClient(async (client) => (await client.search(baseDn, { filter, scope, attributes, explicitBufferAttributes: ['objectGUID'] })).searchEntries),
     async stop() {
