@@ -1,4 +1,5 @@
-import type { Executor } from './database.js';
+import { selectRows, type Executor } from './database.js';
+import { perKeyFrom } from './key-lookup.js';
 import type { SourceKind } from '../domain/ownership.js';
 
 export interface SourceLink {
@@ -69,7 +70,10 @@ export const sourceLinksRepo = {
   async forUsers(db: Executor, accountId: string, userIds: readonly string[]): Promise<Map<string, SourceLink[]>> {
     const out = new Map<string, SourceLink[]>();
     if (userIds.length === 0) return out;
-    const rows = (await db('user_source_links').where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [[...userIds]])) as LinkRow[];
+    const rows = await selectRows<LinkRow>(db, `select p.* from ${perKeyFrom('?::uuid[]', 'select * from user_source_links where account_id = ? and user_id = k.v')}`, [
+      [...new Set(userIds)],
+      accountId,
+    ]);
     for (const row of rows) {
       const link = toLink(row);
       const list = out.get(link.userId) ?? [];

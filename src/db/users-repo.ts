@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
+import { perKeyFrom } from './key-lookup.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid } from './accounts-repo.js';
 
@@ -371,13 +372,14 @@ export const usersRepo = {
     accountId: string,
     keys: { userNames: readonly string[]; emails: readonly string[]; extensions: readonly string[]; smsNumbers: readonly string[] },
   ): Promise<UniqueHolder[]> {
-    const { rows } = (await db.raw(
-      `select 'userName' as attribute, lower(user_name) as key, user_name as value, id as user_id from users where account_id = ? and lower(user_name) = any(?::text[])
-       union all select 'emails', lower(value), value, user_id from user_emails where account_id = ? and lower(value) = any(?::text[])
-       union all select 'extensions', number, number, user_id from user_extensions where account_id = ? and number = any(?::text[])
-       union all select 'smsNumber', sms_number, sms_number, id from users where account_id = ? and sms_number = any(?::text[])`,
-      [accountId, [...keys.userNames], accountId, [...keys.emails], accountId, [...keys.extensions], accountId, [...keys.smsNumbers]],
-    )) as { rows: { attribute: UniqueHolder['attribute']; key: string; value: string; user_id: string }[] };
+    const rows = await selectRows<{ attribute: UniqueHolder['attribute']; key: string; value: string; user_id: string }>(
+      db,
+      `select 'userName' as attribute, k.v as key, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select user_name as value, id as user_id from users where account_id = ? and lower(user_name) = k.v')}
+       union all select 'emails', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select value, user_id from user_emails where account_id = ? and lower(value) = k.v')}
+       union all select 'extensions', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select number as value, user_id from user_extensions where account_id = ? and number = k.v')}
+       union all select 'smsNumber', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select sms_number as value, id as user_id from users where account_id = ? and sms_number = k.v')}`,
+      [[...keys.userNames], accountId, [...keys.emails], accountId, [...keys.extensions], accountId, [...keys.smsNumbers], accountId],
+    );
     return rows.map((r) => ({ attribute: r.attribute, key: r.key, value: r.value, userId: r.user_id }));
   },
 

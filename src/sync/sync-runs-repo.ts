@@ -3,7 +3,8 @@
  * matching queries (hard and soft keys). Thin, explicit row mappers; every `where` starts with `account_id`.
  */
 import type { Knex } from 'knex';
-import type { Executor } from '../db/database.js';
+import { selectRows, type Executor } from '../db/database.js';
+import { perKeyFrom } from '../db/key-lookup.js';
 import type { StoredUser } from '../db/users-repo.js';
 
 export type SyncMode = 'full' | 'incremental';
@@ -229,10 +230,12 @@ export const syncRunsRepo = {
   async linksByAnchors(db: Executor, accountId: string, sourceId: string, anchors: readonly string[]): Promise<Map<string, BatchLink>> {
     const out = new Map<string, BatchLink>();
     if (anchors.length === 0) return out;
-    const rows = (await db('user_source_links')
-      .where({ account_id: accountId, source_id: sourceId })
-      .whereRaw('anchor = any(?::text[])', [[...anchors]])
-      .select('anchor', 'user_id', 'hash', 'missing_since', 'owned_attributes')) as Row[];
+    const rows = await selectRows<Row>(
+      db,
+      `select p.anchor, p.user_id, p.hash, p.missing_since, p.owned_attributes
+         from ${perKeyFrom('?::text[]', 'select anchor, user_id, hash, missing_since, owned_attributes from user_source_links where account_id = ? and source_id = ? and anchor = k.v')}`,
+      [[...anchors], accountId, sourceId],
+    );
     for (const r of rows) {
       out.set(r.anchor as string, {
         userId: r.user_id as string,
@@ -247,10 +250,11 @@ export const syncRunsRepo = {
   /** user id → anchor of this source's link to it, for the given users. */
   async anchorsOfUsers(db: Executor, accountId: string, sourceId: string, userIds: readonly string[]): Promise<Map<string, string>> {
     if (userIds.length === 0) return new Map();
-    const rows = (await db('user_source_links')
-      .where({ account_id: accountId, source_id: sourceId })
-      .whereRaw('user_id = any(?::uuid[])', [[...userIds]])
-      .select('user_id', 'anchor')) as Row[];
+    const rows = await selectRows<Row>(
+      db,
+      `select p.user_id, p.anchor from ${perKeyFrom('?::uuid[]', 'select user_id, anchor from user_source_links where account_id = ? and user_id = k.v and source_id = ?')}`,
+      [[...userIds], accountId, sourceId],
+    );
     return new Map(rows.map((r) => [r.user_id as string, r.anchor as string]));
   },
 
@@ -262,15 +266,16 @@ export const syncRunsRepo = {
     const out: MatchCandidates = { externalId: new Map(), employeeNumber: new Map(), email: new Map(), userName: new Map() };
     const parts: string[] = [];
     const bindings: unknown[] = [];
-    const add = (kind: keyof MatchKeys, sql: string, values: readonly string[]) => {
+    /** `probe` finds the user ids (`id`) whose key equals `k.v`. */
+    const add = (kind: keyof MatchKeys, probe: string, values: readonly string[]) => {
       if (values.length === 0) return;
-      parts.push(`select '${kind}' as kind, ${sql}`);
-      bindings.push(accountId, [...values]);
+      parts.push(`select '${kind}' as kind, k.v as value, p.id from ${perKeyFrom('?::text[]', probe)}`);
+      bindings.push([...values], accountId);
     };
-    add('externalId', 'external_id as value, id from users where account_id = ? and external_id = any(?::text[])', keys.externalId);
-    add('employeeNumber', `data->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber' as value, id from users where account_id = ? and data->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber' = any(?::text[])`, keys.employeeNumber);
-    add('email', 'lower(value) as value, user_id as id from user_emails where account_id = ? and lower(value) = any(?::text[])', keys.email);
-    add('userName', 'lower(user_name) as value, id from users where account_id = ? and lower(user_name) = any(?::text[])', keys.userName);
+    add('externalId', 'select id from users where account_id = ? and external_id = k.v', keys.externalId);
+    add('employeeNumber', `select id from users where account_id = ? and data->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber' = k.v`, keys.employeeNumber);
+    add('email', 'select user_id as id from user_emails where account_id = ? and lower(value) = k.v', keys.email);
+    add('userName', 'select id from users where account_id = ? and lower(user_name) = k.v', keys.userName);
     if (parts.length === 0) return out;
     const result = (await db.raw(parts.join(' union all '), bindings as Knex.RawBinding[])) as { rows: { kind: keyof MatchKeys; value: string; id: string }[] };
     for (const r of result.rows) {
@@ -285,11 +290,15 @@ export const syncRunsRepo = {
   /** Users by id, locked for update (the rows the batch may write). */
   async usersForUpdate(db: Executor, accountId: string, ids: readonly string[]): Promise<Map<string, StoredUser>> {
     if (ids.length === 0) return new Map();
-    const rows = (await db('users')
-      .where('account_id', accountId)
-      .whereRaw('id = any(?::uuid[])', [[...ids]])
-      .select('account_id', 'id', 'data', 'registered', 'source', 'password_hash', 'version', 'created_at', 'updated_at', 'updated_by')
-      .forUpdate()) as Row[];
+    const rows = await selectRows<Row>(
+      db,
+      `select p.* from ${perKeyFrom(
+        '?::uuid[]',
+        'select account_id, id, data, registered, source, password_hash, version, created_at, updated_at, updated_by from users where account_id = ? and id = k.v',
+        { forUpdate: true },
+      )}`,
+      [[...ids], accountId],
+    );
     return new Map(
       rows.map((r) => [
         r.id as string,
