@@ -181,6 +181,18 @@ async function insertRecordset(db: Executor, table: string, columns: readonly (r
 
 const VALUE_ROW_COLUMNS = [['account_id', 'uuid'], ['user_id', 'uuid'], ['position', 'integer'], ['value', 'text'], ['type', 'text'], ['is_primary', 'boolean']] as const;
 
+/**
+ * Deletes the value rows of these users: the rows are found by one index probe per user (perKeyFrom) and deleted
+ * by their row ids, since a delete cannot take a lateral probe and `user_id = any(?)` may read the whole account.
+ */
+async function deleteRowsOfUsers(db: Executor, table: 'user_emails' | 'user_phone_numbers' | 'user_extensions', accountId: string, userIds: readonly string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  await db.raw(`delete from ${table} where ctid = any(array(select p.ctid from ${perKeyFrom('?::uuid[]', `select ctid from ${table} where account_id = ? and user_id = k.v`)}))`, [
+    [...userIds],
+    accountId,
+  ]);
+}
+
 /** writeRows for several users at once: one delete and one insert per table. */
 async function writeRowsMany(db: Executor, accountId: string, entries: readonly { userId: string; before: JsonObject | undefined; doc: JsonObject }[]): Promise<void> {
   const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -192,7 +204,7 @@ async function writeRowsMany(db: Executor, accountId: string, entries: readonly 
       if (before) stale.push(userId);
       for (const r of rowsOf(doc, attribute)) rows.push({ account_id: accountId, user_id: userId, ...r });
     }
-    if (stale.length > 0) await db(table).where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
+    await deleteRowsOfUsers(db, table, accountId, stale);
     await insertRecordset(db, table, VALUE_ROW_COLUMNS, rows);
   }
   const stale: string[] = [];
@@ -203,7 +215,7 @@ async function writeRowsMany(db: Executor, accountId: string, entries: readonly 
     if (before) stale.push(userId);
     for (const number of extensions) rows.push({ account_id: accountId, user_id: userId, number });
   }
-  if (stale.length > 0) await db('user_extensions').where('account_id', accountId).whereRaw('user_id = any(?::uuid[])', [stale]).delete();
+  await deleteRowsOfUsers(db, 'user_extensions', accountId, stale);
   await insertRecordset(db, 'user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], rows);
 }
 
