@@ -226,4 +226,25 @@ describe(`seed: who may manage the users of an account (${testDatabaseKind})`, (
     expect(edit.body.detail).to.match(/seat/);
     expect((await t.request.get(`${base(customerId)}/Users/${ids[2]}`).set(auth(admin))).body[EXT].licenses).to.equal(undefined);
   });
+
+  for (const [label, type, settings, subscriptions, reason] of [
+    ['the account is a partner', 'partner', { miTeamMeetings: true }, undefined, /partner/],
+    ['MiCollab is on', 'customer', { miTeamMeetings: true, miCollab: true }, [{ product: MTM, seats: 5 }], /MiCollab/],
+    ['the MiTeam Meetings integration is off', 'customer', { miTeamMeetings: false }, [{ product: MTM, seats: 5 }], /integration/],
+    ['there is no subscription', 'customer', { miTeamMeetings: true }, [], /subscription/],
+  ] as const) {
+    it(`when an admin licenses a user for MiTeam Meetings on the User Edit page and ${label}, then 400 with the reason and no licence`, async () => {
+      const a = await createAccountWithToken(t, { name: `Edit licence ${label}`, type });
+      expect((await setAccount(a.accountId, { settings, ...(subscriptions ? { subscriptions } : {}) })).status).to.equal(200);
+      const user = await t.request.post(`${base(a.accountId)}/Users`).set(auth(a.token)).send(newUser(`lic-${type}@edit.test`));
+      expect(user.status).to.equal(201);
+      const created = await t.request.post(`${base(a.accountId)}/Users`).set(auth(a.token)).send(newUser(`lic2-${type}@edit.test`, { licenses: [MTM] }));
+      expect(created.status, 'Add User with a licence').to.equal(400);
+      const res = await t.request.patch(`${base(a.accountId)}/Users/${user.body.id}`).set(auth(a.token)).send({ schemas: [PATCH], Operations: [{ op: 'add', path: `${EXT}:licenses`, value: [MTM] }] });
+      expect(res.status, JSON.stringify(res.body)).to.equal(400);
+      expect(res.body.scimType).to.equal('invalidValue');
+      expect(res.body.detail).to.match(reason);
+      expect((await t.request.get(`${base(a.accountId)}/Users/${user.body.id}`).set(auth(a.token))).body[EXT].licenses).to.equal(undefined);
+    });
+  }
 });
