@@ -83,28 +83,41 @@ export const sourceLinksRepo = {
     return out;
   },
 
-  /** upsert() of several links in one statement; no two of them may share (source, anchor). */
+  /**
+   * upsert() of several links in one statement; no two of them may share (source, anchor). Links the caller knows
+   * to be new (`anchorUnlinked`: it looked their anchors up under the source's run lock) go in by a plain insert,
+   * which costs the database well under the speculative insert of `on conflict`.
+   */
   async upsertMany(
     db: Executor,
-    links: readonly { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null; at: Date }[],
+    links: readonly { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null; at: Date; anchorUnlinked?: boolean }[],
   ): Promise<void> {
-    if (links.length === 0) return;
+    const fresh = links.filter((link) => link.anchorUnlinked === true);
+    const others = links.filter((link) => link.anchorUnlinked !== true);
     // One JSON parameter per statement (json_to_recordset), not one bound value per column and link.
-    await db.raw(
-      `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
-       select account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, null, at, at
-         from json_to_recordset(?::json) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
-              attributes jsonb, raw jsonb, hash text, at timestamptz)
+    const write = async (rows: typeof links, onConflict: string) => {
+      if (rows.length === 0) return;
+      await db.raw(
+        `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
+         select account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, null, at, at
+           from json_to_recordset(?::json) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
+                attributes jsonb, raw jsonb, hash text, at timestamptz)${onConflict}`,
+        [
+          JSON.stringify(
+            rows.map((link) => ({
+              account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
+              owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
+            })),
+          ),
+        ],
+      );
+    };
+    await write(fresh, '');
+    await write(
+      others,
+      `
        on conflict (account_id, source_id, anchor) do update set user_id = excluded.user_id, owned_attributes = excluded.owned_attributes,
               attributes = excluded.attributes, raw = excluded.raw, hash = excluded.hash, missing_since = excluded.missing_since, updated_at = excluded.updated_at`,
-      [
-        JSON.stringify(
-          links.map((link) => ({
-            account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
-            owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
-          })),
-        ),
-      ],
     );
   },
 

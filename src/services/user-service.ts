@@ -42,6 +42,8 @@ export interface ApplyOptions {
   linkHash?: string;
   /** The current user's source links, when the caller read them with the row (findForUpdateWithLinks). */
   links?: SourceLink[];
+  /** For source writers in applyMany: no link of this source holds `anchor` (the sync engine looked, under the source's lock). */
+  anchorUnlinked?: boolean;
 }
 
 /** One write of `applyMany`: what `apply` takes after the writer. */
@@ -65,7 +67,7 @@ interface PreparedWrite {
   changed: string[];
   ignored: string[];
   /** Source writers: the link to upsert. */
-  link?: { anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null };
+  link?: { anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null; anchorUnlinked: boolean };
 }
 
 function cleanDocument(doc: JsonObject): JsonObject {
@@ -375,7 +377,7 @@ export class UserService {
       const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
       const existing = links.find((l) => l.sourceId === writer.sourceId);
       const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
-      prepared.link = { anchor, ownedAttributes: owned, raw: options.raw ?? next, hash: options.linkHash ?? null };
+      prepared.link = { anchor, ownedAttributes: owned, raw: options.raw ?? next, hash: options.linkHash ?? null, anchorUnlinked: options.anchorUnlinked === true };
     }
     return prepared;
   }
@@ -469,7 +471,7 @@ export class UserService {
         trx,
         passed.map((p) => ({
           accountId, userId: p.id, sourceId: writer.sourceId, sourceKind: writer.kind as SourceKind, anchor: p.link!.anchor, ownedAttributes: p.link!.ownedAttributes,
-          attributes: p.next, raw: p.link!.raw, hash: p.link!.hash, at: p.now,
+          attributes: p.next, raw: p.link!.raw, hash: p.link!.hash, at: p.now, anchorUnlinked: p.link!.anchorUnlinked,
         })),
       );
     }

@@ -189,6 +189,8 @@ interface PendingWrite {
   next: JsonObject;
   owned: string[];
   hash: string;
+  /** The batch's links hold no link of this source with the record's anchor. */
+  anchorUnlinked: boolean;
 }
 
 /**
@@ -567,7 +569,7 @@ export class SyncEngine {
       next.active = true;
       owned.push('active');
     }
-    cache.pending.push({ slot, record, current, next, owned, hash });
+    cache.pending.push({ slot, record, current, next, owned, hash, anchorUnlinked: link === undefined });
     cache.pendingAnchors.add(record.anchor);
     if (current) cache.pendingUsers.add(current.id);
     for (const key of matchKeysOf(current?.doc)) cache.pendingKeys.add(key);
@@ -590,7 +592,11 @@ export class SyncEngine {
       trx,
       ctx.accountId,
       ctx.writer,
-      pending.map((p) => ({ current: p.current, next: p.next, options: { anchor: p.record.anchor, raw: p.record.raw as JsonObject, ownedAttributes: p.owned, linkHash: p.hash, account } })),
+      pending.map((p) => ({
+        current: p.current,
+        next: p.next,
+        options: { anchor: p.record.anchor, raw: p.record.raw as JsonObject, ownedAttributes: p.owned, linkHash: p.hash, account, anchorUnlinked: p.anchorUnlinked },
+      })),
     );
     for (const [i, p] of pending.entries()) {
       const answer = written[i]!;
