@@ -147,7 +147,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     requireGroups(res);
     const { accountId, principal } = contextOf(res);
     const ops = parsePatchRequest(req.body);
-    await groups.update(accountId, writerOf(principal), req.params.id, ifMatchVersion(req), (current) => {
+    const version = await groups.update(accountId, writerOf(principal), req.params.id, ifMatchVersion(req), (current) => {
       const plan = planGroupPatch(ops, { id: current.id, displayName: current.displayName, externalId: current.externalId, data: current.data as never });
       const attrs = plan.attributes as JsonObject;
       return {
@@ -162,8 +162,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     if (params.attributes.length > 0 || params.excludedAttributes.length > 0) await respond(req, res, 200, req.params.id);
     else {
       // RFC 7644 §3.5.2 and §3.14: a 204 still carries the resource's new version as its ETag.
-      const group = await groups.get(accountId, req.params.id);
-      sendScim(res, 204, undefined, { ETag: etagOf(group.version) });
+      sendScim(res, 204, undefined, { ETag: etagOf(version) });
     }
   });
   router.delete('/Groups/:id', async (req, res) => {

@@ -69,8 +69,9 @@ export class GroupService {
     id: string,
     ifMatch: number | undefined,
     change: (current: StoredGroup) => { displayName: string; externalId: string | null; data: Record<string, unknown>; members: MemberChangeSet; attributesChanged: boolean },
-  ): Promise<void> {
-    await this.db.transaction(async (trx) => {
+  ): Promise<number> {
+    // The group's version after the change: a PATCH answered 204 still names it in its ETag.
+    return this.db.transaction(async (trx) => {
       const current = await groupsRepo.findById(trx, accountId, id, true);
       if (!current) throw notFound(`Group ${id}`);
       if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Group ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
@@ -86,7 +87,9 @@ export class GroupService {
           { accountId, actor, action: 'group.update', targetType: 'Group', targetId: id, details: { added: m.add.length + (m.replaceAll?.length ?? 0), removed: m.removeAll ? 'all' : m.remove.length } },
           this.clock.now(),
         );
+        return current.version + 1;
       }
+      return current.version;
     });
   }
 
