@@ -58,6 +58,7 @@ export async function benchActionsThroughput(users = 10000): Promise<ActionsThro
           await t.deps.users.apply(trx, accountId, writer, undefined, {
             schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
             userName: `user${i}`,
+            name: { givenName: 'Bench', familyName: `User ${i}` },
             displayName: `Bench User ${i}`,
             emails: [{ value: `user${i}@example.test`, primary: true }],
           });

@@ -5,8 +5,8 @@ import type { Account } from '../domain/account.js';
 import { DomainError, notFound, uniquenessError } from '../domain/errors.js';
 import { fieldOwners, ownableAttributes, resolveWrite, changedAttributes, type FieldOwner, type SourceKind, type Writer } from '../domain/ownership.js';
 import {
-  computedExtensionAttributes, extensionOf, licenseRuleViolation, licensesOf, normaliseMobile, seatsOf, smsNumberRuleViolation, SWITCHBOARD_URN,
-  type JsonObject,
+  adminEntryViolation, computedExtensionAttributes, extensionOf, licenseRuleViolation, licensesOf, normaliseMobile, seatsOf, smsNumberRuleViolation,
+  SWITCHBOARD_URN, type JsonObject,
 } from '../domain/user-rules.js';
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
@@ -99,16 +99,18 @@ function cleanDocument(doc: JsonObject): JsonObject {
   return out;
 }
 
-/**
- * The query-free first steps of every user write (apply and applyMany): the If-Match check, the cleaned
- * document, the required userName, admins never overwriting the source-fed contactCenter, E.164 mobile.
- */
 function checkVersion(current: StoredUser | undefined, ifMatch: number | undefined): void {
   if (current && ifMatch !== undefined && ifMatch !== current.version) {
     throw new DomainError('preconditionFailed', `User ${current.id} is at version W/"${current.version}", not W/"${ifMatch}". Read it again and retry.`);
   }
 }
 
+/**
+ * The query-free first steps of every user write (apply and applyMany): the If-Match check, the cleaned
+ * document, the required userName, admins never overwriting the source-fed contactCenter, E.164 mobile, and the
+ * seed's New User form for admin writers (First Name, Last Name and a valid Email; extension numbers). Sources
+ * are not held to the form: RFC 7643 requires only userName of what an identity provider or directory sends.
+ */
 function prepareDocument(writer: Writer, current: StoredUser | undefined, incoming: JsonObject, ifMatch: number | undefined): JsonObject {
   checkVersion(current, ifMatch);
   const next = cleanDocument(incoming);
@@ -118,6 +120,10 @@ function prepareDocument(writer: Writer, current: StoredUser | undefined, incomi
     next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: before.contactCenter };
   }
   normaliseMobile(next);
+  if (writer.type === 'admin') {
+    const violation = adminEntryViolation(current?.doc, next);
+    if (violation) throw new DomainError('invalidValue', violation);
+  }
   return next;
 }
 

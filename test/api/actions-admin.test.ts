@@ -62,7 +62,10 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
     const res = await t.request
       .post(`${base(a.accountId)}/Users`)
       .set('Authorization', `Bearer ${a.token}`)
-      .send({ schemas: [USER, EXT], userName, ...(email ? { emails: [{ value: email, primary: true }] } : {}), ...(Object.keys(ext).length ? { [EXT]: ext } : {}) });
+      .send({
+        schemas: [USER, EXT], userName, name: { givenName: userName, familyName: 'Test' },
+        ...(email ? { emails: [{ value: email, primary: true }] } : {}), ...(Object.keys(ext).length ? { [EXT]: ext } : {}),
+      });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     return res.body.id as string;
   }
@@ -410,7 +413,7 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
       const writer = { type: 'admin' as const, actor: 'test-setup' };
       await deps.users.transaction(async (trx) => {
         for (let i = 0; i < 501; i++) {
-          await deps.users.apply(trx, a.accountId, writer, undefined, { schemas: [USER], userName: `big${i}`, emails: [{ value: `big${i}@example.test`, primary: true }] });
+          await deps.users.apply(trx, a.accountId, writer, undefined, { schemas: [USER], userName: `big${i}`, name: { givenName: `Big${i}`, familyName: 'Test' }, emails: [{ value: `big${i}@example.test`, primary: true }] });
         }
       });
       const res = await runAction(a, { type: 'sendWelcomeEmail', targets: { all: true } });

@@ -29,11 +29,12 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     await t?.close();
   });
 
+  /** A user with the New User form's fields; one without an email can only come from an identity provider (`token` of role provisioning). */
   async function createUser(accountId: string, token: string, userName: string, email?: string): Promise<string> {
     const res = await t.request
       .post(`/accounts/${accountId}/scim/v2/Users`)
       .set('Authorization', `Bearer ${token}`)
-      .send({ schemas: [USER], userName, ...(email ? { emails: [{ value: email, primary: true }] } : {}) });
+      .send({ schemas: [USER], userName, name: { givenName: userName, familyName: 'Test' }, ...(email ? { emails: [{ value: email, primary: true }] } : {}) });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     return res.body.id as string;
   }
@@ -51,7 +52,7 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     expect(await deps.db.knex('registration_links').where({ account_id: accountId, user_id: ada, purpose: 'register' })).to.have.length(1);
 
     // A create that fails (duplicate userName) leaves neither a user nor an email.
-    const dup = await t.request.post(`/accounts/${accountId}/scim/v2/Users`).set('Authorization', `Bearer ${token}`).send({ schemas: [USER], userName: 'ADA', emails: [{ value: 'other@example.test' }] });
+    const dup = await t.request.post(`/accounts/${accountId}/scim/v2/Users`).set('Authorization', `Bearer ${token}`).send({ schemas: [USER], userName: 'ADA', name: { givenName: 'Ada', familyName: 'Test' }, emails: [{ value: 'other@example.test' }] });
     expect(dup.status).to.equal(409);
     expect(await deps.db.knex('outbox').where({ account_id: accountId, to_address: 'other@example.test' })).to.have.length(0);
 
@@ -67,7 +68,9 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
   it('sends a welcome email whose link registers the user once', async () => {
     const { accountId, token } = await createAccountWithToken(t, { name: 'Acme', type: 'customer' });
     const alice = await createUser(accountId, token, 'alice', 'alice@example.test');
-    const noMail = await createUser(accountId, token, 'nomail');
+    // An admin cannot add a user without an email (the New User form); an identity provider can.
+    const idp = await t.request.post(`/accounts/${accountId}/scim/v2/Tokens`).set('Authorization', `Bearer ${token}`).send({ schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'provisioning' });
+    const noMail = await createUser(accountId, idp.body.token as string, 'nomail');
     const other = await createAccountWithToken(t, { name: 'Other', type: 'customer' });
     const stranger = await createUser(other.accountId, other.token, 'stranger', 'stranger@example.test');
 

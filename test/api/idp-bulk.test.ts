@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -23,15 +23,15 @@ describe(`Identity providers: Bulk operation responses (${testDatabaseKind})`, (
   after(async () => t.close());
 
   it('when a bulk patches a group (204) and deletes a user (204), then each result carries its location, the patch its version', async () => {
-    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'bulk-member@example.com' });
+    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'bulk-member@example.com', ...formFields('bulk-member@example.com') });
     const g = await t.request.post(`${base}/Groups`).set(h).send({ schemas: [GROUP], displayName: 'Bulk group' });
     const res = await t.request.post(`${base}/Bulk`).set(h).send({
       schemas: [BULK],
       Operations: [
         { method: 'PATCH', path: `/Groups/${g.body.id}`, data: { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: u.body.id }] }] } },
         { method: 'DELETE', path: `/Users/${u.body.id}` },
-        { method: 'POST', bulkId: 'dup', path: '/Users', data: { schemas: [USER], userName: 'bulk-member-2@example.com' } },
-        { method: 'POST', bulkId: 'dup2', path: '/Users', data: { schemas: [USER], userName: 'bulk-member-2@example.com' } },
+        { method: 'POST', bulkId: 'dup', path: '/Users', data: { schemas: [USER], userName: 'bulk-member-2@example.com', ...formFields('bulk-member-2@example.com') } },
+        { method: 'POST', bulkId: 'dup2', path: '/Users', data: { schemas: [USER], userName: 'bulk-member-2@example.com', ...formFields('bulk-member-2@example.com') } },
       ],
     });
     expect(res.status).to.equal(200);
@@ -49,7 +49,7 @@ describe(`Identity providers: Bulk operation responses (${testDatabaseKind})`, (
   });
 
   it('when a bulk operation carries a stale version, then that operation answers 412 and the resource is unchanged', async () => {
-    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'bulk-version@example.com', title: 'Before' });
+    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'bulk-version@example.com', ...formFields('bulk-version@example.com'), title: 'Before' });
     const res = await t.request.post(`${base}/Bulk`).set(h).send({
       schemas: [BULK],
       Operations: [{ method: 'PATCH', path: `/Users/${u.body.id}`, version: 'W/"99"', data: { schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'After' }] } }],

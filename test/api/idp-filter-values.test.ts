@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -21,10 +21,10 @@ describe(`Identity providers: boolean strings and JSON values in filters and PAT
     const a = await createAccountWithToken(t, { name: 'Literal Co', type: 'customer' });
     h = { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/scim+json' };
     base = `/accounts/${a.accountId}/scim/v2`;
-    const on = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'on@literal.example', active: true, emails: [{ value: 'on@literal.example', type: 'work', primary: true }] });
+    const on = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'on@literal.example', name: { givenName: 'On', familyName: 'Literal' }, active: true, emails: [{ value: 'on@literal.example', type: 'work', primary: true }] });
     expect(on.status).to.equal(201);
     activeId = on.body.id;
-    const off = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'off@literal.example', active: false });
+    const off = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'off@literal.example', ...formFields('off@literal.example'), active: false });
     expect(off.status).to.equal(201);
   });
   after(async () => t.close());

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -17,7 +17,7 @@ describe(`Identity providers: HTTP semantics of RFC 7644 (${testDatabaseKind})`,
     const a = await createAccountWithToken(t, { name: 'Semantics Co', type: 'customer' });
     h = { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/scim+json' };
     base = `/accounts/${a.accountId}/scim/v2`;
-    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'semantics@example.com' });
+    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'semantics@example.com', ...formFields('semantics@example.com') });
     userId = u.body.id;
     const g = await t.request.post(`${base}/Groups`).set(h).send({ schemas: [GROUP], displayName: 'Semantics', members: [] });
     groupId = g.body.id;
@@ -72,7 +72,7 @@ describe(`Identity providers: HTTP semantics of RFC 7644 (${testDatabaseKind})`,
       const missing = await t.request.get(`${base}/Users/00000000-0000-4000-8000-000000000000`).set(json);
       expect(missing.status).to.equal(404);
       expect(missing.headers['content-type']).to.match(/^application\/json/);
-      const created = await t.request.post(`${base}/Users`).set(json).send({ schemas: [USER], userName: 'json@example.com' });
+      const created = await t.request.post(`${base}/Users`).set(json).send({ schemas: [USER], userName: 'json@example.com', ...formFields('json@example.com') });
       expect(created.status).to.equal(201);
       expect(created.headers['content-type']).to.match(/^application\/json/);
     });

@@ -117,7 +117,7 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
     const user = await t.request
       .post(`${base(p.accountId)}/Users`)
       .set('Authorization', `Bearer ${p.token}`)
-      .send({ schemas: [USER], userName: 'pat@partner.test', emails: [{ value: 'pat@partner.test', primary: true }] });
+      .send({ schemas: [USER], userName: 'pat@partner.test', name: { givenName: 'Pat', familyName: 'Test' }, emails: [{ value: 'pat@partner.test', primary: true }] });
     expect(user.status, JSON.stringify(user.body)).to.equal(201);
     const res = await t.request
       .post(`${base(p.accountId)}/Actions`)
@@ -136,7 +136,7 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
     const user = await t.request
       .post(`${base(a.accountId)}/Users`)
       .set('Authorization', `Bearer ${a.token}`)
-      .send({ schemas: [USER], userName: 'lou@origin.test', emails: [{ value: 'lou@origin.test', primary: true }] });
+      .send({ schemas: [USER], userName: 'lou@origin.test', name: { givenName: 'Lou', familyName: 'Test' }, emails: [{ value: 'lou@origin.test', primary: true }] });
     expect(user.status).to.equal(201);
     const res = await t.request
       .post(`${base(a.accountId)}/Actions`)

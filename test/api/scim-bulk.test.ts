@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
@@ -23,7 +23,7 @@ describe(`SCIM /Bulk (${testDatabaseKind})`, () => {
       schemas: [BULK],
       Operations: [
         { method: 'POST', path: '/Groups', bulkId: 'g1', data: { schemas: [GROUP], displayName: 'Bulk Group', members: [{ type: 'User', value: 'bulkId:u1' }] } },
-        { method: 'POST', path: '/Users', bulkId: 'u1', data: { schemas: [USER], userName: 'bulk1@example.com' } },
+        { method: 'POST', path: '/Users', bulkId: 'u1', data: { schemas: [USER], userName: 'bulk1@example.com', ...formFields('bulk1@example.com') } },
         { method: 'PATCH', path: '/Users/bulkId:u1', data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Boss' }] } },
       ],
     });
@@ -43,9 +43,9 @@ describe(`SCIM /Bulk (${testDatabaseKind})`, () => {
       schemas: [BULK],
       failOnErrors: 1,
       Operations: [
-        { method: 'POST', path: '/Users', bulkId: 'a', data: { schemas: [USER], userName: 'dupe@example.com' } },
-        { method: 'POST', path: '/Users', bulkId: 'b', data: { schemas: [USER], userName: 'dupe@example.com' } },
-        { method: 'POST', path: '/Users', bulkId: 'c', data: { schemas: [USER], userName: 'never@example.com' } },
+        { method: 'POST', path: '/Users', bulkId: 'a', data: { schemas: [USER], userName: 'dupe@example.com', ...formFields('dupe@example.com') } },
+        { method: 'POST', path: '/Users', bulkId: 'b', data: { schemas: [USER], userName: 'dupe@example.com', ...formFields('dupe@example.com') } },
+        { method: 'POST', path: '/Users', bulkId: 'c', data: { schemas: [USER], userName: 'never@example.com', ...formFields('never@example.com') } },
       ],
     });
     expect(res.body.Operations).to.have.length(2);

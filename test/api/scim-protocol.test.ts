@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -77,7 +77,7 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
   describe('resources (RFC 7644 §3)', () => {
     let id: string;
     before(async () => {
-      const res = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'proto@example.com', title: 'Engineer', emails: [{ value: 'proto@example.com', type: 'work', primary: true }], password: 'correct horse battery' });
+      const res = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'proto@example.com', name: { givenName: 'Proto', familyName: 'Col' }, title: 'Engineer', emails: [{ value: 'proto@example.com', type: 'work', primary: true }], password: 'correct horse battery' });
       id = res.body.id;
     });
 
@@ -119,7 +119,7 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
     });
 
     it('when a client writes read-only attributes, then they are ignored; an unknown id 404s', async () => {
-      const put = await t.request.put(`${base}/Users/${id}`).set(h).send({ schemas: [USER], id: 'something-else', userName: 'proto@example.com', title: 'Lead', meta: { created: '2000-01-01T00:00:00Z' }, 'urn:switchboard:scim:schemas:extension:2.0:User': { registered: true } });
+      const put = await t.request.put(`${base}/Users/${id}`).set(h).send({ schemas: [USER], id: 'something-else', userName: 'proto@example.com', name: { givenName: 'Proto', familyName: 'Col' }, emails: [{ value: 'proto@example.com', type: 'work', primary: true }], title: 'Lead', meta: { created: '2000-01-01T00:00:00Z' }, 'urn:switchboard:scim:schemas:extension:2.0:User': { registered: true } });
       expect(put.status).to.equal(200);
       expect(put.body.id).to.equal(id);
       expect(put.body.meta.created).to.not.equal('2000-01-01T00:00:00Z');
@@ -173,22 +173,22 @@ describe(`SCIM protocol details (${testDatabaseKind})`, () => {
 
     it('when the MiVB username is set without the MiVoice Business service, then 400; with it, it is kept', async () => {
       const SBX = 'urn:switchboard:scim:schemas:extension:2.0:User';
-      const refused = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb1@example.com', [SBX]: { username: 'mivb1' } });
+      const refused = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb1@example.com', ...formFields('mivb1@example.com'), [SBX]: { username: 'mivb1' } });
       expect(refused.status).to.equal(400);
       expect(refused.body.detail).to.match(/mivbService/);
-      const ok = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb2@example.com', [SBX]: { username: 'mivb2', mivbService: true, extensions: ['2001'], mobileNumber: '06 12 34 56 78', mobileCountry: 'fr' } });
+      const ok = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb2@example.com', ...formFields('mivb2@example.com'), [SBX]: { username: 'mivb2', mivbService: true, extensions: ['2001'], mobileNumber: '06 12 34 56 78', mobileCountry: 'fr' } });
       expect(ok.status).to.equal(201);
       expect(ok.body[SBX]).to.include({ username: 'mivb2', mivbService: true, mobileNumber: '+33612345678', mobileCountry: 'FR' });
-      const dupExt = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb3@example.com', [SBX]: { extensions: ['2001'] } });
+      const dupExt = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb3@example.com', ...formFields('mivb3@example.com'), [SBX]: { extensions: ['2001'] } });
       expect(dupExt.status).to.equal(409);
       expect(dupExt.body.detail).to.match(/extensions \(2001\)/);
-      const badMobile = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb4@example.com', [SBX]: { mobileNumber: '12' } });
+      const badMobile = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER, SBX], userName: 'mivb4@example.com', ...formFields('mivb4@example.com'), [SBX]: { mobileNumber: '12' } });
       expect(badMobile.status).to.equal(400);
       expect(badMobile.body.detail).to.match(/E\.164/);
     });
 
     it('when a local user is deleted, then it is gone; the account count follows', async () => {
-      const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'gone@example.com' });
+      const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'gone@example.com', ...formFields('gone@example.com') });
       const before = await t.db.knex('accounts').where({ id: accountId }).first('user_count');
       expect((await t.request.delete(`${base}/Users/${u.body.id}`).set(h)).status).to.equal(204);
       expect((await t.request.get(`${base}/Users/${u.body.id}`).set(h)).status).to.equal(404);

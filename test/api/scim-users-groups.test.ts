@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { createAccountWithToken, createTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -140,12 +140,12 @@ describe(`SCIM Users and Groups (${testDatabaseKind})`, function () {
 
   it('when userName or an email is already used, then 409 uniqueness with the seed detail, case-insensitively', async () => {
     const h = as(admin.token);
-    await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'dup@contoso.com', emails: [{ value: 'dup@contoso.com' }] });
-    const again = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'DUP@contoso.com' });
+    await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'dup@contoso.com', name: { givenName: 'Dup', familyName: 'Test' }, emails: [{ value: 'dup@contoso.com' }] });
+    const again = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'DUP@contoso.com', ...formFields('dup-again@contoso.com') });
     expect(again.status).to.equal(409);
     expect(again.body.scimType).to.equal('uniqueness');
     expect(again.body.detail).to.match(/One or more of the attribute values are already in use.*userName/);
-    const email = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'other@contoso.com', emails: [{ value: 'Dup@Contoso.com' }] });
+    const email = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'other@contoso.com', name: { givenName: 'Other', familyName: 'Test' }, emails: [{ value: 'Dup@Contoso.com' }] });
     expect(email.status).to.equal(409);
     expect(email.body.detail).to.match(/emails/);
   });
@@ -209,7 +209,7 @@ describe(`SCIM Users and Groups (${testDatabaseKind})`, function () {
 
   it('when If-Match is stale, then 412; when If-None-Match matches, then 304; concurrent PATCHes lose nothing', async () => {
     const h = as(admin.token);
-    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'etag@contoso.com' });
+    const u = await t.request.post(`${base}/Users`).set(h).send({ schemas: [USER], userName: 'etag@contoso.com', ...formFields('etag@contoso.com') });
     expect(u.headers.etag).to.equal(u.body.meta.version);
     const stale = await t.request.patch(`${base}/Users/${u.body.id}`).set(h).set('If-Match', 'W/"999"').send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'x' }] });
     expect(stale.status).to.equal(412);
@@ -229,7 +229,7 @@ describe(`SCIM Users and Groups (${testDatabaseKind})`, function () {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => {
         const acct = i % 2 ? admin.accountId : other.accountId;
-        return t.request.post(`/accounts/${acct}/scim/v2/Users`).set(as(t.operatorToken)).send({ schemas: [USER], userName: `par${i}@x.com` }).then((r) => ({ acct, r }));
+        return t.request.post(`/accounts/${acct}/scim/v2/Users`).set(as(t.operatorToken)).send({ schemas: [USER], userName: `par${i}@x.com`, ...formFields(`par${i}@x.com`) }).then((r) => ({ acct, r }));
       }),
     );
     for (const { acct, r } of results) {
@@ -240,7 +240,7 @@ describe(`SCIM Users and Groups (${testDatabaseKind})`, function () {
 
   it('when a customer token reads another customer, then its users are invisible', async () => {
     const other = await createAccountWithToken(t, { name: 'Other', type: 'customer' });
-    const u = await t.request.post(`/scim/v2/Users`).set(as(other.token)).send({ schemas: [USER], userName: 'secret@other.com' });
+    const u = await t.request.post(`/scim/v2/Users`).set(as(other.token)).send({ schemas: [USER], userName: 'secret@other.com', ...formFields('secret@other.com') });
     expect((await t.request.get(`/accounts/${other.accountId}/scim/v2/Users/${u.body.id}`).set(as(admin.token))).status).to.equal(404);
     expect((await t.request.get(`${base}/Users/${u.body.id}`).set(as(admin.token))).status).to.equal(404);
     const list = await t.request.get(`${base}/Users`).query({ filter: 'userName eq "secret@other.com"' }).set(as(admin.token));

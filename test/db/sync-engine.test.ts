@@ -173,9 +173,9 @@ describe('sync engine: LDAP into the database', () => {
     const admin = { type: 'admin' as const, actor: 'admin:test' };
     // user00005 matches one user by userName; user00006 matches one by userName and another by email.
     await knex().transaction(async (trx) => {
-      await users.apply(trx, accountId, admin, undefined, { userName: 'user00005@example.com' });
-      await users.apply(trx, accountId, admin, undefined, { userName: 'user00006@example.com' });
-      await users.apply(trx, accountId, admin, undefined, { userName: 'other6', emails: [{ value: 'x6@example.com' }] });
+      await users.apply(trx, accountId, admin, undefined, { userName: 'user00005@example.com', name: { givenName: 'Five', familyName: 'Admin' }, emails: [{ value: 'user00005@example.com' }] });
+      await users.apply(trx, accountId, admin, undefined, { userName: 'user00006@example.com', name: { givenName: 'Six', familyName: 'Admin' }, emails: [{ value: 'user00006@example.com' }] });
+      await users.apply(trx, accountId, admin, undefined, { userName: 'other6', name: { givenName: 'Other', familyName: 'Six' }, emails: [{ value: 'x6@example.com' }] });
     });
     await slapd.modify(people('user00006'), { mail: ['user00006@example.com', 'x6@example.com'] });
     const sourceId = await createSource();

@@ -180,6 +180,23 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
     expect(outcomes[3]!.error).to.match(/^mutability: /);
   });
 
+  it("when an admin's batch lacks the New User form's fields, then each such item is refused as apply refuses it; a source is not held to the form", async () => {
+    const named = { name: { givenName: 'Ann', familyName: 'Example' } };
+    const { outcomes } = await compare([doc('seeded@example.com')], [
+      { next: doc('ann@example.com', named), writer: 'admin' },
+      { next: doc('bob@example.com'), writer: 'admin' },
+      { next: doc('cid@example.com', { ...named, emails: [{ value: 'cid@' }] }), writer: 'admin' },
+      { next: doc('dan@example.com', { ...named, emails: [] }), writer: 'admin' },
+      // An admin editing a user LDAP created without names: the names it never had are not asked for.
+      { user: 'seeded@example.com', next: doc('seeded@example.com', { nickName: 'S' }), writer: 'admin' },
+      { next: doc('eve@example.com'), anchor: 'e' },
+    ]);
+    expect(outcomes.map((o) => o.ok)).to.deep.equal([true, false, false, false, true, true]);
+    expect(outcomes[1]!.error).to.equal('invalidValue: name.givenName (First Name) is mandatory for a new user');
+    expect(outcomes[2]!.error).to.match(/^invalidValue: "cid@" is not a valid email address/);
+    expect(outcomes[3]!.error).to.match(/^invalidValue: emails \(Email\) is mandatory/);
+  });
+
   it('when one anchor comes twice in a batch, then the second item is written after the first (the link moves), as apply does', async () => {
     const { outcomes } = await compare([doc('old@example.com')], [
       { next: doc('ann@example.com'), anchor: 'a' },

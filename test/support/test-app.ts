@@ -45,6 +45,14 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
 
 export const scimJson = 'application/scim+json';
 
+/**
+ * What the seed's New User form requires of a user an admin creates (First Name, Last Name, a valid Email), for
+ * tests whose subject is something else: spread it into the body of an admin's POST /Users.
+ */
+export function formFields(email: string, givenName = 'Test', familyName = 'User'): { name: { givenName: string; familyName: string }; emails: { value: string; primary: boolean }[] } {
+  return { name: { givenName, familyName }, emails: [{ value: email, primary: true }] };
+}
+
 /** Creates an account through the API and a token for it; returns both. */
 export async function createAccountWithToken(
   t: TestApp,
