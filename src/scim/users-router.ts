@@ -4,11 +4,12 @@ import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Account } from '../domain/account.js';
-import type { Writer } from '../domain/ownership.js';
+import { changedAttributes, type Writer } from '../domain/ownership.js';
+import { extensionOf, licensesOf, SWITCHBOARD_URN } from '../domain/user-rules.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
-import type { UserService } from '../services/user-service.js';
+import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, originOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -101,6 +102,31 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 
+/**
+ * The seed gives admins alone the rights behind these fields ("enable or disable administrative rights for a user
+ * ... assign products and licenses"; SMS numbers come from the account's pool): a user token may edit its own
+ * profile through /Me but not these. Compared by meaning, so a client echoing GET /Me back (accountAdmin false
+ * where the document has none, licences in another order) is not refused.
+ */
+const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => string }[] = [
+  { key: `${SWITCHBOARD_URN}:accountAdmin`, value: (doc) => String(extensionOf(doc).accountAdmin === true) },
+  { key: `${SWITCHBOARD_URN}:licenses`, value: (doc) => JSON.stringify([...licensesOf(doc)].sort()) },
+  { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => String(extensionOf(doc).smsNumber ?? '') },
+];
+
+/** A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider): 403 naming the attribute. */
+function refuseSelfGrantedRights(principal: Principal, before: JsonObject, next: JsonObject): void {
+  if (principal.role !== 'user') return;
+  const changed = new Set(changedAttributes(before, next, EXTENSION_URNS));
+  const refused = adminOnlyAttributes.filter((a) => changed.has(a.key) && a.value(before) !== a.value(next)).map((a) => a.key);
+  if (refused.length > 0) {
+    throw new DomainError(
+      'forbidden',
+      `A user token cannot change its own ${refused.join(', ')}: an account admin assigns ${refused.length > 1 ? 'them' : 'it'}. Leave ${refused.length > 1 ? 'them' : 'it'} out of the PATCH, or send the current value in a PUT`,
+    );
+  }
+}
+
 function requireUsers(ctx: RequestContext): void {
   if (!hasCapability(ctx.principal, 'users')) throw new DomainError('forbidden', 'This token cannot manage users');
 }
@@ -161,6 +187,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     await users.transaction(async (trx) => {
       const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+      refuseSelfGrantedRights(principal, current.doc, input);
       const writer = await writerFor(users, trx, accountId, principal);
       await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
     });
@@ -192,6 +219,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
         return true;
       });
       const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
+      refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
       const writer = await writerFor(users, trx, accountId, principal);
       await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links });
     });
@@ -200,6 +228,8 @@ export function usersRouter(deps: UsersRouterDeps): Router {
 
   const remove = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
+    // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
+    if (principal.role === 'user') throw new DomainError('forbidden', 'A user token cannot delete its own user; an account admin deletes users');
     const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
     await users.delete(accountId, writer, id, ifMatchVersion(req));
     sendScim(res, 204);
