@@ -4,8 +4,8 @@ import { DomainError, notFound } from '../domain/errors.js';
 import type { AccountType, Principal } from '../domain/principal.js';
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
+import { licencesRepo } from '../db/licences-repo.js';
 import type { Executor } from '../db/database.js';
-import { SWITCHBOARD_URN } from '../domain/user-rules.js';
 import type { Clock } from '../lib/clock.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 
@@ -51,19 +51,6 @@ function validateChanges(type: AccountType, changes: AccountChanges): void {
 function sameSubscriptions(a: readonly Subscription[], b: readonly Subscription[]): boolean {
   const key = (list: readonly Subscription[]) => list.map((s) => `${s.product.toLowerCase()}\u0000${s.seats}`).sort().join('\u0001');
   return key(a) === key(b);
-}
-
-/** How many users of the account hold a licence for each product (products compared case-insensitively). */
-async function assignedLicences(db: Executor, accountId: string): Promise<Map<string, number>> {
-  const { rows } = (await db.raw(
-    `select lower(l.v) as product, count(distinct u.id) as n
-       from users u
-       cross join lateral jsonb_array_elements_text(case when jsonb_typeof(u.data->?->'licenses') = 'array' then u.data->?->'licenses' else '[]'::jsonb end) l(v)
-      where u.account_id = ?
-      group by lower(l.v)`,
-    [SWITCHBOARD_URN, SWITCHBOARD_URN, accountId],
-  )) as { rows: { product: string; n: number | string }[] };
-  return new Map(rows.map((r) => [r.product, Number(r.n)]));
 }
 
 export class AccountService {
@@ -176,7 +163,7 @@ export class AccountService {
    */
   async licenceUsage(principal: Principal, accountId: string): Promise<{ product: string; seats: number; assigned: number; available: number }[]> {
     const account = await this.get(principal, accountId);
-    const assigned = await assignedLicences(this.db, accountId);
+    const assigned = (await licencesRepo.holdersByProduct(this.db, [accountId])).get(accountId)!;
     return account.subscriptions.map((s) => {
       const used = assigned.get(s.product.toLowerCase()) ?? 0;
       return { product: s.product, seats: s.seats, assigned: used, available: Math.max(0, s.seats - used) };
@@ -190,7 +177,7 @@ export class AccountService {
   private async checkSeatsCoverLicences(db: Executor, accountId: string, before: readonly Subscription[], after: readonly Subscription[]): Promise<void> {
     const lowered = before.filter((b) => (after.find((a) => a.product.toLowerCase() === b.product.toLowerCase())?.seats ?? 0) < b.seats);
     if (lowered.length === 0) return;
-    const assigned = await assignedLicences(db, accountId);
+    const assigned = (await licencesRepo.holdersByProduct(db, [accountId])).get(accountId)!;
     for (const sub of lowered) {
       const count = assigned.get(sub.product.toLowerCase()) ?? 0;
       const next = after.find((a) => a.product.toLowerCase() === sub.product.toLowerCase());

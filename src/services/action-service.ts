@@ -9,6 +9,7 @@ import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Executor, Trx } from '../db/database.js';
 import { columnMapping } from '../db/resource-mappings.js';
+import { licencesRepo } from '../db/licences-repo.js';
 import { compileFilter } from '../db/scim-filter-sql.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { usersRepo, type StoredUser } from '../db/users-repo.js';
@@ -546,11 +547,15 @@ export class ActionService {
 
   // ------------------------------------------------------------------------------ all users, all or nothing
 
-  /** Users of the account by id, locked for the transaction (in id order, so concurrent actions cannot deadlock). */
+  /**
+   * Users of the account by id, locked for the transaction in id order across all pages, so concurrent actions
+   * cannot deadlock. The ids are the users' own, read from the database: lower-case text, whose order is uuid order.
+   */
   private async lockUsers(trx: Trx, accountId: string, ids: string[]): Promise<Map<string, StoredUser>> {
     const found = new Map<string, StoredUser>();
-    for (let i = 0; i < ids.length; i += PAGE) {
-      const chunk = ids.slice(i, i + PAGE);
+    const ordered = [...ids].sort();
+    for (let i = 0; i < ordered.length; i += PAGE) {
+      const chunk = ordered.slice(i, i + PAGE);
       await trx.raw('select id from users where account_id = ? and id = any(?::uuid[]) order by id for update', [accountId, chunk]);
       const page = await usersRepo.list(trx, accountId, { where: { sql: 'u.id = any(?::uuid[])', bindings: [chunk] }, limit: chunk.length, withGroups: false });
       for (const user of page) found.set(user.id, user);
@@ -559,10 +564,12 @@ export class ActionService {
   }
 
   private async atomic(type: ActionType, ctx: RunContext, trx: Trx, ids: string[]): Promise<ActionResult[]> {
-    // The account row lock serialises licence and SMS actions of one account (seats and free numbers are counted under it).
+    // Users first, then the account row: every writer takes them in this order (a user edit adding a licence holds
+    // its user and then locks the account to count seats), so an action and an edit cannot deadlock. The account
+    // row lock serialises licence and SMS actions of one account: seats and free numbers are counted under it.
+    const locked = await this.lockUsers(trx, ctx.accountId, ids);
     const account = await accountsRepo.findForUpdate(trx, ctx.accountId);
     if (!account) throw notFound(`Account ${ctx.accountId}`);
-    const locked = await this.lockUsers(trx, ctx.accountId, ids);
     const current = ids.flatMap((id) => locked.get(id) ?? []);
     const gone: ActionResult[] = ids.filter((id) => !locked.has(id)).map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
     const inTrx = { ...ctx, account };
@@ -635,7 +642,7 @@ export class ActionService {
       .map((u) => ({ userId: u.id, outcome: 'skipped', reason: assign ? `already licensed for ${product}` : `not licensed for ${product}` }));
     if (assign && change.length > 0) {
       const seats = seatsOf(ctx.account, product);
-      const used = await this.licensedCount(db, ctx.accountId, product);
+      const used = await licencesRepo.holders(db, ctx.accountId, product);
       const left = Math.max(0, seats - used);
       if (change.length > left) {
         throw new DomainError(
@@ -645,17 +652,6 @@ export class ActionService {
       }
     }
     return { change, skipped };
-  }
-
-  private async licensedCount(db: Executor, accountId: string, product: string): Promise<number> {
-    const { rows } = (await db.raw(
-      `select count(*) as n from users u
-        where u.account_id = ?
-          and exists (select 1 from jsonb_array_elements_text(case when jsonb_typeof(u.data->?->'licenses') = 'array' then u.data->?->'licenses' else '[]'::jsonb end) l(v)
-                       where lower(l.v) = lower(?))`,
-      [accountId, SWITCHBOARD_URN, SWITCHBOARD_URN, product],
-    )) as { rows: { n: number | string }[] };
-    return Number(rows[0]!.n);
   }
 
   /**

@@ -10,6 +10,7 @@ import {
 } from '../domain/user-rules.js';
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
+import { licencesRepo } from '../db/licences-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
@@ -498,20 +499,23 @@ export class UserService {
   /** The seed's rules that hold whoever writes: licences, SMS numbers, the last account admin. */
   private async enforceRules(trx: Trx, account: Account, current: StoredUser | undefined, next: JsonObject, writer: Writer): Promise<void> {
     const before = current?.doc ?? {};
-    const added = licensesOf(next).filter((l) => !licensesOf(before).some((b) => b.toLowerCase() === l.toLowerCase()));
-    const removed = licensesOf(before).filter((l) => !licensesOf(next).some((b) => b.toLowerCase() === l.toLowerCase()));
+    const has = (doc: JsonObject, product: string) => licensesOf(doc).some((l) => l.toLowerCase() === product.toLowerCase());
+    const added = licensesOf(next).filter((l, i, all) => !has(before, l) && all.findIndex((o) => o.toLowerCase() === l.toLowerCase()) === i);
+    const removed = licensesOf(before).filter((l) => !has(next, l));
+    if (added.length > 0) {
+      // Seats are counted under the account row lock, as the assignLicense action counts them: two edits racing for
+      // the last seat cannot both see it free. Every writer locks its users before the account, so none deadlock.
+      const locked = await accountsRepo.findForUpdate(trx, account.id);
+      if (!locked) throw notFound(`Account ${account.id}`);
+      account = locked;
+    }
     for (const product of [...added, ...removed]) {
       const violation = licenseRuleViolation(account, product);
       if (violation) throw new DomainError('invalidValue', violation);
     }
     for (const product of added) {
       const seats = seatsOf(account, product);
-      const used = await trx('users')
-        .where('account_id', account.id)
-        .whereRaw(`data->'${SWITCHBOARD_URN}'->'licenses' @> ?::jsonb`, [JSON.stringify([product])])
-        .count({ n: '*' })
-        .first();
-      if (Number((used as { n: number | string }).n) + 1 > seats) {
+      if ((await licencesRepo.holders(trx, account.id, product)) + 1 > seats) {
         throw new DomainError('invalidValue', `No ${product} seat left: all ${seats} are assigned`);
       }
     }
