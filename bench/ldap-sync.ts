@@ -47,7 +47,8 @@ export interface LdapSyncFigures {
   /** An incremental run with nothing changed: the fixed cost of a run. */
   idle: { seconds: number; counts: SyncCounts };
   /** The rows the full run wrote, copied into another account by the server in one statement per table. */
-  writeFloor: { seconds: number; rows: number };
+  /** The database's share; `tables`: seconds per table, in the order written. */
+  writeFloor: { seconds: number; rows: number; tables: { table: string; seconds: number }[] };
 }
 
 /** The tables a sync writes, parents first. */
@@ -58,7 +59,7 @@ const WRITTEN_TABLES = ['sources', 'sync_runs', 'users', 'user_emails', 'user_ph
  * run results) copied into a new account by `insert … select`, one statement per table in one transaction, so no
  * client work, round trip or JSON parsing is in it. Ids stay (keys are per account); identity columns are left out.
  */
-async function writeFloor(db: Database, accountId: string): Promise<{ seconds: number; rows: number }> {
+async function writeFloor(db: Database, accountId: string): Promise<LdapSyncFigures['writeFloor']> {
   const { knex } = db;
   const [copy] = await knex('accounts').insert({ type: 'customer', name: 'Bench copy' }).returning('id');
   const copyId = (copy as { id: string }).id;
@@ -72,15 +73,18 @@ async function writeFloor(db: Database, accountId: string): Promise<{ seconds: n
   }
   const start = performance.now();
   let rows = 0;
+  const tables: { table: string; seconds: number }[] = [];
   await knex.transaction(async (trx) => {
     for (const table of WRITTEN_TABLES) {
       const list = columns.get(table)!;
       const select = list.map((c) => (c === 'account_id' ? '?::uuid' : c)).join(', ');
+      const tableStart = performance.now();
       const result = (await trx.raw(`insert into ${table} (${list.join(', ')}) select ${select} from ${table} where account_id = ?`, [copyId, accountId])) as { rowCount?: number; affectedRows?: number };
+      tables.push({ table, seconds: (performance.now() - tableStart) / 1000 });
       rows += result.rowCount ?? result.affectedRows ?? 0;
     }
   });
-  return { seconds: (performance.now() - start) / 1000, rows };
+  return { seconds: (performance.now() - start) / 1000, rows, tables };
 }
 
 function rssSampler(): { stop(): number } {
@@ -215,6 +219,8 @@ export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = 
   log(`    floor  ldapsearch -E pr=${PAGE_SIZE}  ${fmt(r.floor.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.floor.seconds, 2).padStart(6)} s`);
   log(`    full   sync                   ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s  ratio sync/ldapsearch time ${fmt(r.ratio, 1)}× (target ≤ 3×)  peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
   log(`    db     the same rows by insert … select ${fmt(r.writeFloor.seconds, 2).padStart(6)} s  (${fmt(r.writeFloor.rows)} rows, one statement per table; sync/db ${fmt(r.full.seconds / r.writeFloor.seconds, 1)}×)`);
+  const shares = r.writeFloor.tables.filter((t) => t.seconds >= 0.005).map((t) => `${t.table} ${fmt(t.seconds, 2)}`);
+  log(`           by table (s): ${shares.join(', ')}; users alone ${fmt(r.writeFloor.tables.find((t) => t.table === 'users')!.seconds / r.floor.seconds, 1)}× ldapsearch`);
   log(`    idle   incremental, nothing changed      ${fmt(r.idle.seconds, 2).padStart(6)} s  ${JSON.stringify(r.idle.counts)}`);
   log(`    incr   incremental, ${fmt(r.incremental.changed)} changed      ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify(r.incremental.counts)}`);
 }
