@@ -3,7 +3,7 @@ import type { Account, AccountSettings, Subscription } from '../domain/account.j
 import { withDefaults } from '../domain/account.js';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability } from '../domain/principal.js';
-import type { AccountService } from '../services/account-service.js';
+import type { AccountService, LicenceUsage } from '../services/account-service.js';
 import { contextOf } from '../http/request-context.js';
 import { parseListParams } from './list-params.js';
 import { projectionFor } from './projection.js';
@@ -16,7 +16,11 @@ import { compileListFilter } from './list-filter.js';
 
 const rt = resourceTypes.account;
 
-export function toAccountResource(account: Account, scimBase: string): JsonObject {
+/**
+ * The Account resource. `usage` (AccountService.licenceUsageOf) adds each subscription's read-only `assigned` and
+ * `available`; without it (the base a PATCH applies to) subscriptions carry only what is stored.
+ */
+export function toAccountResource(account: Account, scimBase: string, usage?: readonly LicenceUsage[]): JsonObject {
   return {
     schemas: [URN.account],
     id: account.id,
@@ -26,7 +30,7 @@ export function toAccountResource(account: Account, scimBase: string): JsonObjec
     ...(account.parentId ? { parentId: account.parentId } : {}),
     userCount: account.userCount,
     settings: account.settings,
-    subscriptions: account.subscriptions,
+    subscriptions: usage ?? account.subscriptions,
     meta: {
       resourceType: 'Account',
       created: account.createdAt.toISOString(),
@@ -37,13 +41,22 @@ export function toAccountResource(account: Account, scimBase: string): JsonObjec
   };
 }
 
+/**
+ * A subscription as stored: product and seats. `assigned` and `available` are computed, so a client echoing the
+ * resource back (GET then PUT) has them dropped here; anything malformed goes on for validateChanges to name.
+ */
+function subscriptionOf(value: unknown): Subscription {
+  const item = value && typeof value === 'object' ? (value as JsonObject) : {};
+  return { product: item.product as string, seats: item.seats as number };
+}
+
 /** The writable parts of an Account resource after coercion or PATCH. */
 function changesFrom(resource: JsonObject): { name?: string; externalId?: string | null; settings?: AccountSettings; subscriptions?: Subscription[] } {
   return {
     ...(typeof resource.name === 'string' ? { name: resource.name } : {}),
     externalId: typeof resource.externalId === 'string' ? resource.externalId : null,
     settings: withDefaults(resource.settings as Partial<AccountSettings> | undefined),
-    subscriptions: Array.isArray(resource.subscriptions) ? (resource.subscriptions as Subscription[]) : [],
+    subscriptions: Array.isArray(resource.subscriptions) ? resource.subscriptions.map(subscriptionOf) : [],
   };
 }
 
@@ -53,10 +66,11 @@ function requireAccounts(res: Response): void {
 
 export function accountsRouter(deps: { accounts: AccountService; maxResults: number }): Router {
   const router = Router({ mergeParams: true });
-  const send = (req: Request, res: Response, status: number, account: Account) => {
+  const send = async (req: Request, res: Response, status: number, account: Account) => {
     const { scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(toAccountResource(account, scimBase));
+    const usage = (await deps.accounts.licenceUsageOf([account])).get(account.id);
+    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(toAccountResource(account, scimBase, usage));
     const headers: Record<string, string> = { ETag: etagOf(account.version) };
     if (status === 201) headers.Location = `${scimBase}/Accounts/${account.id}`;
     sendScim(res, status, body, headers);
@@ -69,7 +83,8 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
     const where = params.filter ? compileListFilter(params.filter, 'account') : undefined;
     const page = await deps.accounts.list(principal, { where, offset: params.startIndex - 1, limit: params.count });
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-    sendScim(res, 200, listResponse(page.accounts.map((a) => projection.apply(toAccountResource(a, scimBase))), page.total, params.startIndex));
+    const usage = await deps.accounts.licenceUsageOf(page.accounts);
+    sendScim(res, 200, listResponse(page.accounts.map((a) => projection.apply(toAccountResource(a, scimBase, usage.get(a.id)))), page.total, params.startIndex));
   });
 
   router.post('/Accounts', async (req, res) => {
@@ -84,7 +99,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
       parentId,
       ...changesFrom(input),
     });
-    send(req, res, 201, account);
+    await send(req, res, 201, account);
   });
 
   router.get('/Accounts/:id', async (req, res) => {
@@ -94,7 +109,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
       sendScim(res, 304, undefined, { ETag: etagOf(account.version) });
       return;
     }
-    send(req, res, 200, account);
+    await send(req, res, 200, account);
   });
 
   router.put('/Accounts/:id', async (req, res) => {
@@ -109,7 +124,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
       },
       ifMatchVersion(req),
     );
-    send(req, res, 200, account);
+    await send(req, res, 200, account);
   });
 
   router.patch('/Accounts/:id', async (req, res) => {
@@ -125,7 +140,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
       },
       ifMatchVersion(req),
     );
-    send(req, res, 200, account);
+    await send(req, res, 200, account);
   });
 
   router.delete('/Accounts/:id', async (req, res) => {

@@ -72,9 +72,11 @@ export const accountSchema: ScimmySchema = defineSchema('Account', URN.account, 
     bool('oigInCluster'),
     bool('contactCenter'),
   ]),
-  complex('subscriptions', { multiValued: true, description: 'Products ordered, with seats.' }, [
+  complex('subscriptions', { multiValued: true, description: 'Products ordered, with seats and the licences assigned against them.' }, [
     str('product', { required: true }),
     int('seats', { required: true }),
+    int('assigned', { ...readOnly, description: "Users of the account holding a licence for the product (product names compared case-insensitively)." }),
+    int('available', { ...readOnly, description: 'Seats left: seats minus assigned, never below 0 (the Manage panel\'s count of licences available).' }),
   ]),
 ]);
 

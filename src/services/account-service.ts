@@ -18,6 +18,14 @@ export interface AccountChanges {
   subscriptions?: Subscription[];
 }
 
+/** A subscription with the licences its product's seats carry: the Manage panel's count. */
+export interface LicenceUsage {
+  product: string;
+  seats: number;
+  assigned: number;
+  available: number;
+}
+
 const actorOf = (p: Principal): string => `${p.role}:${p.tokenId}`;
 
 /** Rules on settings and subscriptions that hold whoever writes them. */
@@ -161,13 +169,27 @@ export class AccountService {
    * The seed's Manage panel "displays the number of MiTeam Meetings licenses available for that account": for each
    * subscription of a reachable account, its seats, the licences assigned and the seats left.
    */
-  async licenceUsage(principal: Principal, accountId: string): Promise<{ product: string; seats: number; assigned: number; available: number }[]> {
+  async licenceUsage(principal: Principal, accountId: string): Promise<LicenceUsage[]> {
     const account = await this.get(principal, accountId);
-    const assigned = (await licencesRepo.holdersByProduct(this.db, [accountId])).get(accountId)!;
-    return account.subscriptions.map((s) => {
-      const used = assigned.get(s.product.toLowerCase()) ?? 0;
-      return { product: s.product, seats: s.seats, assigned: used, available: Math.max(0, s.seats - used) };
-    });
+    return (await this.licenceUsageOf([account])).get(account.id) ?? [];
+  }
+
+  /**
+   * licenceUsage for accounts the caller has already read and may reach (a response, a page of the list): one
+   * statement for all of them. accountId → usage per subscription, in the account's order.
+   */
+  async licenceUsageOf(accounts: readonly Account[]): Promise<Map<string, LicenceUsage[]>> {
+    const withSubscriptions = accounts.filter((a) => a.subscriptions.length > 0);
+    const held = await licencesRepo.holdersByProduct(this.db, withSubscriptions.map((a) => a.id));
+    return new Map(
+      accounts.map((account) => [
+        account.id,
+        account.subscriptions.map((s) => {
+          const assigned = held.get(account.id)?.get(s.product.toLowerCase()) ?? 0;
+          return { product: s.product, seats: s.seats, assigned, available: Math.max(0, s.seats - assigned) };
+        }),
+      ]),
+    );
   }
 
   /**

@@ -190,7 +190,7 @@ describe(`seed: who may manage the users of an account (${testDatabaseKind})`, (
     expect(selfPartner.status).to.equal(403);
     const byOperator = await t.request.patch(`/scim/v2/Accounts/${partner.accountId}`).set(auth(t.operatorToken)).send({ schemas: [PATCH], Operations: [{ op: 'add', path: 'subscriptions', value: [{ product: 'MiCollab', seats: 10 }] }] });
     expect(byOperator.status, JSON.stringify(byOperator.body)).to.equal(200);
-    expect(byOperator.body.subscriptions).to.deep.equal([{ product: 'MiCollab', seats: 10 }]);
+    expect(byOperator.body.subscriptions).to.deep.equal([{ product: 'MiCollab', seats: 10, assigned: 0, available: 10 }]);
   });
 
   it('when seats would drop below the MiTeam Meetings licences already assigned, or the subscription be removed, then 400 saying how many to unassign and nothing changes', async () => {
