@@ -82,6 +82,15 @@ async function check(config: LdapConfig): Promise<void> {
   try {
     const base = await readEntry(session, config.baseDn, ['objectClass']);
     if (!base) throw new ConnectorError('config', `baseDn "${config.baseDn}" does not exist on ${config.url} (or "${config.bindDn}" cannot see it)`);
+    if (config.flavor === 'ad' && config.changeTracking === 'dirsync') {
+      // One DirSync request for nothing: the DC checks the replication right all the same, so a missing right shows
+      // here and not in the first run.
+      const namingContext = await namingContextOf(session, config);
+      for await (const response of dirSyncResponses(session, { namingContext, filter: '(&(objectClass=user)(!(objectClass=user)))', attributes: ['objectGUID'] })) {
+        void response;
+        break;
+      }
+    }
   } finally {
     await session.close();
   }

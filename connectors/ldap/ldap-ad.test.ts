@@ -235,5 +235,19 @@ describe('ldap connector (flavor ad) on a Samba Active Directory DC', () => {
       expect(error).to.have.property('kind', 'auth');
       expect((error as Error).message).to.match(/Replicating Directory Changes/);
     });
+
+    it('when the source is checked, then a bind without the replication right is refused before any run, and one with it passes', async () => {
+      const ou = await newOu();
+      const plain = await ad.addPlainUser('dscheck', 'Check!Passw0rd1');
+      const refused = await ldapConnector.check(config(ou, { ...dirsync, bindDn: plain, bindPassword: 'Check!Passw0rd1' })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(refused).to.have.property('kind', 'auth');
+      expect((refused as Error).message).to.match(/Replicating Directory Changes/);
+      // The same account passes the check without DirSync, and the administrator passes it with.
+      await ldapConnector.check(config(ou, { bindDn: plain, bindPassword: 'Check!Passw0rd1' }));
+      await ldapConnector.check(config(ou, dirsync));
+    });
   });
 });
