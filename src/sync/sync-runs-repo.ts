@@ -297,7 +297,8 @@ export const syncRunsRepo = {
         'select account_id, id, data, registered, source, password_hash, version, created_at, updated_at, updated_by from users where account_id = ? and id = k.v',
         { forUpdate: true },
       )}`,
-      [[...ids], accountId],
+      // Locked one by one in the array's order: in id order, as the actions lock theirs, so no two writers deadlock.
+      [[...ids].sort(), accountId],
     );
     return new Map(
       rows.map((r) => [
