@@ -79,8 +79,10 @@ async function serveSwitchboard(): Promise<void> {
   };
   const account = await call('POST', '/scim/v2/Accounts', OPERATOR_TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Account'], name: 'Bench Corp', type: 'customer' });
   const token = await call('POST', `/accounts/${String(account.id)}/scim/v2/Tokens`, OPERATOR_TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'account-admin' });
+  // The identity provider's token: its writes go through the scim source (links, ownership), without the welcome email.
+  const idpToken = await call('POST', `/accounts/${String(account.id)}/scim/v2/Tokens`, OPERATOR_TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'provisioning' });
   const seed = await seedUsers(server.deps.db.knex, { accountId: String(account.id), count: Number(env.BENCH_SEED ?? 100_000), updatedBy: `account-admin:${String(token.id)}` });
-  console.log(JSON.stringify({ url: server.url, token: token.token, tokenId: token.id, accountId: account.id, seedMs: seed.ms, database: server.deps.db.kind }));
+  console.log(JSON.stringify({ url: server.url, token: token.token, tokenId: token.id, idpToken: idpToken.token, accountId: account.id, seedMs: seed.ms, database: server.deps.db.kind }));
   const shutdown = () =>
     void server.stop().then(() => {
       if (!env.BENCH_DATA_DIR && !env.BENCH_DATABASE_URL) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -163,7 +165,8 @@ interface LoadFigures {
   cpuMsPerRequest: number;
 }
 
-type Gen = () => { method?: 'GET' | 'POST' | 'PATCH'; path: string; body?: string };
+/** One request; `token` replaces the target's (the identity provider's provisioning token on Switchboard). */
+type Gen = () => { method?: 'GET' | 'POST' | 'PATCH'; path: string; body?: string; token?: string };
 
 async function load(target: Target, connections: number, seconds: number, gen: Gen): Promise<LoadFigures> {
   const cpuBefore = cpuMs(target.pid);
@@ -176,7 +179,13 @@ async function load(target: Target, connections: number, seconds: number, gen: G
       {
         setupRequest: (request) => {
           const next = gen();
-          return { ...request, method: next.method ?? 'GET', path: next.path, ...(next.body !== undefined ? { body: next.body } : {}) };
+          return {
+            ...request,
+            method: next.method ?? 'GET',
+            path: next.path,
+            ...(next.body !== undefined ? { body: next.body } : {}),
+            ...(next.token !== undefined ? { headers: { ...request.headers, 'content-type': 'application/scim+json', authorization: `Bearer ${next.token}` } } : {}),
+          };
         },
       },
     ],
@@ -411,7 +420,7 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
     log(`seeding ${fmt(users)} users into PostgreSQL ${DB_NAME} …`);
     const sbChild = await startChild(fileURLToPath(import.meta.url), ['--serve-switchboard'], { BENCH_DATABASE_URL: dbUrl, BENCH_SEED: String(users) }, undefined, SWITCHBOARD_NODE_ARGS);
     children.push(sbChild);
-    const { accountId, token } = sbChild.info as { accountId: string; token: string };
+    const { accountId, token, idpToken } = sbChild.info as { accountId: string; token: string; idpToken: string };
     const seedSeconds = Number(sbChild.info.seedMs) / 1000;
     log(`  seeded in ${fmt(seedSeconds, 1)} s (users + user_emails, set-based SQL)`);
     const sb: Target = { name: 'switchboard', url: String(sbChild.info.url), token, pid: sbChild.pid };
@@ -445,37 +454,43 @@ export async function benchScimHttp(options: ScimHttpOptions = {}): Promise<Scim
       },
       {
         name: 'POST /Users',
-        gen: () => () => {
-          const n = created++;
-          const userName = `bench.${runId}.${n}@post.example`;
-          return {
-            method: 'POST',
-            path: '/scim/v2/Users',
-            body: JSON.stringify({
-              schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
-              userName,
-              name: { formatted: 'Bench Poster', givenName: 'Bench', familyName: 'Poster' },
-              displayName: 'Bench Poster',
-              title: 'Engineer',
-              active: true,
-              emails: [{ type: 'work', value: userName, primary: true }],
-              'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: String(n), department: 'Sales' },
-            }),
-          };
-        },
+        gen: () => () => ({ method: 'POST', path: '/scim/v2/Users', body: newUserBody(created++) }),
       },
       {
         name: 'PATCH /Users/{id} (replace title)',
         gen: () => {
           const next = rotate(sample);
-          return () => ({
-            method: 'PATCH',
-            path: `/scim/v2/Users/${next().id}`,
-            body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: `Title ${runId} ${patched++}` }] }),
-          });
+          return () => ({ method: 'PATCH', path: `/scim/v2/Users/${next().id}`, body: titlePatch(patched++) });
+        },
+      },
+      {
+        name: 'POST /Users (identity provider)',
+        gen: (t) => () => ({ method: 'POST', path: '/scim/v2/Users', body: newUserBody(created++), ...(t === sb ? { token: idpToken } : {}) }),
+      },
+      {
+        name: 'PATCH /Users/{id} (identity provider)',
+        gen: (t) => {
+          const next = rotate(sample);
+          return () => ({ method: 'PATCH', path: `/scim/v2/Users/${next().id}`, body: titlePatch(patched++), ...(t === sb ? { token: idpToken } : {}) });
         },
       },
     ];
+    function newUserBody(n: number): string {
+      const userName = `bench.${runId}.${n}@post.example`;
+      return JSON.stringify({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+        userName,
+        name: { formatted: 'Bench Poster', givenName: 'Bench', familyName: 'Poster' },
+        displayName: 'Bench Poster',
+        title: 'Engineer',
+        active: true,
+        emails: [{ type: 'work', value: userName, primary: true }],
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: String(n), department: 'Sales' },
+      });
+    }
+    function titlePatch(n: number): string {
+      return JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: `Title ${runId} ${n}` }] });
+    }
 
     // Warm-up: JIT, pools, caches on both sides.
     for (const t of [sb, floor]) await load(t, 16, 2, scenarios[0].gen(t));
