@@ -1,4 +1,6 @@
+import type { Knex } from 'knex';
 import type { Executor } from './database.js';
+import { statementOf, type Statement } from './statement.js';
 
 export interface AuditEntry {
   accountId: string;
@@ -11,15 +13,23 @@ export interface AuditEntry {
 
 export const auditRepo = {
   async record(db: Executor, entry: AuditEntry, at?: Date): Promise<void> {
-    await db('audit_log').insert({
-      account_id: entry.accountId,
-      actor: entry.actor,
-      action: entry.action,
-      target_type: entry.targetType ?? null,
-      target_id: entry.targetId ?? null,
-      details: JSON.stringify(entry.details ?? {}),
-      ...(at ? { at } : {}),
-    });
+    const statement = auditRepo.recordStatement(db, entry, at);
+    await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  },
+
+  /** record()'s statement, to run with others (runAsOne). */
+  recordStatement(db: Executor, entry: AuditEntry, at?: Date): Statement {
+    return statementOf(
+      db('audit_log').insert({
+        account_id: entry.accountId,
+        actor: entry.actor,
+        action: entry.action,
+        target_type: entry.targetType ?? null,
+        target_id: entry.targetId ?? null,
+        details: JSON.stringify(entry.details ?? {}),
+        ...(at ? { at } : {}),
+      }),
+    );
   },
 
   /** record() of several entries in one statement, in the order given. */

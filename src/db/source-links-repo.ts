@@ -1,5 +1,7 @@
 import { selectRows, type Executor } from './database.js';
+import type { Knex } from 'knex';
 import { perKeyFrom } from './key-lookup.js';
+import type { Statement } from './statement.js';
 import type { SourceKind } from '../domain/ownership.js';
 
 export interface SourceLink {
@@ -48,6 +50,25 @@ const toLink = (r: LinkRow): SourceLink => ({
   missingSince: r.missing_since ? new Date(r.missing_since) : null,
 });
 
+/**
+ * A link to write. `anchorUnlinked`: the caller knows that no link of the source holds the anchor (it looked the
+ * anchors up under the source's run lock), so it goes in by a plain insert, which costs the database well under the
+ * speculative insert of `on conflict`.
+ */
+export interface LinkWrite {
+  accountId: string;
+  userId: string;
+  sourceId: string;
+  sourceKind: SourceKind;
+  anchor: string;
+  ownedAttributes: string[];
+  attributes: Record<string, unknown>;
+  raw: Record<string, unknown>;
+  hash?: string | null;
+  at: Date;
+  anchorUnlinked?: boolean;
+}
+
 export const sourceLinksRepo = {
   async forUser(db: Executor, accountId: string, userId: string): Promise<SourceLink[]> {
     return ((await db('user_source_links').where({ account_id: accountId, user_id: userId })) as LinkRow[]).map(toLink);
@@ -83,42 +104,42 @@ export const sourceLinksRepo = {
     return out;
   },
 
-  /**
-   * upsert() of several links in one statement; no two of them may share (source, anchor). Links the caller knows
-   * to be new (`anchorUnlinked`: it looked their anchors up under the source's run lock) go in by a plain insert,
-   * which costs the database well under the speculative insert of `on conflict`.
-   */
-  async upsertMany(
-    db: Executor,
-    links: readonly { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null; at: Date; anchorUnlinked?: boolean }[],
-  ): Promise<void> {
-    const fresh = links.filter((link) => link.anchorUnlinked === true);
-    const others = links.filter((link) => link.anchorUnlinked !== true);
+  /** upsert() of several links: one statement for the new anchors, one for the others; no two may share (source, anchor). */
+  async upsertMany(db: Executor, links: readonly LinkWrite[]): Promise<void> {
+    for (const statement of sourceLinksRepo.upsertStatements(links)) await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  },
+
+  /** upsertMany's statements (one or two), to run with others (runAsOne). */
+  upsertStatements(links: readonly LinkWrite[]): Statement[] {
     // One JSON parameter per statement (json_to_recordset), not one bound value per column and link.
-    const write = async (rows: typeof links, onConflict: string) => {
-      if (rows.length === 0) return;
-      await db.raw(
-        `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
+    const statement = (rows: readonly LinkWrite[], onConflict: string): Statement[] =>
+      rows.length === 0
+        ? []
+        : [
+            {
+              sql: `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
          select account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, null, at, at
            from json_to_recordset(?::json) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
                 attributes jsonb, raw jsonb, hash text, at timestamptz)${onConflict}`,
-        [
-          JSON.stringify(
-            rows.map((link) => ({
-              account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
-              owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
-            })),
-          ),
-        ],
-      );
-    };
-    await write(fresh, '');
-    await write(
-      others,
-      `
-       on conflict (account_id, source_id, anchor) do update set user_id = excluded.user_id, owned_attributes = excluded.owned_attributes,
-              attributes = excluded.attributes, raw = excluded.raw, hash = excluded.hash, missing_since = excluded.missing_since, updated_at = excluded.updated_at`,
-    );
+              bindings: [
+                JSON.stringify(
+                  rows.map((link) => ({
+                    account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
+                    owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
+                  })),
+                ),
+              ],
+            },
+          ];
+    return [
+      ...statement(links.filter((link) => link.anchorUnlinked === true), ''),
+      ...statement(
+        links.filter((link) => link.anchorUnlinked !== true),
+        `
+         on conflict (account_id, source_id, anchor) do update set user_id = excluded.user_id, owned_attributes = excluded.owned_attributes,
+                attributes = excluded.attributes, raw = excluded.raw, hash = excluded.hash, missing_since = excluded.missing_since, updated_at = excluded.updated_at`,
+      ),
+    ];
   },
 
   async deleteForUser(db: Executor, accountId: string, userId: string, sourceId: string): Promise<void> {

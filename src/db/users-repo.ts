@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
+import { runAsOne, statementOf, type Statement } from './statement.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid } from './accounts-repo.js';
 
@@ -133,19 +135,40 @@ export function extensionsOf(doc: JsonObject): string[] {
   return Array.isArray(ext.extensions) ? [...new Set((ext.extensions as unknown[]).map(String))] : [];
 }
 
-async function writeRows(db: Executor, accountId: string, userId: string, before: JsonObject | undefined, doc: JsonObject): Promise<void> {
+/**
+ * The statements that bring one user's value rows (emails, phone numbers, extensions) from `before` to `doc`:
+ * `deletes` of the rows of attributes that changed, to run first, and the `inserts` of their new rows.
+ */
+function valueRowStatements(db: Executor, accountId: string, userId: string, before: JsonObject | undefined, doc: JsonObject): { deletes: Statement[]; inserts: Statement[] } {
   const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const deletes: Statement[] = [];
+  const inserts: Statement[] = [];
   for (const [attribute, table] of [['emails', 'user_emails'], ['phoneNumbers', 'user_phone_numbers']] as const) {
     if (before && same(before[attribute], doc[attribute])) continue;
-    if (before) await db(table).where({ account_id: accountId, user_id: userId }).delete();
+    if (before) deletes.push(statementOf(db(table).where({ account_id: accountId, user_id: userId }).delete()));
     const rows = rowsOf(doc, attribute);
-    if (rows.length > 0) await db(table).insert(rows.map((r) => ({ account_id: accountId, user_id: userId, ...r })));
+    if (rows.length > 0) inserts.push(statementOf(db(table).insert(rows.map((r) => ({ account_id: accountId, user_id: userId, ...r })))));
   }
   const extensions = extensionsOf(doc);
   if (!before || !same(extensionsOf(before), extensions)) {
-    if (before) await db('user_extensions').where({ account_id: accountId, user_id: userId }).delete();
-    if (extensions.length > 0) await db('user_extensions').insert(extensions.map((number) => ({ account_id: accountId, user_id: userId, number })));
+    if (before) deletes.push(statementOf(db('user_extensions').where({ account_id: accountId, user_id: userId }).delete()));
+    if (extensions.length > 0) inserts.push(statementOf(db('user_extensions').insert(extensions.map((number) => ({ account_id: accountId, user_id: userId, number })))));
   }
+  return { deletes, inserts };
+}
+
+/** A user's write: deletes to run first, then `statements` (with others', by runAsOne) ending with the users row. */
+export interface UserWrite {
+  deletes: Statement[];
+  statements: Statement[];
+  /** The stored user, from the rows runAsOne returns when the users statement is last. */
+  stored(rows: readonly unknown[]): StoredUser;
+}
+
+/** Runs a UserWrite: its deletes, then the rest in one round trip, with `alongside` (link, audit entry) in it. */
+export async function runUserWrite(db: Executor, write: UserWrite, alongside: readonly Statement[] = []): Promise<StoredUser> {
+  for (const statement of write.deletes) await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  return write.stored(await runAsOne(db, [...alongside, ...write.statements]));
 }
 
 /** The values of a document that must be unique in its account, as the uniqueness check compares them. */
@@ -277,22 +300,56 @@ export const usersRepo = {
     return rows[0] ? toView(rows[0]) : undefined;
   },
 
+  /** The statements of insert(), to run with others (UserService.apply writes the user, link and audit at once). */
+  insertWrite(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id: string }): UserWrite {
+    const rows = valueRowStatements(db, accountId, meta.id, undefined, doc);
+    const user = statementOf(
+      db('users')
+        .insert({
+          account_id: accountId,
+          id: meta.id,
+          ...derivedColumns(doc),
+          data: JSON.stringify(doc),
+          source: meta.source,
+          password_hash: meta.passwordHash ?? null,
+          updated_by: meta.updatedBy,
+          created_at: meta.at,
+          updated_at: meta.at,
+        })
+        .returning(baseColumns),
+    );
+    return { deletes: rows.deletes, statements: [...rows.inserts, user], stored: (result) => toStored(result[0] as UserRow) };
+  },
+
   async insert(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id?: string }): Promise<StoredUser> {
-    const [row] = (await db('users')
-      .insert({
-        account_id: accountId,
-        ...(meta.id ? { id: meta.id } : {}),
-        ...derivedColumns(doc),
-        data: JSON.stringify(doc),
-        source: meta.source,
-        password_hash: meta.passwordHash ?? null,
-        updated_by: meta.updatedBy,
-        created_at: meta.at,
-        updated_at: meta.at,
-      })
-      .returning(baseColumns)) as UserRow[];
-    await writeRows(db, accountId, row.id, undefined, doc);
-    return toStored(row);
+    return runUserWrite(db, usersRepo.insertWrite(db, accountId, doc, { ...meta, id: meta.id ?? randomUUID() }));
+  },
+
+  /** The statements of update(), to run with others. */
+  updateWrite(db: Executor, current: StoredUser, doc: JsonObject, meta: { updatedBy: string; at: Date; passwordHash?: string | null; registered?: boolean }): UserWrite {
+    const rows = valueRowStatements(db, current.accountId, current.id, current.doc, doc);
+    const user = statementOf(
+      db('users')
+        .where({ account_id: current.accountId, id: current.id })
+        .update({
+          ...derivedColumns(doc),
+          data: JSON.stringify(doc),
+          ...(meta.passwordHash !== undefined ? { password_hash: meta.passwordHash } : {}),
+          ...(meta.registered !== undefined ? { registered: meta.registered } : {}),
+          version: current.version + 1,
+          updated_by: meta.updatedBy,
+          updated_at: meta.at,
+        })
+        .returning(baseColumns),
+    );
+    return {
+      deletes: rows.deletes,
+      statements: [...rows.inserts, user],
+      stored: (result) => {
+        if (!result[0]) throw new Error(`User ${current.id} vanished during an update`);
+        return toStored(result[0] as UserRow);
+      },
+    };
   },
 
   async update(
@@ -301,20 +358,7 @@ export const usersRepo = {
     doc: JsonObject,
     meta: { updatedBy: string; at: Date; passwordHash?: string | null; registered?: boolean },
   ): Promise<StoredUser> {
-    const [row] = (await db('users')
-      .where({ account_id: current.accountId, id: current.id })
-      .update({
-        ...derivedColumns(doc),
-        data: JSON.stringify(doc),
-        ...(meta.passwordHash !== undefined ? { password_hash: meta.passwordHash } : {}),
-        ...(meta.registered !== undefined ? { registered: meta.registered } : {}),
-        version: current.version + 1,
-        updated_by: meta.updatedBy,
-        updated_at: meta.at,
-      })
-      .returning(baseColumns)) as UserRow[];
-    await writeRows(db, current.accountId, current.id, current.doc, doc);
-    return toStored(row);
+    return runUserWrite(db, usersRepo.updateWrite(db, current, doc, meta));
   },
 
   /**

@@ -250,9 +250,11 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const input = coerceResource(req.body, rt, userSchema);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
+      if (writer.type !== 'admin' || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
+      // An admin's new user is welcomed (the seed's Add User): the account is read once, for the rules and the email.
       const account = await users.account(trx, accountId);
       const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
-      if (writer.type === 'admin' && deps.welcomeCreatedUser) await deps.welcomeCreatedUser(trx, account, created.user, writer, originOf(req, undefined));
+      await deps.welcomeCreatedUser(trx, account, created.user, writer, originOf(req, undefined));
       return created;
     });
     await respond(req, res, 201, accountId, result.user.id);

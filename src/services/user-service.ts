@@ -14,7 +14,8 @@ import { licencesRepo } from '../db/licences-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { uniqueKeysOf, usersRepo, type StoredUser, type UniqueHolder, type UserView, type ListQuery } from '../db/users-repo.js';
+import { runAsOne, type Statement } from '../db/statement.js';
+import { runUserWrite, uniqueKeysOf, usersRepo, type StoredUser, type UniqueHolder, type UserView, type ListQuery, type UserWrite } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 
@@ -229,9 +230,12 @@ export class UserService {
       ignored = resolved.ignored;
     }
 
-    const account = options.account?.id === accountId ? options.account : await accountsRepo.findById(trx, accountId);
-    if (!account) throw notFound(`Account ${accountId}`);
-    await this.enforceRules(trx, account, current, next, writer);
+    // Read only when a rule needs it (licences, an SMS number): most writes, a title or a new user, need no account.
+    const given = options.account?.id === accountId ? options.account : undefined;
+    let read: Promise<Account> | undefined;
+    const account = (): Promise<Account> =>
+      given ? Promise.resolve(given) : (read ??= accountsRepo.findById(trx, accountId).then((found) => found ?? Promise.reject(notFound(`Account ${accountId}`))));
+    await this.enforceRules(trx, accountId, account, current, next, writer);
 
     // A change that keeps every unique value (most PATCHes: a title, active) cannot create a conflict: no query.
     if (!current || !sameUniqueValues(current.doc, next)) {
@@ -240,42 +244,38 @@ export class UserService {
     }
 
     const passwordHash = options.password !== undefined ? await hashPassword(options.password) : undefined;
-    let user: StoredUser;
-    let changed: string[];
+    const id = current?.id ?? randomUUID();
+    const changed = changedAttributes(current?.doc ?? {}, next, EXTENSION_URNS);
+    let write: UserWrite | undefined;
     if (!current) {
-      user = await usersRepo.insert(trx, accountId, next, {
-        source: writer.type === 'source' ? writer.kind : 'local',
-        updatedBy: writer.actor,
-        passwordHash: passwordHash ?? null,
-        at: now,
-      });
-      changed = changedAttributes({}, next, EXTENSION_URNS);
-    } else {
-      changed = changedAttributes(current.doc, next, EXTENSION_URNS);
-      if (changed.length === 0 && passwordHash === undefined) {
-        user = current;
-      } else {
-        user = await usersRepo.update(trx, current, next, { updatedBy: writer.actor, at: now, ...(passwordHash !== undefined ? { passwordHash } : {}) });
-      }
+      write = usersRepo.insertWrite(trx, accountId, next, { id, source: writer.type === 'source' ? writer.kind : 'local', updatedBy: writer.actor, passwordHash: passwordHash ?? null, at: now });
+    } else if (changed.length > 0 || passwordHash !== undefined) {
+      write = usersRepo.updateWrite(trx, current, next, { updatedBy: writer.actor, at: now, ...(passwordHash !== undefined ? { passwordHash } : {}) });
     }
+    // The link and the audit entry go in the user's own statement: one round trip (runAsOne).
+    const alongside: Statement[] = [];
     if (writer.type === 'source') {
       const kind = writer.kind as SourceKind;
       const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
       const existing = links.find((l) => l.sourceId === writer.sourceId);
-      const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : user.id);
-      await sourceLinksRepo.upsert(
-        trx,
-        { accountId, userId: user.id, sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next, hash: options.linkHash ?? null },
-        now,
+      const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
+      alongside.push(
+        ...sourceLinksRepo.upsertStatements([
+          { accountId, userId: id, sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next, hash: options.linkHash ?? null, at: now },
+        ]),
       );
     }
-    if (!current || changed.length > 0 || passwordHash !== undefined) {
-      await auditRepo.record(
-        trx,
-        { accountId, actor: writer.actor, action: current ? 'user.update' : 'user.create', targetType: 'User', targetId: user.id, details: { changed, ...(ignored.length ? { ignored } : {}) } },
-        now,
+    if (write) {
+      alongside.push(
+        auditRepo.recordStatement(
+          trx,
+          { accountId, actor: writer.actor, action: current ? 'user.update' : 'user.create', targetType: 'User', targetId: id, details: { changed, ...(ignored.length ? { ignored } : {}) } },
+          now,
+        ),
       );
     }
+    const user = write ? await runUserWrite(trx, write, alongside) : current!;
+    if (!write) await runAsOne(trx, alongside);
     return { user, created: !current, changed, ignored };
   }
 
@@ -374,7 +374,8 @@ export class UserService {
     }
     if (!account) throw notFound(`Account ${accountId}`);
     if (this.rulesNeedQueries(current, next, writer)) return 'alone';
-    await this.enforceRules(trx, account, current, next, writer); // no query: see rulesNeedQueries
+    const known = account;
+    await this.enforceRules(trx, accountId, () => Promise.resolve(known), current, next, writer); // no query: see rulesNeedQueries
     const id = current?.id ?? randomUUID();
     const prepared: PreparedWrite = {
       index, current, id, now: this.clock.now(), next, ignored, changed: changedAttributes(current?.doc ?? {}, next, EXTENSION_URNS),
@@ -497,7 +498,11 @@ export class UserService {
   }
 
   /** The seed's rules that hold whoever writes: licences, SMS numbers, the last account admin. */
-  private async enforceRules(trx: Trx, account: Account, current: StoredUser | undefined, next: JsonObject, writer: Writer): Promise<void> {
+  private async enforceRules(
+    trx: Trx, accountId: string, loadAccount: () => Promise<Account>, current: StoredUser | undefined, next: JsonObject, writer: Writer,
+  ): Promise<void> {
+    // Called only where a rule needs the account; after the seat lock, the locked row.
+    let accountOf = loadAccount;
     const before = current?.doc ?? {};
     const has = (doc: JsonObject, product: string) => licensesOf(doc).some((l) => l.toLowerCase() === product.toLowerCase());
     const added = licensesOf(next).filter((l, i, all) => !has(before, l) && all.findIndex((o) => o.toLowerCase() === l.toLowerCase()) === i);
@@ -505,17 +510,17 @@ export class UserService {
     if (added.length > 0) {
       // Seats are counted under the account row lock, as the assignLicense action counts them: two edits racing for
       // the last seat cannot both see it free. Every writer locks its users before the account, so none deadlock.
-      const locked = await accountsRepo.findForUpdate(trx, account.id);
-      if (!locked) throw notFound(`Account ${account.id}`);
-      account = locked;
+      const locked = await accountsRepo.findForUpdate(trx, accountId);
+      if (!locked) throw notFound(`Account ${accountId}`);
+      accountOf = () => Promise.resolve(locked);
     }
     for (const product of [...added, ...removed]) {
-      const violation = licenseRuleViolation(account, product);
+      const violation = licenseRuleViolation(await accountOf(), product);
       if (violation) throw new DomainError('invalidValue', violation);
     }
     for (const product of added) {
-      const seats = seatsOf(account, product);
-      if ((await licencesRepo.holders(trx, account.id, product)) + 1 > seats) {
+      const seats = seatsOf(await accountOf(), product);
+      if ((await licencesRepo.holders(trx, accountId, product)) + 1 > seats) {
         throw new DomainError('invalidValue', `No ${product} seat left: all ${seats} are assigned`);
       }
     }
@@ -526,11 +531,11 @@ export class UserService {
     }
     const sms = extensionOf(next).smsNumber;
     if (typeof sms === 'string' && sms !== '' && sms !== extensionOf(before).smsNumber) {
-      const violation = smsNumberRuleViolation(account, sms);
+      const violation = smsNumberRuleViolation(await accountOf(), sms);
       if (violation) throw new DomainError('invalidValue', violation);
     }
     if (current && extensionOf(before).accountAdmin === true && extensionOf(next).accountAdmin !== true && writer.type === 'admin') {
-      const others = await trx('users').where({ account_id: account.id, account_admin: true }).whereNot('id', current.id).count({ n: '*' }).first();
+      const others = await trx('users').where({ account_id: accountId, account_admin: true }).whereNot('id', current.id).count({ n: '*' }).first();
       if (Number((others as { n: number | string }).n) === 0) {
         throw new DomainError('invalidValue', 'This is the last account admin of the account; make another user an account admin first');
       }
