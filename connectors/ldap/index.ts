@@ -85,11 +85,9 @@ async function check(config: LdapConfig): Promise<void> {
     if (config.flavor === 'ad' && config.changeTracking === 'dirsync') {
       // One DirSync request for nothing: the DC checks the replication right all the same, so a missing right shows
       // here and not in the first run.
-      const namingContext = await namingContextOf(session, config);
-      for await (const response of dirSyncResponses(session, { namingContext, filter: '(&(objectClass=user)(!(objectClass=user)))', attributes: ['objectGUID'] })) {
-        void response;
-        break;
-      }
+      const responses = dirSyncResponses(session, { namingContext: await namingContextOf(session, config), filter: '(&(objectClass=user)(!(objectClass=user)))', attributes: ['objectGUID'] });
+      await responses.next();
+      await responses.return(undefined);
     }
   } finally {
     await session.close();

@@ -55,19 +55,7 @@ const toLink = (r: LinkRow): SourceLink => ({
  * anchors up under the source's run lock), so it goes in by a plain insert, which costs the database well under the
  * speculative insert of `on conflict`.
  */
-export interface LinkWrite {
-  accountId: string;
-  userId: string;
-  sourceId: string;
-  sourceKind: SourceKind;
-  anchor: string;
-  ownedAttributes: string[];
-  attributes: Record<string, unknown>;
-  raw: Record<string, unknown>;
-  hash?: string | null;
-  at: Date;
-  anchorUnlinked?: boolean;
-}
+export type LinkWrite = Omit<SourceLink, 'hash' | 'missingSince'> & { hash?: string | null; at: Date; anchorUnlinked?: boolean };
 
 export const sourceLinksRepo = {
   async forUser(db: Executor, accountId: string, userId: string): Promise<SourceLink[]> {
@@ -77,14 +65,6 @@ export const sourceLinksRepo = {
   async byAnchor(db: Executor, accountId: string, sourceId: string, anchor: string): Promise<SourceLink | undefined> {
     const row = (await db('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor }).first()) as LinkRow | undefined;
     return row ? toLink(row) : undefined;
-  },
-
-  async upsert(
-    db: Executor,
-    link: { accountId: string; userId: string; sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; attributes: Record<string, unknown>; raw: Record<string, unknown>; hash?: string | null },
-    at: Date,
-  ): Promise<void> {
-    await sourceLinksRepo.upsertMany(db, [{ ...link, at }]);
   },
 
   /** Links of several users, by user id (users without a link are absent). */

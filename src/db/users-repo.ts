@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
@@ -300,7 +299,7 @@ export const usersRepo = {
     return rows[0] ? toView(rows[0]) : undefined;
   },
 
-  /** The statements of insert(), to run with others (UserService.apply writes the user, link and audit at once). */
+  /** A new user's write, to run with others (UserService.apply writes the user, link and audit at once; runUserWrite). */
   insertWrite(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id: string }): UserWrite {
     const rows = valueRowStatements(db, accountId, meta.id, undefined, doc);
     const user = statementOf(
@@ -319,10 +318,6 @@ export const usersRepo = {
         .returning(baseColumns),
     );
     return { deletes: rows.deletes, statements: [...rows.inserts, user], stored: (result) => toStored(result[0] as UserRow) };
-  },
-
-  async insert(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id?: string }): Promise<StoredUser> {
-    return runUserWrite(db, usersRepo.insertWrite(db, accountId, doc, { ...meta, id: meta.id ?? randomUUID() }));
   },
 
   /** The statements of update(), to run with others. */
@@ -362,7 +357,7 @@ export const usersRepo = {
   },
 
   /**
-   * insert() for several new users of one account (ids chosen by the caller): one statement for the users, one
+   * New users of one account (ids chosen by the caller): one statement for the users, one
    * per rows table. Returns the stored users in the order given.
    */
   async insertMany(

@@ -129,6 +129,19 @@ function prepareDocument(writer: Writer, current: StoredUser | undefined, incomi
   return next;
 }
 
+/**
+ * What a source writer's link records: its anchor (given, the existing link's, the externalId, or the user's id)
+ * and the attributes it claims (given, or those of its kind the document holds; the scim source always claims active).
+ */
+function sourceClaim(
+  writer: Writer & { type: 'source' }, options: ApplyOptions, next: JsonObject, links: readonly SourceLink[], id: string,
+): { anchor: string; owned: string[] } {
+  const kind = writer.kind as SourceKind;
+  const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
+  const existing = links.find((l) => l.sourceId === writer.sourceId);
+  return { anchor: options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id), owned };
+}
+
 function present(doc: JsonObject, attribute: string): boolean {
   const split = attribute.lastIndexOf(':');
   const value = attribute.startsWith('urn:') ? (doc[attribute.slice(0, split)] as JsonObject | undefined)?.[attribute.slice(split + 1)] : doc[attribute];
@@ -255,13 +268,10 @@ export class UserService {
     // The link and the audit entry go in the user's own statement: one round trip (runAsOne).
     const alongside: Statement[] = [];
     if (writer.type === 'source') {
-      const kind = writer.kind as SourceKind;
-      const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
-      const existing = links.find((l) => l.sourceId === writer.sourceId);
-      const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
+      const { anchor, owned } = sourceClaim(writer, options, next, links, id);
       alongside.push(
         ...sourceLinksRepo.upsertStatements([
-          { accountId, userId: id, sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next, hash: options.linkHash ?? null, at: now },
+          { accountId, userId: id, sourceId: writer.sourceId, sourceKind: writer.kind as SourceKind, anchor, ownedAttributes: owned, attributes: next, raw: options.raw ?? next, hash: options.linkHash ?? null, at: now },
         ]),
       );
     }
@@ -274,9 +284,11 @@ export class UserService {
         ),
       );
     }
-    const user = write ? await runUserWrite(trx, write, alongside) : current!;
-    if (!write) await runAsOne(trx, alongside);
-    return { user, created: !current, changed, ignored };
+    if (!write) {
+      await runAsOne(trx, alongside);
+      return { user: current!, created: false, changed, ignored };
+    }
+    return { user: await runUserWrite(trx, write, alongside), created: !current, changed, ignored };
   }
 
   /**
@@ -381,10 +393,7 @@ export class UserService {
       index, current, id, now: this.clock.now(), next, ignored, changed: changedAttributes(current?.doc ?? {}, next, EXTENSION_URNS),
     };
     if (writer.type === 'source') {
-      const kind = writer.kind as SourceKind;
-      const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
-      const existing = links.find((l) => l.sourceId === writer.sourceId);
-      const anchor = options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
+      const { anchor, owned } = sourceClaim(writer, options, next, links, id);
       prepared.link = { anchor, ownedAttributes: owned, raw: options.raw ?? next, hash: options.linkHash ?? null, anchorUnlinked: options.anchorUnlinked === true };
     }
     return prepared;
