@@ -12,6 +12,12 @@ export interface Config {
   logLevel: string;
   /** Absolute base URL clients reach us at; when unset, taken from each request's Host. */
   publicUrl: string | undefined;
+  /**
+   * Base of the links put in emails: PUBLIC_URL, or the listening address when that is a loopback one (a
+   * development setup); undefined otherwise, and then link emails are refused (a request's Host header must never
+   * decide where a registration link points).
+   */
+  linkBase: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   shutdownTimeoutMs: number;
@@ -81,6 +87,14 @@ function logLevel(env: Env): string {
   return raw;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `http://host:port` for a server that listens only on a loopback address, which no one else can reach. */
+function loopbackBase(host: string, port: number): string | undefined {
+  if (!LOOPBACK_HOSTS.has(host.toLowerCase())) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
@@ -89,6 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SWITCHBOARD_BOOTSTRAP_TOKEN must be at least 32 characters long');
   }
   const host = env.HOST || '0.0.0.0';
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, '');
   return {
     port,
     host,
@@ -98,7 +113,8 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapToken,
     bodyLimitBytes: bytes(env, 'BODY_LIMIT', 1024 * 1024),
     logLevel: logLevel(env),
-    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    publicUrl,
+    linkBase: publicUrl ?? loopbackBase(host, port),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || 'Switchboard <no-reply@switchboard.local>',
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000),

@@ -97,7 +97,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   registerSync(deps);
   const actions = actionsRouters(deps);
-  usersDeps.welcomeCreatedUser = (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin);
+  usersDeps.welcomeCreatedUser = (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer);
   deps.scimRouters.push(actions.scim);
   deps.publicRouters.push(actions.public);
   if (config.mailWorkerEnabled) {

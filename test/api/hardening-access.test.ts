@@ -7,6 +7,8 @@ import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '.
 import { testDatabaseKind } from '../support/test-database.js';
 
 const TOKEN = 'urn:switchboard:scim:schemas:core:2.0:Token';
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ACTION = 'urn:switchboard:scim:schemas:core:2.0:Action';
 
 describe(`hardening: access and secrets at the edge (${testDatabaseKind})`, () => {
   let t: TestApp;
@@ -34,5 +36,39 @@ describe(`hardening: access and secrets at the edge (${testDatabaseKind})`, () =
     const revoked = await t.request.delete(`/scim/v2/Tokens/${partnerAdminToken!.id}`).set(accountAdmin);
     expect(revoked.status).to.equal(404);
     expect((await t.request.get('/scim/v2/Tokens').set(partnerAdmin)).status, 'the partner-admin token still works').to.equal(200);
+  });
+
+  describe('links without PUBLIC_URL on a server reachable from outside (HOST 0.0.0.0)', () => {
+    let open: TestApp;
+    before(async () => {
+      open = await createTestApp({ HOST: '0.0.0.0' });
+    });
+    after(async () => open?.close());
+
+    it('when POST /Actions would mail a link, then 409 naming PUBLIC_URL, nothing queued, and the Host header never becomes a link', async () => {
+      const a = await createAccountWithToken(open, { name: 'No Link Base', type: 'customer', role: 'provisioning' });
+      const pushed = await open.request.post('/accounts/' + a.accountId + '/scim/v2/Users').set({ Authorization: `Bearer ${a.token}` }).send({ schemas: [USER], userName: 'eve@links.test', emails: [{ value: 'eve@links.test' }] });
+      expect(pushed.status, JSON.stringify(pushed.body)).to.equal(201);
+      const res = await open.request
+        .post(`/accounts/${a.accountId}/scim/v2/Actions`)
+        .set({ Authorization: `Bearer ${open.operatorToken}`, Host: 'evil.example' })
+        .send({ schemas: [ACTION], type: 'sendWelcomeEmail', targets: { ids: [pushed.body.id] } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(409);
+      expect(res.body.detail).to.contain('PUBLIC_URL');
+      const queued = (await open.deps.db.knex('outbox').where({ account_id: a.accountId })) as { text_body: string }[];
+      expect(queued).to.have.length(0);
+      expect(await open.deps.db.knex('registration_links').where({ account_id: a.accountId })).to.have.length(0);
+    });
+
+    it('when an admin creates a user (which mails a welcome link), then 409 naming PUBLIC_URL and no user is created', async () => {
+      const a = await createAccountWithToken(open, { name: 'No Link Base Admin', type: 'customer' });
+      const res = await open.request
+        .post(`/accounts/${a.accountId}/scim/v2/Users`)
+        .set({ Authorization: `Bearer ${a.token}`, Host: 'evil.example' })
+        .send({ schemas: [USER], userName: 'amy@links.test', name: { givenName: 'Amy', familyName: 'Links' }, emails: [{ value: 'amy@links.test', primary: true }] });
+      expect(res.status, JSON.stringify(res.body)).to.equal(409);
+      expect(res.body.detail).to.contain('PUBLIC_URL');
+      expect(await open.deps.db.knex('users').where({ account_id: a.accountId })).to.have.length(0);
+    });
   });
 });

@@ -20,10 +20,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A real app over a fresh real database (PGlite, or PostgreSQL with DATABASE_URL), bootstrapped with an operator token. */
+/**
+ * A real app over a fresh real database (PGlite, or PostgreSQL with DATABASE_URL), bootstrapped with an operator
+ * token. It never listens; its HOST is a loopback address (a development setup), so mailed links have a base
+ * (http://127.0.0.1:8080) without PUBLIC_URL.
+ */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config: Config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', ...env });
+  const config: Config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', HOST: '127.0.0.1', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', ...env });
   const clock = new ManualClock(new Date());
   const deps = await createDeps(config, { db, clock, logger: silentLogger });
   const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
