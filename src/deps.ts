@@ -17,6 +17,8 @@ import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
+import { RateLimits } from './http/rate-limits.js';
+import { createLimiter } from './db/rate-limit-store.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
 export interface Deps {
@@ -25,6 +27,8 @@ export interface Deps {
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
+  rateLimits: RateLimits;
   tokens: TokenService;
   accounts: AccountService;
   users: UserService;
@@ -76,6 +80,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     logger,
     clock,
     metrics: createMetrics(),
+    rateLimits: new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec)),
     tokens,
     accounts,
     users,

@@ -27,5 +27,5 @@ export function actionsRouters(deps: Deps): { scim: Router; public: Router; acti
     },
     stop: () => actions.drain(),
   });
-  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration }), actions };
+  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration, limits: deps.rateLimits }), actions };
 }
