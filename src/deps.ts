@@ -60,7 +60,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const clock = overrides.clock ?? systemClock;
   const db =
     overrides.db ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, dataDir: config.databaseUrl ? undefined : config.dataDir }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: config.limits.statementTimeoutMs,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+    }));
   try {
     await migrateLatest(db.knex);
   } catch (error) {

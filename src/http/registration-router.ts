@@ -3,6 +3,11 @@ import { DomainError } from '../domain/errors.js';
 import { escapeHtml } from '../services/mail/mail-templates.js';
 import type { LinkPurpose, RegistrationService } from '../services/registration-service.js';
 import type { RateLimits } from './rate-limits.js';
+import { jsonBody, setPageHeaders } from './request-guards.js';
+
+function refuseEncodedNul(_req: unknown, _res: unknown, buffer: Buffer): void {
+  if (/%00/i.test(buffer.toString('latin1'))) throw new DomainError('invalidValue', 'A form field holds a NUL character (%00); remove it');
+}
 
 function page(title: string, body: string): string {
   return `<!doctype html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>\n<body>\n<h1>${escapeHtml(title)}</h1>\n${body}\n</body></html>\n`;
@@ -16,6 +21,7 @@ export function registrationRouter(deps: { registration: RegistrationService; li
   // The links are secrets guessed only by trying: every request to the pages counts against the client's address.
   for (const purpose of ['register', 'reset'] as const) {
     router.use(`/${purpose}`, async (req: Request, res: Response, next) => {
+      setPageHeaders(res);
       try {
         await deps.limits.linkPage(req);
       } catch (error) {
@@ -46,7 +52,7 @@ export function registrationRouter(deps: { registration: RegistrationService; li
           ),
         );
     });
-    router.post(`/${purpose}/:token`, express.urlencoded({ extended: false }), express.json(), async (req: Request, res: Response) => {
+    router.post(`/${purpose}/:token`, express.urlencoded({ extended: false, verify: refuseEncodedNul }), jsonBody(100 * 1024, { anyType: false }), async (req: Request, res: Response) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const password = typeof body.password === 'string' ? body.password : '';
       const check = await deps.registration.check(String(req.params.token), purpose);

@@ -68,7 +68,8 @@ export function tokensRouter(deps: { tokens: TokenService; maxResults: number })
       userId: typeof input.userId === 'string' ? input.userId : null,
       expiresAt,
     });
-    sendScim(res, 201, toTokenResource(token, scimBase, secret), { Location: `${scimBase}/Tokens/${token.id}` });
+    // The only response carrying the secret: no cache (browser, proxy) may keep it.
+    sendScim(res, 201, toTokenResource(token, scimBase, secret), { Location: `${scimBase}/Tokens/${token.id}`, 'Cache-Control': 'no-store' });
   });
 
   router.get('/Tokens/:id', async (req, res) => {
