@@ -51,6 +51,12 @@ class MultiStatementClientPgLite extends BaseClientPgLite {
 
 export class DataDirLockedError extends Error {}
 
+/**
+ * knex prints pool errors to the console itself (with their stack, e.g. "Acquire connection error" when the
+ * database does not exist); every such error also rejects the query that waited, and is reported there once.
+ */
+const quietKnexLog = { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} };
+
 const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export function migrationConfig(): Knex.MigratorConfig {
@@ -146,6 +152,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.databaseUrl) {
     const knex = knexFactory({
       client: 'pg',
+      log: quietKnexLog,
       connection: { connectionString: options.databaseUrl, ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}) },
       pool: { min: 0, max: options.poolMax ?? 10 },
     });
