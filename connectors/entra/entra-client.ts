@@ -136,11 +136,25 @@ export class ResyncRequired extends ConnectorError {
   }
 }
 
+/** Graph takes at most 20 requests in one JSON batch. */
+export const BATCH_LIMIT = 20;
+
 export interface GraphClient {
   /** GET a Graph path (under `/v1.0/`) or an absolute `@odata.nextLink` / `@odata.deltaLink` of the same host. */
   get<T = Record<string, unknown>>(pathOrLink: string, options?: { signal?: AbortSignal; headers?: Record<string, string>; permission?: string }): Promise<T>;
   page(pathOrLink: string, options: { signal?: AbortSignal; pageSize: number; permission: string }): Promise<GraphPage>;
+  /**
+   * GETs of Graph paths in JSON batches (`POST /$batch`, 20 a request), bodies in the order asked; a 404 is
+   * undefined. A request throttled inside a batch (429/503/504) is sent again after its `Retry-After`.
+   */
+  batchGet(paths: string[], options: { signal?: AbortSignal; permission: string }): Promise<Array<Record<string, unknown> | undefined>>;
 }
+
+interface BatchResponse {
+  responses?: Array<{ id?: string; status?: number; headers?: Record<string, string>; body?: unknown }>;
+}
+
+const THROTTLED = new Set([429, 503, 504]);
 
 export function createGraphClient(config: EntraConfig, options: GraphClientOptions = {}): GraphClient {
   const baseFetch = fetchTrusting(config.caCertPem);
@@ -169,13 +183,21 @@ export function createGraphClient(config: EntraConfig, options: GraphClientOptio
     },
   });
 
-  async function get<T>(pathOrLink: string, opts: { signal?: AbortSignal; headers?: Record<string, string>; permission?: string } = {}): Promise<T> {
+  async function get<T>(
+    pathOrLink: string,
+    opts: { signal?: AbortSignal; headers?: Record<string, string>; permission?: string; method?: 'GET' | 'POST'; body?: unknown } = {},
+  ): Promise<T> {
     if (/^https?:/i.test(pathOrLink) && new URL(pathOrLink).origin !== graphOrigin) {
       throw new ConnectorError('protocol', `Graph sent a link to ${new URL(pathOrLink).origin}, not ${graphOrigin}: refused (the token is only sent to graphUrl)`);
     }
     const send = async (renew: boolean): Promise<T> => {
       const bearer = await token(renew);
-      const response = await http.request<T>(pathOrLink.replace(/^\//, ''), { signal: opts.signal, headers: { ...opts.headers, authorization: `Bearer ${bearer}` } });
+      const response = await http.request<T>(pathOrLink.replace(/^\//, ''), {
+        method: opts.method,
+        body: opts.body,
+        signal: opts.signal,
+        headers: { ...opts.headers, authorization: `Bearer ${bearer}` },
+      });
       return response.data;
     };
     try {
@@ -202,6 +224,42 @@ export function createGraphClient(config: EntraConfig, options: GraphClientOptio
       if (typeof body['@odata.deltaLink'] === 'string') page.deltaLink = body['@odata.deltaLink'];
       if (!page.nextLink && !page.deltaLink) throw new ConnectorError('protocol', 'a Graph delta page had neither @odata.nextLink nor @odata.deltaLink');
       return page;
+    },
+    async batchGet(paths, opts) {
+      const out: Array<Record<string, unknown> | undefined> = new Array<Record<string, unknown> | undefined>(paths.length);
+      for (let start = 0; start < paths.length; start += BATCH_LIMIT) {
+        let waiting = paths.slice(start, start + BATCH_LIMIT).map((path, i) => ({ index: start + i, path }));
+        for (let attempt = 0; waiting.length > 0; attempt++) {
+          const body = await get<BatchResponse>('$batch', {
+            method: 'POST',
+            signal: opts.signal,
+            permission: opts.permission,
+            body: { requests: waiting.map((w) => ({ id: String(w.index), method: 'GET', url: `/${w.path.replace(/^\//, '')}` })) },
+          });
+          const again: typeof waiting = [];
+          let wait = 0;
+          for (const w of waiting) {
+            const response = body?.responses?.find((r) => r.id === String(w.index));
+            const status = response?.status ?? 0;
+            if (status >= 200 && status < 300) out[w.index] = response!.body as Record<string, unknown>;
+            else if (status === 404) out[w.index] = undefined;
+            else if (THROTTLED.has(status) && attempt < config.maxRetries) {
+              again.push(w);
+              const header = Object.entries(response?.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+              wait = Math.max(wait, header && /^\d+$/.test(header) ? Number(header) * 1000 : 500 * 2 ** attempt);
+            } else {
+              const text = JSON.stringify(response?.body ?? null);
+              throw graphError(new HttpError(status, `GET ${graphOrigin}/v1.0/${w.path.split('?')[0]} (in $batch): HTTP ${status} ${text.slice(0, 200)}`, text), config, opts.permission);
+            }
+          }
+          if (again.length > 0) {
+            options.onRetry?.({ waitMs: wait });
+            await (options.sleep ?? abortableSleep)(wait, opts.signal);
+          }
+          waiting = again;
+        }
+      }
+      return out;
     },
   };
 }

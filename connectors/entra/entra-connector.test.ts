@@ -46,7 +46,7 @@ describe('entra connector on the Graph test server', () => {
     expect((last.state as unknown as EntraState).usersDeltaLink).to.match(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/users\/delta\?\$deltatoken=/);
   });
 
-  it('when users change after a full read, then an incremental read yields only those, partial, with soft and hard deletes told apart', async () => {
+  it('when users change after a full read, then an incremental read yields only those, read again whole in JSON batches, with soft and hard deletes told apart', async () => {
     const users = graph.addUsers(30);
     const state = finalState(await read()).state;
     graph.updateUser(users[3]!.id, { jobTitle: 'Lead', mobilePhone: null });
@@ -58,11 +58,14 @@ describe('entra connector on the Graph test server', () => {
     const items = await read({}, state);
     const records = recordsOf(items);
     expect(records.map((r) => r.anchor).sort()).to.deep.equal([users[3]!.id, users[4]!.id, added.id].sort());
+    // The delta entries carry only what changed; the records state the whole user.
     const changed = records.find((r) => r.anchor === users[3]!.id)!;
-    expect(changed.partial).to.equal(true);
-    expect(changed.attributes).to.deep.equal({ title: 'Lead' });
-    expect(changed.cleared).to.deep.equal([`${SWITCHBOARD_USER_URN}:mobileNumber`]);
-    expect(records.find((r) => r.anchor === users[4]!.id)!.attributes).to.deep.equal({ [ENTERPRISE_USER_URN]: { manager: { value: users[0]!.id } } });
+    expect(changed.attributes).to.deep.include({ userName: users[3]!.userPrincipalName, title: 'Lead', active: true });
+    expect(changed.attributes[SWITCHBOARD_USER_URN]).to.equal(undefined);
+    expect(changed.attributes[ENTERPRISE_USER_URN]).to.deep.equal({ employeeNumber: users[3]!.employeeId, department: users[3]!.department });
+    expect(records.find((r) => r.anchor === users[4]!.id)!.attributes[ENTERPRISE_USER_URN]).to.deep.include({ manager: { value: users[0]!.id } });
+    expect(graph.graphRequests(/\$batch/)).to.have.length(1);
+    expect(graph.graphRequests(/^\/v1\.0\/users\/[^/?]+\?/).filter((r) => /expand=manager/.test(r.path))).to.have.length(3);
     expect(records.find((r) => r.anchor === added.id)!.attributes).to.deep.include({ userName: 'new@contoso.example', active: false });
     expect(deletes(items)).to.deep.equal([
       { type: 'delete', anchor: users[5]!.id, soft: true },
@@ -86,6 +89,20 @@ describe('entra connector on the Graph test server', () => {
     expect(recordsOf(items)).to.have.length(10);
     expect(waits).to.deep.equal([1000, 0, 0]);
     expect(graph.graphRequests(/users\/delta/).map((r) => r.status)).to.deep.equal([429, 503, 504, 200, 200, 200]);
+  });
+
+  it('when a request inside a JSON batch is throttled, then it alone is sent again after its Retry-After', async () => {
+    const users = graph.addUsers(30);
+    const state = finalState(await read()).state;
+    for (const user of users.slice(0, 25)) graph.updateUser(user.id, { department: 'Moved' });
+    graph.fail({ path: new RegExp(`users/${users[21]!.id}`), status: 429, retryAfterSeconds: 0, times: 1 });
+    const waits: number[] = [];
+    const items = await read({}, state, ({ waitMs }) => waits.push(waitMs));
+    expect(recordsOf(items)).to.have.length(25);
+    expect(recordsOf(items).every((r) => r.attributes[ENTERPRISE_USER_URN]?.department === 'Moved')).to.equal(true);
+    expect(waits).to.deep.equal([0]);
+    expect(graph.graphRequests(/\$batch/)).to.have.length(3);
+    expect(graph.graphRequests(new RegExp(`users/${users[21]!.id}`)).map((r) => r.status)).to.deep.equal([429, 200]);
   });
 
   it('when Graph keeps throttling past maxRetries, then the read fails with the status', async () => {
@@ -113,7 +130,7 @@ describe('entra connector on the Graph test server', () => {
     const items = await read({}, state);
     expect(graph.graphRequests(/deltatoken/).map((r) => r.status)).to.deep.equal([410]);
     expect(recordsOf(items)).to.have.length(11);
-    expect(recordsOf(items).every((r) => r.partial === undefined)).to.equal(true);
+    expect(graph.graphRequests(/\$batch/)).to.deep.equal([]);
     expect(deletes(items)).to.deep.equal([]);
     expect(finalState(items).complete).to.equal(true);
   });

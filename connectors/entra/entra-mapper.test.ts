@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ENTERPRISE_USER_URN, SWITCHBOARD_USER_URN, guidBytes } from '../sdk/index.js';
 import { DEFAULT_ATTRIBUTE_MAP } from './config.js';
-import { MANAGER_PATH, mapGraphGroup, mapGraphUser, mapRemovedUser, objectGuidOfImmutableId } from './entra-mapper.js';
+import { mapGraphGroup, mapGraphUser, mapRemovedUser, objectGuidOfImmutableId } from './entra-mapper.js';
 
-const full = { attributeMap: DEFAULT_ATTRIBUTE_MAP, partial: false };
+const full = { attributeMap: DEFAULT_ATTRIBUTE_MAP };
 const ann = {
   id: '5c442efb-5e66-484a-936a-91b6810bed14',
   userPrincipalName: 'ann@contoso.example',
@@ -38,7 +38,6 @@ describe('entra mapper', () => {
     });
     expect(record.hardKeys).to.deep.equal({ externalId: ann.id, employeeNumber: 'E042' });
     expect(record.raw).to.deep.equal(ann);
-    expect(record.partial).to.equal(undefined);
   });
 
   it('when the user has no usageLocation, then defaultCountry places a national mobile; without either it is left out with a warning', () => {
@@ -61,17 +60,11 @@ describe('entra mapper', () => {
     expect(record.attributes[SWITCHBOARD_USER_URN]).to.deep.equal({ mobileNumber: '+32470123456', extensions: ['4021'] });
   });
 
-  it('when a later round sends only changed properties, then the record is partial: absent is unchanged, null is cleared', () => {
-    const record = mapGraphUser({ id: ann.id, jobTitle: 'Lead', mobilePhone: null, 'manager@delta': [] }, { ...full, partial: true });
-    expect(record.partial).to.equal(true);
-    expect(record.attributes).to.deep.equal({ title: 'Lead' });
-    expect(record.cleared).to.have.members([`${SWITCHBOARD_USER_URN}:mobileNumber`, MANAGER_PATH]);
-  });
-
-  it('when a later round sends no manager@delta, then the manager is neither set nor cleared', () => {
-    const record = mapGraphUser({ id: ann.id, displayName: 'A. Peeters' }, { ...full, partial: true });
-    expect(record.attributes[ENTERPRISE_USER_URN]).to.equal(undefined);
-    expect(record.cleared).to.equal(undefined);
+  it('when manager@delta holds only a removed entry or is absent, then the user has no manager', () => {
+    const removed = mapGraphUser({ ...ann, 'manager@delta': [{ id: 'boss-id', '@removed': { reason: 'deleted' } }] }, full);
+    expect(removed.attributes[ENTERPRISE_USER_URN]).to.deep.equal({ employeeNumber: 'E042', department: 'R&D' });
+    const { 'manager@delta': _m, ...noManager } = ann;
+    expect(mapGraphUser(noManager, full).attributes[ENTERPRISE_USER_URN]).to.not.have.property('manager');
   });
 
   it('when onPremisesImmutableId holds an objectGUID, then it is a hybrid hard key in the AD anchor form', () => {

@@ -2,10 +2,9 @@
  * Pure mapping from Microsoft Graph objects (as `/users/delta` and `/groups/delta` return them) to connector
  * items in SCIM vocabulary. No I/O.
  *
- * A delta page after the first round may carry only the changed properties of an object ("at least the updated
- * properties"), with an emptied property sent as `null`: such records are `partial`, their absent attributes are
- * unchanged and emptied ones are listed in `cleared`. `manager@delta` follows the same rule: absent means
- * unchanged, an entry with `@removed` means the manager was removed.
+ * The user given here is whole: every selected property, and `manager@delta` when the user has a manager (the
+ * connector reads again, whole, the users a later delta round reports changed, since such an entry may carry only
+ * the changed properties and leaves `manager@delta` out when the manager did not change).
  */
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import {
@@ -29,28 +28,9 @@ export type GraphObject = Record<string, unknown>;
 export interface EntraMapperOptions {
   attributeMap: AttributeMap;
   defaultCountry?: CountryCode;
-  /** An incremental round: absent properties are unchanged. */
-  partial: boolean;
 }
 
 export const MANAGER_PATH = `${ENTERPRISE_USER_URN}:manager`;
-
-/** Where each map target lands, as a cleared path. */
-const TARGET_PATHS: Record<MapTarget, string> = {
-  userName: 'userName',
-  'name.givenName': 'name.givenName',
-  'name.familyName': 'name.familyName',
-  'name.formatted': 'name.formatted',
-  displayName: 'displayName',
-  title: 'title',
-  active: 'active',
-  'emails.work': 'emails',
-  'phoneNumbers.work': 'phoneNumbers',
-  mobileNumber: `${SWITCHBOARD_USER_URN}:mobileNumber`,
-  employeeNumber: `${ENTERPRISE_USER_URN}:employeeNumber`,
-  department: `${ENTERPRISE_USER_URN}:department`,
-  extensions: `${SWITCHBOARD_USER_URN}:extensions`,
-};
 
 /** `@removed` of a delta entry: `changed` (restorable, e.g. soft-deleted) or `deleted` (gone for good). */
 export function removedReason(object: GraphObject): 'changed' | 'deleted' | undefined {
@@ -59,24 +39,16 @@ export function removedReason(object: GraphObject): 'changed' | 'deleted' | unde
   return (removed as { reason?: unknown }).reason === 'changed' ? 'changed' : 'deleted';
 }
 
-type Lookup = { present: false } | { present: true; values: string[] };
-
-/** A property's values as strings (`a.b` reads b of complex property a); `present` tells absent from null. */
-function lookup(user: GraphObject, property: string): Lookup {
+/** A property's non-empty values as strings (`a.b` reads b of complex property a); `[]` when absent or null. */
+function lookup(user: GraphObject, property: string): string[] {
   const [head, tail] = property.split('.') as [string, string | undefined];
-  if (!(head in user)) return { present: false };
   let value = user[head];
-  if (tail !== undefined) {
-    if (value === null || value === undefined) return { present: true, values: [] };
-    if (typeof value !== 'object' || !(tail in (value as GraphObject))) return { present: false };
-    value = (value as GraphObject)[tail];
-  }
+  if (tail !== undefined) value = value !== null && typeof value === 'object' ? (value as GraphObject)[tail] : undefined;
   const list = Array.isArray(value) ? value : [value];
-  const values = list
+  return list
     .filter((v) => v !== null && v !== undefined)
     .map((v) => (typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : ''))
     .filter((v) => v !== '');
-  return { present: true, values };
 }
 
 /** The objectGUID behind `onPremisesImmutableId` (base64 of its 16 bytes), or undefined when it is not one. */
@@ -92,35 +64,29 @@ function parseActive(value: string): boolean | undefined {
   return undefined;
 }
 
-/** The anchor of the manager in `manager@delta`: a string, `null` when removed, undefined when not sent. */
-function managerOf(user: GraphObject): string | null | undefined {
+/** The anchor of the manager in `manager@delta` (an entry with `@removed` is a removed manager), if any. */
+function managerOf(user: GraphObject): string | undefined {
   const delta = user['manager@delta'];
-  if (delta === undefined) return undefined;
-  if (!Array.isArray(delta)) return null;
+  if (!Array.isArray(delta)) return undefined;
   const current = delta.find((entry): entry is GraphObject => typeof entry === 'object' && entry !== null && removedReason(entry as GraphObject) === undefined);
-  return typeof current?.id === 'string' && current.id !== '' ? current.id : null;
+  return typeof current?.id === 'string' && current.id !== '' ? current.id : undefined;
 }
 
-/** Maps one live user of a delta page. */
+/** Maps one live, whole user. */
 export function mapGraphUser(user: GraphObject, options: EntraMapperOptions): SourceRecord {
   const anchor = typeof user.id === 'string' ? user.id : '';
   const map = options.attributeMap;
   const warnings: string[] = [];
-  const cleared: string[] = [];
   const attributes: ScimAttributes = {};
   const enterprise: EnterpriseUserAttributes = {};
   const switchboard: SwitchboardUserAttributes = {};
   const name: Record<string, string> = {};
 
-  for (const target of Object.keys(TARGET_PATHS) as MapTarget[]) {
-    const property = map[target];
+  for (const [target, property] of Object.entries(map) as Array<[MapTarget, string | null]>) {
     if (!property) continue;
-    const found = lookup(user, property);
-    if (!found.present) continue;
-    const [first] = found.values;
-    let set = false;
+    const values = lookup(user, property);
+    const [first] = values;
     if (first !== undefined) {
-      set = true;
       switch (target) {
         case 'userName':
         case 'displayName':
@@ -138,28 +104,23 @@ export function mapGraphUser(user: GraphObject, options: EntraMapperOptions): So
           break;
         case 'active': {
           const active = parseActive(first);
-          if (active === undefined) {
-            warnings.push(`${property} "${first}" is not true or false; active left out`);
-            set = false;
-          } else attributes.active = active;
+          if (active === undefined) warnings.push(`${property} "${first}" is not true or false; active left out`);
+          else attributes.active = active;
           break;
         }
         case 'emails.work': {
-          const emails = [...new Set(found.values)];
+          const emails = [...new Set(values)];
           attributes.emails = emails.map((value, i) => (i === 0 ? { value, type: 'work', primary: true } : { value, type: 'work' }));
           break;
         }
         case 'phoneNumbers.work':
-          attributes.phoneNumbers = [...new Set(found.values)].map((value) => ({ value, type: 'work' }));
+          attributes.phoneNumbers = [...new Set(values)].map((value) => ({ value, type: 'work' }));
           break;
         case 'mobileNumber': {
           const country = countryOf(user, options.defaultCountry);
           const e164 = toE164(first, country);
           if (e164) switchboard.mobileNumber = e164;
-          else {
-            warnings.push(`${property} "${first}" is not a valid phone number${country ? ` (country ${country})` : ' (no usageLocation nor defaultCountry)'}; mobileNumber left out`);
-            set = false;
-          }
+          else warnings.push(`${property} "${first}" is not a valid phone number${country ? ` (country ${country})` : ' (no usageLocation nor defaultCountry)'}; mobileNumber left out`);
           break;
         }
         case 'employeeNumber':
@@ -169,17 +130,15 @@ export function mapGraphUser(user: GraphObject, options: EntraMapperOptions): So
           enterprise.department = first;
           break;
         case 'extensions':
-          switchboard.extensions = [...new Set(found.values)];
+          switchboard.extensions = [...new Set(values)];
           break;
       }
     }
-    if (!set && options.partial) cleared.push(TARGET_PATHS[target]);
   }
   if (Object.keys(name).length > 0) attributes.name = name;
 
   const manager = managerOf(user);
-  if (typeof manager === 'string') enterprise.manager = { value: manager };
-  else if (manager === null && options.partial) cleared.push(MANAGER_PATH);
+  if (manager) enterprise.manager = { value: manager };
   if (Object.keys(enterprise).length > 0) attributes[ENTERPRISE_USER_URN] = enterprise;
   if (Object.keys(switchboard).length > 0) attributes[SWITCHBOARD_USER_URN] = switchboard;
 
@@ -190,10 +149,6 @@ export function mapGraphUser(user: GraphObject, options: EntraMapperOptions): So
     const guid = objectGuidOfImmutableId(immutableId);
     if (guid) record.hardKeys.onPremisesObjectGuid = guid;
     else warnings.push(`onPremisesImmutableId "${immutableId}" is not the base64 of an objectGUID; no hybrid match`);
-  }
-  if (options.partial) {
-    record.partial = true;
-    if (cleared.length > 0) record.cleared = cleared;
   }
   if (warnings.length > 0) record.warnings = warnings;
   return record;

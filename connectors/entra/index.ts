@@ -4,9 +4,10 @@
  *
  * A full read is a delta round from scratch (`GET /users/delta?$select=…`, then every `@odata.nextLink`); its final
  * `@odata.deltaLink` is the state, yielded once at the end of the round and marked `complete`. An incremental read
- * follows the saved deltaLink and yields only the changes: live users as `partial` records (Graph may send only the
- * changed properties), `@removed` users as deletes (`changed`, a user in the recycle bin: soft; `deleted`: the delete
- * path). Graph's 410 / `syncStateNotFound` / `resyncRequired` turns the read into a full one, complete, so the engine
+ * follows the saved deltaLink and yields only the changes: `@removed` users as deletes (`changed`, a user in the
+ * recycle bin: soft; `deleted`: the delete path), and the changed live users read again whole through JSON batches
+ * (20 users a request), because a later round's entry may carry only the changed properties and leaves
+ * `manager@delta` out when the manager did not change: every record the engine gets states the whole user. Graph's 410 / `syncStateNotFound` / `resyncRequired` turns the read into a full one, complete, so the engine
  * finds deletions by comparison. A state written for another property list, scope or group setting does the same.
  *
  * Checkpoints are the deltaLinks only: a nextLink is not a resumable cursor for a full read (the engine would then
@@ -98,11 +99,13 @@ async function* readRound(graph: GraphClient, config: EntraConfig, previous: Ent
   const partial = previous !== undefined;
   const scope = config.scope === 'all' ? undefined : await scopeMembers(graph, config.scope.groups, ctx.signal);
   const yielded = new Set<string>();
+  const mapperOptions = { attributeMap: config.attributeMap, defaultCountry: config.defaultCountry };
 
   let link = previous?.usersDeltaLink ?? `users/delta?$select=${selectedProperties(config).join(',')}`;
   let usersDeltaLink: string | undefined;
   while (!usersDeltaLink) {
     const page = await graph.page(link, { signal: ctx.signal, pageSize: config.pageSize, permission: USERS_PERMISSION });
+    const changed: string[] = [];
     for (const object of page.value) {
       const id = object.id;
       if (typeof id !== 'string' || id === '') throw new ConnectorError('protocol', 'Graph sent a user without an id');
@@ -113,8 +116,10 @@ async function* readRound(graph: GraphClient, config: EntraConfig, previous: Ent
       }
       if (scope && !scope.has(id)) continue;
       yielded.add(id);
-      yield mapGraphUser(object, { attributeMap: config.attributeMap, defaultCountry: config.defaultCountry, partial });
+      if (partial) changed.push(id);
+      else yield mapGraphUser(object, mapperOptions);
     }
+    for (const user of await readUsers(graph, config, changed, ctx.signal)) if (user) yield mapGraphUser(user, mapperOptions);
     if (page.nextLink) link = page.nextLink;
     else usersDeltaLink = page.deltaLink;
   }
@@ -122,11 +127,8 @@ async function* readRound(graph: GraphClient, config: EntraConfig, previous: Ent
   if (scope && previous) {
     // Joined the scope without changing: not in the delta, read whole. Left it: a delete.
     const before = new Set(previous.scopeMembers ?? []);
-    for (const id of scope) {
-      if (before.has(id) || yielded.has(id)) continue;
-      const user = await readUser(graph, config, id, ctx.signal);
-      if (user) yield mapGraphUser(user, { attributeMap: config.attributeMap, defaultCountry: config.defaultCountry, partial: false });
-    }
+    const joined = [...scope].filter((id) => !before.has(id) && !yielded.has(id));
+    for (const user of await readUsers(graph, config, joined, ctx.signal)) if (user) yield mapGraphUser(user, mapperOptions);
     for (const id of before) if (!scope.has(id)) yield { type: 'delete', anchor: id };
   }
 
@@ -190,18 +192,20 @@ async function scopeMembers(graph: GraphClient, groups: readonly string[], signa
   return members;
 }
 
-/** One user by id with the same properties as the delta, its manager as `manager@delta` would give it. */
-async function readUser(graph: GraphClient, config: EntraConfig, id: string, signal?: AbortSignal): Promise<GraphObject | undefined> {
+/**
+ * Users by id, whole: the delta's properties and the manager as `manager@delta` would give it; a user deleted
+ * since is undefined (its removal comes with the next delta round).
+ */
+async function readUsers(graph: GraphClient, config: EntraConfig, ids: string[], signal?: AbortSignal): Promise<Array<GraphObject | undefined>> {
+  if (ids.length === 0) return [];
   const select = selectedProperties(config).filter((p) => p !== 'manager');
-  try {
-    const user = await graph.get<GraphObject>(`users/${id}?$select=${select.join(',')}&$expand=manager($select=id)`, { signal, permission: USERS_PERMISSION });
-    const manager = user.manager as GraphObject | undefined;
-    const out: GraphObject = { ...user };
-    delete out.manager;
+  const users = await graph.batchGet(ids.map((id) => `users/${id}?$select=${select.join(',')}&$expand=manager($select=id)`), { signal, permission: USERS_PERMISSION });
+  return users.map((user) => {
+    if (!user) return undefined;
+    const { manager, ...rest } = user as GraphObject & { manager?: GraphObject };
+    const out: GraphObject = rest;
+    delete out['@odata.context'];
     if (manager && typeof manager.id === 'string') out['manager@delta'] = [{ '@odata.type': '#microsoft.graph.user', id: manager.id }];
     return out;
-  } catch (error) {
-    if (error instanceof HttpError && error.status === 404) return undefined;
-    throw error;
-  }
+  });
 }

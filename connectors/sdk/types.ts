@@ -96,14 +96,6 @@ export interface SourceRecord {
   references?: UnresolvedReference[];
   /** Per-record problems that did not stop the mapping (a value left out, and why). */
   warnings?: string[];
-  /**
-   * The source sent a delta of the object (Graph delta pages may carry only the changed properties): an
-   * attribute absent from `attributes` is unchanged, not emptied, and `cleared` lists the attributes the source
-   * emptied (`name.givenName`, `emails`, `urn:…:enterprise:2.0:User:manager`). Without `partial`, absent means
-   * "this source has no value".
-   */
-  partial?: boolean;
-  cleared?: string[];
 }
 
 export interface SourceDelete {

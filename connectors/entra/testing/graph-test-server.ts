@@ -8,6 +8,7 @@
  *   pages, a final `@odata.deltaLink`; later rounds carry the changed objects only, updated ones with only their
  *   changed properties (Graph's "at least the updated properties"), `@removed` with reason `changed` (soft delete)
  *   or `deleted`, `manager@delta`, `members@delta` (a group over several pages in a first round).
+ * - `POST /v1.0/$batch` (JSON batching, 20 requests at most, each answered on its own: faults apply per request).
  * - `GET /v1.0/users`, `/v1.0/users/{id}` (`$expand=manager`), `/v1.0/groups`, `/v1.0/groups/{id}`,
  *   `/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user`.
  * - Faults on demand: 429/503/504 with `Retry-After`, 410 `syncStateNotFound` for old delta tokens, tokens that
@@ -315,59 +316,77 @@ export class GraphTestServer {
     res.end(text);
   }
 
-  private graphError(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-    this.send(req, res, status, { error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } } }, headers);
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
-    const fault = this.faults.find((f) => f.times > 0 && f.path.test(`${url.pathname}${url.search}`));
-    if (fault) {
-      fault.times--;
-      const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-      const code = fault.status === 429 ? 'TooManyRequests' : fault.status === 503 ? 'serviceNotAvailable' : fault.status === 504 ? 'gatewayTimeout' : 'generalException';
-      return this.graphError(req, res, fault.status, code, 'Injected fault', headers);
-    }
+    const fault = this.takeFault(url);
+    if (fault) return this.reply(req, res, fault);
     if (req.method === 'POST' && url.pathname === `/${this.tenantId}/oauth2/v2.0/token`) return this.token(req, res);
     if (req.method === 'POST' && url.pathname.endsWith('/oauth2/v2.0/token')) {
       return this.send(req, res, 400, { error: 'invalid_request', error_description: `AADSTS90002: Tenant '${url.pathname.split('/')[1]}' not found.`, error_codes: [90002] });
     }
-    if (!url.pathname.startsWith('/v1.0/')) return this.graphError(req, res, 404, 'Request_ResourceNotFound', `No route ${url.pathname}`);
+    if (!url.pathname.startsWith('/v1.0/')) return this.reply(req, res, graphError(404, 'Request_ResourceNotFound', `No route ${url.pathname}`));
     const token = this.authenticate(req);
-    if (!token) return this.graphError(req, res, 401, 'InvalidAuthenticationToken', 'Access token has expired or is not valid yet.');
+    if (!token) return this.reply(req, res, graphError(401, 'InvalidAuthenticationToken', 'Access token has expired or is not valid yet.'));
+    if (req.method === 'POST' && url.pathname === '/v1.0/$batch') {
+      const body = JSON.parse(await readBody(req)) as { requests?: Array<{ id: string; method: string; url: string }> };
+      const requests = body.requests ?? [];
+      if (requests.length > 20) return this.reply(req, res, graphError(400, 'BadRequest', 'Maximum number of requests in a batch is 20.'));
+      const responses = requests.map((sub) => {
+        const subUrl = new URL(`/v1.0${sub.url.startsWith('/') ? '' : '/'}${sub.url}`, this.url);
+        const reply = this.takeFault(subUrl) ?? (sub.method === 'GET' ? this.routeGet(subUrl, token, this.defaultPageSize) : graphError(405, 'Request_BadRequest', 'Only GET here'));
+        this.requests.push({ method: sub.method, path: `${subUrl.pathname}${subUrl.search}`, status: reply.status });
+        return { id: sub.id, status: reply.status, headers: { 'content-type': 'application/json', ...reply.headers }, body: reply.body };
+      });
+      return this.send(req, res, 200, { responses });
+    }
+    if (req.method !== 'GET') return this.reply(req, res, graphError(405, 'Request_BadRequest', 'Only GET here'));
+    return this.reply(req, res, this.routeGet(url, token, this.pageSizeOf(req, url)));
+  }
+
+  private reply(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+    this.send(req, res, reply.status, reply.body, reply.headers);
+  }
+
+  private takeFault(url: URL): Reply | undefined {
+    const fault = this.faults.find((f) => f.times > 0 && f.path.test(`${url.pathname}${url.search}`));
+    if (!fault) return undefined;
+    fault.times--;
+    const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
+    const code = fault.status === 429 ? 'TooManyRequests' : fault.status === 503 ? 'serviceNotAvailable' : fault.status === 504 ? 'gatewayTimeout' : 'generalException';
+    return graphError(fault.status, code, 'Injected fault', headers);
+  }
+
+  private routeGet(url: URL, token: Token, pageSize: number): Reply {
     const path = url.pathname.slice('/v1.0/'.length);
     const needs = path.startsWith('groups') ? 'GroupMember.Read.All' : 'User.Read.All';
     const granted = token.roles.includes(needs) || token.roles.includes('Directory.Read.All') || (needs === 'GroupMember.Read.All' && token.roles.includes('Group.Read.All'));
-    if (!granted) return this.graphError(req, res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
-    if (req.method !== 'GET') return this.graphError(req, res, 405, 'Request_BadRequest', 'Only GET here');
-
-    const pageSize = this.pageSizeOf(req, url);
-    if (path === 'users/delta' || path === 'groups/delta') return this.delta(req, res, url, path === 'users/delta' ? 'users' : 'groups', pageSize);
-    if (path === 'users') return this.list(req, res, url, [...this.users.values()].filter((u) => !u.removed).map((u) => this.renderUser(u, selectOf(url), false)));
-    if (path === 'groups') return this.list(req, res, url, [...this.groups.values()].filter((g) => !g.deleted).map((g) => ({ id: g.id, displayName: g.displayName })));
+    if (!granted) return graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    if (path === 'users/delta' || path === 'groups/delta') return this.delta(url, path === 'users/delta' ? 'users' : 'groups', pageSize);
+    if (path === 'users') return this.list(url, [...this.users.values()].filter((u) => !u.removed).map((u) => this.renderUser(u, selectOf(url), false)));
+    if (path === 'groups') return this.list(url, [...this.groups.values()].filter((g) => !g.deleted).map((g) => ({ id: g.id, displayName: g.displayName })));
+    const missing = (id: string): Reply => graphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
     let m = /^users\/([^/]+)$/.exec(path);
     if (m) {
       const entry = this.users.get(decodeURIComponent(m[1]!));
-      if (!entry || entry.removed) return this.graphError(req, res, 404, 'Request_ResourceNotFound', `Resource '${m[1]}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!entry || entry.removed) return missing(m[1]!);
       const user = this.renderUser(entry, selectOf(url), false);
-      delete user['manager@delta'];
       if (/manager/.test(url.searchParams.get('$expand') ?? '') && entry.manager) user.manager = { '@odata.type': USER_TYPE, id: entry.manager };
-      return this.send(req, res, 200, { '@odata.context': `${this.url}/v1.0/$metadata#users/$entity`, ...user });
+      return { status: 200, body: { '@odata.context': `${this.url}/v1.0/$metadata#users/$entity`, ...user } };
     }
     m = /^groups\/([^/]+)$/.exec(path);
     if (m) {
       const group = this.groups.get(decodeURIComponent(m[1]!));
-      if (!group || group.deleted) return this.graphError(req, res, 404, 'Request_ResourceNotFound', `Resource '${m[1]}' does not exist or one of its queried reference-property objects are not present.`);
-      return this.send(req, res, 200, { id: group.id, displayName: group.displayName });
+      if (!group || group.deleted) return missing(m[1]!);
+      return { status: 200, body: { id: group.id, displayName: group.displayName } };
     }
     m = /^groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user$/.exec(path);
     if (m) {
       const group = this.groups.get(decodeURIComponent(m[1]!));
-      if (!group || group.deleted) return this.graphError(req, res, 404, 'Request_ResourceNotFound', `Resource '${m[1]}' does not exist.`);
+      if (!group || group.deleted) return missing(m[1]!);
       const ids = [...this.transitiveUsers(group.id, new Set())];
-      return this.list(req, res, url, ids.map((id) => ({ '@odata.type': USER_TYPE, id })));
+      return this.list(url, ids.map((id) => ({ '@odata.type': USER_TYPE, id })));
     }
-    return this.graphError(req, res, 400, 'BadRequest', `Resource not found for the segment '${path}'.`);
+    return graphError(400, 'BadRequest', `Resource not found for the segment '${path}'.`);
   }
 
   private pageSizeOf(req: IncomingMessage, url: URL): number {
@@ -377,7 +396,7 @@ export class GraphTestServer {
   }
 
   /** A plain collection, paged by `$skiptoken` (an offset). */
-  private list(req: IncomingMessage, res: ServerResponse, url: URL, items: unknown[]): void {
+  private list(url: URL, items: unknown[]): Reply {
     const top = Math.min(999, Number(url.searchParams.get('$top') ?? 100) || 100);
     const offset = Number(url.searchParams.get('$skiptoken') ?? 0) || 0;
     const body: Record<string, unknown> = { value: items.slice(offset, offset + top) };
@@ -386,7 +405,7 @@ export class GraphTestServer {
       next.searchParams.set('$skiptoken', String(offset + top));
       body['@odata.nextLink'] = next.toString();
     }
-    this.send(req, res, 200, body);
+    return { status: 200, body };
   }
 
   private async token(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -420,12 +439,12 @@ export class GraphTestServer {
     return token;
   }
 
-  private delta(req: IncomingMessage, res: ServerResponse, url: URL, kind: 'users' | 'groups', pageSize: number): void {
+  private delta(url: URL, kind: 'users' | 'groups', pageSize: number): Reply {
     const skip = url.searchParams.get('$skiptoken');
     const deltaToken = url.searchParams.get('$deltatoken');
     let round: Round | undefined;
     let key: string;
-    const gone = (): void => this.graphError(req, res, 410, 'syncStateNotFound', 'The sync state generation is invalid or has expired; a full synchronization is required.');
+    const gone = (): Reply => graphError(410, 'syncStateNotFound', 'The sync state generation is invalid or has expired; a full synchronization is required.');
     if (skip !== null) {
       round = this.rounds.get(skip);
       if (!round || round.kind !== kind) return gone();
@@ -460,7 +479,7 @@ export class GraphTestServer {
       body['@odata.deltaLink'] = `${base}?$deltatoken=${deltaTokenOf(kind, round.epoch, round.endSeq, round.select)}`;
     }
     void key;
-    this.send(req, res, 200, body);
+    return { status: 200, body };
   }
 
   private renderUser(entry: UserEntry, select: string[] | undefined, withManager = true): Record<string, unknown> {
@@ -540,6 +559,16 @@ export class GraphTestServer {
   private dropMemberships(userId: string): void {
     for (const group of this.groups.values()) if (!group.deleted && group.members.has(userId)) this.removeMember(group.id, userId);
   }
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function graphError(status: number, code: string, message: string, headers: Record<string, string> = {}): Reply {
+  return { status, headers, body: { error: { code, message, innerError: { 'request-id': randomUUID(), date: new Date().toISOString() } } } };
 }
 
 function selectOf(url: URL): string[] | undefined {
