@@ -16,6 +16,7 @@ import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
 import { checkRequestLine, jsonBody, setSecurityHeaders } from './http/request-guards.js';
 import { respondWithError } from './http/error-handler.js';
+import { csvBodyOf } from './scim/imports-router.js';
 
 /** The Prometheus text of the registry. */
 export async function serveMetrics(metrics: Deps['metrics'], res: ServerResponse): Promise<void> {
@@ -43,7 +44,9 @@ export function createApp(deps: Deps): RequestListener {
     next();
   });
 
-  const json = jsonBody(config.bodyLimitBytes);
+  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing),
+  // except a CSV file, which POST /Imports streams itself (its own size limit, IMPORT_MAX_BYTES).
+  const json = jsonBody(config.bodyLimitBytes, { type: (req) => !csvBodyOf(req.headers['content-type']).csv });
 
   const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, limits: deps.rateLimits };
   const auth = scimAuth(authDeps);

@@ -24,6 +24,7 @@ export type DomainErrorKind =
   | 'conflict'
   | 'preconditionFailed'
   | 'payloadTooLarge'
+  | 'unsupportedMediaType'
   | 'notImplemented'
   | 'methodNotAllowed'
   | 'tooManyRequests'
@@ -49,6 +50,7 @@ const statusOf: Record<DomainErrorKind, number> = {
   conflict: 409,
   preconditionFailed: 412,
   payloadTooLarge: 413,
+  unsupportedMediaType: 415,
   notImplemented: 501,
   methodNotAllowed: 405,
   tooManyRequests: 429,

@@ -52,7 +52,7 @@ export function registrationRouter(deps: { registration: RegistrationService; li
           ),
         );
     });
-    router.post(`/${purpose}/:token`, express.urlencoded({ extended: false, verify: refuseEncodedNul }), jsonBody(100 * 1024, { anyType: false }), async (req: Request, res: Response) => {
+    router.post(`/${purpose}/:token`, express.urlencoded({ extended: false, verify: refuseEncodedNul }), jsonBody(100 * 1024), async (req: Request, res: Response) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const password = typeof body.password === 'string' ? body.password : '';
       const check = await deps.registration.check(String(req.params.token), purpose);

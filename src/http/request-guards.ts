@@ -38,7 +38,7 @@ function verifyJson(_req: IncomingMessage, _res: ServerResponse, buffer: Buffer)
   if (problem?.kind === 'nul') throw new DomainError('invalidValue', 'A string in the request body holds a NUL character (\\u0000); remove it');
 }
 
-/** The JSON body parser every route uses: bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing). */
-export function jsonBody(limitBytes: number, options: { anyType?: boolean } = {}): RequestHandler {
-  return express.json({ limit: limitBytes, strict: false, verify: verifyJson, ...(options.anyType === false ? {} : { type: () => true }) });
+/** A JSON body parser with the depth and NUL checks; `type` decides which requests it parses (default: application/json). */
+export function jsonBody(limitBytes: number, options: { type?: (req: IncomingMessage) => boolean } = {}): RequestHandler {
+  return express.json({ limit: limitBytes, strict: false, verify: verifyJson, ...(options.type ? { type: options.type } : {}) });
 }
