@@ -16,6 +16,7 @@ import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
 import { checkRequestLine, jsonBody, setSecurityHeaders } from './http/request-guards.js';
 import { respondWithError } from './http/error-handler.js';
+import { ping } from './db/database.js';
 import { csvBodyOf } from './scim/imports-router.js';
 
 /** The Prometheus text of the registry. */
@@ -81,7 +82,7 @@ export function createApp(deps: Deps): RequestListener {
   });
   app.get('/readyz', async (_req, res) => {
     try {
-      await deps.db.knex.raw('select 1');
+      await ping(deps.db.knex);
       res.json({ status: 'ready', database: deps.db.kind });
     } catch (error) {
       logger.warn({ err: error }, 'readiness check failed');
