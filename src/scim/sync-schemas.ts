@@ -13,6 +13,7 @@ const ro: Opt = { mutability: 'readOnly' };
 const counts = [
   ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
   attr('retries', 'integer', 'Requests the connector sent again after the source throttled or failed them (429, 503, 504).', ro),
+  ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
 ];
 
 export const sourceResourceType: ResourceTypeDef = {

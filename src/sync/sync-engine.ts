@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SourceGroup, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
@@ -43,6 +43,7 @@ import { changedAttributes, ownableAttributes, type Writer } from '../domain/own
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
+import { applySourceGroups } from './group-sync.js';
 import {
   emptyCounts, syncRunsRepo, type BatchLink, type MatchCandidates, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
 } from './sync-runs-repo.js';
@@ -256,6 +257,9 @@ interface RunContext {
    * whole read is applied (`resolveManagers`), whatever order the source sent users in.
    */
   unresolvedManagers: Map<string, { managerAnchor: string; attributes: JsonObject; raw: unknown }>;
+  /** Groups the read yielded, applied once its users are written (`applySourceGroups`). */
+  groups: SourceGroup[];
+  groupDeletes: string[];
   processed: number;
   /** The account, read once per transaction (batch) and handed to UserService.apply. */
   account?: { trx: unknown; value: Account };
@@ -344,7 +348,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), processed: 0,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -405,10 +409,12 @@ export class SyncEngine {
           ctx.deletes.push(item.anchor);
           if (item.soft) ctx.softDeletes.add(item.anchor);
           else ctx.softDeletes.delete(item.anchor);
-        } else if (item.type === 'group' || item.type === 'group-delete') {
-          continue;
-        } else if (ctx.deletes.length > 0 || item.complete) {
-          // Deletions pending: this checkpoint is saved with them, in the deletion phase.
+        } else if (item.type === 'group') {
+          ctx.groups.push(item);
+        } else if (item.type === 'group-delete') {
+          ctx.groupDeletes.push(item.anchor);
+        } else if (ctx.deletes.length > 0 || item.complete || ctx.groups.length > 0 || ctx.groupDeletes.length > 0) {
+          // Deletions or groups pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
           finalState = { state: item.state, complete: item.complete === true };
         } else {
@@ -421,6 +427,8 @@ export class SyncEngine {
     }
     if (writeError) throw writeError;
     await this.resolveManagers(ctx);
+    // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
+    if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
     if (finalState || ctx.deletes.length > 0) {
       const stopped = await this.deletionPhase(ctx, finalState);
       if (stopped) return 'stopped_deletion_threshold';
@@ -751,6 +759,21 @@ export class SyncEngine {
     if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: ${ids.length} users match the record's emails or userName (${ids.join(', ')}); link one by hand or correct the data`);
     if (ids.length === 1) return claim(ids[0]!, 'email or userName');
     return undefined;
+  }
+
+  /** The run's groups in one transaction, after its users (see group-sync.ts). */
+  private async applyGroups(ctx: RunContext, complete: boolean): Promise<void> {
+    await this.inTransaction(ctx, async (trx) => {
+      const counts = await applySourceGroups(
+        trx,
+        { accountId: ctx.accountId, sourceId: ctx.source.id, actor: ctx.writer.actor, at: this.deps.clock.now() },
+        { groups: ctx.groups, deletes: ctx.groupDeletes, complete },
+      );
+      ctx.counts.groupsCreated += counts.groupsCreated;
+      ctx.counts.groupsUpdated += counts.groupsUpdated;
+      ctx.counts.groupsDeleted += counts.groupsDeleted;
+      return [];
+    });
   }
 
   /**

@@ -20,9 +20,15 @@ export interface SyncCounts {
   quarantined: number;
   /** Requests the connector sent again after the source throttled or failed them (429, 503, 504, no answer). */
   retries: number;
+  /** Groups the source owns (connectors that read groups). */
+  groupsCreated: number;
+  groupsUpdated: number;
+  groupsDeleted: number;
 }
 
-export const emptyCounts = (): SyncCounts => ({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, retries: 0 });
+export const emptyCounts = (): SyncCounts => ({
+  created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, retries: 0, groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0,
+});
 
 export interface SyncRunRecord {
   accountId: string;
