@@ -8,7 +8,7 @@ import type { SourceGroup } from '../../connectors/sdk/index.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { groupsRepo, type StoredGroup } from '../db/groups-repo.js';
-import { syncRunsRepo } from './sync-runs-repo.js';
+import { syncRunsRepo } from '../db/sync-runs-repo.js';
 
 export interface GroupChanges {
   groups: SourceGroup[];
