@@ -79,7 +79,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   }
   const tokens = new TokenService(db.knex, clock, logger);
   const accounts = new AccountService(db.knex, clock);
-  const users = new UserService(db.knex, clock);
+  const users = new UserService(db.knex, clock, config.limits.maxMultiValues);
   const groups = new GroupService(db.knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
