@@ -41,6 +41,11 @@ export interface ApplyOptions {
   ifMatch?: number;
   /** Source-writer attribute claims: defaults to the attributes of its kind present in the document. */
   ownedAttributes?: string[];
+  /**
+   * A partial write (a PATCH): the attributes it wrote. A source then claims those (of its kind) beside what its
+   * link already owned, not every attribute the patched document holds.
+   */
+  wrote?: readonly string[];
   /** For source writers: the hash of the record, kept on the link (the sync engine's "unchanged" check); default none. */
   linkHash?: string;
   /** The current user's source links, when the caller read them with the row (findForUpdateWithLinks). */
@@ -148,8 +153,12 @@ function sourceClaim(
   writer: Writer & { type: 'source' }, options: ApplyOptions, next: JsonObject, links: readonly SourceLink[], id: string,
 ): { anchor: string; owned: string[] } {
   const kind = writer.kind as SourceKind;
-  const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
   const existing = links.find((l) => l.sourceId === writer.sourceId);
+  const owned =
+    options.ownedAttributes ??
+    (options.wrote
+      ? [...new Set([...(existing?.ownedAttributes ?? []), ...ownableAttributes[kind].filter((a) => options.wrote!.includes(a))])]
+      : ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active')));
   return { anchor: options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id), owned };
 }
 
