@@ -37,7 +37,7 @@ export function createApp(deps: Deps): RequestListener {
   // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
   const json = express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false });
 
-  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl };
+  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, sessions: deps.sessions };
   const auth = scimAuth(authDeps);
   const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
   // GETs carry no body: no JSON parser on the flat routes.

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { defaultConsoleDir } from './console/paths.js';
 
 /** Everything the process reads from its environment, parsed and validated once. */
 export interface Config {
@@ -23,6 +24,10 @@ export interface Config {
   };
   schedulerEnabled: boolean;
   mailWorkerEnabled: boolean;
+  /** The built admin console served at `/` (src/console/build.ts writes it). */
+  consoleDir: string;
+  /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
+  session: { idleMs: number; absoluteMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -110,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
+    consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
+    session: { idleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1) * 60_000, absoluteMs: integer(env, 'SESSION_MAX_HOURS', 12, 1) * 3600_000 },
   };
 }
 
