@@ -29,9 +29,9 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
 
   router.get('/console/session', async (req: Request, res: Response) => {
     res.setHeader('Cache-Control', 'no-store');
+    // Signed out is a normal state of the page, not an error: 200 with signedIn false.
     const session = await sessionOf(deps.sessions, req, deps.publicUrl, false).catch(() => undefined);
-    if (!session) return sendError(res, new DomainError('unauthorized', 'Not signed in'));
-    res.json(describe(session));
+    res.json(session ? { signedIn: true, ...describe(session) } : { signedIn: false });
   });
 
   router.post('/console/session', json, async (req: Request, res: Response) => {
@@ -59,7 +59,7 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
     }
     const maxAge = Math.max(1, Math.floor((result.session.expiresAt.getTime() - Date.now()) / 1000));
     res.setHeader('Set-Cookie', sessionCookie(result.secret, isHttps(req, deps.publicUrl), maxAge));
-    res.status(201).json(describe(result.session));
+    res.status(201).json({ signedIn: true, ...describe(result.session) });
   });
 
   router.delete('/console/session', async (req: Request, res: Response) => {

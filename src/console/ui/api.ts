@@ -59,14 +59,10 @@ async function call(method: string, url: string, body?: unknown, signal?: AbortS
 }
 
 export async function currentSession(): Promise<Session | undefined> {
-  try {
-    const s = (await call('GET', '/console/session')) as Session;
-    csrf = s.csrfToken;
-    return s;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return undefined;
-    throw error;
-  }
+  const s = (await call('GET', '/console/session')) as (Session & { signedIn: true }) | { signedIn: false };
+  if (!s.signedIn) return undefined;
+  csrf = s.csrfToken;
+  return s;
 }
 
 export async function signIn(body: { email: string; password: string } | { token: string }): Promise<Session> {

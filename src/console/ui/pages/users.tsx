@@ -38,6 +38,17 @@ const ATTRIBUTES = ['userName', 'displayName', 'name', 'emails', 'meta.lastModif
 export const nameOf = (u: Json): string => String(u.displayName || [u.name?.givenName, u.name?.familyName].filter(Boolean).join(' ') || u.userName);
 export const emailOf = (u: Json): string => String(((u.emails ?? []) as Json[]).find((e) => e.primary)?.value ?? (u.emails as Json[] | undefined)?.[0]?.value ?? '');
 
+const writerWords: Record<string, string> = { operator: 'Operator', 'partner-admin': 'Partner', 'account-admin': 'Account Admin', user: 'User', link: 'The user', scim: 'SCIM (identity provider)' };
+/** Modified By as words: the writer's role or source, and the short id of its token or session. */
+export function modifiedBy(value: unknown): string {
+  const text = String(value ?? '');
+  const [kind, id] = [text.split(':')[0]!, text.split(':').slice(1).join(':')];
+  const words = writerWords[kind] ?? kind;
+  if (!id) return words;
+  if (kind === 'link') return id === 'register' ? 'The user (registration)' : 'The user (password reset)';
+  return `${words} (${id.slice(0, 8)})`;
+}
+
 /** The Search Users box as a SCIM filter: name, email address or extension number, as the letters come. */
 export function searchFilter(text: string): string | undefined {
   const t = text.trim();
@@ -300,7 +311,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
                 <td>{emailOf(u)}</td>
                 <td>{((ext.extensions ?? []) as string[]).join(', ')}</td>
                 <td>{formatDate(u.meta?.lastModified as string | undefined)}</td>
-                <td>{String(ext.modifiedBy ?? '')}</td>
+                <td title={String(ext.modifiedBy ?? '')}>{modifiedBy(ext.modifiedBy)}</td>
                 <td>{((ext.licenses ?? []) as string[]).join(', ')}</td>
                 <td>{ext.accountAdmin ? 'Account Admin' : 'User'}</td>
                 {showCc && <td>{((ext.contactCenter ?? []) as string[]).join(', ')}</td>}
