@@ -2,6 +2,8 @@ import { useMemo, useState } from 'preact/hooks';
 import { ApiError, scim, type Json } from '../api.js';
 import { ErrorNote } from '../components.js';
 
+const statusWords: Record<string, string> = { succeeded: 'Import complete', completed_with_errors: 'Import complete, with failed rows', failed: 'Import failed' };
+
 /** Import Users: upload a CSV (POST /Imports), watch its progress, read and download the report. */
 export function ImportUsers(props: { accountId: string }) {
   const api = useMemo(() => scim(props.accountId), [props.accountId]);
@@ -22,7 +24,7 @@ export function ImportUsers(props: { accountId: string }) {
       const query = new URLSearchParams({ dryRun: String(dryRun), sendWelcomeEmail: String(welcome) });
       let current = await api.upload(`/Imports?${query}`, file, 'text/csv');
       setJob(current);
-      while (current.status === 'running' || current.status === 'queued') {
+      while (current.status === 'running') {
         await new Promise((r) => setTimeout(r, 1000));
         current = await api.get(`/Imports/${current.id}`);
         setJob(current);
@@ -47,13 +49,15 @@ export function ImportUsers(props: { accountId: string }) {
     }
   };
   const counts = (job?.counts ?? {}) as Json;
-  const rows = ((job?.results ?? []) as Json[]).filter((r) => r.outcome !== 'created' && r.outcome !== 'updated' && r.outcome !== 'unchanged');
+  const processed = ['created', 'updated', 'unchanged', 'failed'].reduce((n, k) => n + Number(counts[k] ?? 0), 0);
+  // The rows worth reading: the failed ones, and any other with a note (a welcome email not sent).
+  const rows = ((job?.results ?? []) as Json[]).filter((r) => r.outcome === 'failed' || r.reason);
   return (
     <section>
       <h1>Import Users</h1>
       <p>
         Add users in bulk from a CSV file.{' '}
-        <button type="button" class="link" onClick={() => download('/Imports/template', 'users-template.csv')}>
+        <button type="button" class="link" onClick={() => download('/Imports/template', 'users-import-template.csv')}>
           Download the template
         </button>
       </p>
@@ -75,21 +79,32 @@ export function ImportUsers(props: { accountId: string }) {
       </form>
       {job && (
         <section aria-live="polite" class="import-status">
-          <h2>{job.status === 'running' || job.status === 'queued' ? 'Importing…' : `Import ${String(job.status)}`}</h2>
-          {job.totalRows !== undefined && <progress max={Number(job.totalRows) || 1} value={Number(counts.processed ?? 0)} />}
+          <h2>{job.status === 'running' ? 'Importing…' : (statusWords[String(job.status)] ?? String(job.status))}{job.dryRun ? ' (dry run: nothing was written)' : ''}</h2>
+          <label>
+            Progress
+            <progress max={Number(counts.rows) || 1} value={processed}>
+              {processed} of {Number(counts.rows ?? 0)}
+            </progress>
+          </label>
+          {job.error && <p class="error">{String(job.error)}</p>}
           <dl class="summary">
-            {Object.entries(counts).map(([k, v]) => (
-              <>
-                <dt>{k}</dt>
-                <dd>{String(v)}</dd>
-              </>
-            ))}
+            <dt>Rows</dt>
+            <dd>{Number(counts.rows ?? 0)}</dd>
+            <dt>Created</dt>
+            <dd>{Number(counts.created ?? 0)}</dd>
+            <dt>Updated</dt>
+            <dd>{Number(counts.updated ?? 0)}</dd>
+            <dt>Unchanged</dt>
+            <dd>{Number(counts.unchanged ?? 0)}</dd>
+            <dt>Failed</dt>
+            <dd>{Number(counts.failed ?? 0)}</dd>
           </dl>
           {rows.length > 0 && (
             <table>
               <thead>
                 <tr>
                   <th scope="col">Line</th>
+                  <th scope="col">Email</th>
                   <th scope="col">Outcome</th>
                   <th scope="col">Reason</th>
                 </tr>
@@ -98,8 +113,9 @@ export function ImportUsers(props: { accountId: string }) {
                 {rows.map((r) => (
                   <tr key={String(r.line)}>
                     <td>{String(r.line)}</td>
+                    <td>{String(r.email ?? '')}</td>
                     <td>{String(r.outcome)}</td>
-                    <td>{String(r.reason ?? r.error ?? '')}</td>
+                    <td>{String(r.reason ?? '')}</td>
                   </tr>
                 ))}
               </tbody>
