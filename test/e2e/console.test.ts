@@ -194,10 +194,12 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
   it('when Search Users is typed, then the list narrows as the letters come (name, email, extension)', async () => {
     const search = page.getByLabel('Search Users');
     await search.pressSequentially('car', { delay: 30 });
+    await row('Alice Admin').waitFor({ state: 'detached' });
     await rowCount(1);
     expect(await page.locator('table.user-list tbody tr').innerText()).to.contain('Carol Cole');
     await search.fill('');
     await search.pressSequentially('200', { delay: 30 });
+    await row('Bob Baker').waitFor();
     await rowCount(2);
     expect(await page.locator('table.user-list tbody').innerText()).to.contain('Bob Baker').and.contain('Carol Cole');
     await search.fill('');
@@ -218,6 +220,7 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await page.getByRole('menuitem', { name: 'SMS Number' }).click();
     await page.getByLabel('Filter for SMS Number').fill('+14155550101');
     await page.getByRole('button', { name: 'Apply' }).click();
+    await row('Dave Dunn').waitFor();
     await rowCount(1);
     expect(await page.locator('table.user-list tbody tr').innerText()).to.contain('Dave Dunn');
     expect(await page.getByLabel('Search Users').isDisabled()).to.equal(true);
@@ -351,6 +354,7 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await row('Bob Baker').waitFor();
     await tabTo('input[type=search]');
     await page.keyboard.type('bob');
+    await row('Alice Admin').waitFor({ state: 'detached' });
     await rowCount(1);
     await tabTo('table.user-list tbody a');
     await page.keyboard.press('Enter');
