@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Deps } from '../deps.js';
 import { registrationRouter } from '../http/registration-router.js';
-import { actionResourceType } from '../scim/action-schemas.js';
+import { actionResourceType } from '../domain/action-schema.js';
 import { actionsRouter } from '../scim/actions-router.js';
 import { ActionService } from '../services/action-service.js';
 import { RegistrationService } from '../services/registration-service.js';
@@ -15,7 +15,7 @@ export function actionsRouters(deps: Deps): { scim: Router; public: Router; acti
   const registration = new RegistrationService(deps.db.knex, deps.clock);
   const actions = new ActionService({
     db: deps.db.knex, clock: deps.clock, logger: deps.logger, users: deps.users, registration,
-    publicUrl: deps.config.publicUrl, fallbackUrl: `http://localhost:${deps.config.port}`,
+    linkBase: deps.config.linkBase,
   });
   if (!deps.resourceTypes.some((r) => r.id === actionResourceType.id)) deps.resourceTypes.push(actionResourceType);
   // First in the list, so it stops last (workers stop in reverse): background actions finish before the database closes.
@@ -27,5 +27,5 @@ export function actionsRouters(deps: Deps): { scim: Router; public: Router; acti
     },
     stop: () => actions.drain(),
   });
-  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration }), actions };
+  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration, limits: deps.rateLimits }), actions };
 }
