@@ -1,6 +1,6 @@
 /** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
 import type { ConfigProperty, ConfigSchema } from '../../connectors/sdk/index.js';
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
 
 export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
 export const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
