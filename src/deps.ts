@@ -18,7 +18,7 @@ import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
 import { ImportService } from './services/import-service.js';
-import { importResourceType } from './scim/import-schemas.js';
+import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
