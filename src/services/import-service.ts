@@ -102,11 +102,17 @@ export class ImportService {
       throw error;
     }
     const now = clock.now();
-    await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
-    const created = await importsRepo.create(db, request.accountId, {
-      dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
-      createdBy: request.actor, at: now,
-    });
+    let created: StoredImport;
+    try {
+      await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
+      created = await importsRepo.create(db, request.accountId, {
+        dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
+        createdBy: request.actor, at: now,
+      });
+    } catch (error) {
+      await request.release?.();
+      throw error;
+    }
     const run: Run = {
       request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(),
     };
