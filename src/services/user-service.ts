@@ -603,7 +603,12 @@ export class UserService {
    * Partner (a user of a partner account) cannot be deleted. An identity provider deleting its own user
    * (provisioning token) removes it.
    */
-  async delete(accountId: string, writer: Writer, id: string, ifMatch?: number): Promise<'deleted' | 'unregistered'> {
+  /**
+   * `deleteOnly`: a caller whose answer can only say "deleted" (an admin's DELETE /Users/{id}: 204) refuses a user
+   * that would only lose its platform account with 409 and the reason, changing nothing; the deleteUsers action
+   * does it and reports it per user.
+   */
+  async delete(accountId: string, writer: Writer, id: string, ifMatch?: number, deleteOnly = false): Promise<'deleted' | 'unregistered'> {
     return this.db.transaction(async (trx) => {
       const { user, links } = await this.findForUpdateWithLinks(trx, accountId, id);
       if (ifMatch !== undefined && ifMatch !== user.version) throw new DomainError('preconditionFailed', `User ${id} is at version W/"${user.version}", not W/"${ifMatch}"`);
@@ -629,7 +634,15 @@ export class UserService {
         const others = await trx('users').where({ account_id: accountId, account_admin: true }).whereNot('id', id).count({ n: '*' }).first();
         if (Number((others as { n: number | string }).n) === 0) throw new DomainError('invalidValue', 'This is the last account admin of the account; make another user an account admin first');
       }
-      if (links.some((l) => ['mivb', 'scim', 'entra', 'ldap'].includes(l.sourceKind))) {
+      const feeding = links.filter((l) => ['mivb', 'scim', 'entra', 'ldap'].includes(l.sourceKind));
+      if (feeding.length > 0) {
+        if (deleteOnly) {
+          throw new DomainError(
+            'conflict',
+            `User ${id} is synced from ${[...new Set(feeding.map((l) => l.sourceKind))].join(', ')}: deleting it here would only remove its platform account (the source would bring it back). ` +
+              'Remove it at the source, or run the deleteUsers action (POST /Actions) to remove its platform account; it reports the outcome per user',
+          );
+        }
         const next = JSON.parse(JSON.stringify(user.doc)) as JsonObject;
         const ext = { ...extensionOf(next) };
         delete ext.licenses;
