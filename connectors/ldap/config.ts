@@ -99,15 +99,15 @@ export const ldapConfigSchema: ConfigSchema = {
   additionalProperties: false,
   required: ['url', 'bindDn', 'bindPassword', 'baseDn'],
   properties: {
-    url: { type: 'string', format: 'uri', description: 'ldap://host:389 or ldaps://host:636', pattern: '^ldaps?://' },
-    startTls: { type: 'boolean', default: false, description: 'Upgrade an ldap:// connection with StartTLS before binding.' },
+    url: { type: 'string', format: 'uri', secretDestination: true, description: 'ldap://host:389 or ldaps://host:636', pattern: '^ldaps?://' },
+    startTls: { type: 'boolean', default: false, secretDestination: true, description: 'Upgrade an ldap:// connection with StartTLS before binding.' },
     tls: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
-        caCert: { type: 'string', description: 'PEM CA certificate(s) to trust for ldaps:// or StartTLS.' },
-        rejectUnauthorized: { type: 'boolean', default: true, description: 'Refuse a server certificate that does not verify.' },
+        caCert: { type: 'string', secretDestination: true, description: 'PEM CA certificate(s) to trust for ldaps:// or StartTLS.' },
+        rejectUnauthorized: { type: 'boolean', default: true, secretDestination: true, description: 'Refuse a server certificate that does not verify.' },
       },
     },
     bindDn: { type: 'string', description: 'DN (or, for AD, user@domain) to bind as.' },

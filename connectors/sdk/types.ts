@@ -172,6 +172,11 @@ export interface ConfigProperty {
   maximum?: number;
   /** A secret: accepted on write, never returned or logged. */
   writeOnly?: boolean;
+  /**
+   * Decides where (or over what trust) the secrets are sent: a host, a URL, a CA to trust. A change of it must
+   * carry the secrets again, so that a stored secret is never sent somewhere new by someone who cannot read it.
+   */
+  secretDestination?: boolean;
   properties?: Record<string, ConfigProperty>;
   required?: readonly string[];
   additionalProperties?: boolean | ConfigProperty;

@@ -130,9 +130,10 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
       accountId,
       req.params.id!,
       (current) => {
-        // Secrets are patched on the stored config (so `replace config.bindPassword` works); the service keeps them otherwise.
+        // Patched on the config without its secrets: a secret the operations do not name is absent, and the
+        // service keeps the stored one, unless the change moves where secrets go (then it must be sent again).
         const type = sourceResourceTypeFor(deps.sources.connectorOf(current.kind).configSchema);
-        const { resource } = applyPatch(toSourceResource(current, structuredClone(current.config), scimBase), ops, type);
+        const { resource } = applyPatch(toSourceResource(current, deps.sources.redacted(current), scimBase), ops, type);
         return sourceInputOf(resource, current);
       },
       ifMatchVersion(req),

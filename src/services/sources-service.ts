@@ -35,6 +35,18 @@ function secretPaths(props: Record<string, ConfigProperty>, prefix = ''): string
   return out;
 }
 
+/** Names of the properties that decide where secrets are sent (secretDestination), as dotted paths. */
+function destinationPaths(props: Record<string, ConfigProperty>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [name, prop] of Object.entries(props)) {
+    if (prop.secretDestination) out.push(prefix + name);
+    if (prop.properties) out.push(...destinationPaths(prop.properties, `${prefix}${name}.`));
+  }
+  return out;
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
 function getPath(obj: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
@@ -130,8 +142,15 @@ export class SourcesService {
     const input = change(current);
     if (input.kind !== current.kind) throw new DomainError('mutability', 'kind is immutable');
     const connector = this.connectorOf(current.kind);
+    // Like a browser's saved password: a change of where the secrets go (a host, a URL, a trusted CA) must carry
+    // them again, or anyone with Sources rights could point the source at a listener and read them.
+    const moved = destinationPaths(connector.configSchema.properties).filter((path) => !sameValue(getPath(input.config, path), getPath(current.config, path)));
     for (const path of secretPaths(connector.configSchema.properties)) {
-      if (getPath(input.config, path) === undefined && getPath(current.config, path) !== undefined) setPath(input.config, path, getPath(current.config, path));
+      if (getPath(input.config, path) !== undefined || getPath(current.config, path) === undefined) continue;
+      if (moved.length > 0) {
+        throw new DomainError('invalidValue', `config.${path} is required again: the change of ${moved.map((m) => `config.${m}`).join(', ')} would send the stored secret somewhere new`);
+      }
+      setPath(input.config, path, getPath(current.config, path));
     }
     this.validate(input);
     try {
