@@ -22,6 +22,7 @@ import { sessionRouter } from './http/session-router.js';
 import { consoleRouter } from './http/console-router.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
+import { readOrCreateKeyFile, SecretBox } from './lib/secret-box.js';
 import { ImportService } from './services/import-service.js';
 import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
@@ -35,6 +36,8 @@ export interface Deps {
   metrics: Metrics;
   /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
   rateLimits: RateLimits;
+  /** Seals and opens source secrets at rest (SWITCHBOARD_SECRET_KEY, or DATA_DIR/secret-key). */
+  secrets: SecretBox;
   tokens: TokenService;
   accounts: AccountService;
   users: UserService;
@@ -97,6 +100,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     clock,
     metrics: createMetrics(),
     rateLimits: new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec)),
+    secrets: new SecretBox(config.secretKey ?? readOrCreateKeyFile(config.dataDir).key, config.previousSecretKeys),
     tokens,
     accounts,
     users,

@@ -33,8 +33,17 @@ export interface SyncParts {
  */
 export function registerSync(deps: Deps, connectors: Map<string, Connector> = defaultConnectors()): SyncParts {
   const users = deps.users;
-  const engine = new SyncEngine({ db: deps.db, users, clock: deps.clock, logger: deps.logger, connectors });
-  const sources = new SourcesService(deps.db.knex, deps.clock, connectors);
+  const engine = new SyncEngine({ db: deps.db, users, clock: deps.clock, logger: deps.logger, connectors, secrets: deps.secrets });
+  const sources = new SourcesService(deps.db.knex, deps.clock, connectors, deps.secrets);
+  // First to start: a key that cannot open the stored secrets stops the start-up with one clear line.
+  deps.workers.unshift({
+    name: 'source-secrets',
+    start: async () => {
+      const sealed = await sources.sealStoredSecrets();
+      if (sealed > 0) deps.logger.info({ sources: sealed }, 'source secrets sealed under the current key');
+    },
+    stop: async () => undefined,
+  });
   const scheduler = new SyncScheduler({ db: deps.db.knex, engine, clock: deps.clock, logger: deps.logger, kinds: [...connectors.keys()] });
   const maxResults = deps.config.scim.maxResults;
   deps.scimRouters.push(sourcesRouter({ sources, maxResults }), syncRunsRouter({ syncRuns: new SyncRunsService({ db: deps.db.knex, sources, runner: engine }), maxResults }));

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../lib/secret-box.js';
 import { accountsRepo } from '../db/accounts-repo.js';
 import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Account } from '../domain/account.js';
@@ -70,6 +71,8 @@ export interface SyncEngineOptions {
   clock: Clock;
   logger: Logger;
   connectors: Map<string, Connector>;
+  /** Opens the sealed secrets of a source's configuration (src/lib/secret-box.ts); without it, configs are read as stored. */
+  secrets?: SecretBox;
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
@@ -372,7 +375,7 @@ export class SyncEngine {
   private async readAndApply(ctx: RunContext, connector: Connector): Promise<SyncRunStatus> {
     let config: unknown;
     try {
-      config = connector.parseConfig(ctx.source.config);
+      config = connector.parseConfig(this.deps.secrets ? this.deps.secrets.openAll(ctx.source.config) : ctx.source.config);
     } catch (error) {
       throw new RunFailed(`the source configuration is invalid: ${messageOf(error)}`);
     }

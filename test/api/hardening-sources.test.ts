@@ -2,7 +2,16 @@
  * Issue 13 items 2 and 3: a change of where a source's secret is sent requires the secret again, and secrets are
  * stored encrypted at rest.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { SecretBox, secretKeyFile } from '../../src/lib/secret-box.js';
+import { startServer } from '../../src/server.js';
+import { rotateSourceSecrets } from '../../src/services/sources-service.js';
 import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 
@@ -45,5 +54,31 @@ describe(`hardening: source secrets (${testDatabaseKind})`, () => {
     expect(moved.status, JSON.stringify(moved.body)).to.equal(200);
     expect(moved.body.config.url).to.equal('ldap://ldap2.internal.test:389');
     expect(JSON.stringify(moved.body)).to.not.contain('New-Password-For-Ldap2');
+  });
+
+  it('when a source is stored, then its secret is sealed at rest (AES-GCM, never the plain text); a wrong key stops the start with one clear message; a rotation re-seals it under the new key', async () => {
+    const created = await t.request.post('/scim/v2/Sources').set(admin).send({ schemas: [SOURCE], name: 'Sealed', kind: 'ldap', config: { ...config, bindPassword: 'Plain-Text-Never-Stored' } });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const row = (await t.deps.db.knex('sources').where({ id: created.body.id }).first()) as { config: Record<string, string> };
+    expect(JSON.stringify(row.config)).to.not.contain('Plain-Text-Never-Stored');
+    expect(row.config.bindPassword).to.match(/^enc:v1:[0-9a-f]{8}:/);
+    expect(t.deps.secrets.open(row.config.bindPassword!)).to.equal('Plain-Text-Never-Stored');
+    // The embedded default's key was generated into DATA_DIR, 0600.
+    expect(fs.statSync(secretKeyFile(t.deps.config.dataDir)).mode & 0o777).to.equal(0o600);
+
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-key-'));
+    const wrongKey = crypto.randomBytes(32).toString('base64');
+    const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', SWITCHBOARD_BOOTSTRAP_TOKEN: 'x'.repeat(40) };
+    let failure: Error | undefined;
+    await startServer(loadConfig({ ...env, SWITCHBOARD_SECRET_KEY: wrongKey }), { db: t.db, logger: silentLogger }, () => {}).then((s) => s.stop(), (e: Error) => (failure = e));
+    expect(failure?.message).to.match(/cannot be opened with the configured SWITCHBOARD_SECRET_KEY/);
+
+    const newKey = crypto.randomBytes(32);
+    const rotated = await rotateSourceSecrets(t.deps.db.knex, new SecretBox(newKey, [fs.readFileSync(secretKeyFile(t.deps.config.dataDir), 'utf8').trim() ? Buffer.from(fs.readFileSync(secretKeyFile(t.deps.config.dataDir), 'utf8').trim(), 'base64') : newKey]));
+    expect(rotated).to.be.at.least(1);
+    const after = (await t.deps.db.knex('sources').where({ id: created.body.id }).first()) as { config: Record<string, string> };
+    expect(new SecretBox(newKey).open(after.config.bindPassword!)).to.equal('Plain-Text-Never-Stored');
+    const restarted = await startServer(loadConfig({ ...env, SWITCHBOARD_SECRET_KEY: newKey.toString('hex') }), { db: t.db, logger: silentLogger }, () => {});
+    await restarted.stop();
   });
 });
