@@ -115,8 +115,9 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
 
   const parser = parse({ delimiter, relax_column_count: true, skip_empty_lines: true, skip_records_with_error: true, info: true, relax_quotes: true });
   const skipped: CsvMalformed[] = [];
+  let drift = 0;
   parser.on('skip', (error: Error & { lines?: number }) => {
-    skipped.push({ type: 'malformed', line: error.lines ?? 0, error: error.message });
+    skipped.push({ type: 'malformed', line: (error.lines ?? 0) - drift, error: error.message });
   });
   const text = Readable.from(
     (async function* () {
@@ -138,13 +139,21 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       while (skipped.length > 0) yield skipped.shift()!;
       if (!match) {
+        drift = 0;
         match = matchHeader(record, columns);
         if (match.missing.length > 0) throw missingColumnsError(match, file);
         continue;
       }
-      let newlines = 0;
-      for (const field of record) for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) newlines++;
-      const line = info.lines - newlines;
+      // csv-parse's `info.lines` is where the record ends, and it counts a CRLF inside a quoted field as two
+      // lines: `drift` takes those back, and the record's own line breaks give where it starts.
+      let breaks = 0;
+      for (const field of record) {
+        for (const m of field.matchAll(/\r\n|\r|\n/g)) {
+          breaks++;
+          if (m[0].length === 2) drift++;
+        }
+      }
+      const line = info.lines - drift - breaks;
       if (record.length !== match.header.length) {
         // A row cut short (a truncated upload) or with a stray delimiter: read, it would write the wrong columns.
         yield { type: 'malformed', line, error: `line ${line}: ${record.length} field${record.length === 1 ? '' : 's'} where the header has ${match.header.length}` };
