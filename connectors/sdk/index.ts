@@ -7,3 +7,5 @@ export * from './file-transport.js';
 export * from './csv-export.js';
 export * from './file-connector.js';
 export { hostKeyFingerprint } from './sftp-transport.js';
+export * from './guid.js';
+export * from './phone.js';
