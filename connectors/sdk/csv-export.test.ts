@@ -46,8 +46,8 @@ describe('connectors/sdk csv-export', () => {
     const items = await parse('Last Name,Directory Number\nA,1001\nB,1002,extra\nC\nD,1004\n');
     expect(items).to.deep.equal([
       { type: 'row', line: 2, values: { 'Last Name': 'A', 'Directory Number': '1001' } },
-      { type: 'malformed', line: 3, error: 'line 3: 3 fields where the header has 2' },
-      { type: 'malformed', line: 4, error: 'line 4: 1 field where the header has 2' },
+      { type: 'malformed', line: 3, error: '3 fields where the header has 2' },
+      { type: 'malformed', line: 4, error: '1 field where the header has 2' },
       { type: 'row', line: 5, values: { 'Last Name': 'D', 'Directory Number': '1004' } },
     ]);
   });

@@ -156,7 +156,7 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
       const line = info.lines - drift - breaks;
       if (record.length !== match.header.length) {
         // A row cut short (a truncated upload) or with a stray delimiter: read, it would write the wrong columns.
-        yield { type: 'malformed', line, error: `line ${line}: ${record.length} field${record.length === 1 ? '' : 's'} where the header has ${match.header.length}` };
+        yield { type: 'malformed', line, error: `${record.length} field${record.length === 1 ? '' : 's'} where the header has ${match.header.length}` };
         continue;
       }
       const values: Record<string, string> = {};

@@ -196,7 +196,7 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
         continue;
       }
       if (outcome.type === 'skip') yield { type: 'skipped', ref, reason: outcome.reason };
-      else if (outcome.type === 'reject') yield { type: 'rejected', ref, anchor, error: `line ${item.line}: ${outcome.error}`, raw: { ...item.values } };
+      else if (outcome.type === 'reject') yield { type: 'rejected', ref, anchor, error: outcome.error, raw: { ...item.values } };
       else {
         count++;
         yield outcome.record;

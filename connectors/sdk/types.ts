@@ -134,7 +134,7 @@ export interface SourceState {
 
 /**
  * An object of the source that cannot become a record (a malformed CSV row, two rows claiming one
- * directory number): the engine quarantines it with `error` and goes on. `ref` says where it is (`line 17`);
+ * directory number): the engine quarantines it with `ref: error` and goes on. `ref` says where it is (`line 17`);
  * `anchor`, when the connector could tell it, keeps the linked user from being taken as gone.
  */
 export interface SourceRejected {

@@ -10,7 +10,10 @@ const attr = (name: string, type: AttributeDef['type'], description: string, opt
   name, type, description, multiValued: false, required: false, mutability: 'readWrite', returned: 'default', caseExact: false, ...opt,
 });
 const ro: Opt = { mutability: 'readOnly' };
-const counts = ['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro));
+const counts = [
+  ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
+  attr('skipped', 'integer', 'Objects of the source that are not users (MiCloud contacts), left alone.', ro),
+];
 
 export const sourceResourceType: ResourceTypeDef = {
   id: 'Source',
@@ -67,6 +70,7 @@ export const syncRunResourceType: ResourceTypeDef = {
       attr('trigger', 'string', 'manual or schedule.', ro),
       attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
       attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
+      attr('idle', 'boolean', 'The source had not changed since the last run (an unchanged export): nothing was read or touched.', ro),
       attr('error', 'string', 'Why the run failed or stopped.', ro),
       attr('startedAt', 'dateTime', 'Start.', ro),
       attr('finishedAt', 'dateTime', 'End.', ro),

@@ -1,6 +1,8 @@
 /** Wires the sync engine, the Sources and SyncRuns APIs and the scheduler into the app's dependencies. */
 import type { Connector } from '../../connectors/sdk/index.js';
 import { ldapConnector } from '../../connectors/ldap/index.js';
+import { micloudConnector } from '../../connectors/micloud/index.js';
+import { mivbConnector } from '../../connectors/mivb/index.js';
 import type { Deps } from '../deps.js';
 import { sourcesRouter } from '../scim/sources-router.js';
 import { syncRunsRouter } from '../scim/sync-runs-router.js';
@@ -14,7 +16,12 @@ export { SyncEngine } from './sync-engine.js';
 export { SyncScheduler } from './scheduler.js';
 export { SourcesService } from './sources-service.js';
 
-export const defaultConnectors = (): Map<string, Connector> => new Map<string, Connector>([['ldap', ldapConnector as Connector]]);
+export const defaultConnectors = (): Map<string, Connector> =>
+  new Map<string, Connector>([
+    ['ldap', ldapConnector as Connector],
+    ['mivb', mivbConnector as Connector],
+    ['micloud', micloudConnector as Connector],
+  ]);
 
 export interface SyncParts {
   engine: SyncEngine;
