@@ -8,6 +8,7 @@ import { sourcesRouter } from '../scim/sources-router.js';
 import { syncRunsRouter } from '../scim/sync-runs-router.js';
 import { sourceResourceType, syncRunResourceType } from '../scim/sync-schemas.js';
 import { UserService } from '../services/user-service.js';
+import { WriteBackWorker } from '../services/writeback-worker.js';
 import { SyncScheduler } from './scheduler.js';
 import { SourcesService } from './sources-service.js';
 import { SyncEngine } from './sync-engine.js';
@@ -27,6 +28,7 @@ export interface SyncParts {
   engine: SyncEngine;
   sources: SourcesService;
   scheduler: SyncScheduler;
+  writeBack: WriteBackWorker;
 }
 
 /**
@@ -42,7 +44,9 @@ export function registerSync(deps: Deps, connectors: Map<string, Connector> = de
   deps.scimRouters.push(sourcesRouter({ sources, maxResults }), syncRunsRouter({ db: deps.db.knex, engine, sources, maxResults }));
   for (const rt of [sourceResourceType, syncRunResourceType]) if (!deps.resourceTypes.some((r) => r.id === rt.id)) deps.resourceTypes.push(rt);
   if (deps.config.schedulerEnabled) deps.workers.push(scheduler);
+  const writeBack = new WriteBackWorker({ db: deps.db.knex, clock: deps.clock, logger: deps.logger, connectors });
+  if (deps.config.schedulerEnabled) deps.workers.push({ name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() });
   // Registered after the scheduler, so it stops after it (workers stop in reverse): runs in progress finish before the database closes.
   deps.workers.unshift({ name: 'sync-runs', start: () => undefined, stop: () => engine.drain() });
-  return { engine, sources, scheduler };
+  return { engine, sources, scheduler, writeBack };
 }

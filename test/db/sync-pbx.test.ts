@@ -10,16 +10,24 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { UserService } from '../../src/services/user-service.js';
 import { SyncEngine } from '../../src/sync/sync-engine.js';
 import { putExport, startSshd, type Sshd } from '../support/sshd.js';
-import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
+import { WriteBackWorker } from '../../src/services/writeback-worker.js';
+import { createAccountWithToken, createTestApp, formFields, scimJson, type TestApp } from '../support/test-app.js';
+import { chown, mkdir, readFile, readdir } from 'node:fs/promises';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const SWITCHBOARD = 'urn:switchboard:scim:schemas:extension:2.0:User';
 const ROWS = 300;
 
+async function ids(): Promise<[number, number]> {
+  const { execFileSync } = await import('node:child_process');
+  return [Number(execFileSync('id', ['-u', 'switchboard-sftp']).toString()), Number(execFileSync('id', ['-g', 'switchboard-sftp']).toString())];
+}
+
 describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the database', () => {
   let t: TestApp;
   let sshd: Sshd;
   let accountId: string;
+  let token: string;
   let users: UserService;
   let dir: string;
 
@@ -34,7 +42,7 @@ describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the da
     await rm(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
-    ({ accountId } = await createAccountWithToken(t, { name: `Acme ${Math.random()}`, type: 'customer' }));
+    ({ accountId, token } = await createAccountWithToken(t, { name: `Acme ${Math.random()}`, type: 'customer' }));
     users = new UserService(t.deps.db.knex, t.clock);
   });
 
@@ -191,6 +199,74 @@ describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the da
     expect(await userCount()).to.equal(ROWS);
     const anchors = await knex()('user_source_links').where({ account_id: accountId, source_id: sourceId }).select('anchor');
     expect(new Set(anchors.map((a: { anchor: string }) => a.anchor)).size).to.equal(ROWS);
+  });
+
+  describe('the seed\'s MiVB username, written back once', () => {
+    const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    const api = (path: string) => `/accounts/${accountId}/scim/v2${path}`;
+    const auth = () => ({ Authorization: `Bearer ${token}`, 'Content-Type': scimJson });
+    const patch = (id: string, operations: unknown[]) => t.request.patch(api(`/Users/${id}`)).set(auth()).send({ schemas: [PATCH], Operations: operations });
+    const outbox = () => knex()('writeback_outbox').where({ account_id: accountId });
+
+    it('when an admin adds the MiVB service with a username, then one MiCollab provisioning file is put into writeBack, and never again', async () => {
+      const writeBackDir = join(sshd.dir, `wb-${Math.random().toString(36).slice(2)}`);
+      await mkdir(writeBackDir);
+      await chown(writeBackDir, ...(await ids()));
+      const file = `wb-${Math.random()}.csv`;
+      await publish(file, mivbExport(3));
+      const sourceId = await mivbSource(file, { writeBack: { location: sshd.url(writeBackDir), password: sshd.password, hostKeySha256: sshd.hostKeySha256, role: 'UCC Premium' } });
+      await engine().run(accountId, sourceId, { mode: 'full' });
+
+      const created = await t.request.post(api('/Users')).set(auth()).send({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'jane@example.com', ...formFields('jane@example.com', 'Jane', 'Doe') });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      const id = created.body.id as string;
+      const added = await patch(id, [{ op: 'add', path: `${SWITCHBOARD}:mivbService`, value: true }, { op: 'add', path: `${SWITCHBOARD}:username`, value: 'jdoe' }]);
+      expect(added.status, JSON.stringify(added.body)).to.equal(200);
+      const [row] = await outbox();
+      expect(row).to.include({ user_id: id, source_id: sourceId, kind: 'username', status: 'pending' });
+
+      const worker = new WriteBackWorker({ db: knex(), clock: t.clock, logger: silentLogger, connectors: connectors() });
+      expect(await worker.runOnce()).to.equal(1);
+      expect(await readdir(writeBackDir)).to.deep.equal([`switchboard-username-${id}.csv`]);
+      expect(await readFile(join(writeBackDir, `switchboard-username-${id}.csv`), 'utf8')).to.equal(
+        'First Name,Last Name,Login ID,Email Address,Role\r\nJane,Doe,jdoe,jane@example.com,UCC Premium\r\n',
+      );
+      expect((await outbox())[0]).to.include({ status: 'delivered', target: `${sshd.url(writeBackDir)}/switchboard-username-${id}.csv` });
+
+      // A later username edit, and the service removed and added again with another username: not written back.
+      expect((await patch(id, [{ op: 'replace', path: `${SWITCHBOARD}:username`, value: 'jane.doe' }])).status).to.equal(200);
+      expect((await patch(id, [{ op: 'replace', path: `${SWITCHBOARD}:mivbService`, value: false }])).status).to.equal(200);
+      expect((await patch(id, [{ op: 'replace', path: `${SWITCHBOARD}:mivbService`, value: true }, { op: 'replace', path: `${SWITCHBOARD}:username`, value: 'jd2' }])).status).to.equal(200);
+      expect(await outbox()).to.have.length(1);
+      expect(await worker.runOnce()).to.equal(0);
+      expect(await readdir(writeBackDir)).to.have.length(1);
+
+      // The PBX export later carries the user under another Login ID: the username stays the one the admin set.
+      const row3 = mivbRow(3);
+      await publish(file, mivbExport(3, { extraLines: [['Jane', 'Doe', 'jdoe-pbx', 'jane@example.com', '4242', '6930', 'No', 'MIVB1', 'UCC', 'Sales'].join(','), row3.join(',')] }));
+      const synced = await engine().run(accountId, sourceId, { mode: 'incremental' });
+      expect(synced.status, synced.error ?? '').to.equal('succeeded');
+      const jane = await t.request.get(api(`/Users/${id}`)).set(auth());
+      expect(jane.body[SWITCHBOARD]).to.deep.include({ username: 'jd2', extensions: ['4242'] });
+    });
+
+    it('when the delivery fails (no writeBack location), then the row stays pending with the reason and is retried later', async () => {
+      const file = `nowb-${Math.random()}.csv`;
+      await publish(file, mivbExport(1));
+      const sourceId = await mivbSource(file);
+      const created = await t.request.post(api('/Users')).set(auth()).send({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'sam@example.com', ...formFields('sam@example.com', 'Sam', 'Roe'),
+        [SWITCHBOARD]: { mivbService: true, username: 'sroe' },
+      });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      const worker = new WriteBackWorker({ db: knex(), clock: t.clock, logger: silentLogger, connectors: connectors() });
+      expect(await worker.runOnce()).to.equal(0);
+      const [row] = await outbox();
+      expect(row).to.include({ source_id: sourceId, status: 'pending', attempts: 1 });
+      expect(row.last_error).to.match(/no writeBack location/);
+      expect(await worker.runOnce()).to.equal(0);
+      expect((await outbox())[0].attempts).to.equal(1);
+    });
   });
 
   describe('MiCloud Connect', () => {
