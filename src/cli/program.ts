@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { ConfigError, loadClientConfig, loadConfig } from '../config.js';
 import { migrateLatest, openDatabase } from '../db/database.js';
-import { URN } from '../scim/urns.js';
+import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
 import { ApiClient, ApiError } from './api-client.js';
 import { registerSyncCommands } from './sync-commands.js';
+import { registerUsersCommands } from './users-commands.js';
 
 type Row = Record<string, unknown>;
 
@@ -139,6 +140,7 @@ export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) 
     });
 
   registerSyncCommands(program, client, print, io);
+  registerUsersCommands(program, client, print, io);
 
   return program;
 }

@@ -101,13 +101,13 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
     process.exitCode = 1;
   };
 
-  const sources = program.command('sources').description('directories and phone systems that feed users (LDAP / Active Directory, MiVoice Business, MiCloud Connect)');
+  const sources = program.command('sources').description('directories and phone systems that feed users (LDAP / Active Directory, Microsoft Entra ID, MiVoice Business, MiCloud Connect)');
   sources
     .command('add')
     .description('create a source from a connector configuration file (JSON)')
     .requiredOption('--name <name>', 'source name, unique in the account')
-    .requiredOption('--kind <kind>', 'connector kind: ldap, mivb (MiVoice Business users export) or micloud (MiCloud Connect users export)')
-    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (ldap: url, bindDn, bindPassword, baseDn, …; mivb/micloud: location, hostKeySha256, password or privateKeyPem, …)')
+    .requiredOption('--kind <kind>', 'connector kind: ldap, entra, mivb (MiVoice Business users export) or micloud (MiCloud Connect users export)')
+    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (ldap: url, bindDn, bindPassword, baseDn; entra: tenantId, clientId, clientSecret; mivb/micloud: location, hostKeySha256, password or privateKeyPem; …)')
     .option('--schedule <cron>', 'cron expression for scheduled incremental runs, e.g. "*/15 * * * *"')
     .option('--account <accountId>', 'account (default: your own)')
     .option('--json', 'print JSON')

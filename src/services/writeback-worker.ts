@@ -13,7 +13,7 @@ import { sourcesRepo } from '../db/sources-repo.js';
 import { writeBackOutboxRepo, type WriteBackRow } from '../db/writeback-outbox-repo.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { retryDelayMs } from './mail/outbox-repo.js';
+import { retryDelayMs } from '../db/outbox-repo.js';
 
 export interface WriteBackWorkerOptions {
   db: Knex;

@@ -1,4 +1,5 @@
 import { accountsRepo } from '../db/accounts-repo.js';
+import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Account } from '../domain/account.js';
 /**
  * The sync engine (ARCHITECTURE §5): runs one source. The connector only extracts; the engine matches
@@ -45,9 +46,9 @@ import type { Logger } from '../lib/logger.js';
 import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
 import {
   emptyCounts, syncRunsRepo, type BatchLink, type MatchCandidates, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
-} from './sync-runs-repo.js';
+} from '../db/sync-runs-repo.js';
 
-export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from './sync-runs-repo.js';
+export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from '../db/sync-runs-repo.js';
 
 type JsonObject = Record<string, unknown>;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -79,11 +80,6 @@ class RunFailed extends Error {}
 /** A hash of what the record would write: equal hash on the link ⇒ the record is unchanged. */
 function hashOf(attributes: JsonObject, raw: unknown): string {
   return createHash('sha256').update(JSON.stringify([attributes, raw])).digest('hex').slice(0, 32);
-}
-
-/** 64-bit advisory lock key of a source. */
-function lockKey(sourceId: string): string {
-  return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`switchboard:sync:${sourceId}`).digest('hex').slice(0, 16)}`)).toString();
 }
 
 function readAttr(doc: JsonObject, key: string): unknown {
@@ -303,15 +299,14 @@ export class SyncEngine {
     try {
       if (this.deps.db.kind === 'postgres') {
         lockTrx = await knex.transaction();
-        const result = (await lockTrx.raw('select pg_try_advisory_xact_lock(?::bigint) as locked', [lockKey(sourceId)])) as { rows: { locked: boolean }[] };
-        if (!result.rows[0]?.locked) throw running(source);
+        if (!(await tryTransactionLock(lockTrx, `switchboard:sync:${sourceId}`))) throw running(source);
       }
       const now = this.deps.clock.now();
       await syncRunsRepo.purge(knex, accountId, new Date(now.getTime() - RETENTION_MS));
       const run = await syncRunsRepo.insert(knex, {
         accountId, sourceId, mode: options.mode, trigger: options.trigger ?? 'manual', dryRun: options.dryRun ?? false, allowDeletes: options.allowDeletes ?? false, at: now,
       });
-      await syncRunsRepo.markRunning(knex, accountId, sourceId);
+      await sourcesRepo.markRunning(knex, accountId, sourceId);
       const held = lockTrx;
       const done = this.execute(accountId, source, connector, run, options).finally(async () => {
         this.active.delete(key);
@@ -360,7 +355,7 @@ export class SyncEngine {
       log.error({ err: e }, 'could not record the end of a sync run');
       return { ...run, status, counts: ctx.counts, error, idle, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
     });
-    await syncRunsRepo
+    await sourcesRepo
       .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
       .catch((e) => log.error({ err: e }, 'could not record the source status'));
     log.info({ status, counts: ctx.counts }, 'sync run finished');
@@ -484,7 +479,7 @@ export class SyncEngine {
       if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
         throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
       }
-      if (state !== undefined && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
+      if (state !== undefined && !ctx.options.dryRun) await sourcesRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
       return results;
     });
   }
@@ -801,7 +796,7 @@ export class SyncEngine {
           ctx.counts.deactivated++;
           results.push({ seq: ++ctx.seq, anchor, userId: current.id, outcome: 'deactivated', changes: diffOf(current.doc, result.user.doc), error: null });
         }
-        if (last && finalState && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, accountId, source.id, finalState.state, now);
+        if (last && finalState && !ctx.options.dryRun) await sourcesRepo.saveState(trx, accountId, source.id, finalState.state, now);
         return results;
       });
     }

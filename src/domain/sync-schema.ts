@@ -1,6 +1,6 @@
 /** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
 import type { ConfigProperty, ConfigSchema } from '../../connectors/sdk/index.js';
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
 
 export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
 export const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
@@ -27,7 +27,7 @@ export const sourceResourceType: ResourceTypeDef = {
     description: 'A configured source of users.',
     attributes: [
       attr('name', 'string', 'Name of the source, unique in the account.', { required: true }),
-      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap'], caseExact: true }),
+      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap', 'entra'], caseExact: true }),
       attr('config', 'complex', "Connector configuration (the connector's configSchema); secrets such as bindPassword are write-only and never returned.", { required: true }),
       attr('schedule', 'string', 'Cron expression (node-cron) for scheduled incremental runs; absent for manual runs only.'),
       attr('enabled', 'boolean', 'Scheduled runs happen only when enabled.'),
