@@ -17,6 +17,8 @@ import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
+import { RateLimits } from './http/rate-limits.js';
+import { createLimiter } from './db/rate-limit-store.js';
 import { ImportService } from './services/import-service.js';
 import { importResourceType } from './scim/import-schemas.js';
 import { importsRouter } from './scim/imports-router.js';
@@ -28,6 +30,8 @@ export interface Deps {
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
+  rateLimits: RateLimits;
   tokens: TokenService;
   accounts: AccountService;
   users: UserService;
@@ -61,7 +65,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const clock = overrides.clock ?? systemClock;
   const db =
     overrides.db ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, dataDir: config.databaseUrl ? undefined : config.dataDir }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: config.limits.statementTimeoutMs,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+    }));
   try {
     await migrateLatest(db.knex);
   } catch (error) {
@@ -81,6 +90,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     logger,
     clock,
     metrics: createMetrics(),
+    rateLimits: new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec)),
     tokens,
     accounts,
     users,
@@ -102,14 +112,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   registerSync(deps);
   const actions = actionsRouters(deps);
-  usersDeps.welcomeCreatedUser = (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin);
+  usersDeps.welcomeCreatedUser = (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer);
   deps.scimRouters.push(actions.scim);
   const imports = new ImportService({
-    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin),
+    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer),
   });
   deps.imports = imports;
   deps.resourceTypes.push(importResourceType);
-  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, publicUrl: config.publicUrl }));
+  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, linkBase: config.linkBase }));
   // First in the list, so it stops last: background imports finish before the database closes.
   deps.workers.unshift({
     name: 'imports',

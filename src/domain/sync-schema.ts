@@ -13,6 +13,8 @@ const ro: Opt = { mutability: 'readOnly' };
 const counts = [
   ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
   attr('skipped', 'integer', 'Objects of the source that are not users (MiCloud contacts), left alone.', ro),
+  attr('retries', 'integer', 'Requests the connector sent again after the source throttled or failed them (429, 503, 504).', ro),
+  ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
 ];
 
 export const sourceResourceType: ResourceTypeDef = {

@@ -32,7 +32,7 @@ export const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 const INTERRUPTED_AFTER_MS = 30 * 60 * 1000;
 
 /** The seed's Add User welcome email for a user the import created, in the batch's transaction. */
-export type WelcomeCreatedUser = (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined) => Promise<{ outcome: string; reason?: string }>;
+export type WelcomeCreatedUser = (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }) => Promise<{ outcome: string; reason?: string }>;
 
 export interface ImportRequest {
   accountId: string;
@@ -47,8 +47,6 @@ export interface ImportRequest {
   sendWelcomeEmail: boolean;
   mode: ImportMode;
   ignoreUnknownColumns: boolean;
-  /** The origin the request reached, for welcome links when PUBLIC_URL is unset. */
-  origin?: string;
 }
 
 interface Scan {
@@ -287,7 +285,7 @@ export class ImportService {
         row.userId = created && request.dryRun ? null : user.id;
         row.outcome = created ? 'created' : changed.length > 0 ? 'updated' : 'unchanged';
         if (created && request.sendWelcomeEmail && !request.dryRun && welcome) {
-          const sent = await welcome(trx, account, user, writer, request.origin);
+          const sent = await welcome(trx, account, user, writer);
           if (sent.outcome !== 'done') row.reason = `welcome email not sent: ${sent.reason ?? sent.outcome}`;
         }
       }

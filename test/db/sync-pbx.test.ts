@@ -96,7 +96,8 @@ describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the da
     const idle = await engine().run(accountId, sourceId, { mode: 'incremental' });
     expect(idle.status).to.equal('succeeded');
     expect(idle.idle).to.equal(true);
-    expect(idle.counts).to.deep.equal({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, skipped: 0 });
+    expect(Object.entries(idle.counts).filter(([, n]) => n !== 0)).to.deep.equal([]);
+    expect(idle.counts).to.include({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, skipped: 0 });
     expect(await results(idle.id)).to.deep.equal([]);
     expect(await knex()('users').where({ account_id: accountId }).max({ v: 'updated_at' })).to.deep.equal(before);
     // The same content written again (a new file time) is hashed and still idle.
