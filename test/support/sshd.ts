@@ -6,6 +6,7 @@
  * account and CI runs as root on a fresh machine. `dir` is owned by that user: put exports there.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 export const SSHD_BIN = '/usr/sbin/sshd';
 export const SFTP_USER = 'switchboard-sftp';
+const PASSWORD_FILE = '/run/switchboard-sftp-test-password';
 
 export interface Sshd {
   host: string;
@@ -43,12 +45,35 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function ensureUser(password: string): Promise<{ uid: number; gid: number }> {
+/**
+ * The SFTP user's password: random, made once per boot and kept in /run (root only), so test processes running
+ * side by side share it instead of each resetting it under the other's feet.
+ */
+async function sharedPassword(): Promise<{ password: string; fresh: boolean }> {
+  try {
+    return { password: (await readFile(PASSWORD_FILE, 'utf8')).trim(), fresh: false };
+  } catch {
+    const password = `pw-${randomBytes(18).toString('base64url')}`;
+    try {
+      await writeFile(PASSWORD_FILE, password, { mode: 0o600, flag: 'wx' });
+      return { password, fresh: true };
+    } catch {
+      return { password: (await readFile(PASSWORD_FILE, 'utf8')).trim(), fresh: false };
+    }
+  }
+}
+
+async function ensureUser(password: string, setPassword: boolean): Promise<{ uid: number; gid: number }> {
   const id = await run('id', ['-u', SFTP_USER]).catch(() => undefined);
-  if (!id) await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SFTP_USER]);
-  const child = spawn('chpasswd');
-  child.stdin.end(`${SFTP_USER}:${password}\n`);
-  await new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${code}`)))));
+  if (!id) await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SFTP_USER]).catch(async (e: unknown) => {
+    // Another test process created it meanwhile.
+    if (!(await run('id', ['-u', SFTP_USER]).catch(() => undefined))) throw e;
+  });
+  if (setPassword || !id) {
+    const child = spawn('chpasswd');
+    child.stdin.end(`${SFTP_USER}:${password}\n`);
+    await new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${code}`)))));
+  }
   const uid = Number((await run('id', ['-u', SFTP_USER])).stdout.trim());
   const gid = Number((await run('id', ['-g', SFTP_USER])).stdout.trim());
   return { uid, gid };
@@ -82,8 +107,8 @@ async function waitForBanner(port: number, child: ChildProcess, log: () => strin
 export async function startSshd(): Promise<Sshd> {
   const root = await mkdtemp(join(tmpdir(), 'switchboard-sshd-'));
   await chmod(root, 0o755);
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
-  const { uid, gid } = await ensureUser(password);
+  const { password, fresh } = await sharedPassword();
+  const { uid, gid } = await ensureUser(password, fresh);
   const hostKey = join(root, 'ssh_host_ed25519_key');
   const clientKey = join(root, 'client_key');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
