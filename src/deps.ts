@@ -20,7 +20,7 @@ import { MailWorker } from './services/mail/mail-worker.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
 import { ImportService } from './services/import-service.js';
-import { importResourceType } from './scim/import-schemas.js';
+import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */

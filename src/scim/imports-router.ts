@@ -17,7 +17,7 @@ import { NO_LINK_BASE } from '../services/action-service.js';
 import { spoolBody } from '../http/spool-body.js';
 import { formatCsvRow } from '../lib/csv.js';
 import type { ImportService } from '../services/import-service.js';
-import { IMPORT_URN } from './import-schemas.js';
+import { IMPORT_URN } from '../domain/import-schema.js';
 import { parseListParams } from './list-params.js';
 import { listResponse, sendScim } from './scim-http.js';
 

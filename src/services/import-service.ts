@@ -22,8 +22,8 @@ import type { ApplyItem, UserService } from './user-service.js';
 /** Up to this many rows, POST answers when the import is done (201); more run in the background (202). */
 export const SYNC_ROW_LIMIT = 1000;
 /**
- * Rows per transaction: one lookup of the batch's emails, one applyMany, one insert of its outcomes. bench
- * csv-import, 100,000 rows on PostgreSQL: 250 → 500 → 1,000 rows per batch gave TODO rows/s.
+ * Rows per transaction: one lookup of the batch's emails, one applyMany (one uniqueness query, one statement per
+ * table), one insert of its outcomes; the locks of a batch are held for one batch only. bench csv-import measures it.
  */
 export const BATCH_ROWS = 500;
 /** Imports are kept this long, then deleted. */
@@ -100,11 +100,17 @@ export class ImportService {
       throw error;
     }
     const now = clock.now();
-    await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
-    const created = await importsRepo.create(db, request.accountId, {
-      dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
-      createdBy: request.actor, at: now,
-    });
+    let created: StoredImport;
+    try {
+      await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
+      created = await importsRepo.create(db, request.accountId, {
+        dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
+        createdBy: request.actor, at: now,
+      });
+    } catch (error) {
+      await request.release?.();
+      throw error;
+    }
     const run: Run = {
       request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(),
     };
