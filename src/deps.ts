@@ -17,6 +17,9 @@ import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
+import { SessionService } from './services/session-service.js';
+import { sessionRouter } from './http/session-router.js';
+import { consoleRouter } from './http/console-router.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
 import { ImportService } from './services/import-service.js';
@@ -36,6 +39,8 @@ export interface Deps {
   accounts: AccountService;
   users: UserService;
   groups: GroupService;
+  /** Admin console sign-in sessions, also accepted by the SCIM API. */
+  sessions: SessionService;
   /** CSV imports of users (set once the welcome email of the actions is wired). */
   imports?: ImportService;
   /** Resource types served, in discovery order. */
@@ -81,6 +86,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const accounts = new AccountService(db.knex, clock);
   const users = new UserService(db.knex, clock);
   const groups = new GroupService(db.knex, clock);
+  const sessions = new SessionService(db.knex, clock, tokens, config.session);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
   const usersDeps: UsersRouterDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
@@ -95,13 +101,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     accounts,
     users,
     groups,
+    sessions,
     resourceTypes: [...allResourceTypes],
     flatScimRoutes: usersReadRoutes(usersDeps),
     scimRouters: [
       usersRouter(usersDeps),
       groupsRouter({ groups, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
     ],
-    publicRouters: [],
+    publicRouters: [sessionRouter({ sessions, publicUrl: config.publicUrl }), consoleRouter({ dir: config.consoleDir, logger })],
     mailer,
     mailWorker,
     workers: [],
