@@ -84,7 +84,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   }
   const tokens = new TokenService(db.knex, clock, logger);
   const accounts = new AccountService(db.knex, clock);
-  const users = new UserService(db.knex, clock);
+  const users = new UserService(db.knex, clock, config.limits.maxMultiValues);
   const groups = new GroupService(db.knex, clock);
   const sessions = new SessionService(db.knex, clock, tokens, config.session);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
