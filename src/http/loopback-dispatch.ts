@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Dispatch } from '../scim/bulk-router.js';
+import type { Dispatch } from './dispatch.js';
 
 /**
  * Replays a request through the app over a private loopback listener, started on first use and unref'd.
