@@ -1,10 +1,10 @@
 /**
  * The import rules of STYLE.md ("Which way imports point"), checked by `npm run typecheck` (and so by CI).
- * Layers, top to bottom: the composition (src/main, deps, app, server, connectors, config) → the edges (scim/ and
+ * Layers, top to bottom: the composition (src/main, deps, app, server, connectors) → the edges (scim/ and
  * http/ together, cli/, sync/) → services/ → db/ → domain/ → lib/. A layer imports only layers below it;
  * connectors/sdk is the contract every layer may read. Type-only imports count: a cycle of types is still a cycle.
  */
-const composition = '^src/(main|deps|app|server|connectors|config)\\.ts$';
+const composition = '^src/(main|deps|app|server|connectors)\\.ts$';
 const below = (...layers) => `^src/(${layers.join('|')})/`;
 
 /** `from` may not import `to`: one rule per layer, naming what lies above or beside it. */
@@ -25,8 +25,15 @@ module.exports = {
     layer('services-below-edges', 'services/ import db/, domain/, lib/ and the connector contract, never an edge or the composition.', '^src/services/', `${composition}|${below('sync', 'scim', 'http', 'cli')}|^connectors/(?!sdk/)`),
     layer('sync-is-an-edge', 'sync/ turns connector records into domain changes through services/ and db/; it imports no other edge.', '^src/sync/', `${composition}|${below('scim', 'http', 'cli')}|^connectors/(?!sdk/)`),
     layer('scim-http-edge', 'scim/ and http/ (the HTTP edge) import services/, db/ types, domain/, lib/; not sync/, cli/ or the composition.', '^src/(scim|http)/', `${composition}|${below('sync', 'cli')}|^connectors/(?!sdk/)`),
-    layer('cli-edge', 'cli/ talks to a running server over HTTP; only its serve command (program.ts) starts one.', '^src/cli/(?!program\\.ts$)', `^src/(main|deps|app|server|connectors)\\.ts$|${below('sync', 'scim', 'http', 'services')}|^connectors/`),
+    layer('cli-edge', 'cli/ talks to a running server over HTTP; only its serve command (program.ts) starts one.', '^src/cli/(?!program\\.ts$)', `${composition}|${below('sync', 'scim', 'http', 'services')}|^connectors/`),
     layer('cli-program', 'cli/program.ts may start the server and read the configuration; nothing else of the composition.', '^src/cli/program\\.ts$', `^src/(main|deps|app|connectors)\\.ts$|${below('sync', 'scim', 'http', 'services')}|^connectors/`),
+    {
+      name: 'config-read-once',
+      comment: 'The environment is read once, by the composition and the CLI; other layers take the types of its sections.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: `${composition}|^src/cli/program\\.ts$|^src/config\\.ts$` },
+      to: { path: '^src/config\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
     {
       name: 'routers-call-services',
       comment: 'The HTTP edge calls services, never a repository or the database itself (types of their records are fine).',

@@ -6,8 +6,10 @@
  *   ldap-sync   full sync of 10,000 and 100,000 slapd entries vs a paged ldapsearch of the same tree (the floor), peak RSS
  *               of each size, then an incremental run of 1,000 changes; on PostgreSQL and PGlite (bench/ldap-sync.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
+ *   csv-import  POST /Imports of 10,000 and 100,000 rows vs COPY of the same rows into the same tables (the floor), peak RSS of
+ *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
@@ -88,6 +90,18 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       const print = mod.printActionsThroughput;
       if (typeof print === 'function') (print as (r: unknown) => void)(result);
       else console.log(`Actions throughput:\n${JSON.stringify(result, null, 2)}`);
+    },
+  },
+  {
+    name: 'csv-import',
+    async run() {
+      const { benchCsvImport } = await import('./csv-import.js');
+      const largest = Number(arg('csv') ?? 100_000);
+      const sizes = [...new Set([Math.min(10_000, largest), largest])];
+      console.log('CSV import (POST /Imports, batches through UserService.applyMany) vs COPY of the same rows into the same tables; export GET /Users text/csv; each size in a child process:');
+      await benchCsvImport({
+        databases: [{ database: 'postgres', sizes }, ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes }])],
+      });
     },
   },
 ];

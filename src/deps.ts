@@ -12,6 +12,8 @@ import type { ResourceTypeDef } from './domain/scim-schema.js';
 import { sourceResourceType, syncRunResourceType } from './domain/sync-schema.js';
 import type { FlatScimRoute } from './http/direct-dispatch.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
+import { RateLimits } from './http/rate-limits.js';
+import { createLimiter } from './db/rate-limit-store.js';
 import { registrationRouter } from './http/registration-router.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
@@ -19,7 +21,7 @@ import { accountsRouter } from './scim/accounts-router.js';
 import { actionsRouter } from './scim/actions-router.js';
 import { discoveryRouter } from './scim/discovery-router.js';
 import { groupsRouter } from './scim/groups-router.js';
-import { importResourceType } from './scim/import-schemas.js';
+import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
 import { allResourceTypes } from './scim/schemas.js';
 import { sourcesRouter } from './scim/sources-router.js';
@@ -54,6 +56,8 @@ export interface Deps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly metrics: Metrics;
+  /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
+  readonly rateLimits: RateLimits;
   /** Source kind → connector. */
   readonly connectors: ConnectorRegistry;
   readonly tokens: TokenService;
@@ -98,7 +102,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const clock = overrides.clock ?? systemClock;
   const db =
     overrides.db ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, dataDir: config.databaseUrl ? undefined : config.dataDir }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: config.limits.statementTimeoutMs,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+    }));
   try {
     await migrateLatest(db.knex);
   } catch (error) {
@@ -110,6 +119,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   // 2. Services (the repositories are stateless modules of src/db/, called with the database or a transaction).
   const connectors = overrides.connectors ?? connectorRegistry();
+  const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec));
   const tokens = new TokenService(knex, clock, logger);
   const accounts = new AccountService(knex, clock);
   const users = new UserService(knex, clock);
@@ -118,10 +128,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
   const actions = new ActionService({
-    db: knex, clock, logger, users, registration, publicUrl: config.publicUrl, fallbackUrl: `http://localhost:${config.port}`,
+    db: knex, clock, logger, users, registration, linkBase: config.linkBase,
   });
-  const welcomeCreatedUser: WelcomeCreatedUser = (trx, account, user, writer, origin) =>
-    actions.welcomeCreatedUser(trx, account, user, writer, origin);
+  const welcomeCreatedUser: WelcomeCreatedUser = (trx, account, user, writer) => actions.welcomeCreatedUser(trx, account, user, writer);
   const imports = new ImportService({ db: knex, clock, logger, users, welcome: welcomeCreatedUser });
   const sources = new SourcesService(knex, clock, connectors);
   const syncEngine = new SyncEngine({ db, users, clock, logger, connectors });
@@ -138,12 +147,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     sourcesRouter({ sources, maxResults }),
     syncRunsRouter({ syncRuns, maxResults }),
     actionsRouter({ actions, maxResults }),
-    importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults, publicUrl: config.publicUrl }),
+    importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults, linkBase: config.linkBase }),
     discoveryRouter({ resourceTypes: () => resourceTypes, limits: config.scim }),
     accountsRouter({ accounts, maxResults }),
     tokensRouter({ tokens, maxResults }),
   ];
-  const publicRouters: readonly Router[] = [registrationRouter({ registration })];
+  const publicRouters: readonly Router[] = [registrationRouter({ registration, limits: rateLimits })];
 
   // 4. Workers, in start order. They stop in reverse: the mail worker and the scheduler first, then runs in
   //    progress, background actions and imports finish, and only then does the database close.
@@ -171,7 +180,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   ];
 
   return Object.freeze({
-    config, db, logger, clock, metrics: createMetrics(), connectors,
+    config, db, logger, clock, metrics: createMetrics(), rateLimits, connectors,
     tokens, accounts, users, groups, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {

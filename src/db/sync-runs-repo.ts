@@ -22,9 +22,17 @@ export interface SyncCounts {
   deactivated: number;
   deleted: number;
   quarantined: number;
+  /** Requests the connector sent again after the source throttled or failed them (429, 503, 504, no answer). */
+  retries: number;
+  /** Groups the source owns (connectors that read groups). */
+  groupsCreated: number;
+  groupsUpdated: number;
+  groupsDeleted: number;
 }
 
-export const emptyCounts = (): SyncCounts => ({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0 });
+export const emptyCounts = (): SyncCounts => ({
+  created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, retries: 0, groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0,
+});
 
 export interface SyncRunRecord {
   accountId: string;
@@ -199,6 +207,20 @@ export const syncRunsRepo = {
 
   async usersByExternalId(db: Executor, accountId: string, value: string): Promise<string[]> {
     return ((await db('users').where({ account_id: accountId, external_id: value }).limit(2).select('id')) as { id: string }[]).map((r) => r.id);
+  },
+
+  /**
+   * Users an Active Directory source of the account links with this objectGUID (the hybrid hard key, Entra's
+   * onPremisesImmutableId decoded): one probe of the links' (account, source, anchor) key per ldap source.
+   */
+  async usersByOnPremisesObjectGuid(db: Executor, accountId: string, objectGuid: string): Promise<string[]> {
+    const rows = (await db('user_source_links')
+      .where('account_id', accountId)
+      .whereIn('source_id', db('sources').where({ account_id: accountId, kind: 'ldap' }).select('id'))
+      .where('anchor', objectGuid.toLowerCase())
+      .limit(2)
+      .select('user_id')) as { user_id: string }[];
+    return rows.map((r) => r.user_id);
   },
 
   async usersByEmployeeNumber(db: Executor, accountId: string, value: string): Promise<string[]> {

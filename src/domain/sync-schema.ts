@@ -10,7 +10,11 @@ const attr = (name: string, type: AttributeDef['type'], description: string, opt
   name, type, description, multiValued: false, required: false, mutability: 'readWrite', returned: 'default', caseExact: false, ...opt,
 });
 const ro: Opt = { mutability: 'readOnly' };
-const counts = ['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro));
+const counts = [
+  ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
+  attr('retries', 'integer', 'Requests the connector sent again after the source throttled or failed them (429, 503, 504).', ro),
+  ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
+];
 
 export const sourceResourceType: ResourceTypeDef = {
   id: 'Source',

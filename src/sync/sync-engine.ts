@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SourceGroup, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
@@ -44,6 +44,7 @@ import { changedAttributes, ownableAttributes, type Writer } from '../domain/own
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
+import { applySourceGroups } from './group-sync.js';
 import {
   emptyCounts, syncRunsRepo, type BatchLink, type MatchCandidates, type SyncCounts, type SyncMode, type SyncResult, type SyncRunRecord, type SyncRunStatus,
 } from '../db/sync-runs-repo.js';
@@ -211,6 +212,14 @@ function resolveWith(links: Map<string, BatchLink>, attributes: JsonObject): Jso
   return { ...attributes, [ENTERPRISE]: enterprise };
 }
 
+/** Remembers a record whose manager anchor did not resolve to a linked user (see `resolveManagers`). */
+function noteUnresolvedManager(ctx: RunContext, record: ConnectorRecord, resolved: JsonObject): void {
+  const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
+  if (managerAnchor && managerAnchorOf(resolved) === undefined && managerAnchor !== record.anchor) {
+    ctx.unresolvedManagers.set(record.anchor, { managerAnchor, attributes: record.attributes as JsonObject, raw: record.raw });
+  } else ctx.unresolvedManagers.delete(record.anchor);
+}
+
 function emailsOf(record: ConnectorRecord): string[] {
   return (record.attributes.emails ?? []).map((e) => e.value).filter((v): v is string => typeof v === 'string' && v !== '');
 }
@@ -237,6 +246,16 @@ interface RunContext {
   seq: number;
   seen: Set<string>;
   deletes: string[];
+  /** Anchors deleted softly (still at the source, restorable): deactivated without starting the grace period. */
+  softDeletes: Set<string>;
+  /**
+   * Records whose manager (an anchor of this source) was not linked yet when they were written: resolved once the
+   * whole read is applied (`resolveManagers`), whatever order the source sent users in.
+   */
+  unresolvedManagers: Map<string, { managerAnchor: string; attributes: JsonObject; raw: unknown }>;
+  /** Groups the read yielded, applied once its users are written (`applySourceGroups`). */
+  groups: SourceGroup[];
+  groupDeletes: string[];
   processed: number;
   /** The account, read once per transaction (batch) and handed to UserService.apply. */
   account?: { trx: unknown; value: Account };
@@ -324,7 +343,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], processed: 0,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -374,7 +393,8 @@ export class SyncEngine {
       void queue.add(() => this.applyBatch(ctx, records, state)).catch((e) => (writeError ??= e));
     };
     try {
-      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger }) as AsyncIterable<SourceItem>) {
+      const onRetry = (): void => void ctx.counts.retries++;
+      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry }) as AsyncIterable<SourceItem>) {
         if (writeError) throw writeError;
         if (item.type === 'record') {
           ctx.seen.add(item.anchor);
@@ -382,10 +402,14 @@ export class SyncEngine {
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
           ctx.deletes.push(item.anchor);
-        } else if (item.type === 'group' || item.type === 'group-delete') {
-          continue;
-        } else if (ctx.deletes.length > 0 || item.complete) {
-          // Deletions pending: this checkpoint is saved with them, in the deletion phase.
+          if (item.soft) ctx.softDeletes.add(item.anchor);
+          else ctx.softDeletes.delete(item.anchor);
+        } else if (item.type === 'group') {
+          ctx.groups.push(item);
+        } else if (item.type === 'group-delete') {
+          ctx.groupDeletes.push(item.anchor);
+        } else if (ctx.deletes.length > 0 || item.complete || ctx.groups.length > 0 || ctx.groupDeletes.length > 0) {
+          // Deletions or groups pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
           finalState = { state: item.state, complete: item.complete === true };
         } else {
@@ -397,6 +421,9 @@ export class SyncEngine {
       await queue.onIdle();
     }
     if (writeError) throw writeError;
+    await this.resolveManagers(ctx);
+    // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
+    if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
     if (finalState || ctx.deletes.length > 0) {
       const stopped = await this.deletionPhase(ctx, finalState);
       if (stopped) return 'stopped_deletion_threshold';
@@ -543,6 +570,7 @@ export class SyncEngine {
     const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
     if (cache.pendingAnchors.has(record.anchor) || (managerAnchor !== undefined && cache.pendingAnchors.has(managerAnchor))) throw new NeedsFlush();
     const attributes = resolveWith(cache.links, record.attributes as JsonObject);
+    noteUnresolvedManager(ctx, record, attributes);
     const hash = hashOf(attributes, record.raw);
     const link = cache.links.get(record.anchor);
     if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
@@ -630,6 +658,7 @@ export class SyncEngine {
     const { accountId, source } = ctx;
     if (!record.anchor) throw new DomainError('invalidValue', 'the record has no anchor');
     const attributes = await this.resolveReferences(trx, ctx, record.attributes as JsonObject);
+    noteUnresolvedManager(ctx, record, attributes);
     const hash = hashOf(attributes, record.raw);
     const link = await sourceLinksRepo.byAnchor(trx, accountId, source.id, record.anchor);
     if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
@@ -696,6 +725,14 @@ export class SyncEngine {
       ['externalId', record.hardKeys?.externalId, (v) => cached('externalId', v, () => syncRunsRepo.usersByExternalId(trx, accountId, v))],
       ['employeeNumber', record.hardKeys?.employeeNumber, (v) => cached('employeeNumber', v, () => syncRunsRepo.usersByEmployeeNumber(trx, accountId, v))],
     ];
+    // Hybrid identity first: the person an Active Directory source of the account already links by this objectGUID.
+    // No batch cache: the key is found only on links of other sources, which this run does not write.
+    const objectGuid = record.hardKeys?.onPremisesObjectGuid;
+    if (objectGuid) {
+      const ids = await syncRunsRepo.usersByOnPremisesObjectGuid(trx, accountId, objectGuid);
+      if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: several users are linked to objectGUID ${objectGuid} by Active Directory sources`);
+      if (ids.length === 1) return claim(ids[0]!, `onPremisesImmutableId (objectGUID ${objectGuid})`);
+    }
     for (const [name, value, find] of hard) {
       if (!value) continue;
       const ids = await find(value);
@@ -717,6 +754,62 @@ export class SyncEngine {
     if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: ${ids.length} users match the record's emails or userName (${ids.join(', ')}); link one by hand or correct the data`);
     if (ids.length === 1) return claim(ids[0]!, 'email or userName');
     return undefined;
+  }
+
+  /** The run's groups in one transaction, after its users (see group-sync.ts). */
+  private async applyGroups(ctx: RunContext, complete: boolean): Promise<void> {
+    await this.inTransaction(ctx, async (trx) => {
+      const counts = await applySourceGroups(
+        trx,
+        { accountId: ctx.accountId, sourceId: ctx.source.id, actor: ctx.writer.actor, at: this.deps.clock.now() },
+        { groups: ctx.groups, deletes: ctx.groupDeletes, complete },
+      );
+      ctx.counts.groupsCreated += counts.groupsCreated;
+      ctx.counts.groupsUpdated += counts.groupsUpdated;
+      ctx.counts.groupsDeleted += counts.groupsDeleted;
+      return [];
+    });
+  }
+
+  /**
+   * Managers that were not linked when their reports were written (the report came first): now that the whole read
+   * is applied, each is set on its report, in batches, and the report's link hash becomes that of the resolved
+   * record, so the next run finds it unchanged. A manager that is still not linked (outside the source's scope)
+   * stays unset.
+   */
+  private async resolveManagers(ctx: RunContext): Promise<void> {
+    if (ctx.unresolvedManagers.size === 0 || ctx.options.dryRun) return;
+    const { accountId, source } = ctx;
+    const pending = [...ctx.unresolvedManagers];
+    ctx.unresolvedManagers.clear();
+    for (let i = 0; i < pending.length; i += this.batchSize) {
+      const slice = pending.slice(i, i + this.batchSize);
+      await this.inTransaction(ctx, async (trx) => {
+        const anchors = new Set<string>();
+        for (const [anchor, { managerAnchor }] of slice) anchors.add(anchor).add(managerAnchor);
+        const links = await syncRunsRepo.linksByAnchors(trx, accountId, source.id, [...anchors]);
+        const results: SyncResult[] = [];
+        for (const [anchor, { managerAnchor, attributes, raw }] of slice) {
+          const link = links.get(anchor);
+          const manager = links.get(managerAnchor);
+          if (!link || !manager) continue;
+          const current = await usersRepo.findById(trx, accountId, link.userId, { forUpdate: true });
+          if (!current) continue;
+          const enterprise = { ...((current.doc[ENTERPRISE] as JsonObject | undefined) ?? {}), manager: { value: manager.userId } };
+          const owned = [...new Set([...link.ownedAttributes, `${ENTERPRISE}:manager`])];
+          const stored = await sourceLinksRepo.byAnchor(trx, accountId, source.id, anchor);
+          const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, { ...current.doc, [ENTERPRISE]: enterprise }, {
+            anchor, raw: (stored?.raw ?? raw) as JsonObject, ownedAttributes: owned, account: await accountIn(trx, ctx),
+          });
+          await syncRunsRepo.setLinkHash(trx, accountId, source.id, anchor, hashOf(resolveWith(links, attributes), raw));
+          // A result row shows the manager's arrival; the object was already counted by its own outcome in this run.
+          if (result.changed.length > 0) {
+            results.push({ seq: ++ctx.seq, anchor, userId: current.id, outcome: 'updated', changes: diffOf(current.doc, result.user.doc), error: null });
+          }
+        }
+        return results;
+      });
+    }
   }
 
   /**
@@ -762,7 +855,9 @@ export class SyncEngine {
           const result = await this.deps.users.apply(trx, accountId, ctx.writer, current, next, {
             anchor, raw: (stored?.raw ?? {}) as JsonObject, ownedAttributes: [...new Set([...(stored?.ownedAttributes ?? []), 'active'])], account: await accountIn(trx, ctx),
           });
-          await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
+          // A soft delete leaves the grace period unstarted; clearing the hash makes the record's return (a restore) a change.
+          if (ctx.softDeletes.has(anchor)) await syncRunsRepo.setLinkHash(trx, accountId, source.id, anchor, null);
+          else await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
           ctx.counts.deactivated++;
           results.push({ seq: ++ctx.seq, anchor, userId: current.id, outcome: 'deactivated', changes: diffOf(current.doc, result.user.doc), error: null });
         }
