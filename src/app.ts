@@ -47,7 +47,7 @@ export function createApp(deps: Deps): RequestListener {
   // except a CSV file, which POST /Imports streams itself (its own size limit, IMPORT_MAX_BYTES).
   const json = jsonBody(config.bodyLimitBytes, { type: (req) => !csvBodyOf(req.headers['content-type']).csv });
 
-  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, limits: deps.rateLimits };
+  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, limits: deps.rateLimits, sessions: deps.sessions };
   const auth = scimAuth(authDeps);
   const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
   // GETs carry no body: no JSON parser on the flat routes.

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { defaultConsoleDir } from './console/paths.js';
 import { roles, type Role } from './domain/principal.js';
 
 /** Everything the process reads from its environment, parsed and validated once. */
@@ -32,6 +33,10 @@ export interface Config {
   };
   schedulerEnabled: boolean;
   mailWorkerEnabled: boolean;
+  /** The built admin console served at `/` (src/console/build.ts writes it). */
+  consoleDir: string;
+  /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
+  session: { idleMs: number; absoluteMs: number };
   limits: Limits;
   /** `host:port` of a second listener serving only /metrics to anyone; unset: /metrics needs an operator token. */
   metricsAddress: { host: string; port: number } | undefined;
@@ -186,6 +191,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
+    consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
+    session: { idleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1) * 60_000, absoluteMs: integer(env, 'SESSION_MAX_HOURS', 12, 1) * 3600_000 },
     limits: {
       rate: rateLimits(env),
       headersTimeoutMs: integer(env, 'HEADERS_TIMEOUT_MS', 20_000, 1),

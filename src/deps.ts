@@ -15,6 +15,8 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
 import { registrationRouter } from './http/registration-router.js';
+import { consoleRouter } from './http/console-router.js';
+import { sessionRouter } from './http/session-router.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { accountsRouter } from './scim/accounts-router.js';
@@ -35,6 +37,7 @@ import { ImportService, type WelcomeCreatedUser } from './services/import-servic
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
 import { RegistrationService } from './services/registration-service.js';
+import { SessionService } from './services/session-service.js';
 import { SourcesService } from './services/sources-service.js';
 import { SyncRunsService } from './services/sync-runs-service.js';
 import { TokenService } from './services/token-service.js';
@@ -64,6 +67,8 @@ export interface Deps {
   readonly accounts: AccountService;
   readonly users: UserService;
   readonly groups: GroupService;
+  /** Admin console sign-in sessions, also accepted by the SCIM API. */
+  readonly sessions: SessionService;
   readonly registration: RegistrationService;
   readonly actions: ActionService;
   /** CSV imports of users. */
@@ -124,6 +129,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const accounts = new AccountService(knex, clock);
   const users = new UserService(knex, clock);
   const groups = new GroupService(knex, clock);
+  const sessions = new SessionService(knex, clock, tokens, config.session);
   const registration = new RegistrationService(knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
@@ -152,7 +158,11 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     accountsRouter({ accounts, maxResults }),
     tokensRouter({ tokens, maxResults }),
   ];
-  const publicRouters: readonly Router[] = [registrationRouter({ registration, limits: rateLimits })];
+  const publicRouters: readonly Router[] = [
+    sessionRouter({ sessions, publicUrl: config.publicUrl }),
+    consoleRouter({ dir: config.consoleDir, logger }),
+    registrationRouter({ registration, limits: rateLimits }),
+  ];
 
   // 4. Workers, in start order. They stop in reverse: the mail worker and the scheduler first, then runs in
   //    progress, background actions and imports finish, and only then does the database close.
@@ -181,7 +191,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   return Object.freeze({
     config, db, logger, clock, metrics: createMetrics(), rateLimits, connectors,
-    tokens, accounts, users, groups, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, mailer, mailWorker,
+    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {
       for (const worker of [...workers].reverse()) await worker.stop();

@@ -142,6 +142,17 @@ function sourceClaim(
   return { anchor: options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id), owned };
 }
 
+/**
+ * Who owns what once this write is made: the links' claims, a writing source's own replaced by what this write
+ * claims, so that precedence decides from a source's first write on (a hybrid user joined by a second source takes
+ * that source's values where it comes first, without waiting for a later change).
+ */
+function ownersAfter(links: readonly SourceLink[], writer: Writer, options: ApplyOptions, next: JsonObject): ReturnType<typeof fieldOwners> {
+  const claims = links.filter((l) => writer.type !== 'source' || l.sourceId !== writer.sourceId).map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes }));
+  if (writer.type === 'source') claims.push({ sourceId: writer.sourceId, kind: writer.kind as SourceKind, ownedAttributes: sourceClaim(writer, options, next, links, '').owned });
+  return fieldOwners(claims);
+}
+
 function present(doc: JsonObject, attribute: string): boolean {
   const split = attribute.lastIndexOf(':');
   const value = attribute.startsWith('urn:') ? (doc[attribute.slice(0, split)] as JsonObject | undefined)?.[attribute.slice(split + 1)] : doc[attribute];
@@ -234,7 +245,7 @@ export class UserService {
     let next = prepareDocument(writer, current, incoming, options.ifMatch);
 
     const links = current ? (options.links ?? (await sourceLinksRepo.forUser(trx, accountId, current.id))) : [];
-    const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
+    const owners = ownersAfter(links, writer, options, next);
     let ignored: string[] = [];
     if (current) {
       const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
@@ -378,7 +389,7 @@ export class UserService {
     let next = prepareDocument(writer, current, item.next, options.ifMatch);
     let ignored: string[] = [];
     if (current) {
-      const owners = fieldOwners(links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
+      const owners = ownersAfter(links, writer, options, next);
       const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
       if (resolved.refused.length > 0) throw await ownedAttributesRefusal(trx, accountId, resolved.refused);
       next = cleanDocument(resolved.next);
