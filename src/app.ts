@@ -12,7 +12,7 @@ import { sendError } from './scim/scim-http.js';
 import { bulkRouter } from './scim/bulk-router.js';
 import type { Dispatch } from './http/dispatch.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
-import { checkRequestLine, jsonBody, setSecurityHeaders } from './http/request-guards.js';
+import { checkRequestLine, jsonBody, patchOperationsCap, setSecurityHeaders } from './http/request-guards.js';
 import { respondWithError } from './http/error-handler.js';
 import { ping } from './db/database.js';
 import { csvBodyOf } from './scim/imports-router.js';
@@ -71,7 +71,8 @@ export function createApp(deps: Deps): RequestListener {
 
   // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
   // 404), so the health, metrics and public routes need not be tried before them.
-  for (const base of scimBases) app.use(base, json, auth, scim);
+  const patchCap = patchOperationsCap(config.limits.patchMaxOperations);
+  for (const base of scimBases) app.use(base, json, auth, patchCap, scim);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

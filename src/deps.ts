@@ -127,7 +127,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec));
   const tokens = new TokenService(knex, clock, logger);
   const accounts = new AccountService(knex, clock);
-  const users = new UserService(knex, clock);
+  const users = new UserService(knex, clock, config.limits.maxMultiValues);
   const groups = new GroupService(knex, clock);
   const sessions = new SessionService(knex, clock, tokens, config.session);
   const registration = new RegistrationService(knex, clock);
