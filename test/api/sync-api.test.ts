@@ -75,6 +75,31 @@ describe('Sources and SyncRuns API', () => {
     expect(gone.status).to.equal(204);
   });
 
+  it('when where a stored secret is sent changes without the secret, then 400 naming it and nothing changes; given again, accepted', async () => {
+    const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    const ldap = await auth(t.request.post(`${base}/Sources`)).send({ schemas: [SOURCE], name: 'Moving directory', kind: 'ldap', config: ldapConfig() });
+    expect(ldap.status, JSON.stringify(ldap.body)).to.equal(201);
+    const moved = await auth(t.request.patch(`${base}/Sources/${ldap.body.id}`)).send({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'config.url', value: 'ldaps://elsewhere.example.com' }] });
+    expect(moved.status).to.equal(400);
+    expect(moved.body.detail).to.equal('config.bindPassword is required again when config.url changes: the stored secret is not sent to a new place');
+    expect((await db.knex('sources').where({ id: ldap.body.id }).first()).config.url).to.equal(slapd.url);
+    const withSecret = await auth(t.request.patch(`${base}/Sources/${ldap.body.id}`)).send({
+      schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'config', value: { url: 'ldaps://elsewhere.example.com', bindPassword: 'new-secret' } }],
+    });
+    expect(withSecret.status, JSON.stringify(withSecret.body)).to.equal(200);
+
+    const entra = { tenantId: '11111111-2222-3333-4444-555555555555', clientId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', clientSecret: 'entra~secret' };
+    const created = await auth(t.request.post(`${base}/Sources`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: entra });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(created.body.config).to.not.have.property('clientSecret');
+    const { clientSecret: _secret, ...rest } = entra;
+    const renamed = await auth(t.request.put(`${base}/Sources/${created.body.id}`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: { ...rest, pageSize: 500 } });
+    expect(renamed.status, JSON.stringify(renamed.body)).to.equal(200);
+    const otherCloud = await auth(t.request.put(`${base}/Sources/${created.body.id}`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: { ...rest, cloud: 'usgov', authorityUrl: 'https://login.example.com' } });
+    expect(otherCloud.status).to.equal(400);
+    expect(otherCloud.body.detail).to.equal('config.clientSecret is required again when config.cloud, config.authorityUrl change: the stored secret is not sent to a new place');
+  });
+
   it('when the config is invalid, then POST /Sources answers 400 with a clear detail', async () => {
     const bad = await auth(t.request.post(`${base}/Sources`)).send({ schemas: [SOURCE], name: 'Bad', kind: 'ldap', config: { url: 'http://nope', bindDn: 'x' } });
     expect(bad.status).to.equal(400);
