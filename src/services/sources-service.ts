@@ -61,7 +61,7 @@ export class SourcesService {
   constructor(
     private readonly db: Executor,
     private readonly clock: Clock,
-    private readonly connectors: Map<string, Connector>,
+    private readonly connectors: ReadonlyMap<string, Connector>,
   ) {}
 
   connectorOf(kind: string): Connector {

@@ -5,7 +5,6 @@ import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { registerSync } from '../../src/sync/index.js';
 import { peopleLdif, startSlapd, type Slapd } from '../support/slapd.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { OPERATOR_TOKEN, createAccountWithToken, scimJson, type TestApp } from '../support/test-app.js';
@@ -26,7 +25,6 @@ describe('Sources and SyncRuns API', () => {
     const config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
     const clock = new ManualClock(new Date());
     deps = await createDeps(config, { db, clock, logger: silentLogger });
-    if (!deps.scimRouters.some((r) => (r as { stack?: { route?: { path?: string } }[] }).stack?.some((l) => l.route?.path === '/Sources'))) registerSync(deps);
     const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
     const app = createApp(deps);
     t = { app, deps, db, clock, operatorToken: OPERATOR_TOKEN, operatorAccountId: boot.operatorAccountId, request: supertest(app), close: async () => undefined };
