@@ -172,6 +172,11 @@ export interface ConfigProperty {
   maximum?: number;
   /** A secret: accepted on write, never returned or logged. */
   writeOnly?: boolean;
+  /**
+   * For a secret: the top-level options that say where it is sent (a server URL, a tenant). A change of one of them
+   * must give the secret again: a stored secret is never sent somewhere new on the strength of an edit.
+   */
+  sentTo?: readonly string[];
   properties?: Record<string, ConfigProperty>;
   required?: readonly string[];
   additionalProperties?: boolean | ConfigProperty;

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './cli-io.js';
 
 type Row = Record<string, unknown>;
 

@@ -114,17 +114,32 @@ const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => s
   { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => String(extensionOf(doc).smsNumber ?? '') },
 ];
 
-/** A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider): 403 naming the attribute. */
+/**
+ * A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider), or an identity
+ * provider's `provisioning` token setting roles, licences or SMS numbers (the account's business, not the
+ * directory's): 403 naming the attribute.
+ */
 function refuseSelfGrantedRights(principal: Principal, before: JsonObject, next: JsonObject): void {
-  if (principal.role !== 'user') return;
+  if (principal.role !== 'user' && principal.role !== 'provisioning') return;
   const changed = new Set(changedAttributes(before, next, EXTENSION_URNS));
   const refused = adminOnlyAttributes.filter((a) => changed.has(a.key) && a.value(before) !== a.value(next)).map((a) => a.key);
   if (refused.length > 0) {
+    const who = principal.role === 'user' ? 'A user token cannot change its own' : 'A provisioning token (an identity provider) cannot change';
     throw new DomainError(
       'forbidden',
-      `A user token cannot change its own ${refused.join(', ')}: an account admin assigns ${refused.length > 1 ? 'them' : 'it'}. Leave ${refused.length > 1 ? 'them' : 'it'} out of the PATCH, or send the current value in a PUT`,
+      `${who} ${refused.join(', ')}: an account admin assigns ${refused.length > 1 ? 'them' : 'it'}. Leave ${refused.length > 1 ? 'them' : 'it'} out of the PATCH, or send the current value in a PUT`,
     );
   }
+}
+
+/** The admin-only extension attributes an identity provider's document leaves out keep their current values. */
+function keepAdminOnlyAttributes(before: JsonObject, next: JsonObject): void {
+  const current = extensionOf(before);
+  const names = ['accountAdmin', 'licenses', 'smsNumber'].filter((name) => current[name] !== undefined && extensionOf(next)[name] === undefined);
+  if (names.length === 0) return;
+  const ext = { ...extensionOf(next) };
+  for (const name of names) ext[name] = current[name];
+  next[SWITCHBOARD_URN] = ext;
 }
 
 function requireUsers(ctx: RequestContext): void {
@@ -191,6 +206,8 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     await users.transaction(async (trx) => {
       const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+      // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
+      if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, input);
       refuseSelfGrantedRights(principal, current.doc, input);
       const writer = await writerFor(users, trx, accountId, principal);
       await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
@@ -225,7 +242,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
       refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
       const writer = await writerFor(users, trx, accountId, principal);
-      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links });
+      // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
+      const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
+      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
     });
     await respond(req, res, 200, accountId, id);
   };
@@ -252,6 +271,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, principal } = contextOf(res);
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
+    refuseSelfGrantedRights(principal, {}, input);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
       if (writer.type !== 'admin' || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
+import { checkResourceLimits, emailLengthViolation, repeatedEmail, withoutRepeatedEmails } from '../domain/attribute-limits.js';
 import { DomainError, notFound, uniquenessError } from '../domain/errors.js';
 import { fieldOwners, ownableAttributes, resolveWrite, changedAttributes, type FieldOwner, type SourceKind, type Writer } from '../domain/ownership.js';
 import {
@@ -40,6 +41,11 @@ export interface ApplyOptions {
   ifMatch?: number;
   /** Source-writer attribute claims: defaults to the attributes of its kind present in the document. */
   ownedAttributes?: string[];
+  /**
+   * A partial write (a PATCH): the attributes it wrote. A source then claims those (of its kind) beside what its
+   * link already owned, not every attribute the patched document holds.
+   */
+  wrote?: readonly string[];
   /** For source writers: the hash of the record, kept on the link (the sync engine's "unchanged" check); default none. */
   linkHash?: string;
   /** The current user's source links, when the caller read them with the row (findForUpdateWithLinks). */
@@ -113,10 +119,20 @@ function checkVersion(current: StoredUser | undefined, ifMatch: number | undefin
  * seed's New User form for admin writers (First Name, Last Name and a valid Email; extension numbers). Sources
  * are not held to the form: RFC 7643 requires only userName of what an identity provider or directory sends.
  */
-function prepareDocument(writer: Writer, current: StoredUser | undefined, incoming: JsonObject, ifMatch: number | undefined): JsonObject {
+function prepareDocument(writer: Writer, current: StoredUser | undefined, incoming: JsonObject, ifMatch: number | undefined, maxValues: number): JsonObject {
   checkVersion(current, ifMatch);
   const next = cleanDocument(incoming);
   if (typeof next.userName !== 'string' || next.userName.trim() === '') throw new DomainError('invalidValue', 'userName is required and must not be empty');
+  for (const email of Array.isArray(next.emails) ? (next.emails as JsonObject[]) : []) {
+    const violation = typeof email?.value === 'string' ? emailLengthViolation(email.value) : undefined;
+    if (violation) throw new DomainError('invalidValue', `emails: ${violation}`);
+  }
+  // One address once per user, whatever its case: a pulled directory record is cleaned, a SCIM client is told.
+  if (writer.type === 'source' && writer.kind !== 'scim') withoutRepeatedEmails(next);
+  const repeated = repeatedEmail(next);
+  if (repeated !== undefined) throw new DomainError('invalidValue', `emails lists ${repeated} more than once (addresses compare case-insensitively): keep one`);
+  // Lengths and counts every writer is held to (SCIM, Bulk, sync, import all arrive here).
+  checkResourceLimits('User', next, { maxValues });
   const before = current?.doc[SWITCHBOARD_URN] as JsonObject | undefined;
   if (before && before.contactCenter !== undefined && writer.type === 'admin') {
     next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: before.contactCenter };
@@ -137,8 +153,12 @@ function sourceClaim(
   writer: Writer & { type: 'source' }, options: ApplyOptions, next: JsonObject, links: readonly SourceLink[], id: string,
 ): { anchor: string; owned: string[] } {
   const kind = writer.kind as SourceKind;
-  const owned = options.ownedAttributes ?? ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active'));
   const existing = links.find((l) => l.sourceId === writer.sourceId);
+  const owned =
+    options.ownedAttributes ??
+    (options.wrote
+      ? [...new Set([...(existing?.ownedAttributes ?? []), ...ownableAttributes[kind].filter((a) => options.wrote!.includes(a))])]
+      : ownableAttributes[kind].filter((a) => present(next, a) || (kind === 'scim' && a === 'active')));
   return { anchor: options.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id), owned };
 }
 
@@ -199,6 +219,8 @@ export class UserService {
   constructor(
     private readonly db: Knex,
     private readonly clock: Clock,
+    /** Values one multi-valued attribute of a user may hold (SCIM_MAX_MULTI_VALUES). */
+    private readonly maxMultiValues = 100,
   ) {}
 
   transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
@@ -242,7 +264,7 @@ export class UserService {
    */
   async apply(trx: Trx, accountId: string, writer: Writer, current: StoredUser | undefined, incoming: JsonObject, options: ApplyOptions = {}): Promise<WriteResult> {
     const now = this.clock.now();
-    let next = prepareDocument(writer, current, incoming, options.ifMatch);
+    let next = prepareDocument(writer, current, incoming, options.ifMatch, this.maxMultiValues);
 
     const links = current ? (options.links ?? (await sourceLinksRepo.forUser(trx, accountId, current.id))) : [];
     const owners = ownersAfter(links, writer, options, next);
@@ -386,7 +408,7 @@ export class UserService {
       checkVersion(current, options.ifMatch);
       return 'alone';
     }
-    let next = prepareDocument(writer, current, item.next, options.ifMatch);
+    let next = prepareDocument(writer, current, item.next, options.ifMatch, this.maxMultiValues);
     let ignored: string[] = [];
     if (current) {
       const owners = ownersAfter(links, writer, options, next);

@@ -69,7 +69,7 @@ export interface SyncEngineOptions {
   users: UserService;
   clock: Clock;
   logger: Logger;
-  connectors: Map<string, Connector>;
+  connectors: ReadonlyMap<string, Connector>;
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
