@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
+import type { Dispatch } from '../http/dispatch.js';
 import { contextOf } from '../http/request-context.js';
 import { errorBody, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
@@ -7,7 +8,7 @@ import { refuseOtherMethods } from './method-not-allowed.js';
 import { forwardedHeaders, mountRootSearch } from './root-search.js';
 
 /** One operation replayed through the app itself, so it gets exactly the behaviour of its own endpoint. */
-export type Dispatch = (request: { method: string; url: string; headers: Record<string, string>; body?: unknown }) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }>;
+export type { Dispatch } from '../http/dispatch.js';
 
 interface BulkOperation {
   method: string;

@@ -100,7 +100,7 @@ function refuseFilter(query: Record<string, unknown>): void {
   }
 }
 
-export function discoveryRouter(deps: { resourceTypes: () => ResourceTypeDef[]; limits: ServiceLimits }): Router {
+export function discoveryRouter(deps: { resourceTypes: () => readonly ResourceTypeDef[]; limits: ServiceLimits }): Router {
   const router = Router({ mergeParams: true });
   const schemasOf = (): SchemaDef[] => {
     const seen = new Map<string, SchemaDef>();

@@ -130,10 +130,10 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
       accountId,
       req.params.id!,
       (current) => {
-        // Patched on the config without its secrets: a secret the operations do not name is absent, and the
-        // service keeps the stored one, unless the change moves where secrets go (then it must be sent again).
+        // Patched on the config without its secrets: a secret the operations give is set, one they leave out is kept by
+        // the service, unless where it is sent changes (then it must be given again).
         const type = sourceResourceTypeFor(deps.sources.connectorOf(current.kind).configSchema);
-        const { resource } = applyPatch(toSourceResource(current, deps.sources.redacted(current), scimBase), ops, type);
+        const { resource } = applyPatch(toSourceResource(current, deps.sources.redacted(current) as JsonObject, scimBase), ops, type);
         return sourceInputOf(resource, current);
       },
       ifMatchVersion(req),

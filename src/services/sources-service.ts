@@ -3,6 +3,7 @@
  * `parseConfig` validates configuration; write-only (secret) properties are kept when a change omits them
  * and are never returned.
  */
+import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
@@ -37,17 +38,11 @@ function secretPaths(props: Record<string, ConfigProperty>, prefix = ''): string
   return out;
 }
 
-/** Names of the properties that decide where secrets are sent (secretDestination), as dotted paths. */
-function destinationPaths(props: Record<string, ConfigProperty>, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [name, prop] of Object.entries(props)) {
-    if (prop.secretDestination) out.push(prefix + name);
-    if (prop.properties) out.push(...destinationPaths(prop.properties, `${prefix}${name}.`));
-  }
-  return out;
+function propertyAt(props: Record<string, ConfigProperty>, path: string): ConfigProperty | undefined {
+  const [head, ...rest] = path.split('.');
+  const prop = props[head!];
+  return rest.length === 0 ? prop : prop?.properties ? propertyAt(prop.properties, rest.join('.')) : undefined;
 }
-
-const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
@@ -68,7 +63,7 @@ export class SourcesService {
   constructor(
     private readonly db: Executor,
     private readonly clock: Clock,
-    private readonly connectors: Map<string, Connector>,
+    private readonly connectors: ReadonlyMap<string, Connector>,
     private readonly secrets: SecretBox,
   ) {}
 
@@ -181,13 +176,11 @@ export class SourcesService {
     const input = change(current);
     if (input.kind !== current.kind) throw new DomainError('mutability', 'kind is immutable');
     const connector = this.connectorOf(current.kind);
-    // Like a browser's saved password: a change of where the secrets go (a host, a URL, a trusted CA) must carry
-    // them again, or anyone with Sources rights could point the source at a listener and read them.
-    const moved = destinationPaths(connector.configSchema.properties).filter((path) => !sameValue(getPath(input.config, path), getPath(current.config, path)));
     for (const path of secretPaths(connector.configSchema.properties)) {
       if (getPath(input.config, path) !== undefined || getPath(current.config, path) === undefined) continue;
+      const moved = (propertyAt(connector.configSchema.properties, path)?.sentTo ?? []).filter((field) => !isDeepStrictEqual(input.config[field], current.config[field]));
       if (moved.length > 0) {
-        throw new DomainError('invalidValue', `config.${path} is required again: the change of ${moved.map((m) => `config.${m}`).join(', ')} would send the stored secret somewhere new`);
+        throw new DomainError('invalidValue', `config.${path} is required again when ${moved.map((f) => `config.${f}`).join(', ')} change${moved.length === 1 ? 's' : ''}: the stored secret is not sent to a new place`);
       }
       setPath(input.config, path, getPath(current.config, path));
     }

@@ -17,6 +17,8 @@ import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import { runAsOne, type Statement } from '../db/statement.js';
 import { runUserWrite, uniqueKeysOf, usersRepo, type StoredUser, type UniqueHolder, type UserView, type ListQuery, type UserWrite } from '../db/users-repo.js';
+import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
+import { usernameToApply } from '../domain/mivb-username.js';
 import type { Clock } from '../lib/clock.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 
@@ -321,7 +323,18 @@ export class UserService {
       await runAsOne(trx, alongside);
       return { user: current!, created: false, changed, ignored };
     }
-    return { user: await runUserWrite(trx, write, alongside), created: !current, changed, ignored };
+    const user = await runUserWrite(trx, write, alongside);
+    await this.enqueueUsernameWriteBack(trx, accountId, writer, id, current?.doc, next, now);
+    return { user, created: !current, changed, ignored };
+  }
+
+  /** The seed's apply-once MiVB username: written to the write-back outbox in the edit's transaction. */
+  private async enqueueUsernameWriteBack(trx: Trx, accountId: string, writer: Writer, userId: string, before: JsonObject | undefined, next: JsonObject, now: Date): Promise<void> {
+    const message = usernameToApply(writer, userId, before, next);
+    if (!message) return;
+    // No MiVB source in the account: there is no PBX to write to.
+    const sourceId = await writeBackOutboxRepo.mivbSourceFor(trx, accountId, userId);
+    if (sourceId) await writeBackOutboxRepo.enqueue(trx, { accountId, sourceId, userId, kind: 'username', payload: { ...message }, at: now });
   }
 
   /**
@@ -432,10 +445,12 @@ export class UserService {
     return prepared;
   }
 
-  /** Whether enforceRules would query: a licence added (seats), or an admin taking away an account admin right. */
+  /** Whether enforceRules would query: a licence added (seats), an admin taking away an account admin right, a MiVB username to write back. */
   private rulesNeedQueries(current: StoredUser | undefined, next: JsonObject, writer: Writer): boolean {
     const before = current?.doc ?? {};
     if (licensesOf(next).some((l) => !licensesOf(before).some((b) => b.toLowerCase() === l.toLowerCase()))) return true;
+    // The MiVB username's write-back is enqueued by `apply` (a query for the source, a row in the outbox).
+    if (usernameToApply(writer, current?.id ?? '', current?.doc, next)) return true;
     return !!current && extensionOf(before).accountAdmin === true && extensionOf(next).accountAdmin !== true && writer.type === 'admin';
   }
 

@@ -34,7 +34,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceGroup, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SourceGroup, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
@@ -70,7 +70,7 @@ export interface SyncEngineOptions {
   users: UserService;
   clock: Clock;
   logger: Logger;
-  connectors: Map<string, Connector>;
+  connectors: ReadonlyMap<string, Connector>;
   /** Opens the sealed secrets of a source's configuration (src/lib/secret-box.ts); without it, configs are read as stored. */
   secrets?: SecretBox;
   batchSize?: number;
@@ -264,7 +264,17 @@ interface RunContext {
   account?: { trx: unknown; value: Account };
   /** Why the deletion threshold stopped the run, with its numbers. */
   thresholdError?: string;
+  /** The connector found its source unchanged since the saved state (`SourceState.idle`). */
+  idle: boolean;
 }
+
+/** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
+interface BatchExtras {
+  rejected: SourceRejected[];
+  skipped: number;
+}
+
+const noExtras = (): BatchExtras => ({ rejected: [], skipped: 0 });
 
 /** The account as seen in this transaction: read once per batch, not once per record. */
 async function accountIn(trx: Trx, ctx: RunContext): Promise<Account | undefined> {
@@ -346,7 +356,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -361,9 +371,11 @@ export class SyncEngine {
     }
     if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
-    const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at }).catch(async (e) => {
+    // Idle: the connector found nothing changed and the run touched nothing (an unchanged export).
+    const idle = status === 'succeeded' && ctx.idle && ctx.processed === 0 && ctx.counts.skipped === 0;
+    const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at, idle }).catch(async (e) => {
       log.error({ err: e }, 'could not record the end of a sync run');
-      return { ...run, status, counts: ctx.counts, error, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
+      return { ...run, status, counts: ctx.counts, error, idle, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
     });
     await sourcesRepo
       .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
@@ -386,14 +398,17 @@ export class SyncEngine {
     let writeError: unknown;
     queue.on('error', (e) => (writeError ??= e));
     let batch: ConnectorRecord[] = [];
+    let extras = noExtras();
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
       const records = batch;
+      const carried = extras;
       batch = [];
-      if (records.length === 0 && state === undefined) return;
+      extras = noExtras();
+      if (records.length === 0 && state === undefined && carried.rejected.length === 0 && carried.skipped === 0) return;
       await queue.onSizeLessThan(1);
       if (writeError) throw writeError;
-      void queue.add(() => this.applyBatch(ctx, records, state)).catch((e) => (writeError ??= e));
+      void queue.add(() => this.applyBatch(ctx, records, state, carried)).catch((e) => (writeError ??= e));
     };
     try {
       const onRetry = (): void => void ctx.counts.retries++;
@@ -411,6 +426,16 @@ export class SyncEngine {
           ctx.groups.push(item);
         } else if (item.type === 'group-delete') {
           ctx.groupDeletes.push(item.anchor);
+        } else if (item.type === 'rejected' || item.type === 'skipped') {
+          // A rejected object that names its anchor is still in the source: its user is not taken as gone.
+          if (item.type === 'rejected') {
+            if (item.anchor) ctx.seen.add(item.anchor);
+            extras.rejected.push(item);
+          } else extras.skipped++;
+          if (extras.rejected.length + extras.skipped >= this.batchSize) await flush();
+        } else if (item.idle) {
+          ctx.idle = true;
+          await flush(item.state);
         } else if (ctx.deletes.length > 0 || item.complete || ctx.groups.length > 0 || ctx.groupDeletes.length > 0) {
           // Deletions or groups pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
@@ -463,7 +488,7 @@ export class SyncEngine {
    * savepoint) and the batch is applied again record by record, each in its savepoint, so only the bad ones
    * are quarantined.
    */
-  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined): Promise<void> {
+  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras = noExtras()): Promise<void> {
     await this.inTransaction(ctx, async (trx) => {
       const before = { counts: { ...ctx.counts }, seq: ctx.seq, processed: ctx.processed };
       let results: SyncResult[];
@@ -477,6 +502,10 @@ export class SyncEngine {
         results = [];
         for (const record of records) this.count(ctx, results, await this.applyRecord(trx, ctx, record));
       }
+      for (const rejected of extras.rejected) {
+        this.count(ctx, results, { anchor: rejected.anchor ?? null, userId: null, outcome: 'quarantined', changes: {}, error: `${rejected.ref}: ${rejected.error}` });
+      }
+      ctx.counts.skipped += extras.skipped;
       if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
         throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
       }
@@ -841,7 +870,8 @@ export class SyncEngine {
     }
     const now = this.deps.clock.now();
     const graceMs = source.gracePeriodDays * 24 * 3600_000;
-    const expired = links.filter((l) => l.missingSince && now.getTime() - l.missingSince.getTime() >= graceMs && !ctx.seen.has(l.anchor));
+    // The seed: a user synced from MiCloud Connect cannot be deleted; gone from the export, it stays deactivated.
+    const expired = source.kind === 'micloud' ? [] : links.filter((l) => l.missingSince && now.getTime() - l.missingSince.getTime() >= graceMs && !ctx.seen.has(l.anchor));
 
     const anchors = [...toDeactivate];
     for (let i = 0; i === 0 || i < anchors.length; i += this.batchSize) {
