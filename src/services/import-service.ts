@@ -210,12 +210,12 @@ export class ImportService {
           batch = [];
           // Every ANALYZE_EVERY_ROWS users written, the planner learns how many there are now (usersRepo.analyze).
           if (!request.dryRun && Math.floor((run.counts.created + run.counts.updated) / ANALYZE_EVERY_ROWS) > Math.floor(written / ANALYZE_EVERY_ROWS)) {
-            await usersRepo.analyze(this.options.db);
+            await this.analyze(run);
           }
         }
       }
       if (batch.length > 0) await this.writeBatch(run, batch);
-      if (!request.dryRun && run.counts.created + run.counts.updated >= ANALYZE_AFTER_ROWS) await usersRepo.analyze(this.options.db);
+      if (!request.dryRun && run.counts.created + run.counts.updated >= ANALYZE_AFTER_ROWS) await this.analyze(run);
     } catch (error) {
       logger.error({ err: error, importId: run.importId }, 'import stopped');
       const detail = error instanceof DomainError ? error.detail : 'an unexpected error';
@@ -223,6 +223,15 @@ export class ImportService {
       return;
     }
     await this.finish(run, run.counts.failed > 0 ? 'completed_with_errors' : 'succeeded', null);
+  }
+
+  /** Refreshes the planner's statistics; a failure only costs speed, so it is logged and the import goes on. */
+  private async analyze(run: Run): Promise<void> {
+    try {
+      await usersRepo.analyze(this.options.db);
+    } catch (error) {
+      this.options.logger.warn({ err: error, importId: run.importId }, 'analyze after imported users failed');
+    }
   }
 
   private async finish(run: Run, status: 'succeeded' | 'completed_with_errors' | 'failed', error: string | null): Promise<void> {
