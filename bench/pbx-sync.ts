@@ -22,14 +22,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mivbConnector } from '../connectors/mivb/index.js';
 import type { Connector, JsonValue, SourceItem } from '../connectors/sdk/index.js';
 import { mivbExportChunks } from '../connectors/testing/pbx-fixtures.js';
-import { migrateLatest, openDatabase, type Database } from '../src/db/database.js';
+import { migrateLatest } from '../src/db/database.js';
 import type { SyncCounts } from '../src/db/sync-runs-repo.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { UserService } from '../src/services/user-service.js';
 import { SyncEngine } from '../src/sync/sync-engine.js';
 import { startSshd, SFTP_USER, type Sshd } from '../test/support/sshd.js';
-import { benchLdapSync, type LdapSyncFigures } from './ldap-sync.js';
+import { benchLdapSync, openBenchDatabase, rssSampler, type LdapSyncFigures } from './ldap-sync.js';
 
 export interface PbxSyncFigures {
   rows: number;
@@ -42,30 +42,6 @@ interface SftpAccess {
   location: string;
   password: string;
   hostKeySha256: string;
-}
-
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
-  return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage.rss())) };
-}
-
-async function openBenchDatabase(): Promise<{ db: Database; drop(): Promise<void> }> {
-  const knexFactory = (await import('knex')).default;
-  const name = 'switchboard_bench_pbx';
-  const server = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
-  const admin = knexFactory({ client: 'pg', connection: `${server}/postgres`, pool: { min: 0, max: 1 } });
-  await admin.raw(`drop database if exists ${name} with (force)`);
-  await admin.raw(`create database ${name}`);
-  const db = await openDatabase({ databaseUrl: `${server}/${name}`, poolMax: 4 });
-  return {
-    db,
-    async drop() {
-      await db.close();
-      await admin.raw(`drop database if exists ${name} with (force)`).catch(() => undefined);
-      await admin.destroy();
-    },
-  };
 }
 
 /** Writes an export of `rows` rows as the SFTP user's file, its modification time `ageMs` in the past. */
@@ -86,7 +62,7 @@ async function writeExport(sshd: Sshd, name: string, rows: number, changed: numb
 }
 
 async function childRun(rows: number, changes: number, sftp: SftpAccess, askForChanges: () => Promise<void>): Promise<PbxSyncFigures> {
-  const { db, drop } = await openBenchDatabase();
+  const { db, drop } = await openBenchDatabase('postgres');
   try {
     await migrateLatest(db.knex);
     const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Bench' }).returning('id');
