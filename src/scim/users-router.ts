@@ -4,12 +4,12 @@ import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Account } from '../domain/account.js';
-import { changedAttributes, type Writer } from '../domain/ownership.js';
-import { extensionOf, licensesOf, SWITCHBOARD_URN } from '../domain/user-rules.js';
+import type { Writer } from '../domain/ownership.js';
+import { selfEditViolation, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
-import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
+import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, originOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -102,29 +102,11 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 
-/**
- * The seed gives admins alone the rights behind these fields ("enable or disable administrative rights for a user
- * ... assign products and licenses"; SMS numbers come from the account's pool): a user token may edit its own
- * profile through /Me but not these. Compared by meaning, so a client echoing GET /Me back (accountAdmin false
- * where the document has none, licences in another order) is not refused.
- */
-const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => string }[] = [
-  { key: `${SWITCHBOARD_URN}:accountAdmin`, value: (doc) => String(extensionOf(doc).accountAdmin === true) },
-  { key: `${SWITCHBOARD_URN}:licenses`, value: (doc) => JSON.stringify([...licensesOf(doc)].sort()) },
-  { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => String(extensionOf(doc).smsNumber ?? '') },
-];
-
 /** A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider): 403 naming the attribute. */
 function refuseSelfGrantedRights(principal: Principal, before: JsonObject, next: JsonObject): void {
   if (principal.role !== 'user') return;
-  const changed = new Set(changedAttributes(before, next, EXTENSION_URNS));
-  const refused = adminOnlyAttributes.filter((a) => changed.has(a.key) && a.value(before) !== a.value(next)).map((a) => a.key);
-  if (refused.length > 0) {
-    throw new DomainError(
-      'forbidden',
-      `A user token cannot change its own ${refused.join(', ')}: an account admin assigns ${refused.length > 1 ? 'them' : 'it'}. Leave ${refused.length > 1 ? 'them' : 'it'} out of the PATCH, or send the current value in a PUT`,
-    );
-  }
+  const violation = selfEditViolation(before, next);
+  if (violation) throw new DomainError('forbidden', violation);
 }
 
 function requireUsers(ctx: RequestContext): void {
@@ -229,7 +211,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   const remove = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
     // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
-    if (principal.role === 'user') throw new DomainError('forbidden', 'A user token cannot delete its own user; an account admin deletes users');
+    if (principal.role === 'user') throw new DomainError('forbidden', SELF_DELETE_REFUSAL);
     const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
     await users.delete(accountId, writer, id, ifMatchVersion(req));
     sendScim(res, 204);
@@ -250,7 +232,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const input = coerceResource(req.body, rt, userSchema);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
-      if (writer.type !== 'admin' || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
+      if (writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
       // An admin's new user is welcomed (the seed's Add User): the account is read once, for the rules and the email.
       const account = await users.account(trx, accountId);
       const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });

@@ -3,7 +3,7 @@ import type { Writer } from '../../src/domain/ownership.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Trx } from '../../src/db/database.js';
 import { usersRepo, type StoredUser } from '../../src/db/users-repo.js';
-import { UserService, type ApplyItem } from '../../src/services/user-service.js';
+import { UserService, type WriteRequest } from '../../src/services/user-service.js';
 import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
 
 type Doc = Record<string, unknown>;
@@ -25,10 +25,10 @@ const doc = (userName: string, extra: Doc = {}): Doc => ({
 });
 
 /**
- * applyMany must answer and store exactly what apply called once per item (catching its DomainError) does.
+ * write() of a batch must answer and store exactly what apply (a write of one) called once per item (catching its DomainError) does.
  * Each scenario runs both ways, in two fresh accounts seeded alike, and the outcomes and stored state are compared.
  */
-describe('UserService.applyMany: the same outcome as apply, item by item', () => {
+describe('UserService.write: a batch has the same outcome as its items written one by one', () => {
   let t: TestApp;
   let users: UserService;
 
@@ -104,7 +104,7 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
         }
       }
     });
-    // All at once through applyMany (one writer per call: consecutive ops of one writer go together).
+    // All at once through write (one writer per call: consecutive ops of one writer go together).
     const many = await seeded(seed);
     const manyOutcomes: string[] = [];
     await users.transaction(async (trx) => {
@@ -113,9 +113,9 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
         const writer = ops[i]!.writer ?? 'ldap';
         const slice: Op[] = [];
         while (i < ops.length && (ops[i]!.writer ?? 'ldap') === writer) slice.push(ops[i++]!);
-        const items: ApplyItem[] = [];
-        for (const op of slice) items.push({ current: await currentOf(trx, many.accountId, op.user), next: op.next, options: op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {} });
-        for (const r of await users.applyMany(trx, many.accountId, many.writers[writer]!, items)) {
+        const items: WriteRequest[] = [];
+        for (const op of slice) items.push({ current: await currentOf(trx, many.accountId, op.user), next: op.next, ...(op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {}) });
+        for (const r of await users.write(trx, many.accountId, many.writers[writer]!, items)) {
           manyOutcomes.push(
             r.ok
               ? summary({ ok: true, created: r.result.created, changed: r.result.changed, ignored: r.result.ignored, userName: r.result.user.doc.userName })
