@@ -2,10 +2,12 @@
  * Pure mapping from an LDAP entry (as ldapts returns it) to a connector record in SCIM vocabulary.
  * No I/O: the connector passes the entry, the resolved attribute map and a DN → anchor lookup.
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import {
   ConnectorError,
   ENTERPRISE_USER_URN,
+  formatGuid,
+  toE164,
   SWITCHBOARD_USER_URN,
   type EnterpriseUserAttributes,
   type ScimAttributes,
@@ -32,26 +34,7 @@ const GUID_ATTRIBUTES = new Set(['objectguid', 'invocationid', 'msds-objectguid'
 const UF_ACCOUNTDISABLE = 0x2;
 export const MANAGER_PATH = `${ENTERPRISE_USER_URN}:manager`;
 
-/**
- * The standard string form of a Microsoft GUID: the first three groups are little-endian
- * (`{data1 u32 LE}-{data2 u16 LE}-{data3 u16 LE}-{data4[0..1]}-{data4[2..7]}`), lower case.
- */
-export function formatGuid(bytes: Buffer): string {
-  if (bytes.length !== 16) throw new ConnectorError('protocol', `a GUID has 16 bytes, got ${bytes.length}`);
-  const hex = (start: number, end: number, reverse: boolean): string => {
-    const part = Buffer.from(bytes.subarray(start, end));
-    return (reverse ? part.reverse() : part).toString('hex');
-  };
-  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}`;
-}
-
-/** The GUID's bytes, for filters and fixtures (inverse of `formatGuid`). */
-export function guidBytes(guid: string): Buffer {
-  const hex = guid.replace(/[{}-]/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new ConnectorError('protocol', `"${guid}" is not a GUID`);
-  const b = Buffer.from(hex, 'hex');
-  return Buffer.concat([b.subarray(0, 4).reverse(), b.subarray(4, 6).reverse(), b.subarray(6, 8).reverse(), b.subarray(8)]);
-}
+export { formatGuid, guidBytes, toE164 } from '../sdk/index.js';
 
 /** DNs compared case-insensitively, without spaces around separators. */
 export function normaliseDn(dn: string): string {
@@ -219,12 +202,6 @@ export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn
   if (references.length > 0) record.references = references;
   if (warnings.length > 0) record.warnings = warnings;
   return record;
-}
-
-/** E.164, or undefined when the number is not valid for its (or the default) country. */
-export function toE164(value: string, defaultCountry?: CountryCode): string | undefined {
-  const parsed = parsePhoneNumberFromString(value, defaultCountry);
-  return parsed?.isValid() ? parsed.number : undefined;
 }
 
 function unique(list: string[]): string[] {

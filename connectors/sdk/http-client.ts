@@ -132,7 +132,8 @@ function backoff(baseDelayMs: number, attempt: number): number {
   return baseDelayMs * 2 ** attempt;
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** `setTimeout` as a promise that an abort rejects at once. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {

@@ -66,6 +66,12 @@ export interface ScimAttributes {
 export interface HardKeys {
   externalId?: string;
   employeeNumber?: string;
+  /**
+   * The objectGUID (as `formatGuid` writes it) of the on-premises Active Directory object this record is synced
+   * from (Entra's `onPremisesImmutableId` decoded): the engine matches it to the user an Active Directory source
+   * of the same account links with that anchor, so a person synced from both is one user.
+   */
+  onPremisesObjectGuid?: string;
 }
 
 /** A reference the connector could not turn into an anchor; the engine resolves it. */
@@ -95,6 +101,12 @@ export interface SourceRecord {
 export interface SourceDelete {
   type: 'delete';
   anchor: string;
+  /**
+   * `soft`: the object still exists at the source but is out of use and may come back (an Entra user in the
+   * recycle bin): the engine deactivates the user and does not start the grace period that ends in a delete;
+   * the object's next record reactivates it. Absent: gone for good (the delete path, grace period and threshold).
+   */
+  soft?: boolean;
 }
 
 /**
@@ -111,7 +123,26 @@ export interface SourceState {
   complete?: boolean;
 }
 
-export type SourceItem = SourceRecord | SourceDelete | SourceState;
+/**
+ * A group of the source (connectors that read groups, e.g. Entra with `syncGroups`). `members` lists anchors of
+ * this source's users and groups; with `partial`, `members` are added and `removedMembers` removed, the rest kept.
+ */
+export interface SourceGroup {
+  type: 'group';
+  anchor: string;
+  displayName?: string;
+  members: Array<{ anchor: string; type: 'User' | 'Group' }>;
+  removedMembers?: string[];
+  partial?: boolean;
+  raw: Record<string, unknown>;
+}
+
+export interface SourceGroupDelete {
+  type: 'group-delete';
+  anchor: string;
+}
+
+export type SourceItem = SourceRecord | SourceDelete | SourceState | SourceGroup | SourceGroupDelete;
 
 export type ReadRequest = { mode: 'full' } | { mode: 'incremental'; state: JsonValue };
 
@@ -124,6 +155,8 @@ export interface ConnectorLogger {
 export interface ReadContext {
   signal?: AbortSignal;
   logger?: ConnectorLogger;
+  /** Called each time the connector waits to retry a request the source throttled or failed (the run's `counts.retries`). */
+  onRetry?: (detail: { waitMs: number }) => void;
 }
 
 /** A JSON-schema-like description of a connector's configuration, for forms and validation messages. */

@@ -191,6 +191,8 @@ export class SyncEngine {
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
           ctx.deletes.push(item.anchor);
+        } else if (item.type === 'group' || item.type === 'group-delete') {
+          continue;
         } else if (ctx.deletes.length > 0 || item.complete) {
           // Deletions pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
