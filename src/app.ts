@@ -14,6 +14,7 @@ import { discoveryRouter } from './scim/discovery-router.js';
 import { tokensRouter } from './scim/tokens-router.js';
 import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
+import { csvBodyOf } from './scim/imports-router.js';
 
 /**
  * The HTTP request listener, built from its dependencies; never listens (server.ts and tests do). The flat SCIM
@@ -34,8 +35,9 @@ export function createApp(deps: Deps): RequestListener {
     next();
   });
 
-  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing).
-  const json = express.json({ limit: config.bodyLimitBytes, type: () => true, strict: false });
+  // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing),
+  // except a CSV file, which POST /Imports streams itself (its own size limit, IMPORT_MAX_BYTES).
+  const json = express.json({ limit: config.bodyLimitBytes, type: (req) => !csvBodyOf(req.headers['content-type']).csv, strict: false });
 
   const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl };
   const auth = scimAuth(authDeps);

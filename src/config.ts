@@ -9,6 +9,8 @@ export interface Config {
   databasePoolMax: number;
   bootstrapToken: string | undefined;
   bodyLimitBytes: number;
+  /** Largest CSV file POST /Imports takes (IMPORT_MAX_BYTES); larger → 413 before anything is written. */
+  importMaxBytes: number;
   logLevel: string;
   /** Absolute base URL clients reach us at; when unset, taken from each request's Host. */
   publicUrl: string | undefined;
@@ -97,6 +99,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1),
     bootstrapToken,
     bodyLimitBytes: bytes(env, 'BODY_LIMIT', 1024 * 1024),
+    importMaxBytes: bytes(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024),
     logLevel: logLevel(env),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),

@@ -17,6 +17,9 @@ import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
+import { ImportService } from './services/import-service.js';
+import { importResourceType } from './scim/import-schemas.js';
+import { importsRouter } from './scim/imports-router.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
 export interface Deps {
@@ -29,6 +32,8 @@ export interface Deps {
   accounts: AccountService;
   users: UserService;
   groups: GroupService;
+  /** CSV imports of users (set once the welcome email of the actions is wired). */
+  imports?: ImportService;
   /** Resource types served, in discovery order. */
   resourceTypes: ResourceTypeDef[];
   /** Routers served at the root without authentication, before the JSON body parser (registration pages). */
@@ -99,6 +104,21 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const actions = actionsRouters(deps);
   usersDeps.welcomeCreatedUser = (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin);
   deps.scimRouters.push(actions.scim);
+  const imports = new ImportService({
+    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin),
+  });
+  deps.imports = imports;
+  deps.resourceTypes.push(importResourceType);
+  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, publicUrl: config.publicUrl }));
+  // First in the list, so it stops last: background imports finish before the database closes.
+  deps.workers.unshift({
+    name: 'imports',
+    start: async () => {
+      const { interrupted } = await imports.recover();
+      if (interrupted > 0) logger.warn({ interrupted }, 'imports left running by a stopped process were marked failed');
+    },
+    stop: () => imports.drain(),
+  });
   deps.publicRouters.push(actions.public);
   if (config.mailWorkerEnabled) {
     deps.workers.push({ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() });

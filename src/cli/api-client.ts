@@ -36,6 +36,35 @@ export class ApiClient {
     return parsed as T;
   }
 
+  /**
+   * A request whose body or answer is not JSON (a CSV file up, a CSV list down): the response, unread, when it is
+   * a success; an ApiError with the server's SCIM error otherwise.
+   */
+  async raw(method: string, path: string, init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string } = {}): Promise<Response> {
+    if (!this.config.token) throw new Error('No token: pass --token or set SWITCHBOARD_TOKEN');
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.url}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${this.config.token}`, ...init.headers },
+        ...(init.body !== undefined ? { body: init.body, duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (error) {
+      throw new Error(`Cannot reach ${this.config.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? (JSON.parse(text) as unknown) : undefined;
+      } catch {
+        // not a SCIM error body: keep the text
+      }
+      throw new ApiError(response.status, parsed);
+    }
+    return response;
+  }
+
   /** The SCIM base for an account, or the token's own. */
   base(accountId?: string): string {
     return accountId ? `/accounts/${encodeURIComponent(accountId)}/scim/v2` : '/scim/v2';

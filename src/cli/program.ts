@@ -5,6 +5,7 @@ import { URN } from '../scim/urns.js';
 import { startServer } from '../server.js';
 import { ApiClient, ApiError } from './api-client.js';
 import { registerSyncCommands } from './sync-commands.js';
+import { registerUsersCommands } from './users-commands.js';
 
 type Row = Record<string, unknown>;
 
@@ -139,6 +140,7 @@ export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) 
     });
 
   registerSyncCommands(program, client, print, io);
+  registerUsersCommands(program, client, print, io);
 
   return program;
 }

@@ -101,13 +101,13 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
     process.exitCode = 1;
   };
 
-  const sources = program.command('sources').description('directories that feed users (LDAP / Active Directory)');
+  const sources = program.command('sources').description('directories that feed users (LDAP / Active Directory, Microsoft Entra ID)');
   sources
     .command('add')
     .description('create a source from a connector configuration file (JSON)')
     .requiredOption('--name <name>', 'source name, unique in the account')
-    .requiredOption('--kind <kind>', 'connector kind, e.g. ldap')
-    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (url, bindDn, bindPassword, baseDn, …)')
+    .requiredOption('--kind <kind>', 'connector kind: ldap or entra')
+    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (ldap: url, bindDn, bindPassword, baseDn; entra: tenantId, clientId, clientSecret; …)')
     .option('--schedule <cron>', 'cron expression for scheduled incremental runs, e.g. "*/15 * * * *"')
     .option('--account <accountId>', 'account (default: your own)')
     .option('--json', 'print JSON')

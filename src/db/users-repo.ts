@@ -331,6 +331,25 @@ export const usersRepo = {
     return writes.map((w) => storedOf(accountId, w));
   },
 
+  /**
+   * The users holding these email addresses (keys in lower case), locked (FOR UPDATE) for the write that follows:
+   * key → user. One index probe per key (perKeyFrom): a CSV import's batch of rows is matched in one round trip.
+   */
+  async findByEmailsForUpdate(db: Executor, accountId: string, emailKeys: readonly string[]): Promise<Map<string, StoredUser>> {
+    const out = new Map<string, StoredUser>();
+    if (emailKeys.length === 0) return out;
+    const { rows } = (await db.raw(
+      `select p.key, ${baseColumns.map((c) => `u.${c}`).join(', ')}
+         from ${perKeyFrom('?::text[]', 'select lower(value) as key, user_id from user_emails where account_id = ? and lower(value) = k.v')}
+         join users u on u.account_id = ? and u.id = p.user_id
+        order by u.id
+        for update of u`,
+      [[...emailKeys], accountId, accountId],
+    )) as { rows: (UserRow & { key: string })[] };
+    for (const row of rows) out.set(row.key, toStored(row));
+    return out;
+  },
+
   /** The users of the account holding any of these unique values (as uniqueValuesOf gives them): one round trip. */
   async uniqueHolders(db: Executor, accountId: string, values: readonly UniqueValue[]): Promise<UniqueHolder[]> {
     if (values.length === 0) return [];

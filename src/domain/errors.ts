@@ -24,6 +24,7 @@ export type DomainErrorKind =
   | 'conflict'
   | 'preconditionFailed'
   | 'payloadTooLarge'
+  | 'unsupportedMediaType'
   | 'notImplemented'
   | 'methodNotAllowed'
   | 'unavailable'
@@ -48,6 +49,7 @@ const statusOf: Record<DomainErrorKind, number> = {
   conflict: 409,
   preconditionFailed: 412,
   payloadTooLarge: 413,
+  unsupportedMediaType: 415,
   notImplemented: 501,
   methodNotAllowed: 405,
   unavailable: 503,

@@ -24,7 +24,7 @@ export const sourceResourceType: ResourceTypeDef = {
     description: 'A configured source of users.',
     attributes: [
       attr('name', 'string', 'Name of the source, unique in the account.', { required: true }),
-      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap'], caseExact: true }),
+      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap', 'entra'], caseExact: true }),
       attr('config', 'complex', "Connector configuration (the connector's configSchema); secrets such as bindPassword are write-only and never returned.", { required: true }),
       attr('schedule', 'string', 'Cron expression (node-cron) for scheduled incremental runs; absent for manual runs only.'),
       attr('enabled', 'boolean', 'Scheduled runs happen only when enabled.'),

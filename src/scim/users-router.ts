@@ -21,6 +21,7 @@ import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { toUserResource } from './user-resource.js';
+import { acceptsCsv, exportUsersCsv } from './users-csv-export.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
 
@@ -133,8 +134,12 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
   return [
     {
       path: '/Users',
-      async handle({ ctx, query }, res) {
+      async handle({ ctx, query, req }, res) {
         requireUsers(ctx);
+        if (acceptsCsv(req.headers.accept)) {
+          await exportUsersCsv(deps.users, ctx.accountId, parseListParams(query, deps.maxResults), res);
+          return;
+        }
         sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults)));
       },
     },

@@ -1,5 +1,6 @@
 /** Wires the sync engine, the Sources and SyncRuns APIs and the scheduler into the app's dependencies. */
 import type { Connector } from '../../connectors/sdk/index.js';
+import { entraConnector } from '../../connectors/entra/index.js';
 import { ldapConnector } from '../../connectors/ldap/index.js';
 import type { Deps } from '../deps.js';
 import { sourcesRouter } from '../scim/sources-router.js';
@@ -14,7 +15,10 @@ export { SyncEngine } from './sync-engine.js';
 export { SyncScheduler } from './scheduler.js';
 export { SourcesService } from './sources-service.js';
 
-export const defaultConnectors = (): Map<string, Connector> => new Map<string, Connector>([['ldap', ldapConnector as Connector]]);
+export const defaultConnectors = (): Map<string, Connector> => new Map<string, Connector>([
+  ['ldap', ldapConnector as Connector],
+  ['entra', entraConnector as Connector],
+]);
 
 export interface SyncParts {
   engine: SyncEngine;
