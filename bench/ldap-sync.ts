@@ -28,7 +28,7 @@ import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { UserService } from '../src/services/user-service.js';
 import { SyncEngine } from '../src/sync/sync-engine.js';
-import type { SyncCounts } from '../src/sync/sync-runs-repo.js';
+import type { SyncCounts } from '../src/db/sync-runs-repo.js';
 import { peopleLdif, replaceLdif, startSlapd } from '../test/support/slapd.js';
 import { ldapsearchFloor, PAGE_SIZE } from './ldap-sync-floor.js';
 

@@ -7,7 +7,7 @@ import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { MailWorker } from '../src/services/mail/mail-worker.js';
 import { createSmtpMailer } from '../src/services/mail/mailer.js';
-import { enqueue, generateMessageId } from '../src/services/mail/outbox-repo.js';
+import { enqueue, generateMessageId } from '../src/db/outbox-repo.js';
 import { renderMail } from '../src/services/mail/mail-templates.js';
 
 // Mail delivery throughput: (a) the floor, a bare nodemailer pool pushing messages as fast as the worker's

@@ -20,7 +20,7 @@ import autocannon from 'autocannon';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { usersRepo } from '../src/db/users-repo.js';
-import { compileListFilter } from '../src/scim/list-filter.js';
+import { compileListFilter } from '../src/db/list-filter.js';
 import { seedUsers } from './seed-users.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

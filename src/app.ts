@@ -14,6 +14,7 @@ import { discoveryRouter } from './scim/discovery-router.js';
 import { tokensRouter } from './scim/tokens-router.js';
 import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
+import { ping } from './db/database.js';
 import { csvBodyOf } from './scim/imports-router.js';
 
 /**
@@ -72,7 +73,7 @@ export function createApp(deps: Deps): RequestListener {
   });
   app.get('/readyz', async (_req, res) => {
     try {
-      await deps.db.knex.raw('select 1');
+      await ping(deps.db.knex);
       res.json({ status: 'ready', database: deps.db.kind });
     } catch (error) {
       logger.warn({ err: error }, 'readiness check failed');

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Deps } from '../deps.js';
 import { registrationRouter } from '../http/registration-router.js';
-import { actionResourceType } from '../scim/action-schemas.js';
+import { actionResourceType } from '../domain/action-schema.js';
 import { actionsRouter } from '../scim/actions-router.js';
 import { ActionService } from '../services/action-service.js';
 import { RegistrationService } from '../services/registration-service.js';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadClientConfig, loadConfig } from '../config.js';
 import { migrateLatest, openDatabase } from '../db/database.js';
-import { URN } from '../scim/urns.js';
+import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
 import { ApiClient, ApiError } from './api-client.js';
 import { registerSyncCommands } from './sync-commands.js';

@@ -196,3 +196,8 @@ export async function selectRows<T>(db: Executor, sql: string, bindings: readonl
     await client.releaseConnection(connection);
   }
 }
+
+/** The readiness probe: resolves when the database answers a query, rejects when it does not. */
+export async function ping(db: Executor): Promise<void> {
+  await db.raw('select 1');
+}

@@ -12,6 +12,9 @@ export interface StoredGroup {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  /** The source that owns the group (its runs alone write it), or null. */
+  sourceId: string | null;
+  sourceAnchor: string | null;
 }
 
 export type ListedGroup = StoredGroup & { sortValue: string | null };
@@ -23,7 +26,7 @@ export interface GroupMember {
 }
 
 type Row = Record<string, unknown>;
-const columns = ['account_id', 'id', 'display_name', 'external_id', 'data', 'member_count', 'version', 'created_at', 'updated_at'];
+const columns = ['account_id', 'id', 'display_name', 'external_id', 'data', 'member_count', 'version', 'created_at', 'updated_at', 'source_id', 'source_anchor'];
 const toGroup = (r: Row): StoredGroup => ({
   accountId: r.account_id as string,
   id: r.id as string,
@@ -34,6 +37,8 @@ const toGroup = (r: Row): StoredGroup => ({
   version: r.version as number,
   createdAt: new Date(r.created_at as string),
   updatedAt: new Date(r.updated_at as string),
+  sourceId: (r.source_id as string | null) ?? null,
+  sourceAnchor: (r.source_anchor as string | null) ?? null,
 });
 
 export const groupsRepo = {
@@ -68,11 +73,29 @@ export const groupsRepo = {
     return map;
   },
 
-  async insert(db: Executor, accountId: string, group: { displayName: string; externalId: string | null; data: Record<string, unknown>; updatedBy: string; at: Date }): Promise<StoredGroup> {
+  async insert(
+    db: Executor,
+    accountId: string,
+    group: { displayName: string; externalId: string | null; data: Record<string, unknown>; updatedBy: string; at: Date; source?: { id: string; anchor: string } },
+  ): Promise<StoredGroup> {
     const [row] = (await db('groups')
-      .insert({ account_id: accountId, display_name: group.displayName, external_id: group.externalId, data: JSON.stringify(group.data), updated_by: group.updatedBy, created_at: group.at, updated_at: group.at })
+      .insert({
+        account_id: accountId, display_name: group.displayName, external_id: group.externalId, data: JSON.stringify(group.data), updated_by: group.updatedBy, created_at: group.at, updated_at: group.at,
+        source_id: group.source?.id ?? null, source_anchor: group.source?.anchor ?? null,
+      })
       .returning(columns)) as Row[];
     return toGroup(row);
+  },
+
+  /** The groups a source owns, by their anchor there. */
+  async ofSource(db: Executor, accountId: string, sourceId: string): Promise<Map<string, StoredGroup>> {
+    const rows = (await db('groups').where({ account_id: accountId, source_id: sourceId }).select(columns)) as Row[];
+    return new Map(rows.map((r) => [r.source_anchor as string, toGroup(r)]));
+  },
+
+  /** Member ids of one group. */
+  async memberIds(db: Executor, accountId: string, groupId: string): Promise<Set<string>> {
+    return new Set((await db('group_members').where({ account_id: accountId, group_id: groupId }).pluck('member_id')) as string[]);
   },
 
   async update(db: Executor, current: StoredGroup, changes: { displayName: string; externalId: string | null; data: Record<string, unknown>; updatedBy: string; at: Date }): Promise<void> {

@@ -4,8 +4,7 @@
  * compiler and sortExpression (scim-filter-sql.ts) read these mappings; nothing else knows the layout.
  */
 import { resolveAttributePath, type AttributeType, type ResolvedPath, type ResourceTypeDef } from '../domain/scim-schema.js';
-import { resourceTypes } from '../scim/schemas.js';
-import { URN } from '../scim/urns.js';
+import { resourceTypes, URN } from '../domain/scim-schemas.js';
 import type { AttributeStorage, Collection, ResourceSqlMapping, SqlType, ValueExpr } from './scim-filter-sql.js';
 
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;

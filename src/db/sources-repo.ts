@@ -46,8 +46,37 @@ export const toSource = (r: Row): SourceRecord => ({
   updatedAt: new Date(r.updated_at as string),
 });
 
+/** The writable columns of a source (what an admin sets). */
+export interface SourceWrite {
+  name: string;
+  config: Record<string, unknown>;
+  schedule: string | null;
+  enabled: boolean;
+  softMatch: boolean;
+  deleteThresholdCount: number;
+  deleteThresholdPercent: number;
+  gracePeriodDays: number;
+}
+
+const toWriteRow = (input: SourceWrite) => ({
+  name: input.name,
+  config: JSON.stringify(input.config),
+  schedule: input.schedule,
+  enabled: input.enabled,
+  soft_match: input.softMatch,
+  delete_threshold_count: input.deleteThresholdCount,
+  delete_threshold_percent: input.deleteThresholdPercent,
+  grace_period_days: input.gracePeriodDays,
+});
+
+/** A source scheduled to run: enabled, with a cron schedule. */
+export interface ScheduledSource {
+  accountId: string;
+  id: string;
+  schedule: string;
+}
+
 export const sourcesRepo = {
-  /** The account's SCIM-push source, created on the first push of an identity provider. */
   /** id → name of the given sources of the account. */
   async namesOf(db: Executor, accountId: string, ids: readonly string[]): Promise<Map<string, string>> {
     if (ids.length === 0) return new Map();
@@ -79,4 +108,72 @@ export const sourcesRepo = {
     const row = await db('sources').where({ account_id: accountId, id }).first();
     return row ? toSource(row as Row) : undefined;
   },
+
+  /** The sources an admin manages (every kind but the identity provider's `scim` push). */
+  async findManaged(db: Executor, accountId: string, id: string): Promise<SourceRecord | undefined> {
+    const row = await db('sources').where({ account_id: accountId, id }).whereNot('kind', 'scim').first();
+    return row ? toSource(row as Row) : undefined;
+  },
+
+  async listManaged(db: Executor, accountId: string, offset: number, limit: number): Promise<{ sources: SourceRecord[]; total: number }> {
+    const base = () => db('sources').where('account_id', accountId).whereNot('kind', 'scim');
+    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
+    const rows = (await base().orderBy([{ column: 'created_at' }, { column: 'id' }]).offset(offset).limit(limit)) as Row[];
+    return { sources: rows.map(toSource), total: Number(n) };
+  },
+
+  async insert(db: Executor, accountId: string, kind: string, input: SourceWrite, at: Date): Promise<SourceRecord> {
+    const [row] = (await db('sources').insert({ account_id: accountId, kind, ...toWriteRow(input), created_at: at, updated_at: at }).returning('*')) as Row[];
+    return toSource(row!);
+  },
+
+  /** Writes the change when the source is still at `version`; undefined when another writer got there first. */
+  async update(db: Executor, accountId: string, id: string, version: number, input: SourceWrite, at: Date): Promise<SourceRecord | undefined> {
+    const [row] = (await db('sources')
+      .where({ account_id: accountId, id, version })
+      .update({ ...toWriteRow(input), version: version + 1, updated_at: at })
+      .returning('*')) as Row[];
+    return row ? toSource(row) : undefined;
+  },
+
+  async delete(db: Executor, accountId: string, id: string): Promise<void> {
+    await db('sources').where({ account_id: accountId, id }).delete();
+  },
+
+  /** Enabled sources of the given kinds with a schedule, across accounts (the scheduler's view). */
+  async scheduled(db: Executor, kinds: readonly string[]): Promise<ScheduledSource[]> {
+    const rows = (await db('sources').where('enabled', true).whereNotNull('schedule').whereIn('kind', [...kinds]).select('account_id', 'id', 'schedule')) as Row[];
+    return rows.map((r) => ({ accountId: r.account_id as string, id: r.id as string, schedule: r.schedule as string }));
+  },
+
+  /** What the scheduler checks before a scheduled run. */
+  async scheduleState(db: Executor, accountId: string, id: string): Promise<{ enabled: boolean; nextRetryAt: Date | null } | undefined> {
+    const row = (await db('sources').where({ account_id: accountId, id }).first('enabled', 'next_retry_at')) as Row | undefined;
+    return row ? { enabled: row.enabled as boolean, nextRetryAt: row.next_retry_at ? new Date(row.next_retry_at as string) : null } : undefined;
+  },
+
+  async saveState(db: Executor, accountId: string, sourceId: string, state: unknown, at: Date): Promise<void> {
+    await db('sources').where({ account_id: accountId, id: sourceId }).update({ state: JSON.stringify(state), updated_at: at });
+  },
+
+  async markRunning(db: Executor, accountId: string, sourceId: string): Promise<void> {
+    await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: 'running' });
+  },
+
+  /** The source's status after a run; failures in a row grow the retry delay (1, 2, 4 … minutes, at most 6 hours). */
+  async recordOutcome(db: Executor, accountId: string, sourceId: string, outcome: { failed: boolean; status: string; error: string | null; at: Date }): Promise<void> {
+    if (!outcome.failed) {
+      await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: outcome.status, consecutive_failures: 0, next_retry_at: null, last_error: outcome.error });
+      return;
+    }
+    const row = (await db('sources').where({ account_id: accountId, id: sourceId }).first('consecutive_failures')) as { consecutive_failures: number } | undefined;
+    const failures = (row?.consecutive_failures ?? 0) + 1;
+    await db('sources')
+      .where({ account_id: accountId, id: sourceId })
+      .update({ status: outcome.status, consecutive_failures: failures, next_retry_at: new Date(outcome.at.getTime() + retryDelayMs(failures)), last_error: outcome.error });
+  },
 };
+
+export function retryDelayMs(consecutiveFailures: number): number {
+  return Math.min(60_000 * 2 ** Math.max(0, consecutiveFailures - 1), 6 * 3600_000);
+}

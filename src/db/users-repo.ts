@@ -365,12 +365,6 @@ export const usersRepo = {
     return rows.map((r) => ({ attribute: r.attribute, key: r.key, value: r.value, userId: r.user_id }));
   },
 
-  /** Which of these SMS numbers users of the account hold. */
-  async heldSmsNumbers(db: Executor, accountId: string, numbers: readonly string[]): Promise<string[]> {
-    if (numbers.length === 0) return [];
-    return (await db('users').where('account_id', accountId).whereIn('sms_number', [...numbers]).pluck('sms_number')) as string[];
-  },
-
   /** The number of account admins in the account (the last-admin rule's fact). */
   async countAdmins(db: Executor, accountId: string): Promise<number> {
     const rows = await selectRows<{ n: number | string }>(db, 'select count(*) as n from users where account_id = ? and account_admin', [accountId]);

@@ -15,7 +15,7 @@ export interface RecordFacts {
   /** The record's SCIM attributes (a connector's typed attributes, read here as plain JSON). */
   attributes: object;
   raw: unknown;
-  hardKeys?: { externalId?: string; employeeNumber?: string };
+  hardKeys?: { externalId?: string; employeeNumber?: string; onPremisesObjectGuid?: string };
 }
 
 /** A hash of what the record would write: an equal hash on the link means the record is unchanged. */

@@ -12,7 +12,7 @@ import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
-import { compileListFilter } from './list-filter.js';
+import { compileListFilter } from '../db/list-filter.js';
 
 const rt = resourceTypes.account;
 

@@ -9,7 +9,7 @@ import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf } from '../domain/principal.js';
 import { contextOf, originOf } from '../http/request-context.js';
 import type { ActionService, StoredAction } from '../services/action-service.js';
-import { ACTION_URN } from './action-schemas.js';
+import { ACTION_URN } from '../domain/action-schema.js';
 import { parseListParams } from './list-params.js';
 import { listResponse, sendScim } from './scim-http.js';
 

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { GroupService } from '../services/group-service.js';
 import { contextOf } from '../http/request-context.js';
-import { compileListFilter, mappingOf } from './list-filter.js';
+import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { parsePatchRequest, planGroupPatch } from './patch/index.js';
 import { projectionFor } from './projection.js';

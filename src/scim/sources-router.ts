@@ -4,12 +4,12 @@ import type { SourceRecord } from '../db/sources-repo.js';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability } from '../domain/principal.js';
 import { contextOf } from '../http/request-context.js';
-import type { SourceInput, SourcesService } from '../sync/sources-service.js';
+import type { SourceInput, SourcesService } from '../services/sources-service.js';
 import { parseListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
 import { etagOf, ifMatchVersion, listResponse, sendScim } from './scim-http.js';
-import { SOURCE_URN, sourceResourceType, sourceResourceTypeFor } from './sync-schemas.js';
+import { SOURCE_URN, sourceResourceType, sourceResourceTypeFor } from '../domain/sync-schema.js';
 
 type JsonObject = Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
-import { compileListFilter } from './list-filter.js';
+import { compileListFilter } from '../db/list-filter.js';
 
 const rt = resourceTypes.token;
 

@@ -1,21 +1,2 @@
-/** Schema and message URNs (RFC 7643, RFC 7644, and ours). */
-export const URN = {
-  user: 'urn:ietf:params:scim:schemas:core:2.0:User',
-  group: 'urn:ietf:params:scim:schemas:core:2.0:Group',
-  enterpriseUser: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
-  switchboardUser: 'urn:switchboard:scim:schemas:extension:2.0:User',
-  account: 'urn:switchboard:scim:schemas:core:2.0:Account',
-  token: 'urn:switchboard:scim:schemas:core:2.0:Token',
-  source: 'urn:switchboard:scim:schemas:core:2.0:Source',
-  syncRun: 'urn:switchboard:scim:schemas:core:2.0:SyncRun',
-  action: 'urn:switchboard:scim:schemas:core:2.0:Action',
-  schema: 'urn:ietf:params:scim:schemas:core:2.0:Schema',
-  resourceType: 'urn:ietf:params:scim:schemas:core:2.0:ResourceType',
-  serviceProviderConfig: 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig',
-  listResponse: 'urn:ietf:params:scim:api:messages:2.0:ListResponse',
-  searchRequest: 'urn:ietf:params:scim:api:messages:2.0:SearchRequest',
-  patchOp: 'urn:ietf:params:scim:api:messages:2.0:PatchOp',
-  bulkRequest: 'urn:ietf:params:scim:api:messages:2.0:BulkRequest',
-  bulkResponse: 'urn:ietf:params:scim:api:messages:2.0:BulkResponse',
-  error: 'urn:ietf:params:scim:api:messages:2.0:Error',
-} as const;
+/** Schema and message URNs (RFC 7643, RFC 7644, and ours): plain data, kept in domain/ so every layer may read it. */
+export { URN } from '../domain/scim-schemas.js';

@@ -10,7 +10,7 @@ import { sortExpression } from '../db/scim-filter-sql.js';
 import type { ListedUser } from '../db/users-repo.js';
 import { formatCsvRow } from '../lib/csv.js';
 import type { UserService } from '../services/user-service.js';
-import { compileListFilter, mappingOf } from './list-filter.js';
+import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import type { ListParams } from './list-params.js';
 
 /** Users read per query: keyset pages, so memory stays flat whatever the account's size. */

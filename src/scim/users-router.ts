@@ -13,7 +13,7 @@ import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, originOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { compileListFilter, mappingOf } from './list-filter.js';
+import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
+import { actionTypes, type ActionResult, type ActionSummary, type ActionType, type StoredAction, type Targets } from '../domain/action.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Writer } from '../domain/ownership.js';
 import { parseScimFilter } from '../domain/scim-filter.js';
@@ -10,70 +11,21 @@ import {
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Executor, Trx } from '../db/database.js';
-import { columnMapping } from '../db/resource-mappings.js';
 import { licencesRepo } from '../db/licences-repo.js';
-import { compileFilter } from '../db/scim-filter-sql.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { usersRepo, type StoredUser } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { actionResourceType } from '../scim/action-schemas.js';
-import { compileListFilter } from '../scim/list-filter.js';
-import { enqueue } from './mail/outbox-repo.js';
+import { compileListFilter } from '../db/list-filter.js';
+import { enqueue } from '../db/outbox-repo.js';
+import { actionsRepo } from '../db/actions-repo.js';
 import { renderMail, type MailRecipient, type MivbDeploymentCredentials, type MivbDeploymentDetails } from './mail/mail-templates.js';
 import type { RegistrationService } from './registration-service.js';
 import { ruleFacts } from './rule-facts.js';
 import type { UserService } from './user-service.js';
 
-export const actionTypes = [
-  'sendWelcomeEmail',
-  'resetPassword',
-  'sendMivbDeploymentEmails',
-  'assignLicense',
-  'unassignLicense',
-  'assignSmsNumbers',
-  'unassignSmsNumbers',
-  'deleteUsers',
-] as const;
-export type ActionType = (typeof actionTypes)[number];
-export type ActionStatus = 'running' | 'completed' | 'failed';
-export type Outcome = 'done' | 'skipped' | 'deferred' | 'failed';
-export type Targets = { all: true } | { ids: string[] } | { filter: string };
+export { actionTypes, type ActionType, type ActionStatus, type Outcome, type Targets, type ActionResult, type ActionSummary, type StoredAction } from '../domain/action.js';
 type TargetKind = 'all' | 'ids' | 'filter';
-
-export interface ActionResult {
-  userId: string;
-  outcome: Outcome;
-  reason?: string;
-  /** What the user was given, e.g. the SMS number assigned. */
-  value?: string;
-}
-
-export interface ActionSummary {
-  targeted: number;
-  processed: number;
-  succeeded: number;
-  skipped: number;
-  deferred: number;
-  failed: number;
-}
-
-export interface StoredAction {
-  id: string;
-  accountId: string;
-  type: ActionType;
-  status: ActionStatus;
-  error: string | null;
-  targets: Targets;
-  params: Record<string, unknown>;
-  summary: ActionSummary;
-  /** Absent in lists. */
-  results?: ActionResult[];
-  createdBy: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  completedAt: Date | null;
-}
 
 export interface ActionListQuery {
   filter?: string;
@@ -107,20 +59,6 @@ const kinds: Record<ActionType, { targets: readonly TargetKind[]; mode: 'each' |
   deleteUsers: { targets: ['ids'], mode: 'each' },
 };
 
-const actionsMapping = columnMapping(actionResourceType, 'x', {
-  id: 'x.id',
-  type: 'x.type',
-  status: 'x.status',
-  error: 'x.error',
-  createdBy: 'x.created_by',
-  created: 'x.created_at',
-  completed: 'x.completed_at',
-  targets: { jsonb: 'x.targets' },
-  params: { jsonb: 'x.params' },
-  summary: { jsonb: 'x.summary' },
-  'meta.created': 'x.created_at',
-  'meta.lastModified': 'x.updated_at',
-});
 
 export function parseTargets(value: unknown): Targets {
   const t = value as Record<string, unknown> | undefined;
@@ -272,14 +210,9 @@ export class ActionService {
     const background = targeted > BACKGROUND_THRESHOLD;
     const summary = summarise(targeted, []);
     const actionId = await this.db.transaction(async (trx) => {
-      const [row] = (await trx('actions')
-        .insert({
-          account_id: accountId, type, status: 'running', targets: JSON.stringify(targets), params: JSON.stringify(params), summary: JSON.stringify(summary),
-          created_by: actor, created_at: now, updated_at: now,
-        })
-        .returning('id')) as { id: string }[];
-      await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: row.id, details: { targets, params, targeted, background } }, now);
-      return row.id;
+      const id = await actionsRepo.insert(trx, accountId, { type, targets, params, summary, createdBy: actor }, now);
+      await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: id, details: { targets, params, targeted, background } }, now);
+      return id;
     });
     const ctx: RunContext = { account, accountId, actionId, writer, params, linkBase };
     const missingResults: ActionResult[] = missing.map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
@@ -306,13 +239,14 @@ export class ActionService {
   /** Marks actions left running by a stopped process as failed; they made no progress for INTERRUPTED_AFTER_MS. */
   async recoverInterrupted(): Promise<number> {
     const now = this.clock.now();
-    const rows = (await this.db('actions')
-      .where({ status: 'running' })
-      .where('updated_at', '<', new Date(now.getTime() - INTERRUPTED_AFTER_MS))
-      .update({ status: 'failed', error: 'Interrupted: the server stopped while the action was running; users processed before are listed in results', completed_at: now, updated_at: now })
-      .returning(['account_id', 'id', 'type'])) as { account_id: string; id: string; type: string }[];
+    const rows = await actionsRepo.failStale(
+      this.db,
+      new Date(now.getTime() - INTERRUPTED_AFTER_MS),
+      'Interrupted: the server stopped while the action was running; users processed before are listed in results',
+      now,
+    );
     for (const row of rows) {
-      await auditRepo.record(this.db, { accountId: row.account_id, actor: 'system', action: `action.${row.type}.failed`, targetType: 'Action', targetId: row.id, details: { error: 'interrupted' } }, now);
+      await auditRepo.record(this.db, { accountId: row.accountId, actor: 'system', action: `action.${row.type}.failed`, targetType: 'Action', targetId: row.id, details: { error: 'interrupted' } }, now);
     }
     return rows.length;
   }
@@ -417,18 +351,14 @@ export class ActionService {
   }
 
   private async progress(ctx: RunContext, targeted: number, results: ActionResult[]): Promise<void> {
-    await this.db('actions')
-      .where({ account_id: ctx.accountId, id: ctx.actionId })
-      .update({ summary: JSON.stringify(summarise(targeted, results)), results: JSON.stringify(results), updated_at: this.clock.now() });
+    await actionsRepo.saveProgress(this.db, ctx.accountId, ctx.actionId!, summarise(targeted, results), results, this.clock.now());
   }
 
   private async finish(ctx: RunContext, type: ActionType, status: 'completed' | 'failed', targeted: number, results: ActionResult[], error: string | null): Promise<void> {
     const now = this.clock.now();
     const summary = summarise(targeted, results);
     await this.db.transaction(async (trx) => {
-      await trx('actions')
-        .where({ account_id: ctx.accountId, id: ctx.actionId })
-        .update({ status, error, summary: JSON.stringify(summary), results: JSON.stringify(results), completed_at: now, updated_at: now });
+      await actionsRepo.finish(trx, ctx.accountId, ctx.actionId!, { status, error, summary, results }, now);
       await auditRepo.record(trx, { accountId: ctx.accountId, actor: ctx.writer.actor, action: `action.${type}.${status}`, targetType: 'Action', targetId: ctx.actionId, details: { summary, ...(error ? { error } : {}) } }, now);
     });
   }
@@ -552,7 +482,7 @@ export class ActionService {
     const ordered = [...ids].sort();
     for (let i = 0; i < ordered.length; i += PAGE) {
       const chunk = ordered.slice(i, i + PAGE);
-      await trx.raw('select id from users where account_id = ? and id = any(?::uuid[]) order by id for update', [accountId, chunk]);
+      await actionsRepo.lockUsers(trx, accountId, chunk);
       const page = await usersRepo.list(trx, accountId, { where: { sql: 'u.id = any(?::uuid[])', bindings: [chunk] }, limit: chunk.length, withGroups: false });
       for (const user of page) found.set(user.id, user);
     }
@@ -637,54 +567,14 @@ export class ActionService {
   // ------------------------------------------------------------------------------------------------ reading
 
   async get(accountId: string, id: string): Promise<StoredAction> {
-    const row = isUuid(id) ? ((await this.db('actions').where({ account_id: accountId, id }).first()) as Record<string, unknown> | undefined) : undefined;
-    if (!row) throw notFound(`Action ${id}`);
-    return toAction(row);
+    const action = isUuid(id) ? await actionsRepo.findById(this.db, accountId, id) : undefined;
+    if (!action) throw notFound(`Action ${id}`);
+    return action;
   }
 
   /** The account's actions, newest first, filtered in SQL; results are left out. */
   async list(accountId: string, query: ActionListQuery): Promise<{ total: number; actions: StoredAction[] }> {
-    const where = query.filter ? compileFilter(parseScimFilter(query.filter), actionsMapping) : undefined;
-    const base = () => {
-      const q = this.db('actions as x').where('x.account_id', accountId);
-      if (where) q.whereRaw(where.sql, where.bindings as Knex.RawBinding[]);
-      return q;
-    };
-    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
-    const rows = query.count === 0
-      ? []
-      : ((await base()
-          .select('x.account_id', 'x.id', 'x.type', 'x.status', 'x.error', 'x.targets', 'x.params', 'x.summary', 'x.created_by', 'x.created_at', 'x.updated_at', 'x.completed_at')
-          .orderBy([{ column: 'x.created_at', order: 'desc' }, { column: 'x.id', order: 'desc' }])
-          .offset(query.startIndex - 1)
-          .limit(query.count)) as Record<string, unknown>[]);
-    return { total: Number(n), actions: rows.map(toAction) };
+    const filter = query.filter ? parseScimFilter(query.filter) : undefined;
+    return actionsRepo.list(this.db, accountId, { filter, offset: query.startIndex - 1, limit: query.count });
   }
-}
-
-function toAction(row: Record<string, unknown>): StoredAction {
-  const summary = (row.summary ?? {}) as Partial<ActionSummary>;
-  const results = row.results as ActionResult[] | undefined;
-  return {
-    id: row.id as string,
-    accountId: row.account_id as string,
-    type: row.type as ActionType,
-    status: row.status as ActionStatus,
-    error: (row.error as string | null) ?? null,
-    targets: row.targets as Targets,
-    params: (row.params ?? {}) as Record<string, unknown>,
-    summary: {
-      targeted: summary.targeted ?? 0,
-      processed: summary.processed ?? results?.length ?? 0,
-      succeeded: summary.succeeded ?? 0,
-      skipped: summary.skipped ?? 0,
-      deferred: summary.deferred ?? 0,
-      failed: summary.failed ?? 0,
-    },
-    ...(results ? { results } : {}),
-    createdBy: (row.created_by as string) ?? null,
-    createdAt: new Date(row.created_at as string),
-    updatedAt: new Date((row.updated_at ?? row.created_at) as string),
-    completedAt: row.completed_at ? new Date(row.completed_at as string) : null,
-  };
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { DomainError, notFound } from '../domain/errors.js';
 import { auditRepo } from '../db/audit-repo.js';
 import { groupsRepo, type StoredGroup } from '../db/groups-repo.js';
+import { sourcesRepo } from '../db/sources-repo.js';
 import type { Clock } from '../lib/clock.js';
 
 export interface MemberChangeSet {
@@ -41,6 +42,14 @@ export class GroupService {
     return groupsRepo.count(this.db, accountId, where);
   }
 
+  /** A group a source owns is written only by that source's runs: any other write is 400 mutability naming it. */
+  private async refuseSourceOwned(trx: Knex.Transaction, group: StoredGroup): Promise<void> {
+    if (!group.sourceId) return;
+    const source = await sourcesRepo.findById(trx, group.accountId, group.sourceId);
+    const owner = source ? `source "${source.name}" (${source.kind}, id ${source.id})` : `source ${group.sourceId}`;
+    throw new DomainError('mutability', `Group "${group.displayName}" is owned by ${owner}: change it, and its members, in the source`);
+  }
+
   private async applyMembers(trx: Knex.Transaction, accountId: string, groupId: string, changes: MemberChangeSet): Promise<void> {
     const incoming = changes.replaceAll ?? changes.add;
     const ids = [...new Set(incoming.map((m) => m.value))];
@@ -75,6 +84,7 @@ export class GroupService {
       const current = await groupsRepo.findById(trx, accountId, id, true);
       if (!current) throw notFound(`Group ${id}`);
       if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Group ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
+      await this.refuseSourceOwned(trx, current);
       const next = change(current);
       if (typeof next.displayName !== 'string' || next.displayName.trim() === '') throw new DomainError('invalidValue', 'displayName is required');
       const m = next.members;
@@ -98,6 +108,7 @@ export class GroupService {
       const current = await groupsRepo.findById(trx, accountId, id, true);
       if (!current) throw notFound(`Group ${id}`);
       if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Group ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
+      await this.refuseSourceOwned(trx, current);
       await groupsRepo.delete(trx, accountId, id);
       await auditRepo.record(trx, { accountId, actor, action: 'group.delete', targetType: 'Group', targetId: id }, this.clock.now());
     });

@@ -11,6 +11,7 @@ import type { DeleteFacts } from '../domain/user-rules.js';
 import { isAccountAdmin } from '../domain/user-rules.js';
 import type { Writer } from '../domain/ownership.js';
 import { accountsRepo } from '../db/accounts-repo.js';
+import { actionsRepo } from '../db/actions-repo.js';
 import type { Executor } from '../db/database.js';
 import { licencesRepo } from '../db/licences-repo.js';
 import type { SourceLink } from '../db/source-links-repo.js';
@@ -65,6 +66,6 @@ export const ruleFacts = {
 
   /** The numbers of the pool that users of the account hold. */
   heldSmsNumbers(db: Executor, accountId: string, pool: readonly string[]): Promise<string[]> {
-    return usersRepo.heldSmsNumbers(db, accountId, pool);
+    return actionsRepo.heldSmsNumbers(db, accountId, pool);
   },
 };

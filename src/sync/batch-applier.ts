@@ -21,7 +21,7 @@ import type { UserService, WriteOutcome, WriteRequest } from '../services/user-s
 import type { SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
 import { BatchMatcher } from './matcher.js';
 import { messageOf, type RunContext } from './run-context.js';
-import { syncRunsRepo, type BatchLink, type SyncResult } from './sync-runs-repo.js';
+import { syncRunsRepo, type BatchLink, type SyncResult } from '../db/sync-runs-repo.js';
 
 export type RecordOutcome = Omit<SyncResult, 'seq'>;
 
@@ -30,6 +30,14 @@ interface PendingWrite {
   slot: number;
   record: ConnectorRecord;
   request: WriteRequest;
+}
+
+/** Remembers a record whose manager anchor did not resolve to a linked user (see manager-phase.ts). */
+function noteUnresolvedManager(ctx: RunContext, record: ConnectorRecord, resolved: JsonObject): void {
+  const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
+  if (managerAnchor && managerAnchorOf(resolved) === undefined && managerAnchor !== record.anchor) {
+    ctx.unresolvedManagers.set(record.anchor, { managerAnchor, attributes: record.attributes as JsonObject, raw: record.raw });
+  } else ctx.unresolvedManagers.delete(record.anchor);
 }
 
 /** A write's outcome, or the database's error when it failed. */
@@ -97,6 +105,7 @@ export class BatchApplier {
     /** The record's link, user and next document, or its outcome when it needs no write. */
     const resolve = async (record: ConnectorRecord, slot: number): Promise<PendingWrite | RecordOutcome> => {
       const attributes = attributesOf(record);
+      noteUnresolvedManager(ctx, record, attributes);
       const hash = recordHash(attributes, record.raw);
       const link = links.get(record.anchor);
       if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };

@@ -8,11 +8,12 @@ import type { JsonValue } from '../../connectors/sdk/index.js';
 import { anchorsToDeactivate, diffOf, expiredLinks, thresholdCheck } from '../domain/sync-record.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
+import { sourcesRepo } from '../db/sources-repo.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { UserService } from '../services/user-service.js';
 import { messageOf, type RunContext } from './run-context.js';
-import { syncRunsRepo, type SyncResult } from './sync-runs-repo.js';
+import { syncRunsRepo, type SyncResult } from '../db/sync-runs-repo.js';
 
 export interface DeletionPhaseDeps {
   db: Pick<Database, 'knex'>;
@@ -75,11 +76,13 @@ export async function deletionPhase(deps: DeletionPhaseDeps, ctx: RunContext, fi
           results.push({ seq: ++ctx.seq, anchor, userId: user.id, outcome: 'quarantined', changes: {}, error: `deactivation failed: ${messageOf(outcome.error)}` });
           continue;
         }
-        await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
+        // A soft delete leaves the grace period unstarted; clearing the hash makes the record's return (a restore) a change.
+        if (ctx.softDeletes.has(anchor)) await syncRunsRepo.setLinkHash(trx, accountId, source.id, anchor, null);
+        else await syncRunsRepo.setMissingSince(trx, accountId, source.id, anchor, now);
         ctx.counts.deactivated++;
         results.push({ seq: ++ctx.seq, anchor, userId: user.id, outcome: 'deactivated', changes: diffOf(user.doc, outcome.result.user.doc), error: null });
       }
-      if (last && finalState && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, accountId, source.id, finalState.state, now);
+      if (last && finalState && !ctx.options.dryRun) await sourcesRepo.saveState(trx, accountId, source.id, finalState.state, now);
       return results;
     });
   }

@@ -5,15 +5,16 @@ import { ldapConnector } from '../../connectors/ldap/index.js';
 import type { Deps } from '../deps.js';
 import { sourcesRouter } from '../scim/sources-router.js';
 import { syncRunsRouter } from '../scim/sync-runs-router.js';
-import { sourceResourceType, syncRunResourceType } from '../scim/sync-schemas.js';
+import { sourceResourceType, syncRunResourceType } from '../domain/sync-schema.js';
 import { UserService } from '../services/user-service.js';
 import { SyncScheduler } from './scheduler.js';
-import { SourcesService } from './sources-service.js';
+import { SyncRunsService } from '../services/sync-runs-service.js';
+import { SourcesService } from '../services/sources-service.js';
 import { SyncEngine } from './sync-engine.js';
 
 export { SyncEngine } from './sync-engine.js';
 export { SyncScheduler } from './scheduler.js';
-export { SourcesService } from './sources-service.js';
+export { SourcesService } from '../services/sources-service.js';
 
 export const defaultConnectors = (): Map<string, Connector> => new Map<string, Connector>([
   ['ldap', ldapConnector as Connector],
@@ -36,7 +37,7 @@ export function registerSync(deps: Deps, connectors: Map<string, Connector> = de
   const sources = new SourcesService(deps.db.knex, deps.clock, connectors);
   const scheduler = new SyncScheduler({ db: deps.db.knex, engine, clock: deps.clock, logger: deps.logger, kinds: [...connectors.keys()] });
   const maxResults = deps.config.scim.maxResults;
-  deps.scimRouters.push(sourcesRouter({ sources, maxResults }), syncRunsRouter({ db: deps.db.knex, engine, sources, maxResults }));
+  deps.scimRouters.push(sourcesRouter({ sources, maxResults }), syncRunsRouter({ syncRuns: new SyncRunsService({ db: deps.db.knex, sources, runner: engine }), maxResults }));
   for (const rt of [sourceResourceType, syncRunResourceType]) if (!deps.resourceTypes.some((r) => r.id === rt.id)) deps.resourceTypes.push(rt);
   if (deps.config.schedulerEnabled) deps.workers.push(scheduler);
   // Registered after the scheduler, so it stops after it (workers stop in reverse): runs in progress finish before the database closes.

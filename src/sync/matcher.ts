@@ -11,7 +11,7 @@ import { DomainError } from '../domain/errors.js';
 import { matchKeysOf, recordEmails, recordMatchKeys, type RecordFacts } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
 import type { Trx } from '../db/database.js';
-import { syncRunsRepo, type MatchCandidates } from './sync-runs-repo.js';
+import { syncRunsRepo, type MatchCandidates } from '../db/sync-runs-repo.js';
 
 export class BatchMatcher {
   /** `kind:value` match keys that a write of this batch added or removed. */
@@ -79,6 +79,14 @@ export class BatchMatcher {
       ['externalId', record.hardKeys?.externalId, (v) => syncRunsRepo.usersByExternalId(trx, accountId, v)],
       ['employeeNumber', record.hardKeys?.employeeNumber, (v) => syncRunsRepo.usersByEmployeeNumber(trx, accountId, v)],
     ];
+    // Hybrid identity first: the person an Active Directory source of the account already links by this objectGUID.
+    // No batch cache: the key is found only on links of other sources, which this run does not write.
+    const objectGuid = record.hardKeys?.onPremisesObjectGuid;
+    if (objectGuid) {
+      const ids = await syncRunsRepo.usersByOnPremisesObjectGuid(trx, accountId, objectGuid);
+      if (ids.length > 1) throw new DomainError('conflict', `ambiguous match: several users are linked to objectGUID ${objectGuid} by Active Directory sources`);
+      if (ids.length === 1) return claim(ids[0]!, `onPremisesImmutableId (objectGUID ${objectGuid})`);
+    }
     for (const [name, value, query] of hard) {
       if (!value) continue;
       const ids = await lookup(name, value, () => query(value));

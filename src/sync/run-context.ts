@@ -1,6 +1,7 @@
 import type { Writer } from '../domain/ownership.js';
+import type { SourceGroup } from '../../connectors/sdk/index.js';
 import type { SourceRecord } from '../db/sources-repo.js';
-import type { SyncCounts, SyncMode, SyncRunRecord } from './sync-runs-repo.js';
+import type { SyncCounts, SyncMode, SyncRunRecord } from '../db/sync-runs-repo.js';
 
 export interface SyncRunOptions {
   mode: SyncMode;
@@ -24,6 +25,16 @@ export interface RunContext {
   seen: Set<string>;
   /** Anchors the read reported deleted. */
   deletes: string[];
+  /** Anchors deleted softly (still at the source, restorable): deactivated without starting the grace period. */
+  softDeletes: Set<string>;
+  /**
+   * Records whose manager (an anchor of this source) was not linked yet when they were written: resolved once the
+   * whole read is applied (manager-phase.ts), whatever order the source sent users in.
+   */
+  unresolvedManagers: Map<string, { managerAnchor: string; attributes: Record<string, unknown>; raw: unknown }>;
+  /** Groups the read yielded, applied once its users are written (group-sync.ts). */
+  groups: SourceGroup[];
+  groupDeletes: string[];
   processed: number;
   /** Why the deletion threshold stopped the run, with its numbers. */
   thresholdError?: string;

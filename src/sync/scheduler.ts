@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { DomainError } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { sourcesRepo } from '../db/sources-repo.js';
 import type { SyncEngine } from './sync-engine.js';
 
 interface Scheduled {
@@ -43,10 +44,8 @@ export class SyncScheduler {
 
   /** Schedules what is enabled and scheduled, unschedules the rest. */
   async refresh(): Promise<void> {
-    const rows = (await this.deps.db('sources').where('enabled', true).whereNotNull('schedule').whereIn('kind', this.deps.kinds).select('account_id', 'id', 'schedule')) as {
-      account_id: string; id: string; schedule: string;
-    }[];
-    const wanted = new Map(rows.filter((r) => cron.validate(r.schedule)).map((r) => [`${r.account_id}:${r.id}`, r]));
+    const rows = await sourcesRepo.scheduled(this.deps.db, this.deps.kinds);
+    const wanted = new Map(rows.filter((r) => cron.validate(r.schedule)).map((r) => [`${r.accountId}:${r.id}`, r]));
     for (const [key, scheduled] of this.tasks) {
       if (wanted.get(key)?.schedule !== scheduled.schedule) {
         await scheduled.task.destroy();
@@ -55,7 +54,7 @@ export class SyncScheduler {
     }
     for (const [key, row] of wanted) {
       if (this.tasks.has(key)) continue;
-      const task = cron.schedule(row.schedule, () => this.track(this.tick(row.account_id, row.id)), { name: `sync:${key}`, noOverlap: true });
+      const task = cron.schedule(row.schedule, () => this.track(this.tick(row.accountId, row.id)), { name: `sync:${key}`, noOverlap: true });
       this.tasks.set(key, { schedule: row.schedule, task });
     }
   }
@@ -68,10 +67,10 @@ export class SyncScheduler {
 
   /** One scheduled run, unless the source is backing off or already running. */
   async tick(accountId: string, sourceId: string): Promise<void> {
-    const source = (await this.deps.db('sources').where({ account_id: accountId, id: sourceId }).first('enabled', 'next_retry_at')) as { enabled: boolean; next_retry_at: Date | null } | undefined;
+    const source = await sourcesRepo.scheduleState(this.deps.db, accountId, sourceId);
     if (!source?.enabled) return;
-    if (source.next_retry_at && new Date(source.next_retry_at).getTime() > this.deps.clock.now().getTime()) {
-      this.deps.logger.info({ accountId, sourceId, nextRetryAt: source.next_retry_at }, 'scheduled run skipped: backing off after failures');
+    if (source.nextRetryAt && source.nextRetryAt.getTime() > this.deps.clock.now().getTime()) {
+      this.deps.logger.info({ accountId, sourceId, nextRetryAt: source.nextRetryAt }, 'scheduled run skipped: backing off after failures');
       return;
     }
     try {

@@ -8,6 +8,8 @@
  *   run resumes from the last saved state, and re-applying a record is idempotent (link by anchor, a hash of the
  *   record on the link makes an identical record `unchanged` without a write).
  * - matcher.ts: records without a link to existing users, by hard keys, then soft keys.
+ * - manager-phase.ts: managers a report named before they were linked, set once the whole read is applied.
+ * - group-sync.ts: the source's groups, after its users.
  * - deletion-phase.ts: deletions only after a complete read (`state.complete`) or on explicit `delete` items,
  *   guarded by the threshold; the final checkpoint is saved in that phase's transaction.
  * - domain/sync-record.ts: the pure parts (merge, hash, present keys, diff, threshold arithmetic).
@@ -19,11 +21,11 @@
  * (several instances), plus an in-process set (PGlite is single-process, its only connection must not be held).
  * Result rows are written for every object that is not `unchanged` (unchanged ones are only counted).
  */
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
 import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
+import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourcesRepo, type SourceRecord } from '../db/sources-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
@@ -32,10 +34,12 @@ import type { Logger } from '../lib/logger.js';
 import type { UserService } from '../services/user-service.js';
 import { BatchApplier } from './batch-applier.js';
 import { deletionPhase } from './deletion-phase.js';
+import { applySourceGroups } from './group-sync.js';
+import { resolveManagers } from './manager-phase.js';
 import { messageOf, type RunContext, type SyncRunOptions } from './run-context.js';
-import { emptyCounts, syncRunsRepo, type SyncResult, type SyncRunRecord, type SyncRunStatus } from './sync-runs-repo.js';
+import { emptyCounts, syncRunsRepo, type SyncResult, type SyncRunRecord, type SyncRunStatus } from '../db/sync-runs-repo.js';
 
-export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from './sync-runs-repo.js';
+export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from '../db/sync-runs-repo.js';
 export type { SyncRunOptions } from './run-context.js';
 
 const RETENTION_MS = 30 * 24 * 3600_000;
@@ -53,11 +57,6 @@ export interface SyncEngineOptions {
 
 class RollbackDryRun extends Error {}
 class RunFailed extends Error {}
-
-/** 64-bit advisory lock key of a source. */
-function lockKey(sourceId: string): string {
-  return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`switchboard:sync:${sourceId}`).digest('hex').slice(0, 16)}`)).toString();
-}
 
 export class SyncEngine {
   private readonly active = new Set<string>();
@@ -97,15 +96,14 @@ export class SyncEngine {
     try {
       if (this.deps.db.kind === 'postgres') {
         lockTrx = await knex.transaction();
-        const result = (await lockTrx.raw('select pg_try_advisory_xact_lock(?::bigint) as locked', [lockKey(sourceId)])) as { rows: { locked: boolean }[] };
-        if (!result.rows[0]?.locked) throw running(source);
+        if (!(await tryTransactionLock(lockTrx, `switchboard:sync:${sourceId}`))) throw running(source);
       }
       const now = this.deps.clock.now();
       await syncRunsRepo.purge(knex, accountId, new Date(now.getTime() - RETENTION_MS));
       const run = await syncRunsRepo.insert(knex, {
         accountId, sourceId, mode: options.mode, trigger: options.trigger ?? 'manual', dryRun: options.dryRun ?? false, allowDeletes: options.allowDeletes ?? false, at: now,
       });
-      await syncRunsRepo.markRunning(knex, accountId, sourceId);
+      await sourcesRepo.markRunning(knex, accountId, sourceId);
       const held = lockTrx;
       const done = this.execute(accountId, source, connector, run, options).finally(async () => {
         this.active.delete(key);
@@ -133,7 +131,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], processed: 0,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -152,7 +150,7 @@ export class SyncEngine {
       log.error({ err: e }, 'could not record the end of a sync run');
       return { ...run, status, counts: ctx.counts, error, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
     });
-    await syncRunsRepo
+    await sourcesRepo
       .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
       .catch((e) => log.error({ err: e }, 'could not record the source status'));
     log.info({ status, counts: ctx.counts }, 'sync run finished');
@@ -183,7 +181,8 @@ export class SyncEngine {
       void queue.add(() => this.applyBatch(ctx, records, state)).catch((e) => (writeError ??= e));
     };
     try {
-      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger }) as AsyncIterable<SourceItem>) {
+      const onRetry = (): void => void ctx.counts.retries++;
+      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry }) as AsyncIterable<SourceItem>) {
         if (writeError) throw writeError;
         if (item.type === 'record') {
           ctx.seen.add(item.anchor);
@@ -191,10 +190,14 @@ export class SyncEngine {
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
           ctx.deletes.push(item.anchor);
-        } else if (item.type === 'group' || item.type === 'group-delete') {
-          continue;
-        } else if (ctx.deletes.length > 0 || item.complete) {
-          // Deletions pending: this checkpoint is saved with them, in the deletion phase.
+          if (item.soft) ctx.softDeletes.add(item.anchor);
+          else ctx.softDeletes.delete(item.anchor);
+        } else if (item.type === 'group') {
+          ctx.groups.push(item);
+        } else if (item.type === 'group-delete') {
+          ctx.groupDeletes.push(item.anchor);
+        } else if (ctx.deletes.length > 0 || item.complete || ctx.groups.length > 0 || ctx.groupDeletes.length > 0) {
+          // Deletions or groups pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
           finalState = { state: item.state, complete: item.complete === true };
         } else {
@@ -206,6 +209,9 @@ export class SyncEngine {
       await queue.onIdle();
     }
     if (writeError) throw writeError;
+    await resolveManagers({ users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
+    // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
+    if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
     if (finalState || ctx.deletes.length > 0) {
       const stopped = await deletionPhase(
         { db: this.deps.db, users: this.deps.users, clock: this.deps.clock, logger: this.deps.logger, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) },
@@ -251,8 +257,23 @@ export class SyncEngine {
       if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
         throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
       }
-      if (state !== undefined && !ctx.options.dryRun) await syncRunsRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
+      if (state !== undefined && !ctx.options.dryRun) await sourcesRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
       return results;
+    });
+  }
+
+  /** The run's groups in one transaction, after its users (see group-sync.ts). */
+  private async applyGroups(ctx: RunContext, complete: boolean): Promise<void> {
+    await this.inTransaction(ctx, async (trx) => {
+      const counts = await applySourceGroups(
+        trx,
+        { accountId: ctx.accountId, sourceId: ctx.source.id, actor: ctx.writer.actor, at: this.deps.clock.now() },
+        { groups: ctx.groups, deletes: ctx.groupDeletes, complete },
+      );
+      ctx.counts.groupsCreated += counts.groupsCreated;
+      ctx.counts.groupsUpdated += counts.groupsUpdated;
+      ctx.counts.groupsDeleted += counts.groupsDeleted;
+      return [];
     });
   }
 

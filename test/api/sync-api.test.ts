@@ -105,8 +105,14 @@ describe('Sources and SyncRuns API', () => {
     expect(listed.body.totalResults).to.equal(1);
     const none = await auth(t.request.get(`${base}/SyncRuns`).query({ filter: 'status eq "failed"' }));
     expect(none.body.totalResults).to.equal(0);
-    const badFilter = await auth(t.request.get(`${base}/SyncRuns`).query({ filter: 'mode co "x"' }));
+    // The list's filter is a SCIM filter compiled to SQL: any operator on a listed attribute, 400 naming an unknown one.
+    const byMode = await auth(t.request.get(`${base}/SyncRuns`).query({ filter: 'mode sw "FU" and not (status eq "failed") and counts.created gt 11' }));
+    expect(byMode.status).to.equal(200);
+    expect(byMode.body.totalResults).to.equal(1);
+    const badFilter = await auth(t.request.get(`${base}/SyncRuns`).query({ filter: 'colour eq "x"' }));
     expect(badFilter.status).to.equal(400);
+    expect(badFilter.body.scimType).to.equal('invalidFilter');
+    expect(badFilter.body.detail).to.match(/colour/);
     const after = await auth(t.request.get(`${base}/Sources/${source.body.id}`));
     expect(after.body.status).to.include({ state: 'idle', hasState: true });
   });

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { MailWorker, type MailWorkerOptions } from '../../src/services/mail/mail-worker.js';
 import { createSmtpMailer, type Mailer } from '../../src/services/mail/mailer.js';
 import { renderMail } from '../../src/services/mail/mail-templates.js';
-import { claimDue, countByStatus, enqueue, findByAction, findById, retryDelayMs } from '../../src/services/mail/outbox-repo.js';
+import { claimDue, countByStatus, enqueue, findByAction, findById, retryDelayMs } from '../../src/db/outbox-repo.js';
 
 const FROM = 'Switchboard <no-reply@switchboard.test>';
 

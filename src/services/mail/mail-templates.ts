@@ -1,8 +1,7 @@
 // The emails Switchboard sends, as pure functions of their data: no I/O, no configuration. Links are built by the
 // caller from PUBLIC_URL; every value is HTML-escaped in the HTML part.
 
-export const mailKinds = ['welcome', 'password_reset', 'mivb_deployment_details', 'mivb_deployment_credentials'] as const;
-export type MailKind = (typeof mailKinds)[number];
+export { mailKinds, type MailKind } from '../../domain/mail-kinds.js';
 
 export interface MailRecipient {
   displayName?: string | null;

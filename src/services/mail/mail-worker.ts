@@ -3,7 +3,7 @@ import PQueue from 'p-queue';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { describeMailError, isPermanentMailError, type Mailer } from './mailer.js';
-import { claimDue, markFailed, markSent, release, type OutboxRow } from './outbox-repo.js';
+import { claimDue, markFailed, markSent, release, type OutboxRow } from '../../db/outbox-repo.js';
 
 export interface MailWorkerOptions {
   db: Knex;

@@ -1,6 +1,6 @@
 /** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
 import type { ConfigProperty, ConfigSchema } from '../../connectors/sdk/index.js';
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
 
 export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
 export const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
@@ -10,7 +10,11 @@ const attr = (name: string, type: AttributeDef['type'], description: string, opt
   name, type, description, multiValued: false, required: false, mutability: 'readWrite', returned: 'default', caseExact: false, ...opt,
 });
 const ro: Opt = { mutability: 'readOnly' };
-const counts = ['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro));
+const counts = [
+  ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
+  attr('retries', 'integer', 'Requests the connector sent again after the source throttled or failed them (429, 503, 504).', ro),
+  ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
+];
 
 export const sourceResourceType: ResourceTypeDef = {
   id: 'Source',

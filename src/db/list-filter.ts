@@ -1,7 +1,7 @@
 import { parseScimFilter } from '../domain/scim-filter.js';
-import { compileFilter } from '../db/scim-filter-sql.js';
-import { columnMapping, groupsMapping, usersMapping } from '../db/resource-mappings.js';
-import { resourceTypes } from './schemas.js';
+import { compileFilter } from './scim-filter-sql.js';
+import { columnMapping, groupsMapping, usersMapping } from './resource-mappings.js';
+import { resourceTypes } from '../domain/scim-schemas.js';
 import { checkUserFilterRules } from '../domain/user-filter-rules.js';
 
 /** SQL mappings per listable resource, built once: filters are compiled to SQL, never run in memory. */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import type { Executor } from '../../db/database.js';
-import type { MailKind } from './mail-templates.js';
+import type { Executor } from './database.js';
+import type { MailKind } from '../domain/mail-kinds.js';
 
 // The mail outbox table (migrations/20261129000300_create_outbox.ts). Every function takes the executor it runs
 // on: enqueue runs in the caller's transaction, so a message exists only if the action that caused it committed.

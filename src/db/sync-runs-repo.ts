@@ -1,11 +1,15 @@
 /**
- * SQL of the sync engine: run history, per-object results, the source's cursor and run status, and the
+ * SQL of the sync engine: run history, per-object results, and the
  * matching queries (hard and soft keys). Thin, explicit row mappers; every `where` starts with `account_id`.
  */
 import type { Knex } from 'knex';
-import { selectRows, type Executor } from '../db/database.js';
-import { perKeyFrom } from '../db/key-lookup.js';
-import type { StoredUser } from '../db/users-repo.js';
+import { selectRows, type Executor } from './database.js';
+import { perKeyFrom } from './key-lookup.js';
+import { columnMapping } from './resource-mappings.js';
+import { compileFilter } from './scim-filter-sql.js';
+import type { FilterNode } from '../domain/scim-filter.js';
+import { syncRunResourceType } from '../domain/sync-schema.js';
+import type { StoredUser } from './users-repo.js';
 
 export type SyncMode = 'full' | 'incremental';
 export type SyncRunStatus = 'running' | 'succeeded' | 'completed_with_errors' | 'failed' | 'stopped_deletion_threshold';
@@ -18,9 +22,17 @@ export interface SyncCounts {
   deactivated: number;
   deleted: number;
   quarantined: number;
+  /** Requests the connector sent again after the source throttled or failed them (429, 503, 504, no answer). */
+  retries: number;
+  /** Groups the source owns (connectors that read groups). */
+  groupsCreated: number;
+  groupsUpdated: number;
+  groupsDeleted: number;
 }
 
-export const emptyCounts = (): SyncCounts => ({ created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0 });
+export const emptyCounts = (): SyncCounts => ({
+  created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, retries: 0, groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0,
+});
 
 export interface SyncRunRecord {
   accountId: string;
@@ -98,11 +110,27 @@ const toResult = (r: Row): SyncResult => ({
 });
 
 export interface RunListQuery {
-  sourceId?: string;
-  status?: string;
+  /** A SCIM filter over the SyncRun attributes below, compiled to SQL. */
+  filter?: FilterNode;
   offset: number;
   limit: number;
 }
+
+/** The SyncRun attributes a list may filter on, and their columns. */
+const syncRunsMapping = columnMapping(syncRunResourceType, 'r', {
+  id: 'r.id',
+  sourceId: { sql: 'r.source_id', type: 'uuid', nullable: false },
+  mode: 'r.mode',
+  trigger: 'r.trigger',
+  status: 'r.status',
+  dryRun: 'r.dry_run',
+  allowDeletes: 'r.allow_deletes',
+  error: 'r.error',
+  startedAt: 'r.started_at',
+  finishedAt: 'r.finished_at',
+  counts: { jsonb: 'r.counts' },
+  'meta.created': 'r.started_at',
+});
 
 export const syncRunsRepo = {
   async insert(
@@ -144,14 +172,14 @@ export const syncRunsRepo = {
   },
 
   async list(db: Executor, accountId: string, query: RunListQuery): Promise<{ runs: SyncRunRecord[]; total: number }> {
-    const base = (q: Knex.QueryBuilder) => {
-      q.where('account_id', accountId);
-      if (query.sourceId !== undefined) q.where('source_id', query.sourceId);
-      if (query.status !== undefined) q.where('status', query.status);
+    const where = query.filter ? compileFilter(query.filter, syncRunsMapping) : undefined;
+    const base = () => {
+      const q = db('sync_runs as r').where('r.account_id', accountId);
+      if (where) q.whereRaw(where.sql, where.bindings as Knex.RawBinding[]);
       return q;
     };
-    const [{ n }] = (await base(db('sync_runs')).count({ n: '*' })) as { n: number | string }[];
-    const rows = (await base(db('sync_runs')).orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'asc' }]).offset(query.offset).limit(query.limit)) as Row[];
+    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
+    const rows = (await base().select('r.*').orderBy([{ column: 'r.started_at', order: 'desc' }, { column: 'r.id', order: 'asc' }]).offset(query.offset).limit(query.limit)) as Row[];
     return { runs: rows.map(toRun), total: Number(n) };
   },
 
@@ -175,31 +203,24 @@ export const syncRunsRepo = {
     return db('sync_runs').where('account_id', accountId).where('started_at', '<', before).whereNot('status', 'running').delete();
   },
 
-  async saveState(db: Executor, accountId: string, sourceId: string, state: unknown, at: Date): Promise<void> {
-    await db('sources').where({ account_id: accountId, id: sourceId }).update({ state: JSON.stringify(state), updated_at: at });
-  },
-
-  async markRunning(db: Executor, accountId: string, sourceId: string): Promise<void> {
-    await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: 'running' });
-  },
-
-  /** The source's status after a run; failures in a row grow the retry delay (1, 2, 4 … minutes, at most 6 hours). */
-  async recordOutcome(db: Executor, accountId: string, sourceId: string, outcome: { failed: boolean; status: string; error: string | null; at: Date }): Promise<void> {
-    if (!outcome.failed) {
-      await db('sources').where({ account_id: accountId, id: sourceId }).update({ status: outcome.status, consecutive_failures: 0, next_retry_at: null, last_error: outcome.error });
-      return;
-    }
-    const row = (await db('sources').where({ account_id: accountId, id: sourceId }).first('consecutive_failures')) as { consecutive_failures: number } | undefined;
-    const failures = (row?.consecutive_failures ?? 0) + 1;
-    await db('sources')
-      .where({ account_id: accountId, id: sourceId })
-      .update({ status: outcome.status, consecutive_failures: failures, next_retry_at: new Date(outcome.at.getTime() + retryDelayMs(failures)), last_error: outcome.error });
-  },
-
   // ---- matching -------------------------------------------------------------------------------
 
   async usersByExternalId(db: Executor, accountId: string, value: string): Promise<string[]> {
     return ((await db('users').where({ account_id: accountId, external_id: value }).limit(2).select('id')) as { id: string }[]).map((r) => r.id);
+  },
+
+  /**
+   * Users an Active Directory source of the account links with this objectGUID (the hybrid hard key, Entra's
+   * onPremisesImmutableId decoded): one probe of the links' (account, source, anchor) key per ldap source.
+   */
+  async usersByOnPremisesObjectGuid(db: Executor, accountId: string, objectGuid: string): Promise<string[]> {
+    const rows = (await db('user_source_links')
+      .where('account_id', accountId)
+      .whereIn('source_id', db('sources').where({ account_id: accountId, kind: 'ldap' }).select('id'))
+      .where('anchor', objectGuid.toLowerCase())
+      .limit(2)
+      .select('user_id')) as { user_id: string }[];
+    return rows.map((r) => r.user_id);
   },
 
   async usersByEmployeeNumber(db: Executor, accountId: string, value: string): Promise<string[]> {
@@ -353,7 +374,3 @@ export const syncRunsRepo = {
     }));
   },
 };
-
-export function retryDelayMs(consecutiveFailures: number): number {
-  return Math.min(60_000 * 2 ** Math.max(0, consecutiveFailures - 1), 6 * 3600_000);
-}

@@ -7,7 +7,7 @@ import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Executor } from '../db/database.js';
-import { toSource, type SourceRecord } from '../db/sources-repo.js';
+import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
@@ -90,16 +90,16 @@ export class SourcesService {
     }
   }
 
-  private row(input: SourceInput) {
+  private write(input: SourceInput): SourceWrite {
     return {
       name: input.name.trim(),
-      config: JSON.stringify(input.config),
+      config: input.config,
       schedule: input.schedule,
       enabled: input.enabled,
-      soft_match: input.softMatch,
-      delete_threshold_count: input.deleteThresholdCount,
-      delete_threshold_percent: input.deleteThresholdPercent,
-      grace_period_days: input.gracePeriodDays,
+      softMatch: input.softMatch,
+      deleteThresholdCount: input.deleteThresholdCount,
+      deleteThresholdPercent: input.deleteThresholdPercent,
+      gracePeriodDays: input.gracePeriodDays,
     };
   }
 
@@ -107,24 +107,20 @@ export class SourcesService {
     this.validate(input);
     const now = this.clock.now();
     try {
-      const [row] = await this.db('sources').insert({ account_id: accountId, kind: input.kind, ...this.row(input), created_at: now, updated_at: now }).returning('*');
-      return toSource(row as Record<string, unknown>);
+      return await sourcesRepo.insert(this.db, accountId, input.kind, this.write(input), now);
     } catch (error) {
       throw uniqueName(error, input.name);
     }
   }
 
   async get(accountId: string, id: string): Promise<SourceRecord> {
-    const row = isUuid(id) ? await this.db('sources').where({ account_id: accountId, id }).whereNot('kind', 'scim').first() : undefined;
-    if (!row) throw notFound(`Source ${id}`);
-    return toSource(row as Record<string, unknown>);
+    const source = isUuid(id) ? await sourcesRepo.findManaged(this.db, accountId, id) : undefined;
+    if (!source) throw notFound(`Source ${id}`);
+    return source;
   }
 
   async list(accountId: string, offset: number, limit: number): Promise<{ sources: SourceRecord[]; total: number }> {
-    const base = () => this.db('sources').where('account_id', accountId).whereNot('kind', 'scim');
-    const [{ n }] = (await base().count({ n: '*' })) as { n: number | string }[];
-    const rows = await base().orderBy([{ column: 'created_at' }, { column: 'id' }]).offset(offset).limit(limit);
-    return { sources: (rows as Record<string, unknown>[]).map(toSource), total: Number(n) };
+    return sourcesRepo.listManaged(this.db, accountId, offset, limit);
   }
 
   /** Replaces the writable attributes; secrets the change omits keep their stored value. */
@@ -139,12 +135,9 @@ export class SourcesService {
     }
     this.validate(input);
     try {
-      const [row] = await this.db('sources')
-        .where({ account_id: accountId, id, version: current.version })
-        .update({ ...this.row(input), version: current.version + 1, updated_at: this.clock.now() })
-        .returning('*');
-      if (!row) throw new DomainError('preconditionFailed', `Source ${id} changed meanwhile; read it again and retry`);
-      return toSource(row as Record<string, unknown>);
+      const updated = await sourcesRepo.update(this.db, accountId, id, current.version, this.write(input), this.clock.now());
+      if (!updated) throw new DomainError('preconditionFailed', `Source ${id} changed meanwhile; read it again and retry`);
+      return updated;
     } catch (error) {
       throw uniqueName(error, input.name);
     }
@@ -153,7 +146,7 @@ export class SourcesService {
   async delete(accountId: string, id: string, ifMatch?: number): Promise<void> {
     const current = await this.get(accountId, id);
     if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
-    await this.db('sources').where({ account_id: accountId, id }).delete();
+    await sourcesRepo.delete(this.db, accountId, id);
   }
 }
 

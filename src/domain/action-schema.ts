@@ -1,5 +1,5 @@
 /** The Action resource type, as plain data (served by discovery; validated in the action service). */
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
 
 export const ACTION_URN = 'urn:switchboard:scim:schemas:core:2.0:Action';
 
