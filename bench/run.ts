@@ -5,9 +5,14 @@
  *   ldap-floor  LDAP connector read vs paged ldapsearch (bench/ldap-sync-floor.ts)
  *   ldap-sync   full sync of 10,000 and 100,000 slapd entries vs a paged ldapsearch of the same tree (the floor), peak RSS
  *               of each size, then an incremental run of 1,000 changes; on PostgreSQL and PGlite (bench/ldap-sync.ts)
+ *   entra-sync  full sync of 10,000 and 100,000 users from the Graph test server (Entra connector + engine) vs the LDAP full
+ *               sync's users/s in the same run (the floor, target ≥ 90 %), peak RSS of each size, then 1,000 changes read
+ *               incrementally; on PostgreSQL (bench/entra-sync.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
+ *   csv-import  POST /Imports of 10,000 and 100,000 rows vs COPY of the same rows into the same tables (the floor), peak RSS of
+ *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
@@ -71,6 +76,15 @@ const benches: { name: string; run: () => Promise<void> }[] = [
     },
   },
   {
+    name: 'entra-sync',
+    async run() {
+      const { benchEntraSync } = await import('./entra-sync.js');
+      const largest = Number(arg('entra') ?? 100_000);
+      console.log('Entra sync (Graph test server in this process, the sync in a child per size, batches of 1,000) vs the LDAP full sync of the same size in this run:');
+      await benchEntraSync({ databases: [{ database: 'postgres', sizes: [...new Set([Math.min(10_000, largest), largest])] }], changes: 1_000, ldapEntries: largest });
+    },
+  },
+  {
     name: 'actions',
     async run() {
       const file = path.join(here, 'actions-throughput.ts');
@@ -88,6 +102,18 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       const print = mod.printActionsThroughput;
       if (typeof print === 'function') (print as (r: unknown) => void)(result);
       else console.log(`Actions throughput:\n${JSON.stringify(result, null, 2)}`);
+    },
+  },
+  {
+    name: 'csv-import',
+    async run() {
+      const { benchCsvImport } = await import('./csv-import.js');
+      const largest = Number(arg('csv') ?? 100_000);
+      const sizes = [...new Set([Math.min(10_000, largest), largest])];
+      console.log('CSV import (POST /Imports, batches through UserService.write) vs COPY of the same rows into the same tables; export GET /Users text/csv; each size in a child process:');
+      await benchCsvImport({
+        databases: [{ database: 'postgres', sizes }, ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes }])],
+      });
     },
   },
 ];

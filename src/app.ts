@@ -14,8 +14,17 @@ import { discoveryRouter } from './scim/discovery-router.js';
 import { tokensRouter } from './scim/tokens-router.js';
 import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
+import { checkRequestLine, jsonBody, setSecurityHeaders } from './http/request-guards.js';
+import { respondWithError } from './http/error-handler.js';
 import { ping } from './db/database.js';
 import { csvBodyOf } from './scim/imports-router.js';
+
+/** The Prometheus text of the registry. */
+export async function serveMetrics(metrics: Deps['metrics'], res: ServerResponse): Promise<void> {
+  const text = await metrics.registry.metrics();
+  res.setHeader('Content-Type', metrics.registry.contentType);
+  res.end(text);
+}
 
 /**
  * The HTTP request listener, built from its dependencies; never listens (server.ts and tests do). The flat SCIM
@@ -38,9 +47,9 @@ export function createApp(deps: Deps): RequestListener {
 
   // Bodies are JSON whatever the client labels them (Entra sends application/scim+json, scripts often nothing),
   // except a CSV file, which POST /Imports streams itself (its own size limit, IMPORT_MAX_BYTES).
-  const json = express.json({ limit: config.bodyLimitBytes, type: (req) => !csvBodyOf(req.headers['content-type']).csv, strict: false });
+  const json = jsonBody(config.bodyLimitBytes, { type: (req) => !csvBodyOf(req.headers['content-type']).csv });
 
-  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl };
+  const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, limits: deps.rateLimits, sessions: deps.sessions };
   const auth = scimAuth(authDeps);
   const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
   // GETs carry no body: no JSON parser on the flat routes.
@@ -80,9 +89,11 @@ export function createApp(deps: Deps): RequestListener {
       res.status(503).json({ status: 'unavailable', database: deps.db.kind });
     }
   });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
+  // Metrics name routes, volumes and the process: not for anonymous clients on the main address (an operator
+  // token here, or anyone on METRICS_ADDRESS, a listener of its own: src/server.ts).
+  app.get('/metrics', auth, async (_req, res) => {
+    if (contextOf(res).principal.role !== 'operator') throw new DomainError('forbidden', '/metrics needs an operator token (or the METRICS_ADDRESS listener)');
+    await serveMetrics(metrics, res);
   });
 
   for (const router of deps.publicRouters) app.use(router);
@@ -96,6 +107,9 @@ export function createApp(deps: Deps): RequestListener {
 
   const direct = directDispatch({ routes: deps.flatScimRoutes, auth: authDeps, logger, metrics });
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    setSecurityHeaders(res);
+    const refused = checkRequestLine(req);
+    if (refused) return respondWithError(logger, refused, req, res, '');
     if (!direct(req, res)) app(req, res);
   };
   return listener;

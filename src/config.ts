@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { defaultConsoleDir } from './console/paths.js';
+import { roles, type Role } from './domain/principal.js';
 
 /** Everything the process reads from its environment, parsed and validated once. */
 export interface Config {
@@ -14,6 +16,12 @@ export interface Config {
   logLevel: string;
   /** Absolute base URL clients reach us at; when unset, taken from each request's Host. */
   publicUrl: string | undefined;
+  /**
+   * Base of the links put in emails: PUBLIC_URL, or the listening address when that is a loopback one (a
+   * development setup); undefined otherwise, and then link emails are refused (a request's Host header must never
+   * decide where a registration link points).
+   */
+  linkBase: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   shutdownTimeoutMs: number;
@@ -25,6 +33,40 @@ export interface Config {
   };
   schedulerEnabled: boolean;
   mailWorkerEnabled: boolean;
+  /** The built admin console served at `/` (src/console/build.ts writes it). */
+  consoleDir: string;
+  /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
+  session: { idleMs: number; absoluteMs: number };
+  limits: Limits;
+  /** `host:port` of a second listener serving only /metrics to anyone; unset: /metrics needs an operator token. */
+  metricsAddress: { host: string; port: number } | undefined;
+}
+
+/** Request rates (README Security). `enabled: false` (RATE_LIMITS=off) turns every one off, for load tests. */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Per token, by role: `rate` requests per second on average, up to `burst` at once. */
+  perRole: Record<Role, { rate: number; burst: number }>;
+  /** Failed authentications per minute per client address, before 429. */
+  failedAuthPerMinute: number;
+  /** Requests to the public /register and /reset pages per minute per client address. */
+  linkPagesPerMinute: number;
+  /** Proxies in front of Switchboard whose X-Forwarded-For entries are trusted for the client address. */
+  trustProxyHops: number;
+}
+
+/** The bounds on every request (README Security). */
+export interface Limits {
+  rate: RateLimitConfig;
+  /** Time to receive a request's headers, and to receive its body without progress. */
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  /** Longest one SQL statement of a request may run; a filter past it answers 503 with Retry-After. */
+  statementTimeoutMs: number;
+  /** Operations in one PATCH; values of one multi-valued attribute; `or` terms in one filter. */
+  patchMaxOperations: number;
+  maxMultiValues: number;
+  filterMaxOrTerms: number;
 }
 
 export class ConfigError extends Error {}
@@ -83,6 +125,40 @@ function logLevel(env: Env): string {
   return raw;
 }
 
+function hostPort(env: Env, name: string): { host: string; port: number } | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw.trim());
+  if (!match || Number(match[3]) > 65535) throw new ConfigError(`${name} must be host:port (e.g. 127.0.0.1:9464), got "${raw}"`);
+  return { host: match[1] ?? match[2], port: Number(match[3]) };
+}
+
+function rateLimits(env: Env): RateLimitConfig {
+  const rate = integer(env, 'RATE_LIMIT_TOKEN_RATE', 50, 1);
+  const burst = integer(env, 'RATE_LIMIT_TOKEN_BURST', 200, 1);
+  const perRole = {} as Record<Role, { rate: number; burst: number }>;
+  for (const role of roles) {
+    const prefix = `RATE_LIMIT_${role.toUpperCase().replace('-', '_')}`;
+    perRole[role] = { rate: integer(env, `${prefix}_RATE`, rate, 1), burst: integer(env, `${prefix}_BURST`, burst, 1) };
+    if (perRole[role].burst < perRole[role].rate) throw new ConfigError(`${prefix}_BURST (or RATE_LIMIT_TOKEN_BURST) must be at least its rate`);
+  }
+  return {
+    enabled: flag(env, 'RATE_LIMITS', true),
+    perRole,
+    failedAuthPerMinute: integer(env, 'RATE_LIMIT_FAILED_AUTH_PER_MINUTE', 20, 1),
+    linkPagesPerMinute: integer(env, 'RATE_LIMIT_LINK_PAGES_PER_MINUTE', 10, 1),
+    trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0),
+  };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `http://host:port` for a server that listens only on a loopback address, which no one else can reach. */
+function loopbackBase(host: string, port: number): string | undefined {
+  if (!LOOPBACK_HOSTS.has(host.toLowerCase())) return undefined;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
@@ -91,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SWITCHBOARD_BOOTSTRAP_TOKEN must be at least 32 characters long');
   }
   const host = env.HOST || '0.0.0.0';
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, '');
   return {
     port,
     host,
@@ -101,7 +178,8 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: bytes(env, 'BODY_LIMIT', 1024 * 1024),
     importMaxBytes: bytes(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024),
     logLevel: logLevel(env),
-    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    publicUrl,
+    linkBase: publicUrl ?? loopbackBase(host, port),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: env.MAIL_FROM || 'Switchboard <no-reply@switchboard.local>',
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000),
@@ -113,6 +191,18 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
+    consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
+    session: { idleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1) * 60_000, absoluteMs: integer(env, 'SESSION_MAX_HOURS', 12, 1) * 3600_000 },
+    limits: {
+      rate: rateLimits(env),
+      headersTimeoutMs: integer(env, 'HEADERS_TIMEOUT_MS', 20_000, 1),
+      bodyTimeoutMs: integer(env, 'BODY_TIMEOUT_MS', 30_000, 1),
+      statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 5_000, 0),
+      patchMaxOperations: integer(env, 'SCIM_PATCH_MAX_OPERATIONS', 1000, 1),
+      maxMultiValues: integer(env, 'SCIM_MAX_MULTI_VALUES', 100, 1),
+      filterMaxOrTerms: integer(env, 'SCIM_FILTER_MAX_OR_TERMS', 100, 1),
+    },
+    metricsAddress: hostPort(env, 'METRICS_ADDRESS'),
   };
 }
 

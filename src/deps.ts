@@ -17,8 +17,13 @@ import { actionsRouters } from './actions/index.js';
 import { registerSync } from './sync/index.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
 import { MailWorker } from './services/mail/mail-worker.js';
+import { SessionService } from './services/session-service.js';
+import { sessionRouter } from './http/session-router.js';
+import { consoleRouter } from './http/console-router.js';
+import { RateLimits } from './http/rate-limits.js';
+import { createLimiter } from './db/rate-limit-store.js';
 import { ImportService } from './services/import-service.js';
-import { importResourceType } from './scim/import-schemas.js';
+import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
 
 /** Everything the app and the background workers need, built in one place (the composition root). */
@@ -28,10 +33,14 @@ export interface Deps {
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
+  rateLimits: RateLimits;
   tokens: TokenService;
   accounts: AccountService;
   users: UserService;
   groups: GroupService;
+  /** Admin console sign-in sessions, also accepted by the SCIM API. */
+  sessions: SessionService;
   /** CSV imports of users (set once the welcome email of the actions is wired). */
   imports?: ImportService;
   /** Resource types served, in discovery order. */
@@ -61,7 +70,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const clock = overrides.clock ?? systemClock;
   const db =
     overrides.db ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, dataDir: config.databaseUrl ? undefined : config.dataDir }));
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      poolMax: config.databasePoolMax,
+      statementTimeoutMs: config.limits.statementTimeoutMs,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+    }));
   try {
     await migrateLatest(db.knex);
   } catch (error) {
@@ -72,6 +86,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const accounts = new AccountService(db.knex, clock);
   const users = new UserService(db.knex, clock);
   const groups = new GroupService(db.knex, clock);
+  const sessions = new SessionService(db.knex, clock, tokens, config.session);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
   const usersDeps: UsersRouterDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
@@ -81,17 +96,19 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     logger,
     clock,
     metrics: createMetrics(),
+    rateLimits: new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec)),
     tokens,
     accounts,
     users,
     groups,
+    sessions,
     resourceTypes: [...allResourceTypes],
     flatScimRoutes: usersReadRoutes(usersDeps),
     scimRouters: [
       usersRouter(usersDeps),
       groupsRouter({ groups, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
     ],
-    publicRouters: [],
+    publicRouters: [sessionRouter({ sessions, publicUrl: config.publicUrl }), consoleRouter({ dir: config.consoleDir, logger })],
     mailer,
     mailWorker,
     workers: [],
@@ -102,14 +119,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
   registerSync(deps);
   const actions = actionsRouters(deps);
-  usersDeps.welcomeCreatedUser = (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin);
+  usersDeps.welcomeCreatedUser = (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer);
   deps.scimRouters.push(actions.scim);
   const imports = new ImportService({
-    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer, origin) => actions.actions.welcomeCreatedUser(trx, account, user, writer, origin),
+    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer),
   });
   deps.imports = imports;
   deps.resourceTypes.push(importResourceType);
-  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, publicUrl: config.publicUrl }));
+  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, linkBase: config.linkBase }));
   // First in the list, so it stops last: background imports finish before the database closes.
   deps.workers.unshift({
     name: 'imports',

@@ -1,13 +1,31 @@
-import http, { type Server } from 'node:http';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from './config.js';
-import { createApp } from './app.js';
+import { createApp, serveMetrics } from './app.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
 
 export interface RunningServer {
   deps: Deps;
   server: Server;
   url: string;
+  /** The METRICS_ADDRESS listener, when configured. */
+  metricsUrl: string | undefined;
   stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function urlOf(server: Server, host: string): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** config → deps → bootstrap → listen → workers; stop() drains requests, then workers, then the database. */
@@ -18,11 +36,51 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     const boot = await deps.tokens.bootstrap({ bootstrapToken: config.bootstrapToken, dataDir: config.dataDir, print });
     if (boot.created) logger.info({ operatorAccountId: boot.operatorAccountId }, 'operator token created');
     const app = createApp(deps);
-    const server = await new Promise<Server>((resolve, reject) => {
-      const s = http.createServer(app).listen(config.port, config.host, () => resolve(s));
-      s.once('error', reject);
-    });
+    const { headersTimeoutMs, bodyTimeoutMs } = config.limits;
+    // Requests in flight, so that a shutdown can tell each to close its connection when it is answered.
+    const inFlight = new Set<ServerResponse>();
+    let draining = false;
+    const listener = (req: IncomingMessage, res: ServerResponse): void => {
+      if (draining) res.setHeader('Connection', 'close');
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+      // A body must keep arriving: BODY_TIMEOUT_MS without a byte closes the connection; once it is read, the
+      // socket waits for the answer however long that takes.
+      const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+      if (hasBody && !req.complete) {
+        const socket = req.socket;
+        socket.setTimeout(bodyTimeoutMs, () => socket.destroy());
+        const clear = () => socket.setTimeout(0);
+        req.once('end', clear);
+        res.once('finish', clear);
+      }
+      app(req, res);
+    };
+    const server = await listen(
+      http.createServer(
+        // Slow clients: headers within HEADERS_TIMEOUT_MS, the whole request within that plus BODY_TIMEOUT_MS
+        // (node answers 408 and closes), checked every second rather than node's default 30 s.
+        { headersTimeout: headersTimeoutMs, requestTimeout: headersTimeoutMs + bodyTimeoutMs, connectionsCheckingInterval: 1000 },
+        listener,
+      ),
+      config.port,
+      config.host,
+    );
     server.keepAliveTimeout = 65_000;
+    const metricsServer = config.metricsAddress
+      ? await listen(
+          http.createServer((req, res) => {
+            if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
+              serveMetrics(deps.metrics, res).catch(() => res.destroy());
+              return;
+            }
+            res.statusCode = 404;
+            res.end();
+          }),
+          config.metricsAddress.port,
+          config.metricsAddress.host,
+        )
+      : undefined;
     for (const worker of deps.workers) await worker.start();
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -31,16 +89,25 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
-        logger.info('shutting down');
+        logger.info({ inFlight: inFlight.size }, 'shutting down');
+        // No new connections; idle keep-alive ones close now, busy ones as soon as their request is answered
+        // (Connection: close), so the process exits when the last in-flight request is done.
+        draining = true;
+        for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await closed;
         clearTimeout(timer);
+        if (metricsServer) {
+          const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+          metricsServer.closeAllConnections();
+          await metricsClosed;
+        }
         await deps.close();
         logger.info('stopped');
       })());
-    return { deps, server, url, stop };
+    return { deps, server, url, metricsUrl: metricsServer ? urlOf(metricsServer, config.metricsAddress!.host) : undefined, stop };
   } catch (error) {
     await deps.close();
     throw error;

@@ -15,7 +15,7 @@ export function actionsRouters(deps: Deps): { scim: Router; public: Router; acti
   const registration = new RegistrationService(deps.db.knex, deps.clock);
   const actions = new ActionService({
     db: deps.db.knex, clock: deps.clock, logger: deps.logger, users: deps.users, registration,
-    publicUrl: deps.config.publicUrl, fallbackUrl: `http://localhost:${deps.config.port}`,
+    linkBase: deps.config.linkBase,
   });
   if (!deps.resourceTypes.some((r) => r.id === actionResourceType.id)) deps.resourceTypes.push(actionResourceType);
   // First in the list, so it stops last (workers stop in reverse): background actions finish before the database closes.
@@ -27,5 +27,5 @@ export function actionsRouters(deps: Deps): { scim: Router; public: Router; acti
     },
     stop: () => actions.drain(),
   });
-  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration }), actions };
+  return { scim: actionsRouter({ actions, maxResults: deps.config.scim.maxResults }), public: registrationRouter({ registration, limits: deps.rateLimits }), actions };
 }

@@ -51,6 +51,12 @@ class MultiStatementClientPgLite extends BaseClientPgLite {
 
 export class DataDirLockedError extends Error {}
 
+/**
+ * knex prints pool errors to the console itself (with their stack, e.g. "Acquire connection error" when the
+ * database does not exist); every such error also rejects the query that waited, and is reported there once.
+ */
+const quietKnexLog = { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} };
+
 const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export function migrationConfig(): Knex.MigratorConfig {
@@ -62,8 +68,23 @@ export function migrationConfig(): Knex.MigratorConfig {
   };
 }
 
+/**
+ * Applies pending migrations. On PostgreSQL they run on a connection of their own without the request statement
+ * timeout (building an index on a large table takes as long as it takes).
+ */
 export async function migrateLatest(knex: Knex): Promise<void> {
-  await knex.migrate.latest(migrationConfig());
+  const config = knex.client.config as Knex.Config;
+  const connection = config.connection as { statement_timeout?: number } | undefined;
+  if (config.client !== 'pg' || !connection || typeof connection !== 'object' || !connection.statement_timeout) {
+    await knex.migrate.latest(migrationConfig());
+    return;
+  }
+  const migrator = knexFactory({ ...config, connection: { ...connection, statement_timeout: 0 }, pool: { min: 0, max: 1 } });
+  try {
+    await migrator.migrate.latest(migrationConfig());
+  } finally {
+    await migrator.destroy();
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -107,6 +128,11 @@ export function lockDataDir(dataDir: string): () => void {
 export interface DatabaseOptions {
   databaseUrl?: string;
   poolMax?: number;
+  /**
+   * PostgreSQL only: the longest any statement may run (0: no limit), so that one costly request cannot hold a
+   * connection. PGlite runs one statement at a time in this process and cannot cancel one.
+   */
+  statementTimeoutMs?: number;
   /** PGlite data directory; undefined means in memory. */
   dataDir?: string;
   /** A PGlite data directory dump to start from (tests clone a migrated template this way). */
@@ -126,7 +152,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.databaseUrl) {
     const knex = knexFactory({
       client: 'pg',
-      connection: options.databaseUrl,
+      log: quietKnexLog,
+      connection: { connectionString: options.databaseUrl, ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}) },
       pool: { min: 0, max: options.poolMax ?? 10 },
     });
     return { knex, kind: 'postgres', close: () => knex.destroy() };

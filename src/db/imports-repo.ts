@@ -1,4 +1,5 @@
 /** The imports and import_rows tables: CSV imports of users, their counts and one row per input record. */
+import { isUuid } from './accounts-repo.js';
 import type { Executor } from './database.js';
 
 export type ImportStatus = 'running' | 'succeeded' | 'completed_with_errors' | 'failed';
@@ -106,6 +107,7 @@ export const importsRepo = {
 
   /** An import created after `since` (older ones are past their 30 days). */
   async get(db: Executor, accountId: string, id: string, since: Date): Promise<StoredImport | undefined> {
+    if (!isUuid(id)) return undefined;
     const row = (await db('imports').where({ account_id: accountId, id }).where('created_at', '>', since).first()) as ImportDbRow | undefined;
     return row ? toImport(row) : undefined;
   },

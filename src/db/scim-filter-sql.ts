@@ -170,6 +170,9 @@ class Compiler {
     if (attribute.type === 'complex' && !path.subAttribute) {
       const storage = this.storage(path);
       if (op === 'pr' && storage.kind === 'object') return jsonbPresent(storage.json);
+      // A singular reference attribute compared as a whole (Entra ID's `manager eq "<id>"` for the enterprise
+      // manager) means its value, as for multi-valued attributes (RFC 7644 §3.4.2.2).
+      if (op !== 'pr' && attribute.subAttributes?.some((s) => s.name === 'value')) return this.attributeCondition(`${path.canonical}.value`, op, value);
       throw invalidFilter(`'${path.canonical}' is complex: compare one of its sub-attributes, e.g. '${path.canonical}.${attribute.subAttributes?.[0]?.name ?? 'value'}'`);
     }
     const storage = this.storage(path);
@@ -238,8 +241,10 @@ class Compiler {
     const caseExact = def.type === 'binary' || def.caseExact === true;
     if (expr.kind === 'const') return constantString(expr.value, caseExact, op, value) ? 'true' : 'false';
     if (expr.kind === 'sql' && expr.sqlType === 'uuid') {
-      if (op === 'eq') return uuidPattern.test(value) ? guard(expr, `${expr.sql} = ${this.bind(value.toLowerCase())}::uuid`) : 'false';
-      return guard(expr, this.textComparison(`${expr.sql}::text`, op, value.toLowerCase()));
+      // A uuid's text is lower case: a caseExact id (RFC 7643 §3.1) in another case names no resource.
+      const wanted = caseExact ? value : value.toLowerCase();
+      if (op === 'eq') return uuidPattern.test(wanted) && wanted === wanted.toLowerCase() ? guard(expr, `${expr.sql} = ${this.bind(wanted)}::uuid`) : 'false';
+      return guard(expr, this.textComparison(`${expr.sql}::text`, op, wanted));
     }
     const text = expr.kind === 'jsonb' ? expr.text : expr.sqlType === 'unknown' ? `(${expr.sql})::text` : expr.sql;
     const fold = !caseExact && !(expr.kind === 'sql' && expr.caseless);
@@ -476,7 +481,11 @@ export function sortExpression(mapping: ResourceSqlMapping, sortBy: string): Sor
   if (def.type === 'complex') throw invalidSort(`'${path.canonical}' is complex: sort by one of its sub-attributes`);
   const storage = mapping.storage(attribute.multiValued ? attributeOnly(path) : path);
   if (storage.kind === 'unavailable') throw invalidSort(storage.reason.replace(/filterable/g, 'sortable'));
-  if (storage.kind === 'value') return { sql: sortValue(storage.expr, def), type: def.type };
+  if (storage.kind === 'value') {
+    // A constant (meta.resourceType on a list of one type) orders nothing, and PostgreSQL refuses it in ORDER BY.
+    if (storage.expr.kind === 'const') throw invalidSort(`'${path.canonical}' is the same for every resource listed: it cannot be sorted`);
+    return { sql: sortValue(storage.expr, def), type: def.type };
+  }
   if (storage.kind === 'collection') {
     const collection = attribute.type === 'complex' ? chooseSortCollection(storage, def.name, path.canonical) : storage.collection;
     const expr = attribute.type === 'complex' ? collection.subAttribute!(def.name)! : collection.element!;

@@ -75,18 +75,22 @@ export const tokensRepo = {
     return row ? { ...toToken(row), accountType: row.account_type } : undefined;
   },
 
-  async findById(db: Executor, accountId: string, id: string): Promise<TokenRecord | undefined> {
+  /** `roles`: only a token of one of these roles is found (the roles the caller may manage). */
+  async findById(db: Executor, accountId: string, id: string, roles?: readonly Role[]): Promise<TokenRecord | undefined> {
     if (!isUuid(id)) return undefined;
-    const row = (await db('tokens').where({ account_id: accountId, id }).first(columns)) as TokenRow | undefined;
+    const query = db('tokens').where({ account_id: accountId, id });
+    if (roles) query.whereIn('role', roles as Role[]);
+    const row = (await query.first(columns)) as TokenRow | undefined;
     return row ? toToken(row) : undefined;
   },
 
   async list(
     db: Executor,
     accountId: string,
-    options: { where?: { sql: string; bindings: readonly unknown[] }; offset: number; limit: number },
+    options: { where?: { sql: string; bindings: readonly unknown[] }; roles?: readonly Role[]; offset: number; limit: number },
   ): Promise<{ total: number; tokens: TokenRecord[] }> {
     const base = db('tokens as t').where('t.account_id', accountId);
+    if (options.roles) base.whereIn('t.role', options.roles as Role[]);
     if (options.where) base.whereRaw(options.where.sql, options.where.bindings as Knex.RawBinding[]);
     const [{ n }] = (await base.clone().count({ n: '*' })) as { n: number | string }[];
     const rows = (await base

@@ -27,6 +27,7 @@ export type DomainErrorKind =
   | 'unsupportedMediaType'
   | 'notImplemented'
   | 'methodNotAllowed'
+  | 'tooManyRequests'
   | 'unavailable'
   | 'internal';
 
@@ -52,6 +53,7 @@ const statusOf: Record<DomainErrorKind, number> = {
   unsupportedMediaType: 415,
   notImplemented: 501,
   methodNotAllowed: 405,
+  tooManyRequests: 429,
   unavailable: 503,
   internal: 500,
 };
@@ -66,14 +68,18 @@ export const isScimType = (value: string): value is ScimType => scimTypes.has(va
 export class DomainError extends Error {
   readonly status: number;
   readonly scimType: ScimType | undefined;
+  /** Seconds the client should wait before retrying (429, 503): sent as Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly kind: DomainErrorKind,
     readonly detail: string,
+    options: { retryAfterSeconds?: number } = {},
   ) {
     super(detail);
     this.name = 'DomainError';
     this.status = statusOf[kind];
     this.scimType = scimTypes.has(kind) ? (kind as ScimType) : undefined;
+    this.retryAfterSeconds = options.retryAfterSeconds === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfterSeconds));
   }
 }
 

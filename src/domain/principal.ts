@@ -25,6 +25,14 @@ export function canIssueRole(issuer: Role, role: Role): boolean {
   return issuable[issuer].includes(role);
 }
 
+/**
+ * The roles of the tokens a token may see and revoke: those it may issue. An account-admin of a partner account
+ * never sees (nor revokes) that partner's partner-admin tokens.
+ */
+export function manageableRoles(issuer: Role): readonly Role[] {
+  return issuable[issuer];
+}
+
 export function roleFitsAccount(role: Role, accountType: AccountType): boolean {
   if (role === 'operator') return accountType === 'operator';
   if (role === 'partner-admin') return accountType === 'partner';

@@ -31,6 +31,8 @@ export function extensionOf(doc: JsonObject): JsonObject {
   return (doc[SWITCHBOARD_URN] as JsonObject | undefined) ?? {};
 }
 
+const PHONE_TEXT = /^\+?[\d\s().\/-]+$/;
+
 /** mobileNumber in E.164 (libphonenumber-js), read in mobileCountry when written nationally. */
 export function normaliseMobile(doc: JsonObject): void {
   const ext = extensionOf(doc);
@@ -43,6 +45,11 @@ export function normaliseMobile(doc: JsonObject): void {
     return;
   }
   if (typeof raw !== 'string') throw new DomainError('invalidValue', 'mobileNumber must be a string');
+  // libphonenumber finds a number inside any text ("+32 470 00 00 0x" reads as another, shorter number): only the
+  // characters of a written phone number are accepted, so what is stored is what was sent.
+  if (!PHONE_TEXT.test(raw)) {
+    throw new DomainError('invalidValue', `mobileNumber "${raw.replace(/\u0000/g, '\\u0000')}" may hold only digits, spaces and + ( ) . - /; write it in E.164 form (e.g. +14155550123)`);
+  }
   const country = typeof ext.mobileCountry === 'string' && ext.mobileCountry !== '' ? (ext.mobileCountry.toUpperCase() as CountryCode) : undefined;
   const parsed = parsePhoneNumberFromString(raw, country);
   if (!parsed || !parsed.isValid()) {

@@ -156,7 +156,14 @@ export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteI
     normaliseMobile(next);
     if (writer.type === 'admin' && !item.unregister) check(adminEntryViolation(current?.doc, next));
     if (!current) return { item, next, ignored: [], refused: [] };
-    const owners = fieldOwners(item.links.map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes })));
+    // Who owns what once this write is made: a writing source's own claim is this write's, so that precedence
+    // decides from a source's first write on (a hybrid user joined by a second source takes that source's values
+    // where it comes first, without waiting for a later change).
+    const claims = item.links
+      .filter((l) => writer.type !== 'source' || l.sourceId !== writer.sourceId)
+      .map((l) => ({ sourceId: l.sourceId, kind: l.sourceKind, ownedAttributes: l.ownedAttributes }));
+    if (writer.type === 'source') claims.push({ sourceId: writer.sourceId, kind: writer.kind, ownedAttributes: claimedAttributes(writer, item, next) });
+    const owners = fieldOwners(claims);
     const resolved = resolveWrite(owners, writer, current.doc, next, EXTENSION_URNS);
     next = cleanDocument(resolved.next);
     return { item, next, ignored: resolved.ignored, refused: resolved.refused };
@@ -164,6 +171,12 @@ export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteI
     if (error instanceof DomainError) return error;
     throw error;
   }
+}
+
+/** The attributes a source writer's link claims: those given, or those of its kind the document holds (the scim source always claims active). */
+function claimedAttributes(writer: Writer & { type: 'source' }, item: WriteItem<CurrentUser>, doc: JsonObject): string[] {
+  if (item.ownedAttributes) return [...item.ownedAttributes];
+  return ownableAttributes[writer.kind].filter((a) => holdsAttribute(doc, a) || (writer.kind === 'scim' && a === 'active'));
 }
 
 /** The facts the prepared items need: most writes (a title, a new user without licences) need only their unique values' holders. */
@@ -288,9 +301,7 @@ function planOne<C extends CurrentUser>(writer: Writer, p: PreparedWrite<C>, fac
   };
   if (writer.type === 'source') {
     const kind = writer.kind;
-    const owned = item.ownedAttributes
-      ? [...item.ownedAttributes]
-      : ownableAttributes[kind].filter((a) => holdsAttribute(next, a) || (kind === 'scim' && a === 'active'));
+    const owned = claimedAttributes(writer, item, next);
     const existing = item.links.find((l) => l.sourceId === writer.sourceId);
     const anchor = item.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
     write.link = { sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, raw: item.raw ?? next, hash: item.linkHash ?? null, anchorUnlinked: item.anchorUnlinked === true };

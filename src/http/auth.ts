@@ -4,11 +4,18 @@ import { DomainError, notFound } from '../domain/errors.js';
 import type { AccountService } from '../services/account-service.js';
 import type { TokenService } from '../services/token-service.js';
 import { originOf, type RequestContext } from './request-context.js';
+import type { SessionService } from '../services/session-service.js';
+import { sessionOf } from './session-auth.js';
+import { isInternal } from './internal-request.js';
+import type { RateLimits } from './rate-limits.js';
 
 export interface ScimAuthDeps {
   tokens: TokenService;
   accounts: AccountService;
   publicUrl?: string;
+  limits: RateLimits;
+  /** Console sessions, accepted instead of a bearer token (same origin, CSRF header). */
+  sessions?: SessionService;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -20,12 +27,19 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
  */
 export async function authenticateScim(deps: ScimAuthDeps, req: IncomingMessage, explicitAccountId: string | undefined, requestId: string): Promise<RequestContext> {
   const header = req.headers.authorization ?? '';
+  const session = !header && deps.sessions ? await sessionOf(deps.sessions, req, deps.publicUrl, true) : undefined;
   const match = BEARER.exec(header);
-  if (!match) {
+  const internal = isInternal(req);
+  if (!match && !session) {
+    if (!internal) await deps.limits.failedAuthentication(req);
     throw new DomainError('unauthorized', header ? 'The Authorization header must be "Bearer <token>"' : 'Authentication required: send "Authorization: Bearer <token>"');
   }
-  const principal = await deps.tokens.authenticate(match[1]);
-  if (!principal) throw new DomainError('unauthorized', 'The bearer token is unknown, revoked or expired');
+  const principal = session ? session.principal : await deps.tokens.authenticate(match![1]!);
+  if (!principal) {
+    if (!internal) await deps.limits.failedAuthentication(req);
+    throw new DomainError('unauthorized', 'The bearer token is unknown, revoked or expired');
+  }
+  if (!internal) await deps.limits.request(principal);
   const accountId = explicitAccountId ?? principal.accountId;
   if (explicitAccountId !== undefined && !(await deps.accounts.canReach(principal, explicitAccountId))) {
     throw notFound(`Account ${explicitAccountId}`);

@@ -3,6 +3,10 @@ import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { sendError } from '../scim/scim-http.js';
+import { databaseFault } from '../db/database-errors.js';
+
+/** What a client is told to wait when the database cannot answer. */
+const RETRY_AFTER_SECONDS = 5;
 
 interface BodyParserError extends Error {
   type?: string;
@@ -22,6 +26,14 @@ function fromDatabase(error: { code?: string; constraint?: string; detail?: stri
     case '40001':
     case '40P01':
       return new DomainError('conflict', 'A concurrent change conflicted with this one; retry the request');
+    // A NUL in a string (from any path that reached the database without the edge's check): text cannot hold it.
+    case '22021':
+    case '22P05':
+      return new DomainError('invalidValue', 'A value holds a NUL character or an invalid byte sequence; remove it');
+    // A value longer than its column or index allows (a limit of the schema missed elsewhere).
+    case '22001':
+    case '54000':
+      return new DomainError('invalidValue', 'A value is longer than the attribute allows');
     default:
       return undefined;
   }
@@ -58,6 +70,16 @@ export function respondWithError(logger: Logger, error: unknown, req: IncomingMe
   const fromDb = fromDatabase(error as { code?: string });
   if (fromDb) {
     sendError(res, fromDb);
+    return;
+  }
+  const fault = databaseFault(error);
+  if (fault === 'statementTimeout') {
+    sendError(res, new DomainError('unavailable', 'The request took longer than the statement timeout (STATEMENT_TIMEOUT_MS) allows; narrow the filter or retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS }));
+    return;
+  }
+  if (fault === 'unavailable') {
+    logger.warn({ requestId, method: req.method, err: { message: (error as Error).message, code: (error as { code?: unknown }).code } }, 'database unavailable');
+    sendError(res, new DomainError('unavailable', 'The database is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS }));
     return;
   }
   logger.error({ err: error, requestId, method: req.method, path: (req.url ?? '/').split('?')[0] }, 'unhandled error');

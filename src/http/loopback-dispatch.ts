@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatch } from '../scim/bulk-router.js';
+import { markInternal } from './internal-request.js';
 
 /**
  * Replays a request through the app over a private loopback listener, started on first use and unref'd.
@@ -12,7 +13,10 @@ export function loopbackDispatch(app: http.RequestListener): Dispatch {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const port = () =>
     (listening ??= new Promise<number>((resolve, reject) => {
-      const server = http.createServer(app);
+      const server = http.createServer((req, res) => {
+        markInternal(req);
+        app(req, res);
+      });
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
         server.unref();

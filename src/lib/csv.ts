@@ -43,7 +43,7 @@ function decoderFor(charset: string): TextDecoder {
 }
 
 /** Text of the bytes, split after whole lines; an invalid byte is a CsvReadError naming its line. */
-async function* decodeLines(source: AsyncIterable<Buffer | Uint8Array>, charset: string): AsyncGenerator<string> {
+async function* decodeLines(source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, charset: string): AsyncGenerator<string> {
   const decoder = decoderFor(charset);
   let rest: Buffer = Buffer.alloc(0);
   let line = 1;
@@ -105,7 +105,7 @@ export function detectDelimiter(headerLine: string): ',' | ';' {
  * LF (CRLF and a lone CR too, inside quoted cells as well); blank lines are skipped; a record may have fewer or
  * more cells than the header.
  */
-export async function* readCsv(source: AsyncIterable<Buffer | Uint8Array>, options: { charset?: string } = {}): AsyncGenerator<CsvRecord> {
+export async function* readCsv(source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: { charset?: string } = {}): AsyncGenerator<CsvRecord> {
   const lines = decodeLines(source, options.charset ?? 'utf-8');
   // The delimiter is read from the header line: hold the text until its end.
   let head = '';

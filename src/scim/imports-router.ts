@@ -12,11 +12,12 @@ import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf } from '../domain/principal.js';
 import { escapeCell, headerKey, reportColumns, templateHeader } from '../domain/user-csv.js';
 import type { ImportRow, StoredImport } from '../db/imports-repo.js';
-import { contextOf, originOf } from '../http/request-context.js';
+import { contextOf } from '../http/request-context.js';
+import { NO_LINK_BASE } from '../services/action-service.js';
 import { spoolBody } from '../http/spool-body.js';
 import { formatCsvRow } from '../lib/csv.js';
 import type { ImportService } from '../services/import-service.js';
-import { IMPORT_URN } from './import-schemas.js';
+import { IMPORT_URN } from '../domain/import-schema.js';
 import { parseListParams } from './list-params.js';
 import { listResponse, sendScim } from './scim-http.js';
 
@@ -83,7 +84,8 @@ function startCsv(res: ServerResponse, fileName: string): void {
   res.setHeader('Content-Disposition', `attachment; filename="${fileName}"`);
 }
 
-export function importsRouter(deps: { imports: ImportService; maxBytes: number; maxResults: number; publicUrl: string | undefined }): Router {
+/** `linkBase`: config.linkBase; without it an import that would mail welcome links is refused with 409. */
+export function importsRouter(deps: { imports: ImportService; maxBytes: number; maxResults: number; linkBase: string | undefined }): Router {
   const router = Router({ mergeParams: true });
   const requireAdmin = (res: Response) => {
     // Imports write as the admin who imports (the Add User form's rules): admin tokens only.
@@ -118,10 +120,14 @@ export function importsRouter(deps: { imports: ImportService; maxBytes: number; 
     const options = {
       dryRun: flag(query, 'dryRun'), sendWelcomeEmail: flag(query, 'sendWelcomeEmail'), mode: modeOf(query), ignoreUnknownColumns: flag(query, 'ignoreUnknownColumns'),
     };
+    if (options.sendWelcomeEmail && !options.dryRun && !deps.linkBase) {
+      req.resume();
+      throw new DomainError('conflict', NO_LINK_BASE);
+    }
     const spooled = await spoolBody(req, deps.maxBytes);
     const imp = await deps.imports.start({
       accountId, actor: writerOf(principal), open: () => createReadStream(spooled.path, { highWaterMark: 256 * 1024 }), release: spooled.release,
-      ...(body.charset ? { charset: body.charset } : {}), ...options, origin: originOf(req, deps.publicUrl),
+      ...(body.charset ? { charset: body.charset } : {}), ...options,
     });
     const running = imp.status === 'running';
     const results = running || !wantsResults(req) ? undefined : await allResults(accountId, imp.id);

@@ -1,3 +1,4 @@
+import { DomainError } from '../domain/errors.js';
 import { commonAttributes, resolveAttributePath, UnknownAttributeError, type AttributeDef, type ResourceTypeDef } from '../domain/scim-schema.js';
 
 /**
@@ -29,17 +30,20 @@ function compile(resourceType: ResourceTypeDef, attributes: string[], excluded: 
     { id: resourceType.schema.id, extension: false, attrs: [...commonAttributes, ...resourceType.schema.attributes] },
     ...resourceType.extensions.map((e) => ({ id: e.schema.id, extension: true, attrs: e.schema.attributes })),
   ];
+  // A bare schema URN names every attribute of that schema (RFC 7644 §3.10: "urn:…:enterprise:2.0:User").
+  const schemaNamed = (path: string) => allSchemas.find((s) => s.id.toLowerCase() === path.trim().toLowerCase());
+  // A name that is no attribute of the resource type (`attributes=shoeSize`) is refused: ignoring it silently
+  // hides a client's typo behind a response that looks complete.
   const resolve = (path: string) => {
     try {
       return resolveAttributePath(resourceType, path);
     } catch (error) {
-      if (error instanceof UnknownAttributeError) return undefined; // RFC 7644 gives no error for unknown names here
+      if (error instanceof UnknownAttributeError) {
+        throw new DomainError('invalidValue', `'${path}' in attributes or excludedAttributes is no attribute of ${resourceType.name}`);
+      }
       throw error;
     }
   };
-
-  // A bare schema URN names every attribute of that schema (RFC 7644 §3.10: "urn:…:enterprise:2.0:User").
-  const schemaNamed = (path: string) => allSchemas.find((s) => s.id.toLowerCase() === path.trim().toLowerCase());
 
   if (attributes.length > 0) {
     for (const schema of allSchemas) {
@@ -116,6 +120,19 @@ export interface Projection {
   apply(resource: JsonObject): JsonObject;
   /** Whether an attribute (top-level, canonical) is in the output: lets callers skip loading it. */
   includes(attribute: string, extensionUrn?: string): boolean;
+}
+
+/** Whether `path` names an attribute (or a whole schema) of `resourceType`: what a projection accepts. */
+export function namesAttributeOf(resourceType: ResourceTypeDef, path: string): boolean {
+  const schemaIds = [resourceType.schema.id, ...resourceType.extensions.map((e) => e.schema.id)].map((id) => id.toLowerCase());
+  if (schemaIds.includes(path.trim().toLowerCase())) return true;
+  try {
+    resolveAttributePath(resourceType, path);
+    return true;
+  } catch (error) {
+    if (error instanceof UnknownAttributeError) return false;
+    throw error;
+  }
 }
 
 const cache = new Map<string, Projection>();

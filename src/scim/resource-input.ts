@@ -68,6 +68,22 @@ export function toDomainError(error: unknown): DomainError {
   return new DomainError('invalidValue', detail);
 }
 
+/** A schema id as identity providers send them: a URN, or a URL (Microsoft's ADSCIM extension URNs are http URLs). */
+const SCHEMA_ID = /^(urn:[a-z0-9][a-z0-9-]{0,31}:\S+|https?:\/\/\S+)$/i;
+
+/**
+ * The document without extension schemas we do not define (RFC 7643 §3: extensions a service provider does not
+ * support): Entra ID adds Microsoft's own URN beside the core one on Users and Groups. Their attribute blocks go
+ * with them; the rest is validated as usual.
+ */
+function withoutSchemas(input: JsonObject, unknown: string[]): JsonObject {
+  const drop = new Set(unknown.map((s) => s.toLowerCase()));
+  const out: JsonObject = {};
+  for (const key in input) if (!drop.has(key.toLowerCase())) out[key] = input[key];
+  out.schemas = (input.schemas as string[]).filter((s) => !drop.has(s.toLowerCase()));
+  return out;
+}
+
 /**
  * Validates and canonicalises an incoming resource (POST/PUT) with scimmy: attribute names to their
  * canonical case, types checked, required attributes enforced, readOnly and unknown attributes dropped.
@@ -76,16 +92,18 @@ export function coerceResource(body: unknown, resourceType: ResourceTypeDef, sch
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new DomainError('invalidSyntax', 'The request body must be a JSON object');
   }
-  const input = body as JsonObject;
+  let input = body as JsonObject;
   const schemas = input.schemas;
   if (schemas !== undefined) {
     if (!Array.isArray(schemas) || schemas.some((s) => typeof s !== 'string')) throw new DomainError('invalidSyntax', 'schemas must be an array of schema URNs');
     const known = new Set([resourceType.schema.id, ...resourceType.extensions.map((e) => e.schema.id)].map((s) => s.toLowerCase()));
     const unknown = (schemas as string[]).filter((s) => !known.has(s.toLowerCase()));
-    if (unknown.length > 0) throw new DomainError('invalidValue', `Unknown schema ${unknown.join(', ')} for a ${resourceType.name}`);
+    const malformed = unknown.filter((s) => !SCHEMA_ID.test(s));
+    if (malformed.length > 0) throw new DomainError('invalidValue', `schemas holds ${malformed.map((s) => JSON.stringify(s)).join(', ')}, which is no schema URN or URL`);
     if (!(schemas as string[]).some((s) => s.toLowerCase() === resourceType.schema.id.toLowerCase())) {
       throw new DomainError('invalidValue', `schemas must include ${resourceType.schema.id}`);
     }
+    if (unknown.length > 0) input = withoutSchemas(input, unknown);
   }
   try {
     const coerced = schema.coerce(normaliseBooleans(withoutNulls(input) as JsonObject, resourceType), 'in') as JsonObject;

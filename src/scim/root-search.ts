@@ -5,9 +5,35 @@ import { parseListParams } from './list-params.js';
 import type { JsonObject } from './resource-input.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
+import { namesAttributeOf } from './projection.js';
+import { resourceTypes } from './schemas.js';
+import type { ResourceTypeDef } from '../domain/scim-schema.js';
 
 /** The resource types a root search runs over, in the order their results are listed. */
 const searchedEndpoints = ['/Users', '/Groups'];
+const searchedTypes: Record<string, ResourceTypeDef> = { '/Users': resourceTypes.user, '/Groups': resourceTypes.group };
+
+/**
+ * The search body for one type: `attributes` and `excludedAttributes` keep the names that type knows (a root search
+ * may name `userName` and `displayName` together). A name no searched type knows is refused.
+ */
+function bodyPerType(body: JsonObject, params: { attributes: string[]; excludedAttributes: string[] }): Map<string, JsonObject> {
+  for (const name of [...params.attributes, ...params.excludedAttributes]) {
+    if (!searchedEndpoints.some((endpoint) => namesAttributeOf(searchedTypes[endpoint], name))) {
+      throw new DomainError('invalidValue', `'${name}' in attributes or excludedAttributes is no attribute of Users or Groups`);
+    }
+  }
+  return new Map(
+    searchedEndpoints.map((endpoint) => {
+      const known = (names: string[]) => names.filter((name) => namesAttributeOf(searchedTypes[endpoint], name));
+      const out: JsonObject = { ...body };
+      // None known to this type: its resources show only what is always returned (id), as the names asked for.
+      if (params.attributes.length > 0) out.attributes = known(params.attributes).length > 0 ? known(params.attributes) : ['id'];
+      if (params.excludedAttributes.length > 0) out.excludedAttributes = known(params.excludedAttributes);
+      return [endpoint, out];
+    }),
+  );
+}
 
 type Reply = Awaited<ReturnType<Dispatch>>;
 
@@ -45,8 +71,9 @@ export function mountRootSearch(router: Router, dispatch: Dispatch): void {
     const params = parseListParams(body, Number.MAX_SAFE_INTEGER);
     if (params.cursor !== undefined) throw new DomainError('invalidValue', 'Cursor pagination is per resource type: use /Users/.search or /Groups/.search');
     const headers = forwardedHeaders(req);
+    const bodies = bodyPerType(body, params);
     const search = (endpoint: string, startIndex: number, count: number) =>
-      dispatch({ method: 'POST', url: `${req.baseUrl}${endpoint}/.search`, headers, body: { ...body, startIndex, count } });
+      dispatch({ method: 'POST', url: `${req.baseUrl}${endpoint}/.search`, headers, body: { ...bodies.get(endpoint), startIndex, count } });
 
     const totals: { endpoint: string; total: number }[] = [];
     let firstError: DomainError | undefined;

@@ -71,6 +71,7 @@ function sendJsonText(res: ServerResponse, text: string): void {
 
 export function sendError(res: ServerResponse, error: DomainError): void {
   if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="switchboard"');
+  if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   sendScim(res, error.status, errorBody(error));
 }
 

@@ -43,10 +43,10 @@ export function tokensRouter(deps: { tokens: TokenService; maxResults: number })
 
   router.get('/Tokens', async (req, res) => {
     requireTokens(res);
-    const { accountId, scimBase } = contextOf(res);
+    const { principal, accountId, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, deps.maxResults);
     const where = params.filter ? compileListFilter(params.filter, 'token') : undefined;
-    const page = await deps.tokens.list(accountId, { where, offset: params.startIndex - 1, limit: params.count });
+    const page = await deps.tokens.list(principal, accountId, { where, offset: params.startIndex - 1, limit: params.count });
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
     sendScim(res, 200, listResponse(page.tokens.map((t) => projection.apply(toTokenResource(t, scimBase))), page.total, params.startIndex));
   });
@@ -68,13 +68,14 @@ export function tokensRouter(deps: { tokens: TokenService; maxResults: number })
       userId: typeof input.userId === 'string' ? input.userId : null,
       expiresAt,
     });
-    sendScim(res, 201, toTokenResource(token, scimBase, secret), { Location: `${scimBase}/Tokens/${token.id}` });
+    // The only response carrying the secret: no cache (browser, proxy) may keep it.
+    sendScim(res, 201, toTokenResource(token, scimBase, secret), { Location: `${scimBase}/Tokens/${token.id}`, 'Cache-Control': 'no-store' });
   });
 
   router.get('/Tokens/:id', async (req, res) => {
     requireTokens(res);
-    const { accountId, scimBase } = contextOf(res);
-    const token = await deps.tokens.findById(accountId, req.params.id);
+    const { principal, accountId, scimBase } = contextOf(res);
+    const token = await deps.tokens.findById(principal, accountId, req.params.id);
     if (!token) throw notFound(`Token ${req.params.id}`);
     const params = parseListParams(req.query as JsonObject, 1);
     sendScim(res, 200, projectionFor(rt, params.attributes, params.excludedAttributes).apply(toTokenResource(token, scimBase)));

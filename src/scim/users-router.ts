@@ -11,7 +11,7 @@ import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf, originOf, type RequestContext } from '../http/request-context.js';
+import { contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
@@ -36,9 +36,8 @@ export interface UsersRouterDeps {
   /**
    * The seed's Add User sends the new user a welcome email: called in the creating transaction for users an admin
    * creates (identity providers' pushes are not welcomed here; admins send those with the sendWelcomeEmail action).
-   * `origin`: where the request arrived, for the link when no PUBLIC_URL is set.
    */
-  welcomeCreatedUser?: (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string) => Promise<unknown>;
+  welcomeCreatedUser?: (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }) => Promise<unknown>;
 }
 
 /** Reads the write-only password out of an incoming document. */
@@ -241,7 +240,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       // An admin's new user is welcomed (the seed's Add User): the account is read once, for the rules and the email.
       const account = await users.account(trx, accountId);
       const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
-      await deps.welcomeCreatedUser(trx, account, created.user, writer, originOf(req, undefined));
+      await deps.welcomeCreatedUser(trx, account, created.user, writer);
       return created;
     });
     await respond(req, res, 201, accountId, result.user.id);

@@ -142,11 +142,14 @@ export interface ActionServiceOptions {
   logger: Logger;
   users: UserService;
   registration: RegistrationService;
-  /** Base of the links put in emails (PUBLIC_URL); when unset, the origin the request reached. */
-  publicUrl: string | undefined;
-  /** Base of the links when neither PUBLIC_URL nor a request origin is known. */
-  fallbackUrl: string;
+  /** Base of the links put in emails (config.linkBase); undefined refuses link emails with 409. */
+  linkBase: string | undefined;
 }
+
+/** Why link emails are refused without a configured base: the request's Host must not pick where links point. */
+export const NO_LINK_BASE =
+  'Switchboard will not email links until PUBLIC_URL is set to the address users reach it at (e.g. https://portal.example.com); ' +
+  'only a server listening on a loopback address (HOST 127.0.0.1, ::1 or localhost) uses its own address';
 
 /**
  * Runs admin actions (the Manage panel of the seed's Users page) over an account's own users. Every user change
@@ -159,8 +162,7 @@ export class ActionService {
   private readonly logger: Logger;
   private readonly users: UserService;
   private readonly registration: RegistrationService;
-  private readonly publicUrl: string | undefined;
-  private readonly fallbackUrl: string;
+  private readonly linkBase: string | undefined;
   /** Background runs in progress in this process. */
   private readonly background = new Set<Promise<void>>();
 
@@ -170,14 +172,12 @@ export class ActionService {
     this.logger = options.logger;
     this.users = options.users;
     this.registration = options.registration;
-    this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
-    this.fallbackUrl = options.fallbackUrl.replace(/\/+$/, '');
+    this.linkBase = options.linkBase?.replace(/\/+$/, '');
   }
 
   // ---------------------------------------------------------------------------------------------- running
 
-  /** `input.origin`: the origin the client reached (scheme://host[:port]), for links when PUBLIC_URL is unset. */
-  async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown; origin?: string }): Promise<StoredAction> {
+  async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown }): Promise<StoredAction> {
     if (typeof input.type !== 'string' || !(actionTypes as readonly string[]).includes(input.type)) {
       throw new DomainError('invalidValue', `type must be one of ${actionTypes.join(', ')}`);
     }
@@ -193,7 +193,7 @@ export class ActionService {
     const account = await accountsRepo.findById(this.db, accountId);
     if (!account) throw notFound(`Account ${accountId}`);
     const writer = { type: 'admin' as const, actor };
-    const linkBase = this.publicUrl ?? input.origin?.replace(/\/+$/, '') ?? this.fallbackUrl;
+    const linkBase = this.linkBaseFor(type, params);
 
     const { users, missing } = await this.resolve(accountId, type, targets);
     const targeted = users.length + missing.length;
@@ -385,14 +385,24 @@ export class ActionService {
     }
   }
 
+  /** The base of the links an action of `type` mails; 409 before any work when it mails links and none is configured. */
+  private linkBaseFor(type: ActionType, params: Record<string, unknown>): string {
+    if (this.linkBase) return this.linkBase;
+    const mailsLinks = type === 'sendWelcomeEmail' || type === 'resetPassword' || (type === 'sendMivbDeploymentEmails' && typeof params.userPortalUrl !== 'string');
+    if (mailsLinks) throw new DomainError('conflict', NO_LINK_BASE);
+    return '';
+  }
+
   /**
    * The seed's Add User: "Click Create. A welcome email is sent to the user's email address." Runs in the
    * transaction that creates the user, so the user and its welcome email commit (or roll back) together. The
-   * users of a partner account are skipped, as by the action. `origin`: where the creating request arrived, the
-   * base of the link when PUBLIC_URL is not set.
+   * users of a partner account are skipped, as by the action. Without a configured link base the creation is
+   * refused with 409 (it rolls back with this transaction).
    */
-  async welcomeCreatedUser(trx: Knex.Transaction, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined): Promise<ActionResult> {
-    const linkBase = this.publicUrl ?? origin?.replace(/\/+$/, '') ?? this.fallbackUrl;
+  async welcomeCreatedUser(trx: Knex.Transaction, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }): Promise<ActionResult> {
+    const skip = linkEmailDecision('sendWelcomeEmail', account, user.registered);
+    if (skip) return { userId: user.id, ...skip };
+    const linkBase = this.linkBaseFor('sendWelcomeEmail', {});
     return this.sendLink('sendWelcomeEmail', { account, accountId: account.id, actionId: undefined, writer, params: {}, linkBase }, user, trx);
   }
 

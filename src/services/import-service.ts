@@ -22,8 +22,8 @@ import type { UserService, WriteRequest } from './user-service.js';
 /** Up to this many rows, POST answers when the import is done (201); more run in the background (202). */
 export const SYNC_ROW_LIMIT = 1000;
 /**
- * Rows per transaction: one lookup of the batch's emails, one UserService.write, one insert of its outcomes. bench
- * csv-import, 100,000 rows on PostgreSQL: 250 → 500 → 1,000 rows per batch gave TODO rows/s.
+ * Rows per transaction: one lookup of the batch's emails, one UserService.write (one uniqueness query, one statement per
+ * table), one insert of its outcomes; the locks of a batch are held for one batch only. bench csv-import measures it.
  */
 export const BATCH_ROWS = 500;
 /** Imports are kept this long, then deleted. */
@@ -32,7 +32,7 @@ export const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 const INTERRUPTED_AFTER_MS = 30 * 60 * 1000;
 
 /** The seed's Add User welcome email for a user the import created, in the batch's transaction. */
-export type WelcomeCreatedUser = (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }, origin: string | undefined) => Promise<{ outcome: string; reason?: string }>;
+export type WelcomeCreatedUser = (trx: Trx, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }) => Promise<{ outcome: string; reason?: string }>;
 
 export interface ImportRequest {
   accountId: string;
@@ -47,8 +47,6 @@ export interface ImportRequest {
   sendWelcomeEmail: boolean;
   mode: ImportMode;
   ignoreUnknownColumns: boolean;
-  /** The origin the request reached, for welcome links when PUBLIC_URL is unset. */
-  origin?: string;
 }
 
 interface Scan {
@@ -102,11 +100,17 @@ export class ImportService {
       throw error;
     }
     const now = clock.now();
-    await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
-    const created = await importsRepo.create(db, request.accountId, {
-      dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
-      createdBy: request.actor, at: now,
-    });
+    let created: StoredImport;
+    try {
+      await importsRepo.purge(db, new Date(now.getTime() - RETENTION_MS));
+      created = await importsRepo.create(db, request.accountId, {
+        dryRun: request.dryRun, mode: request.mode, sendWelcomeEmail: request.sendWelcomeEmail, header: scan.header, delimiter: scan.delimiter, rows: scan.rows,
+        createdBy: request.actor, at: now,
+      });
+    } catch (error) {
+      await request.release?.();
+      throw error;
+    }
     const run: Run = {
       request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(),
     };
@@ -287,7 +291,7 @@ export class ImportService {
         row.userId = created && request.dryRun ? null : user.id;
         row.outcome = created ? 'created' : changed.length > 0 ? 'updated' : 'unchanged';
         if (created && request.sendWelcomeEmail && !request.dryRun && welcome) {
-          const sent = await welcome(trx, account, user, writer, request.origin);
+          const sent = await welcome(trx, account, user, writer);
           if (sent.outcome !== 'done') row.reason = `welcome email not sent: ${sent.reason ?? sent.outcome}`;
         }
       }

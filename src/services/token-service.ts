@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { DomainError, notFound } from '../domain/errors.js';
-import { canIssueRole, roleFitsAccount, type Principal, type Role } from '../domain/principal.js';
+import { canIssueRole, manageableRoles, roleFitsAccount, type Principal, type Role } from '../domain/principal.js';
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import { tokensRepo, type TokenRecord } from '../db/tokens-repo.js';
@@ -128,7 +128,8 @@ export class TokenService {
 
   async revoke(issuer: Principal, accountId: string, tokenId: string): Promise<void> {
     await this.db.transaction(async (trx) => {
-      const token = await tokensRepo.findById(trx, accountId, tokenId);
+      // A token of a role the caller may not issue is not there for it: 404, like one that does not exist.
+      const token = await tokensRepo.findById(trx, accountId, tokenId, manageableRoles(issuer.role));
       if (!token) throw notFound(`Token ${tokenId}`);
       await tokensRepo.revoke(trx, accountId, tokenId, this.clock.now());
       await auditRepo.record(trx, { accountId, actor: `${issuer.role}:${issuer.tokenId}`, action: 'token.revoke', targetType: 'Token', targetId: tokenId });
@@ -136,12 +137,13 @@ export class TokenService {
     this.cache.deleteWhere((entry) => entry?.principal.tokenId === tokenId);
   }
 
-  findById(accountId: string, tokenId: string): Promise<TokenRecord | undefined> {
-    return tokensRepo.findById(this.db, accountId, tokenId);
+  /** The token as `viewer` may see it: only tokens of roles it may issue. */
+  findById(viewer: Principal, accountId: string, tokenId: string): Promise<TokenRecord | undefined> {
+    return tokensRepo.findById(this.db, accountId, tokenId, manageableRoles(viewer.role));
   }
 
-  list(accountId: string, options: Parameters<typeof tokensRepo.list>[2]) {
-    return tokensRepo.list(this.db, accountId, options);
+  list(viewer: Principal, accountId: string, options: Omit<Parameters<typeof tokensRepo.list>[2], 'roles'>) {
+    return tokensRepo.list(this.db, accountId, { ...options, roles: manageableRoles(viewer.role) });
   }
 
   /**

@@ -82,7 +82,7 @@ describe(`direct dispatch of the flat SCIM reads (${testDatabaseKind})`, functio
     expect(res.status).to.equal(200);
     expect(res.headers['x-request-id']).to.equal('direct-42');
     expect(res.body.meta.location).to.match(/^https:\/\//);
-    const metrics = await t.request.get('/metrics');
+    const metrics = await t.request.get('/metrics').set('Authorization', `Bearer ${t.operatorToken}`);
     expect(metrics.text).to.match(/switchboard_http_request_duration_seconds_count\{[^}]*route="\/scim\/v2\/Users\/:id"[^}]*status="200"[^}]*\} \d+/);
     expect(metrics.text).to.match(/switchboard_http_request_duration_seconds_count\{[^}]*route="\/accounts\/:accountId\/scim\/v2\/Users"[^}]*\} \d+/);
   });

@@ -198,12 +198,12 @@ describe(`foundation API (${testDatabaseKind})`, function () {
       expect(other.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
     });
 
-    it('when probes are called, then health, readiness and Prometheus metrics answer', async () => {
+    it('when probes are called, then health, readiness and Prometheus metrics (to an operator token) answer', async () => {
       expect((await t.request.get('/healthz')).body).to.deep.equal({ status: 'ok' });
       const ready = await t.request.get('/readyz');
       expect(ready.status).to.equal(200);
       expect(ready.body.database).to.equal(testDatabaseKind);
-      const metrics = await t.request.get('/metrics');
+      const metrics = await t.request.get('/metrics').set('Authorization', `Bearer ${t.operatorToken}`);
       expect(metrics.status).to.equal(200);
       expect(metrics.text).to.include('switchboard_http_request_duration_seconds');
     });

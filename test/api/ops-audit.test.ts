@@ -1,7 +1,7 @@
 /**
  * Audit of issues 4 and 5 through the HTTP API, as a README reader uses them: source secrets changed by PATCH,
  * dry runs and the deletion threshold on a real slapd, welcome emails on partner accounts, and email links
- * that name the origin the client reached when PUBLIC_URL is unset.
+ * that never name the origin the client claimed (Host) when PUBLIC_URL is unset.
  */
 import { expect } from 'chai';
 import { peopleLdif, startSlapd, type Slapd } from '../support/slapd.js';
@@ -131,7 +131,7 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
     expect(Number((queued[0] as { n: number | string }).n)).to.equal(0);
   });
 
-  it('when PUBLIC_URL is unset, then the welcome link in the email names the origin the client reached', async () => {
+  it('when PUBLIC_URL is unset on a server listening on a loopback address, then the welcome link names that address, whatever Host the request carried', async () => {
     const a = await createAccountWithToken(t, { name: 'Link origin', type: 'customer' });
     const user = await t.request
       .post(`${base(a.accountId)}/Users`)
@@ -147,6 +147,7 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     // The action's email (the user's first welcome email went out when the admin created it, from its own request).
     const [mail] = (await t.deps.db.knex('outbox').where({ account_id: a.accountId, action_id: res.body.id })) as { text_body: string }[];
-    expect(mail!.text_body).to.match(/https:\/\/portal\.example\.test:8443\/register\/[\w-]{20,}/);
+    expect(mail!.text_body).to.match(/http:\/\/127\.0\.0\.1:8080\/register\/[\w-]{20,}/);
+    expect(mail!.text_body).to.not.contain('portal.example.test');
   });
 });

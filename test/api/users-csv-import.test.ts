@@ -340,6 +340,8 @@ describe('Users CSV: import (POST /Imports) and export (GET /Users as text/csv)'
     expect(list.body.Resources[0]).to.not.have.property('results');
     t.clock.advance(30 * 24 * 60 * 60 * 1000);
     expect((await get(a, `/Imports/${first.body.id}`)).status).to.equal(404);
+    expect((await get(a, '/Imports/not-an-id')).status).to.equal(404);
+    expect((await get(a, '/Imports/not-an-id/report')).status).to.equal(404);
     expect((await get(a, '/Imports')).body.totalResults).to.equal(0);
     // The next import deletes them.
     await postCsv(a, `${HEADER}\n`);

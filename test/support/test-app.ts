@@ -4,7 +4,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createApp } from '../../src/app.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { ManualClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/logger.js';
+import { silentLogger, type Logger } from '../../src/lib/logger.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const OPERATOR_TOKEN = 'sb_test_operator_token_0123456789abcdefghijklmnop';
@@ -20,12 +20,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A real app over a fresh real database (PGlite, or PostgreSQL with DATABASE_URL), bootstrapped with an operator token. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * A real app over a fresh real database (PGlite, or PostgreSQL with DATABASE_URL), bootstrapped with an operator
+ * token. It never listens; its HOST is a loopback address (a development setup), so mailed links have a base
+ * (http://127.0.0.1:8080) without PUBLIC_URL.
+ */
+export async function createTestApp(env: Record<string, string> = {}, overrides: { logger?: Logger } = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config: Config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', ...env });
+  const config: Config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', HOST: '127.0.0.1', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', ...env });
   const clock = new ManualClock(new Date());
-  const deps = await createDeps(config, { db, clock, logger: silentLogger });
+  const deps = await createDeps(config, { db, clock, logger: overrides.logger ?? silentLogger });
   const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
   const app = createApp(deps);
   return {

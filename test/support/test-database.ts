@@ -79,3 +79,16 @@ export async function dropTestDatabases(): Promise<void> {
   }
   created.length = 0;
 }
+
+/**
+ * Takes a test database away under a running app, as an outage would: the PostgreSQL database is dropped (its
+ * connections terminated); PGlite is closed.
+ */
+export async function takeAwayDatabase(db: TestDatabase): Promise<void> {
+  if (db.url) {
+    const name = new URL(db.url).pathname.slice(1);
+    await adminQuery(`drop database if exists ${name} with (force)`);
+    return;
+  }
+  await db.close();
+}

@@ -1,5 +1,5 @@
 /** The Import resource type, as plain data (served by discovery; what the console and scripts read). */
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
 
 export const IMPORT_URN = 'urn:switchboard:scim:schemas:core:2.0:Import';
 

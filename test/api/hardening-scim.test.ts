@@ -1,0 +1,99 @@
+/**
+ * Issue 13 items 11, 21, 22, 23, 25: SCIM details seen from outside (Entra ID's payloads and filters, RFC 7643
+ * caseExact, sortBy and attributes naming what cannot be sorted or does not exist).
+ */
+import { expect } from 'chai';
+import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '../support/test-app.js';
+import { testDatabaseKind } from '../support/test-database.js';
+
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const MS_GROUP = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group';
+const MS_USER = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/User';
+
+describe(`hardening: SCIM details for identity providers (${testDatabaseKind})`, () => {
+  let t: TestApp;
+  let idp: Record<string, string>;
+  let managerId: string;
+  let userId: string;
+  before(async () => {
+    t = await createTestApp();
+    const a = await createAccountWithToken(t, { name: 'Entra Tenant', type: 'customer', role: 'provisioning' });
+    idp = { Authorization: `Bearer ${a.token}`, 'Content-Type': scimJson };
+    const manager = await t.request.post('/scim/v2/Users').set(idp).send({ schemas: [USER], userName: 'boss@entra.test', externalId: 'Ext-Boss' });
+    expect(manager.status, JSON.stringify(manager.body)).to.equal(201);
+    managerId = manager.body.id as string;
+    const user = await t.request.post('/scim/v2/Users').set(idp).send({ schemas: [USER, ENTERPRISE], userName: 'worker@entra.test', externalId: 'Ext-Worker', [ENTERPRISE]: { manager: { value: managerId } } });
+    expect(user.status, JSON.stringify(user.body)).to.equal(201);
+    userId = user.body.id as string;
+  });
+  after(async () => t?.close());
+
+  it('when sortBy names meta.resourceType or a complex attribute, then 400 invalidValue naming it', async () => {
+    for (const sortBy of ['meta.resourceType', 'name', 'meta', 'emails', `${ENTERPRISE}:manager`, 'groups']) {
+      const res = await t.request.get(`/scim/v2/Users?sortBy=${encodeURIComponent(sortBy)}`).set(idp);
+      expect(res.status, `${sortBy}: ${JSON.stringify(res.body)}`).to.be.oneOf([200, 400]);
+      if (res.status === 400) {
+        expect(res.body.scimType, sortBy).to.equal('invalidValue');
+        expect(res.body.detail, sortBy).to.not.match(/ORDER BY|constant/i);
+      }
+    }
+    const constant = await t.request.get('/scim/v2/Users?sortBy=meta.resourceType').set(idp);
+    expect(constant.status).to.equal(400);
+    expect(constant.body.detail).to.contain('meta.resourceType');
+    const complex = await t.request.get('/scim/v2/Users?sortBy=name').set(idp);
+    expect(complex.status).to.equal(400);
+    expect(complex.body.detail).to.contain('name');
+    const groups = await t.request.get('/scim/v2/Groups?sortBy=meta.resourceType').set(idp);
+    expect(groups.status).to.equal(400);
+  });
+
+  it('when Entra pushes a group or user with Microsoft\'s extra schema URN, then it is accepted and attributes of unknown schemas are ignored', async () => {
+    const group = await t.request.post('/scim/v2/Groups').set(idp).send({ schemas: [GROUP, MS_GROUP], displayName: 'Entra Group', externalId: 'g-1', [MS_GROUP]: { whatever: 1 } });
+    expect(group.status, JSON.stringify(group.body)).to.equal(201);
+    expect(group.body.schemas).to.deep.equal([GROUP]);
+    expect(group.body[MS_GROUP]).to.equal(undefined);
+    const user = await t.request.post('/scim/v2/Users').set(idp).send({ schemas: [USER, MS_USER], userName: 'ms@entra.test', [MS_USER]: { foo: 'bar' } });
+    expect(user.status, JSON.stringify(user.body)).to.equal(201);
+    expect(user.body[MS_USER]).to.equal(undefined);
+    const put = await t.request.put(`/scim/v2/Groups/${group.body.id as string}`).set(idp).send({ schemas: [GROUP, MS_GROUP], displayName: 'Entra Group 2' });
+    expect(put.status, JSON.stringify(put.body)).to.equal(200);
+    // A malformed URN is still refused: only a well-formed URN or URL is accepted as an extension we do not know.
+    const bad = await t.request.post('/scim/v2/Groups').set(idp).send({ schemas: [GROUP, 'not a schema'], displayName: 'Bad' });
+    expect(bad.status).to.equal(400);
+  });
+
+  it('when Entra filters with manager eq "<id>" (the reference form), then it reads as manager.value eq', async () => {
+    const res = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(`id eq "${userId}" and manager eq "${managerId}"`)}`).set(idp);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.totalResults).to.equal(1);
+    const none = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(`id eq "${userId}" and manager eq "${userId}"`)}`).set(idp);
+    expect(none.body.totalResults).to.equal(0);
+  });
+
+  it('when id or externalId is filtered in another case, then nothing matches (caseExact)', async () => {
+    for (const filter of [`id eq "${userId.toUpperCase()}"`, 'externalId eq "ext-worker"', 'externalId eq "EXT-WORKER"']) {
+      const res = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(filter)}`).set(idp);
+      expect(res.status, filter).to.equal(200);
+      expect(res.body.totalResults, filter).to.equal(0);
+    }
+    const exact = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent('externalId eq "Ext-Worker"')}`).set(idp);
+    expect(exact.body.totalResults).to.equal(1);
+  });
+
+  it('when attributes or excludedAttributes names an unknown attribute, then 400 invalidValue naming it', async () => {
+    for (const query of ['attributes=shoeSize', 'attributes=userName,shoeSize', 'excludedAttributes=shoeSize']) {
+      for (const path of ['/scim/v2/Users', `/scim/v2/Users/${userId}`]) {
+        const res = await t.request.get(`${path}?${query}`).set(idp);
+        expect(res.status, `${path}?${query}`).to.equal(400);
+        expect(res.body.scimType).to.equal('invalidValue');
+        expect(res.body.detail).to.contain('shoeSize');
+      }
+    }
+    const search = await t.request.post('/scim/v2/Users/.search').set(idp).send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], attributes: ['shoeSize'] });
+    expect(search.status).to.equal(400);
+    const known = await t.request.get(`/scim/v2/Users?attributes=userName,${encodeURIComponent(`${ENTERPRISE}:manager`)}`).set(idp);
+    expect(known.status).to.equal(200);
+  });
+});
