@@ -11,8 +11,10 @@
  *   actions     bench/actions-throughput.ts, when that file exists
  *   csv-import  POST /Imports of 10,000 and 100,000 rows vs COPY of the same rows into the same tables (the floor), peak RSS of
  *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
+ *   console     the admin console in Chromium: JavaScript shipped sign-in → Users page vs 150 KB, the Users page's first list and
+ *               search-as-you-type results vs their GET /Users alone (the floor), 100,000 users on PostgreSQL (bench/console.ts)
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --console-users=N (default 100000)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
@@ -114,6 +116,15 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       await benchCsvImport({
         databases: [{ database: 'postgres', sizes }, ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes }])],
       });
+    },
+  },
+  {
+    name: 'console',
+    async run() {
+      const { benchConsole, printConsole } = await import('./console.js');
+      const users = Number(arg('console-users') ?? 100_000);
+      console.log(`Admin console in Chromium (playwright-core, /usr/bin/chromium), an account of ${fmt(users)} users:`);
+      printConsole(await benchConsole(users));
     },
   },
 ];

@@ -11,7 +11,8 @@
  * - SMS numbers from the Twilio pool: smsNumberRuleViolation (an edit), smsAssignmentPlan (the actions)
  * - the MiVB username only with the MiVoice Business service: mivbUsernameViolation
  * - the last account admin: lastAdminViolation (an edit and a delete)
- * - /Me: selfEditViolation (its own rights), SELF_DELETE_REFUSAL
+ * - /Me and identity providers: adminOnlyRightsViolation (rights only an admin gives), keepAdminOnlyAttributes,
+ *   SELF_DELETE_REFUSAL
  * - delete per source kind: sourceKindDeletePolicy (data) and deleteDecision
  * - welcome, reset and MiVB deployment emails: linkEmailDecision, mivbDeploymentDecision, welcomesOnCreate
  */
@@ -215,12 +216,27 @@ const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => s
   { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => smsNumberOf(doc) ?? '' },
 ];
 
-/** A `user` token changing its own admin-only rights through /Me: the detail of the 403, naming the attributes. */
-export function selfEditViolation(before: JsonObject, next: JsonObject): string | undefined {
+/**
+ * A `user` token changing its own admin-only rights through /Me, or an identity provider's `provisioning` token
+ * setting them (roles, licences and SMS numbers are the account's business, not the directory's): the detail of
+ * the 403, naming the attributes.
+ */
+export function adminOnlyRightsViolation(role: 'user' | 'provisioning', before: JsonObject, next: JsonObject): string | undefined {
   const refused = adminOnlyAttributes.filter((a) => a.value(before) !== a.value(next)).map((a) => a.key);
   if (refused.length === 0) return undefined;
   const them = refused.length > 1 ? 'them' : 'it';
-  return `A user token cannot change its own ${refused.join(', ')}: an account admin assigns ${them}. Leave ${them} out of the PATCH, or send the current value in a PUT`;
+  const who = role === 'user' ? 'A user token cannot change its own' : 'A provisioning token (an identity provider) cannot change';
+  return `${who} ${refused.join(', ')}: an account admin assigns ${them}. Leave ${them} out of the PATCH, or send the current value in a PUT`;
+}
+
+/** The admin-only extension attributes an identity provider's whole user leaves out keep their current values. */
+export function keepAdminOnlyAttributes(before: JsonObject, next: JsonObject): void {
+  const current = extensionOf(before);
+  const names = ['accountAdmin', 'licenses', 'smsNumber'].filter((name) => current[name] !== undefined && extensionOf(next)[name] === undefined);
+  if (names.length === 0) return;
+  const ext = { ...extensionOf(next) };
+  for (const name of names) ext[name] = current[name];
+  next[SWITCHBOARD_URN] = ext;
 }
 
 /** The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me. */
