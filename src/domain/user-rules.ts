@@ -243,18 +243,27 @@ export function keepAdminOnlyAttributes(before: JsonObject, next: JsonObject): v
 export const SELF_DELETE_REFUSAL = 'A user token cannot delete its own user; an account admin deletes users';
 
 /**
- * What an admin's delete does to a user fed by a source of each kind, declared per kind: a new connector kind adds
- * its line. `unregister`: the user loses only its platform account (PBX and identity-provider users stay listed);
- * `refuse`: the user cannot be deleted here (the reason is the 409's detail); `delete`: as a local user.
+ * How users fed by a source of each kind are deleted, declared per kind: a new connector kind adds its line.
+ * `admin`, what an admin's delete does: `unregister`, the user loses only its platform account (PBX and
+ * identity-provider users stay listed); `refuse`, the user cannot be deleted here (`reason` is the 409's detail);
+ * `delete`, as a local user. `afterGrace`: whether a sync deletes a user its source no longer lists once the grace
+ * period is over (`false`: it stays deactivated; the seed's MiCloud Connect users are never deleted).
  */
-export const sourceKindDeletePolicy: Record<SourceKind, { admin: 'delete' | 'unregister' } | { admin: 'refuse'; reason: string }> = {
-  scim: { admin: 'unregister' },
-  entra: { admin: 'unregister' },
-  ldap: { admin: 'unregister' },
-  mivb: { admin: 'unregister' },
-  micloud: { admin: 'refuse', reason: 'A user synced from MiCloud Connect cannot be deleted here' },
-  csv: { admin: 'delete' },
+export type SourceKindDeletePolicy = ({ admin: 'delete' | 'unregister' } | { admin: 'refuse'; reason: string }) & { afterGrace: boolean };
+
+export const sourceKindDeletePolicy: Record<SourceKind, SourceKindDeletePolicy> = {
+  scim: { admin: 'unregister', afterGrace: true },
+  entra: { admin: 'unregister', afterGrace: true },
+  ldap: { admin: 'unregister', afterGrace: true },
+  mivb: { admin: 'unregister', afterGrace: true },
+  micloud: { admin: 'refuse', reason: 'A user synced from MiCloud Connect cannot be deleted here', afterGrace: false },
+  csv: { admin: 'delete', afterGrace: true },
 };
+
+/** Whether a sync of this source kind deletes the users it no longer lists once their grace period is over. */
+export function deletesAfterGrace(kind: SourceKind): boolean {
+  return sourceKindDeletePolicy[kind]?.afterGrace ?? true;
+}
 
 export const PARTNER_DELETE_REFUSAL = 'A Mitel Partner cannot be deleted';
 

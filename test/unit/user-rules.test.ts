@@ -3,7 +3,7 @@ import { defaultSettings, type Account } from '../../src/domain/account.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Writer } from '../../src/domain/ownership.js';
 import {
-  adminEntryViolation, deleteDecision, lastAdminViolation, licenceAssignmentPlan, licenceChanges, licenseRuleViolation, linkEmailDecision,
+  adminEntryViolation, deleteDecision, deletesAfterGrace, lastAdminViolation, licenceAssignmentPlan, licenceChanges, licenseRuleViolation, linkEmailDecision,
   mivbDeploymentDecision, mivbUsernameViolation, normaliseMobile, PARTNER_WELCOME_REASON, seatViolation, adminOnlyRightsViolation, keepAdminOnlyAttributes, smsAssignmentPlan,
   smsNumberRuleViolation, sourceKindDeletePolicy, unregisteredDocument, welcomesOnCreate,
 } from '../../src/domain/user-rules.js';
@@ -93,6 +93,12 @@ describe('the seed\'s user rules (pure, domain/user-rules.ts)', () => {
     expect((deleteDecision({ writer: admin, links: links('ldap', 'micloud'), user: user(), accountType: 'customer' }) as DomainError).detail).to.match(/MiCloud Connect/);
     expect((deleteDecision({ writer: admin, links: [], user: user(), accountType: 'partner' }) as DomainError).detail).to.match(/Mitel Partner/);
     expect((deleteDecision({ writer: admin, links: [], user: user({ accountAdmin: true }), accountType: 'customer', otherAdmins: 0 }) as DomainError).detail).to.match(/last account admin/);
+  });
+
+  it('when a source no longer lists a user past the grace period, then its kind decides: MiCloud Connect users stay, others are deleted', () => {
+    expect(deletesAfterGrace('micloud')).to.equal(false);
+    expect(deletesAfterGrace('ldap')).to.equal(true);
+    expect(deletesAfterGrace('mivb')).to.equal(true);
   });
 
   it('when a source deletes its user, then the user goes, or only its link while another source feeds it', () => {
