@@ -157,21 +157,16 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
     const columns = spec.columns(config);
     const rows = () => readCsv(createReadStream(copy), config.file.encoding, columns, meta.file, signal);
 
-    // Pass 1: the lines of each anchor and unique key, to reject every row of a shared one. Holds one short
-    // string per row (about 100 bytes each: 10 MB at 100,000 rows), never the rows.
-    const anchorLines = new Map<string, number[]>();
-    const keyLines = new Map<string, number[]>();
-    const note = (map: Map<string, number[]>, key: string, line: number) => {
-      const lines = map.get(key);
-      if (lines) lines.push(line);
-      else map.set(key, [line]);
-    };
+    // Pass 1: the lines of every anchor and unique key that more than one row shares, to reject each of those
+    // rows. Holds one short key and a line number per row (a few MB at 100,000 rows), never the rows.
+    const anchors = new SharedKeys();
+    const keys = new SharedKeys();
     for await (const item of rows()) {
       if (item.type !== 'row') continue;
       const outcome = spec.mapRow(item.values, item.line, config);
-      if (outcome.type === 'record') note(anchorLines, outcome.record.anchor, item.line);
+      if (outcome.type === 'record') anchors.note(outcome.record.anchor, item.line);
       const unique = spec.uniqueKey?.(item.values, config);
-      if (unique) note(keyLines, unique.key, item.line);
+      if (unique) keys.note(unique.key, item.line);
     }
 
     // Pass 2: map and yield in file order.
@@ -185,13 +180,13 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
       const outcome = spec.mapRow(item.values, item.line, config);
       const anchor = outcome.type === 'record' ? outcome.record.anchor : outcome.type === 'reject' ? outcome.anchor : undefined;
       const unique = spec.uniqueKey?.(item.values, config);
-      const sharedKey = unique ? keyLines.get(unique.key) : undefined;
-      if (unique && sharedKey && sharedKey.length > 1) {
+      const sharedKey = unique ? keys.shared(unique.key) : undefined;
+      if (unique && sharedKey) {
         yield { type: 'rejected', ref, anchor, error: `${unique.label} is on lines ${sharedKey.join(', ')}: a conflict, every row quarantined (never merged)`, raw: { ...item.values } };
         continue;
       }
-      const sharedAnchor = anchor !== undefined ? anchorLines.get(anchor) : undefined;
-      if (outcome.type === 'record' && sharedAnchor && sharedAnchor.length > 1) {
+      const sharedAnchor = anchor !== undefined ? anchors.shared(anchor) : undefined;
+      if (outcome.type === 'record' && sharedAnchor) {
         yield { type: 'rejected', ref, anchor, error: `the anchor ${anchor} is on lines ${sharedAnchor.join(', ')}: a conflict, every row quarantined (never merged)`, raw: { ...item.values } };
         continue;
       }
@@ -205,5 +200,26 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
     yield { type: 'state', state: toState(hash, meta, count, readAtMs) as unknown as JsonValue, complete: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Keys seen with the line of their first row; the lines of those seen more than once. */
+class SharedKeys {
+  private readonly first = new Map<string, number>();
+  private readonly repeated = new Map<string, number[]>();
+
+  note(key: string, line: number): void {
+    const first = this.first.get(key);
+    if (first === undefined) this.first.set(key, line);
+    else {
+      const lines = this.repeated.get(key);
+      if (lines) lines.push(line);
+      else this.repeated.set(key, [first, line]);
+    }
+  }
+
+  /** The lines of `key` when more than one row holds it. */
+  shared(key: string): number[] | undefined {
+    return this.repeated.get(key);
   }
 }

@@ -60,6 +60,9 @@ export interface RawFileLocation {
   caCertPem?: string;
 }
 
+/** A stored secret is sent to `location`'s server, authenticated by the pinned key or the CA: changing one needs it again. */
+const SECRET_SENT_TO = ['location', 'hostKeySha256', 'caCertPem'] as const;
+
 /** The connection properties of a file location (also used for a write-back directory). */
 export const fileLocationProperties: Record<string, ConfigProperty> = {
   location: {
@@ -68,14 +71,14 @@ export const fileLocationProperties: Record<string, ConfigProperty> = {
     pattern: '^(sftp|https|file)://',
     description: 'sftp://user@host:22/absolute/path, https://host/path or file:///absolute/path (a directory when pattern is set).',
   },
-  password: { type: 'string', writeOnly: true, description: 'SFTP password, or the HTTPS basic password for the URL\'s user.' },
-  privateKeyPem: { type: 'string', writeOnly: true, description: 'SFTP private key (PEM or OpenSSH format), instead of a password.' },
+  password: { type: 'string', writeOnly: true, sentTo: SECRET_SENT_TO, description: 'SFTP password, or the HTTPS basic password for the URL\'s user.' },
+  privateKeyPem: { type: 'string', writeOnly: true, sentTo: SECRET_SENT_TO, description: 'SFTP private key (PEM or OpenSSH format), instead of a password.' },
   hostKeySha256: {
     type: 'string',
     pattern: HOST_KEY_PATTERN,
     description: 'SFTP: the server\'s host key fingerprint as `ssh-keygen -lf` prints it (SHA256:…); required for sftp://.',
   },
-  bearerToken: { type: 'string', writeOnly: true, description: 'HTTPS: a bearer token sent as Authorization.' },
+  bearerToken: { type: 'string', writeOnly: true, sentTo: SECRET_SENT_TO, description: 'HTTPS: a bearer token sent as Authorization.' },
   caCertPem: { type: 'string', description: 'HTTPS: PEM CA certificate(s) to trust for the server.' },
 };
 

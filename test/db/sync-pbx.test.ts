@@ -85,6 +85,14 @@ describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the da
     expect(user.data[ENTERPRISE]).to.deep.include({ department: 'Dept 4' });
     const link = await knex()('user_source_links').where({ account_id: accountId, user_id: user.id }).first();
     expect(link.anchor).to.equal('login:user4');
+    // The seed's "PBX Users" property filter follows the link; these users are not "MiCloud Connected".
+    const local = await t.request.post(`/accounts/${accountId}/scim/v2/Users`).set({ Authorization: `Bearer ${token}`, 'Content-Type': scimJson })
+      .send({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'local@example.com', ...formFields('local@example.com') });
+    expect(local.status).to.equal(201);
+    const filtered = async (filter: string) =>
+      (await t.request.get(`/accounts/${accountId}/scim/v2/Users`).query({ filter, count: 1 }).set({ Authorization: `Bearer ${token}` })).body.totalResults as number;
+    expect(await filtered(`${SWITCHBOARD}:connections.pbx eq true`)).to.equal(ROWS);
+    expect(await filtered(`${SWITCHBOARD}:connections.micloud eq true`)).to.equal(0);
   });
 
   it('when the export is unchanged, then the run is idle: succeeded, idle true, every count zero, nothing written', async () => {
@@ -284,6 +292,8 @@ describe('sync engine: PBX exports (MiVB over SFTP, MiCloud Connect) into the da
       const run = await engine().run(accountId, await micloudSource(file), { mode: 'full' });
       expect(run.status, run.error ?? '').to.equal('succeeded');
       expect(run.counts).to.include({ created: 12, skipped: 5, quarantined: 0 });
+      const connected = await t.request.get(`/accounts/${accountId}/scim/v2/Users`).query({ filter: `${SWITCHBOARD}:connections.micloud eq true`, count: 1 }).set({ Authorization: `Bearer ${token}` });
+      expect(connected.body.totalResults, 'the "MiCloud Connected" filter').to.equal(12);
       const extensionOnly = await byUserName('mc0@example.com');
       expect(extensionOnly.data[SWITCHBOARD]).to.deep.include({ extensions: ['2000'] });
       expect(extensionOnly.data.phoneNumbers ?? []).to.deep.equal([]);
