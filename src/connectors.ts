@@ -5,6 +5,8 @@
  */
 import { entraConnector } from '../connectors/entra/index.js';
 import { ldapConnector } from '../connectors/ldap/index.js';
+import { micloudConnector } from '../connectors/micloud/index.js';
+import { mivbConnector } from '../connectors/mivb/index.js';
 import type { Connector } from '../connectors/sdk/index.js';
 
 export type ConnectorRegistry = ReadonlyMap<string, Connector>;
@@ -13,5 +15,7 @@ export function connectorRegistry(): ConnectorRegistry {
   return new Map<string, Connector>([
     ['ldap', ldapConnector as Connector],
     ['entra', entraConnector as Connector],
+    ['mivb', mivbConnector as Connector],
+    ['micloud', micloudConnector as Connector],
   ]);
 }

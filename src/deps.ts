@@ -43,6 +43,7 @@ import { SyncRunsService } from './services/sync-runs-service.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
 import { SyncScheduler } from './sync/scheduler.js';
+import { WriteBackWorker } from './services/writeback-worker.js';
 import { SyncEngine } from './sync/sync-engine.js';
 
 /** Background work started with the server (in list order) and stopped on shutdown (in reverse). */
@@ -77,6 +78,8 @@ export interface Deps {
   readonly syncEngine: SyncEngine;
   readonly syncRuns: SyncRunsService;
   readonly scheduler: SyncScheduler;
+  /** Delivers the write-back outbox (the MiVB username as a MiCollab provisioning file); started with the scheduler. */
+  readonly writeBack: WriteBackWorker;
   readonly mailer: Mailer;
   readonly mailWorker: MailWorker;
   /** Resource types served, in discovery order. */
@@ -142,6 +145,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const syncEngine = new SyncEngine({ db, users, clock, logger, connectors });
   const syncRuns = new SyncRunsService({ db: knex, sources, runner: syncEngine });
   const scheduler = new SyncScheduler({ db: knex, engine: syncEngine, clock, logger, kinds: [...connectors.keys()] });
+  const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors });
 
   // 3. The HTTP surface.
   const usersDeps: UsersRouterDeps = { users, clock, maxResults, cursorTtlSeconds, welcomeCreatedUser };
@@ -184,14 +188,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       stop: () => actions.drain(),
     },
     { name: 'sync-runs', start: () => undefined, stop: () => syncEngine.drain() },
-    ...(config.schedulerEnabled ? [scheduler] : []),
+    ...(config.schedulerEnabled ? [scheduler, { name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() }] : []),
     ...(config.mailWorkerEnabled ? [{ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() }] : []),
     { name: 'mailer', start: () => undefined, stop: () => mailer.close() },
   ];
 
   return Object.freeze({
     config, db, logger, clock, metrics: createMetrics(), rateLimits, connectors,
-    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, mailer, mailWorker,
+    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {
       for (const worker of [...workers].reverse()) await worker.stop();
