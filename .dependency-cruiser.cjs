@@ -70,6 +70,13 @@ module.exports = {
       to: { pathNot: '^node_modules/knex/' },
     },
     {
+      name: 'knexfile-starts-nothing',
+      comment: 'knexfile.ts reads the configuration and opens the database; it never builds or starts the app.',
+      severity: 'error',
+      from: { path: '^knexfile\\.ts$' },
+      to: { path: `${composition}|${below('services', 'sync', 'scim', 'http', 'cli')}` },
+    },
+    {
       name: 'no-test-code-in-the-product',
       comment: 'src/ and connectors/ never import test/ or bench/ (their own *.test.ts files may).',
       severity: 'error',

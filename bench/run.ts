@@ -124,7 +124,7 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       const { benchCsvImport } = await import('./csv-import.js');
       const largest = Number(arg('csv') ?? 100_000);
       const sizes = [...new Set([Math.min(10_000, largest), largest])];
-      console.log('CSV import (POST /Imports, batches through UserService.applyMany) vs COPY of the same rows into the same tables; export GET /Users text/csv; each size in a child process:');
+      console.log('CSV import (POST /Imports, batches through UserService.write) vs COPY of the same rows into the same tables; export GET /Users text/csv; each size in a child process:');
       await benchCsvImport({
         databases: [{ database: 'postgres', sizes }, ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes }])],
       });

@@ -34,21 +34,28 @@ export const auditRepo = {
 
   /** record() of several entries in one statement, in the order given. */
   async recordMany(db: Executor, entries: readonly (AuditEntry & { at?: Date })[]): Promise<void> {
-    if (entries.length === 0) return;
+    for (const statement of auditRepo.recordManyStatements(entries)) await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+  },
+
+  /** recordMany()'s statement (none for no entries), to run with others (runAsOne). */
+  recordManyStatements(entries: readonly (AuditEntry & { at?: Date })[]): Statement[] {
+    if (entries.length === 0) return [];
     // One JSON parameter per statement; json_to_recordset yields the rows in array order, so the ids follow it.
-    await db.raw(
-      `insert into audit_log (account_id, actor, action, target_type, target_id, details, at)
+    return [
+      {
+        sql: `insert into audit_log (account_id, actor, action, target_type, target_id, details, at)
        select account_id, actor, action, target_type, target_id, coalesce(details, '{}'::jsonb), coalesce(at, now())
          from json_to_recordset(?::json) as v(account_id uuid, actor text, action text, target_type text, target_id text, details jsonb, at timestamptz)`,
-      [
-        JSON.stringify(
-          entries.map((entry) => ({
-            account_id: entry.accountId, actor: entry.actor, action: entry.action, target_type: entry.targetType ?? null, target_id: entry.targetId ?? null,
-            details: entry.details ?? {}, at: entry.at ? entry.at.toISOString() : null,
-          })),
-        ),
-      ],
-    );
+        bindings: [
+          JSON.stringify(
+            entries.map((entry) => ({
+              account_id: entry.accountId, actor: entry.actor, action: entry.action, target_type: entry.targetType ?? null, target_id: entry.targetId ?? null,
+              details: entry.details ?? {}, at: entry.at ? entry.at.toISOString() : null,
+            })),
+          ),
+        ],
+      },
+    ];
   },
 
   async forTarget(db: Executor, accountId: string, targetId: string, limit = 100): Promise<(AuditEntry & { at: Date })[]> {

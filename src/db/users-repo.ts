@@ -1,7 +1,11 @@
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
-import { runAsOne, statementOf, type Statement } from './statement.js';
+import { runAsOne, type Statement } from './statement.js';
+import { auditRepo } from './audit-repo.js';
+import { sourceLinksRepo } from './source-links-repo.js';
+import { derivedColumns, extensionsOf, valueRowsOf, type UniqueHolder, type UniqueValue } from '../domain/user-document.js';
+import type { PlannedWrite } from '../domain/write-plan.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid } from './accounts-repo.js';
 
@@ -96,109 +100,20 @@ function findViewStatement(withGroups: boolean, withRaw: boolean): string {
   return sql;
 }
 
-/** The typed columns and rows derived from a SCIM document: what filters, sorts and uniqueness use. */
-export function derivedColumns(doc: JsonObject) {
-  const name = (doc.name as JsonObject | undefined) ?? {};
-  const emails = (Array.isArray(doc.emails) ? doc.emails : []) as JsonObject[];
-  const primary = emails.find((e) => e.primary === true) ?? emails[0];
-  const ext = (doc[SWITCHBOARD] as JsonObject | undefined) ?? {};
-  return {
-    user_name: String(doc.userName),
-    external_id: typeof doc.externalId === 'string' ? doc.externalId : null,
-    display_name: typeof doc.displayName === 'string' ? doc.displayName : null,
-    given_name: typeof name.givenName === 'string' ? name.givenName : null,
-    family_name: typeof name.familyName === 'string' ? name.familyName : null,
-    active: doc.active === undefined ? true : doc.active === true,
-    primary_email: primary && typeof primary.value === 'string' ? primary.value : null,
-    sms_number: typeof ext.smsNumber === 'string' && ext.smsNumber !== '' ? ext.smsNumber : null,
-    account_admin: ext.accountAdmin === true,
-  };
-}
-
-function rowsOf(doc: JsonObject, attribute: 'emails' | 'phoneNumbers') {
-  const items = (Array.isArray(doc[attribute]) ? doc[attribute] : []) as JsonObject[];
-  const seen = new Set<string>();
-  const rows: { position: number; value: string; type: string | null; is_primary: boolean }[] = [];
-  items.forEach((item, position) => {
-    if (typeof item?.value !== 'string' || item.value === '') return;
-    const key = attribute === 'emails' ? item.value.toLowerCase() : item.value;
-    if (seen.has(key)) return;
-    seen.add(key);
-    rows.push({ position, value: item.value, type: typeof item.type === 'string' ? item.type : null, is_primary: item.primary === true });
-  });
-  return rows;
-}
-
-export function extensionsOf(doc: JsonObject): string[] {
-  const ext = (doc[SWITCHBOARD] as JsonObject | undefined) ?? {};
-  return Array.isArray(ext.extensions) ? [...new Set((ext.extensions as unknown[]).map(String))] : [];
-}
-
-/**
- * The statements that bring one user's value rows (emails, phone numbers, extensions) from `before` to `doc`:
- * `deletes` of the rows of attributes that changed, to run first, and the `inserts` of their new rows.
- */
-function valueRowStatements(db: Executor, accountId: string, userId: string, before: JsonObject | undefined, doc: JsonObject): { deletes: Statement[]; inserts: Statement[] } {
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  const deletes: Statement[] = [];
-  const inserts: Statement[] = [];
-  for (const [attribute, table] of [['emails', 'user_emails'], ['phoneNumbers', 'user_phone_numbers']] as const) {
-    if (before && same(before[attribute], doc[attribute])) continue;
-    if (before) deletes.push(statementOf(db(table).where({ account_id: accountId, user_id: userId }).delete()));
-    const rows = rowsOf(doc, attribute);
-    if (rows.length > 0) inserts.push(statementOf(db(table).insert(rows.map((r) => ({ account_id: accountId, user_id: userId, ...r })))));
-  }
-  const extensions = extensionsOf(doc);
-  if (!before || !same(extensionsOf(before), extensions)) {
-    if (before) deletes.push(statementOf(db('user_extensions').where({ account_id: accountId, user_id: userId }).delete()));
-    if (extensions.length > 0) inserts.push(statementOf(db('user_extensions').insert(extensions.map((number) => ({ account_id: accountId, user_id: userId, number })))));
-  }
-  return { deletes, inserts };
-}
-
-/** A user's write: deletes to run first, then `statements` (with others', by runAsOne) ending with the users row. */
-export interface UserWrite {
-  deletes: Statement[];
-  statements: Statement[];
-  /** The stored user, from the rows runAsOne returns when the users statement is last. */
-  stored(rows: readonly unknown[]): StoredUser;
-}
-
-/** Runs a UserWrite: its deletes, then the rest in one round trip, with `alongside` (link, audit entry) in it. */
-export async function runUserWrite(db: Executor, write: UserWrite, alongside: readonly Statement[] = []): Promise<StoredUser> {
-  for (const statement of write.deletes) await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
-  return write.stored(await runAsOne(db, [...alongside, ...write.statements]));
-}
-
-/** The values of a document that must be unique in its account, as the uniqueness check compares them. */
-export function uniqueKeysOf(doc: JsonObject): { userName: string; emails: { key: string; value: string }[]; extensions: string[]; smsNumber: string | null } {
-  const cols = derivedColumns(doc);
-  return {
-    userName: cols.user_name.toLowerCase(),
-    emails: rowsOf(doc, 'emails').map((r) => ({ key: r.value.toLowerCase(), value: r.value })),
-    extensions: extensionsOf(doc),
-    smsNumber: cols.sms_number,
-  };
-}
-
-/** Who holds a unique value: `attribute` as findConflict names it, `key` as compared, `value` as stored. */
-export interface UniqueHolder {
-  attribute: 'userName' | 'emails' | 'extensions' | 'smsNumber';
-  key: string;
-  value: string;
-  userId: string;
-}
-
 /**
  * Rows of one table inserted from one JSON parameter (`json_to_recordset`): one bound value per statement instead
- * of one per column and row, so neither knex nor the server handles thousands of parameters per batch.
+ * of one per column and row, so neither knex nor the server handles thousands of parameters per batch, and the
+ * statement's text is the same for one user and for a thousand.
  */
-async function insertRecordset(db: Executor, table: string, columns: readonly (readonly [name: string, type: string])[], rows: readonly Record<string, unknown>[]): Promise<void> {
-  if (rows.length === 0) return;
+function recordsetInsert(table: string, columns: readonly (readonly [name: string, type: string])[], rows: readonly Record<string, unknown>[]): Statement[] {
+  if (rows.length === 0) return [];
   const names = columns.map(([name]) => name).join(', ');
-  await db.raw(`insert into ${table} (${names}) select ${names} from json_to_recordset(?::json) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`, [
-    JSON.stringify(rows),
-  ]);
+  return [
+    {
+      sql: `insert into ${table} (${names}) select ${names} from json_to_recordset(?::json) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+      bindings: [JSON.stringify(rows)],
+    },
+  ];
 }
 
 const VALUE_ROW_COLUMNS = [['account_id', 'uuid'], ['user_id', 'uuid'], ['position', 'integer'], ['value', 'text'], ['type', 'text'], ['is_primary', 'boolean']] as const;
@@ -207,38 +122,14 @@ const VALUE_ROW_COLUMNS = [['account_id', 'uuid'], ['user_id', 'uuid'], ['positi
  * Deletes the value rows of these users: the rows are found by one index probe per user (perKeyFrom) and deleted
  * by their row ids, since a delete cannot take a lateral probe and `user_id = any(?)` may read the whole account.
  */
-async function deleteRowsOfUsers(db: Executor, table: 'user_emails' | 'user_phone_numbers' | 'user_extensions', accountId: string, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return;
-  await db.raw(`delete from ${table} where ctid = any(array(select p.ctid from ${perKeyFrom('?::uuid[]', `select ctid from ${table} where account_id = ? and user_id = k.v`)}))`, [
-    [...userIds],
-    accountId,
-  ]);
-}
-
-/** writeRows for several users at once: one delete and one insert per table. */
-async function writeRowsMany(db: Executor, accountId: string, entries: readonly { userId: string; before: JsonObject | undefined; doc: JsonObject }[]): Promise<void> {
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  for (const [attribute, table] of [['emails', 'user_emails'], ['phoneNumbers', 'user_phone_numbers']] as const) {
-    const stale: string[] = [];
-    const rows: Record<string, unknown>[] = [];
-    for (const { userId, before, doc } of entries) {
-      if (before && same(before[attribute], doc[attribute])) continue;
-      if (before) stale.push(userId);
-      for (const r of rowsOf(doc, attribute)) rows.push({ account_id: accountId, user_id: userId, ...r });
-    }
-    await deleteRowsOfUsers(db, table, accountId, stale);
-    await insertRecordset(db, table, VALUE_ROW_COLUMNS, rows);
-  }
-  const stale: string[] = [];
-  const rows: Record<string, unknown>[] = [];
-  for (const { userId, before, doc } of entries) {
-    const extensions = extensionsOf(doc);
-    if (before && same(extensionsOf(before), extensions)) continue;
-    if (before) stale.push(userId);
-    for (const number of extensions) rows.push({ account_id: accountId, user_id: userId, number });
-  }
-  await deleteRowsOfUsers(db, 'user_extensions', accountId, stale);
-  await insertRecordset(db, 'user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], rows);
+function deleteRowsOfUsers(table: 'user_emails' | 'user_phone_numbers' | 'user_extensions', accountId: string, userIds: readonly string[]): Statement[] {
+  if (userIds.length === 0) return [];
+  return [
+    {
+      sql: `delete from ${table} where ctid = any(array(select p.ctid from ${perKeyFrom('?::uuid[]', `select ctid from ${table} where account_id = ? and user_id = k.v`)}))`,
+      bindings: [[...userIds], accountId],
+    },
+  ];
 }
 
 /** The derived columns and their SQL types, as `json_to_recordset` reads them. */
@@ -246,6 +137,50 @@ const DERIVED_COLUMNS = [
   ['user_name', 'text'], ['external_id', 'text'], ['display_name', 'text'], ['given_name', 'text'], ['family_name', 'text'], ['active', 'boolean'],
   ['primary_email', 'text'], ['sms_number', 'text'], ['account_admin', 'boolean'],
 ] as const;
+
+const USER_INSERT_COLUMNS = [
+  ['account_id', 'uuid'], ['id', 'uuid'], ...DERIVED_COLUMNS, ['data', 'jsonb'], ['source', 'text'], ['password_hash', 'text'], ['updated_by', 'text'],
+  ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'],
+] as const;
+
+const USERS_UPDATE_SQL = `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
+       family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
+       account_admin = v.account_admin, data = v.data, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at,
+       password_hash = case when v.set_password then v.password_hash else u.password_hash end,
+       registered = case when v.set_registered then v.registered else u.registered end
+  from json_to_recordset(?::json) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
+       active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, version integer, updated_by text, updated_at timestamptz,
+       set_password boolean, password_hash text, set_registered boolean, registered boolean)
+ where u.account_id = ? and u.id = v.id
+ returning u.id`;
+
+function usersUpdate(accountId: string, writes: readonly PlannedWrite<StoredUser>[]): Statement {
+  const rows = writes.map((w) => ({
+    id: w.id, ...derivedColumns(w.next), data: w.next, version: w.current!.version + 1, updated_by: w.updatedBy, updated_at: w.at.toISOString(),
+    set_password: w.passwordHash !== undefined, password_hash: w.passwordHash ?? null, set_registered: w.registered !== undefined, registered: w.registered ?? null,
+  }));
+  return { sql: USERS_UPDATE_SQL, bindings: [JSON.stringify(rows), accountId] };
+}
+
+/** The users-table unique keys of a document (userName, SMS number): one statement cannot hand them from one row to another. */
+function rowKeysOf(doc: JsonObject): string[] {
+  const cols = derivedColumns(doc);
+  return [`u:${cols.user_name.toLowerCase()}`, ...(cols.sms_number !== null ? [`s:${cols.sms_number}`] : [])];
+}
+
+/** The stored user a planned write leaves, known without reading it back. */
+function storedOf(accountId: string, w: PlannedWrite<StoredUser>): StoredUser {
+  const at = new Date(w.at.getTime());
+  if (!w.current) {
+    return { accountId, id: w.id, doc: w.next, registered: false, source: w.source, passwordHash: w.passwordHash ?? null, version: 1, createdAt: at, updatedAt: at, updatedBy: w.updatedBy };
+  }
+  if (w.user === 'none') return w.current;
+  return {
+    ...w.current, doc: w.next, version: w.current.version + 1, updatedAt: at, updatedBy: w.updatedBy,
+    ...(w.passwordHash !== undefined ? { passwordHash: w.passwordHash } : {}),
+    ...(w.registered !== undefined ? { registered: w.registered } : {}),
+  };
+}
 
 export interface ListQuery {
   where?: { sql: string; bindings: readonly unknown[] };
@@ -299,122 +234,101 @@ export const usersRepo = {
     return rows[0] ? toView(rows[0]) : undefined;
   },
 
-  /** A new user's write, to run with others (UserService.apply writes the user, link and audit at once; runUserWrite). */
-  insertWrite(db: Executor, accountId: string, doc: JsonObject, meta: { source: string; updatedBy: string; passwordHash?: string | null; at: Date; id: string }): UserWrite {
-    const rows = valueRowStatements(db, accountId, meta.id, undefined, doc);
-    const user = statementOf(
-      db('users')
-        .insert({
-          account_id: accountId,
-          id: meta.id,
-          ...derivedColumns(doc),
-          data: JSON.stringify(doc),
-          source: meta.source,
-          password_hash: meta.passwordHash ?? null,
-          updated_by: meta.updatedBy,
-          created_at: meta.at,
-          updated_at: meta.at,
-        })
-        .returning(baseColumns),
-    );
-    return { deletes: rows.deletes, statements: [...rows.inserts, user], stored: (result) => toStored(result[0] as UserRow) };
-  },
+  /**
+   * Writes planned users (domain/write-plan.ts) of one account: their rows, value rows, source links and audit
+   * entries, in the caller's transaction, and returns what each stored, in the order given. The plan guarantees
+   * that no two writes are for one user or one source anchor and that unique values are free in write order.
+   *
+   * Round trips: the value rows that a write replaces are deleted first (a delete and the insert replacing it
+   * cannot share a statement); then everything else goes as one statement (data-modifying CTEs, runAsOne), the
+   * same statement for one user as for a thousand (one JSON recordset per table). Updates that hand a users-table
+   * unique value (userName, SMS number) from one row to another go in order in statements of their own, since one
+   * statement checks those indexes row by row in no set order.
+   */
+  async writePlanned(db: Executor, accountId: string, writes: readonly PlannedWrite<StoredUser>[]): Promise<StoredUser[]> {
+    if (writes.length === 0) return [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const stale = { user_emails: [] as string[], user_phone_numbers: [] as string[], user_extensions: [] as string[] };
+    const emailRows: Record<string, unknown>[] = [];
+    const phoneRows: Record<string, unknown>[] = [];
+    const extensionRows: Record<string, unknown>[] = [];
+    for (const w of writes) {
+      if (w.user === 'none') continue;
+      const before = w.current?.doc;
+      for (const [attribute, table, rows] of [['emails', 'user_emails', emailRows], ['phoneNumbers', 'user_phone_numbers', phoneRows]] as const) {
+        if (before && same(before[attribute], w.next[attribute])) continue;
+        if (before) stale[table].push(w.id);
+        for (const r of valueRowsOf(w.next, attribute)) rows.push({ account_id: accountId, user_id: w.id, ...r });
+      }
+      const extensions = extensionsOf(w.next);
+      if (before && same(extensionsOf(before), extensions)) continue;
+      if (before) stale.user_extensions.push(w.id);
+      for (const number of extensions) extensionRows.push({ account_id: accountId, user_id: w.id, number });
+    }
+    const deletes = [
+      ...deleteRowsOfUsers('user_emails', accountId, stale.user_emails),
+      ...deleteRowsOfUsers('user_phone_numbers', accountId, stale.user_phone_numbers),
+      ...deleteRowsOfUsers('user_extensions', accountId, stale.user_extensions),
+    ];
+    if (deletes.length > 0) await runAsOne(db, deletes);
 
-  /** The statements of update(), to run with others. */
-  updateWrite(db: Executor, current: StoredUser, doc: JsonObject, meta: { updatedBy: string; at: Date; passwordHash?: string | null; registered?: boolean }): UserWrite {
-    const rows = valueRowStatements(db, current.accountId, current.id, current.doc, doc);
-    const user = statementOf(
-      db('users')
-        .where({ account_id: current.accountId, id: current.id })
-        .update({
-          ...derivedColumns(doc),
-          data: JSON.stringify(doc),
-          ...(meta.passwordHash !== undefined ? { password_hash: meta.passwordHash } : {}),
-          ...(meta.registered !== undefined ? { registered: meta.registered } : {}),
-          version: current.version + 1,
-          updated_by: meta.updatedBy,
-          updated_at: meta.at,
-        })
-        .returning(baseColumns),
-    );
-    return {
-      deletes: rows.deletes,
-      statements: [...rows.inserts, user],
-      stored: (result) => {
-        if (!result[0]) throw new Error(`User ${current.id} vanished during an update`);
-        return toStored(result[0] as UserRow);
-      },
+    // Updates in chunks: a new chunk where an update takes a users-table key an earlier one of its chunk gives up.
+    const updates = writes.filter((w) => w.user === 'update');
+    const chunks: PlannedWrite<StoredUser>[][] = [];
+    let released = new Set<string>();
+    let chunk: PlannedWrite<StoredUser>[] = [];
+    const allReleased = new Set<string>();
+    for (const w of updates) {
+      const own = new Set(rowKeysOf(w.current!.doc));
+      const takes = rowKeysOf(w.next).filter((k) => !own.has(k));
+      if (chunk.length > 0 && takes.some((k) => released.has(k))) {
+        chunks.push(chunk);
+        chunk = [];
+        released = new Set();
+      }
+      chunk.push(w);
+      const keeps = new Set(rowKeysOf(w.next));
+      for (const k of own) if (!keeps.has(k)) (released.add(k), allReleased.add(k));
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    const inserts = writes.filter((w) => w.user === 'insert');
+    // The last chunk joins the final statement unless a new user takes a key an update gives up.
+    const lastJoins = chunks.length > 0 && !inserts.some((w) => rowKeysOf(w.next).some((k) => allReleased.has(k)));
+    const checkUpdated = (rows: readonly { id: string }[], expected: readonly PlannedWrite<StoredUser>[]) => {
+      const updated = new Set(rows.map((r) => r.id));
+      for (const w of expected) if (!updated.has(w.id)) throw new Error(`User ${w.id} vanished during an update`);
     };
-  },
+    for (const c of lastJoins ? chunks.slice(0, -1) : chunks) checkUpdated(await runAsOne<{ id: string }>(db, [usersUpdate(accountId, c)]), c);
 
-  async update(
-    db: Executor,
-    current: StoredUser,
-    doc: JsonObject,
-    meta: { updatedBy: string; at: Date; passwordHash?: string | null; registered?: boolean },
-  ): Promise<StoredUser> {
-    return runUserWrite(db, usersRepo.updateWrite(db, current, doc, meta));
-  },
-
-  /**
-   * New users of one account (ids chosen by the caller): one statement for the users, one
-   * per rows table. Returns the stored users in the order given.
-   */
-  async insertMany(
-    db: Executor,
-    accountId: string,
-    items: readonly { id: string; doc: JsonObject; source: string; updatedBy: string; at: Date }[],
-  ): Promise<StoredUser[]> {
-    if (items.length === 0) return [];
-    // The stored rows are known without reading them back: the values given, the columns' defaults otherwise.
-    await insertRecordset(
-      db,
-      'users',
-      [['account_id', 'uuid'], ['id', 'uuid'], ...DERIVED_COLUMNS, ['data', 'jsonb'], ['source', 'text'], ['updated_by', 'text'], ['created_at', 'timestamptz'], ['updated_at', 'timestamptz']],
-      items.map((item) => ({
-        account_id: accountId, id: item.id, ...derivedColumns(item.doc), data: item.doc, source: item.source, updated_by: item.updatedBy,
-        created_at: item.at.toISOString(), updated_at: item.at.toISOString(),
-      })),
-    );
-    await writeRowsMany(db, accountId, items.map((item) => ({ userId: item.id, before: undefined, doc: item.doc })));
-    return items.map((item) => ({
-      accountId, id: item.id, doc: item.doc, registered: false, source: item.source, passwordHash: null, version: 1,
-      createdAt: new Date(item.at.getTime()), updatedAt: new Date(item.at.getTime()), updatedBy: item.updatedBy,
-    }));
-  },
-
-  /**
-   * update() (without password or registration change) for several users of one account: one statement for the
-   * users, one delete and one insert per rows table whose values changed. Returns the stored users in the order
-   * given. The caller keeps unique values apart: no user takes a value another user of the same call gives up.
-   */
-  async updateMany(db: Executor, accountId: string, items: readonly { current: StoredUser; doc: JsonObject; updatedBy: string; at: Date }[]): Promise<StoredUser[]> {
-    if (items.length === 0) return [];
-    const values = items.map(({ current, doc, updatedBy, at }) => ({
-      id: current.id,
-      ...derivedColumns(doc),
-      data: doc,
-      version: current.version + 1,
-      updated_by: updatedBy,
-      updated_at: at.toISOString(),
-    }));
-    // Only the ids come back: the rest of each stored row is what was written over the caller's current one.
-    const { rows } = (await db.raw(
-      `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
-              family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
-              account_admin = v.account_admin, data = v.data, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at
-         from json_to_recordset(?::json) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
-              active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, version integer, updated_by text, updated_at timestamptz)
-        where u.account_id = ? and u.id = v.id
-        returning u.id`,
-      [JSON.stringify(values), accountId],
-    )) as { rows: { id: string }[] };
-    const updated = new Set(rows.map((row) => row.id));
-    await writeRowsMany(db, accountId, items.map(({ current, doc }) => ({ userId: current.id, before: current.doc, doc })));
-    return items.map(({ current, doc, updatedBy, at }) => {
-      if (!updated.has(current.id)) throw new Error(`User ${current.id} vanished during a batched update`);
-      return { ...current, doc, version: current.version + 1, updatedAt: new Date(at.getTime()), updatedBy };
-    });
+    const final: Statement[] = [
+      ...recordsetInsert(
+        'users',
+        USER_INSERT_COLUMNS,
+        inserts.map((w) => ({
+          account_id: accountId, id: w.id, ...derivedColumns(w.next), data: w.next, source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
+          created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
+        })),
+      ),
+      ...recordsetInsert('user_emails', VALUE_ROW_COLUMNS, emailRows),
+      ...recordsetInsert('user_phone_numbers', VALUE_ROW_COLUMNS, phoneRows),
+      ...recordsetInsert('user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], extensionRows),
+      ...sourceLinksRepo.upsertStatements(
+        writes.flatMap((w) =>
+          w.link
+            ? [{ accountId, userId: w.id, sourceId: w.link.sourceId, sourceKind: w.link.sourceKind, anchor: w.link.anchor, ownedAttributes: w.link.ownedAttributes,
+                 attributes: w.next, raw: w.link.raw, hash: w.link.hash, at: w.at, anchorUnlinked: w.link.anchorUnlinked }]
+            : [],
+        ),
+      ),
+      ...auditRepo.recordManyStatements(
+        writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
+      ),
+    ];
+    if (lastJoins) {
+      const last = chunks[chunks.length - 1]!;
+      checkUpdated(await runAsOne<{ id: string }>(db, [...final, usersUpdate(accountId, last)]), last);
+    } else await runAsOne(db, final);
+    return writes.map((w) => storedOf(accountId, w));
   },
 
   /**
@@ -459,45 +373,30 @@ export const usersRepo = {
     });
   },
 
-  /** The users of the account holding any of these unique values (keys as uniqueKeysOf gives them): one round trip. */
-  async uniqueHolders(
-    db: Executor,
-    accountId: string,
-    keys: { userNames: readonly string[]; emails: readonly string[]; extensions: readonly string[]; smsNumbers: readonly string[] },
-  ): Promise<UniqueHolder[]> {
+  /** The users of the account holding any of these unique values (as uniqueValuesOf gives them): one round trip. */
+  async uniqueHolders(db: Executor, accountId: string, values: readonly UniqueValue[]): Promise<UniqueHolder[]> {
+    if (values.length === 0) return [];
+    const keys = (attribute: UniqueValue['attribute']) => [...new Set(values.filter((v) => v.attribute === attribute).map((v) => v.key))];
     const rows = await selectRows<{ attribute: UniqueHolder['attribute']; key: string; value: string; user_id: string }>(
       db,
       `select 'userName' as attribute, k.v as key, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select user_name as value, id as user_id from users where account_id = ? and lower(user_name) = k.v')}
        union all select 'emails', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select value, user_id from user_emails where account_id = ? and lower(value) = k.v')}
        union all select 'extensions', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select number as value, user_id from user_extensions where account_id = ? and number = k.v')}
        union all select 'smsNumber', k.v, p.value, p.user_id from ${perKeyFrom('?::text[]', 'select sms_number as value, id as user_id from users where account_id = ? and sms_number = k.v')}`,
-      [[...keys.userNames], accountId, [...keys.emails], accountId, [...keys.extensions], accountId, [...keys.smsNumbers], accountId],
+      [keys('userName'), accountId, keys('emails'), accountId, keys('extensions'), accountId, keys('smsNumber'), accountId],
     );
     return rows.map((r) => ({ attribute: r.attribute, key: r.key, value: r.value, userId: r.user_id }));
+  },
+
+  /** The number of account admins in the account (the last-admin rule's fact). */
+  async countAdmins(db: Executor, accountId: string): Promise<number> {
+    const rows = await selectRows<{ n: number | string }>(db, 'select count(*) as n from users where account_id = ? and account_admin', [accountId]);
+    return Number(rows[0]?.n ?? 0);
   },
 
   async delete(db: Executor, accountId: string, id: string): Promise<void> {
     await db('group_members').where({ account_id: accountId, member_id: id }).delete();
     await db('users').where({ account_id: accountId, id }).delete();
-  },
-
-  /** Which unique value of this document another user of the account already has, if any: one round trip. */
-  async findConflict(db: Executor, accountId: string, doc: JsonObject, excludeId?: string): Promise<string | undefined> {
-    const cols = derivedColumns(doc);
-    const emails = rowsOf(doc, 'emails').map((r) => r.value.toLowerCase());
-    const extensions = extensionsOf(doc);
-    const other = excludeId ?? '00000000-0000-0000-0000-000000000000';
-    const { rows } = (await db.raw(
-      `select 1 as rank, 'userName' as attribute, null as value from users where account_id = ? and lower(user_name) = ? and id <> ?::uuid
-       union all select 2, 'emails', value from user_emails where account_id = ? and lower(value) = any(?::text[]) and user_id <> ?::uuid
-       union all select 3, 'extensions', number from user_extensions where account_id = ? and number = any(?::text[]) and user_id <> ?::uuid
-       union all select 4, 'smsNumber', sms_number from users where account_id = ? and sms_number = ? and id <> ?::uuid
-       order by 1 limit 1`,
-      [accountId, cols.user_name.toLowerCase(), other, accountId, emails, other, accountId, extensions, other, accountId, cols.sms_number, other],
-    )) as { rows: { attribute: string; value: string | null }[] };
-    const hit = rows[0];
-    if (!hit) return undefined;
-    return hit.value ? `${hit.attribute} (${hit.value})` : hit.attribute;
   },
 
   async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
@@ -573,3 +472,4 @@ export const usersRepo = {
 };
 
 export { ENTERPRISE as ENTERPRISE_URN, SWITCHBOARD as SWITCHBOARD_URN };
+export { derivedColumns, extensionsOf };

@@ -5,11 +5,12 @@ import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Account } from '../domain/account.js';
 import { changedAttributes, type Writer } from '../domain/ownership.js';
-import { extensionOf, licensesOf, SWITCHBOARD_URN } from '../domain/user-rules.js';
+import { EXTENSION_URNS } from '../domain/user-document.js';
+import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
-import { EXTENSION_URNS, type UserService } from '../services/user-service.js';
+import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -103,43 +104,13 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
 }
 
 /**
- * The seed gives admins alone the rights behind these fields ("enable or disable administrative rights for a user
- * ... assign products and licenses"; SMS numbers come from the account's pool): a user token may edit its own
- * profile through /Me but not these. Compared by meaning, so a client echoing GET /Me back (accountAdmin false
- * where the document has none, licences in another order) is not refused.
- */
-const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => string }[] = [
-  { key: `${SWITCHBOARD_URN}:accountAdmin`, value: (doc) => String(extensionOf(doc).accountAdmin === true) },
-  { key: `${SWITCHBOARD_URN}:licenses`, value: (doc) => JSON.stringify([...licensesOf(doc)].sort()) },
-  { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => String(extensionOf(doc).smsNumber ?? '') },
-];
-
-/**
  * A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider), or an identity
- * provider's `provisioning` token setting roles, licences or SMS numbers (the account's business, not the
- * directory's): 403 naming the attribute.
+ * provider's `provisioning` token setting roles, licences or SMS numbers: 403 naming the attribute.
  */
 function refuseSelfGrantedRights(principal: Principal, before: JsonObject, next: JsonObject): void {
   if (principal.role !== 'user' && principal.role !== 'provisioning') return;
-  const changed = new Set(changedAttributes(before, next, EXTENSION_URNS));
-  const refused = adminOnlyAttributes.filter((a) => changed.has(a.key) && a.value(before) !== a.value(next)).map((a) => a.key);
-  if (refused.length > 0) {
-    const who = principal.role === 'user' ? 'A user token cannot change its own' : 'A provisioning token (an identity provider) cannot change';
-    throw new DomainError(
-      'forbidden',
-      `${who} ${refused.join(', ')}: an account admin assigns ${refused.length > 1 ? 'them' : 'it'}. Leave ${refused.length > 1 ? 'them' : 'it'} out of the PATCH, or send the current value in a PUT`,
-    );
-  }
-}
-
-/** The admin-only extension attributes an identity provider's document leaves out keep their current values. */
-function keepAdminOnlyAttributes(before: JsonObject, next: JsonObject): void {
-  const current = extensionOf(before);
-  const names = ['accountAdmin', 'licenses', 'smsNumber'].filter((name) => current[name] !== undefined && extensionOf(next)[name] === undefined);
-  if (names.length === 0) return;
-  const ext = { ...extensionOf(next) };
-  for (const name of names) ext[name] = current[name];
-  next[SWITCHBOARD_URN] = ext;
+  const violation = adminOnlyRightsViolation(principal.role, before, next);
+  if (violation) throw new DomainError('forbidden', violation);
 }
 
 function requireUsers(ctx: RequestContext): void {
@@ -252,9 +223,10 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   const remove = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
     // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
-    if (principal.role === 'user') throw new DomainError('forbidden', 'A user token cannot delete its own user; an account admin deletes users');
+    if (principal.role === 'user') throw new DomainError('forbidden', SELF_DELETE_REFUSAL);
     const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
-    await users.delete(accountId, writer, id, ifMatchVersion(req));
+    // 204 says the user is gone: an admin's DELETE of a user that would stay (synced from a source) is 409.
+    await users.delete(accountId, writer, id, ifMatchVersion(req), writer.type === 'admin');
     sendScim(res, 204);
   };
 
@@ -274,7 +246,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     refuseSelfGrantedRights(principal, {}, input);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
-      if (writer.type !== 'admin' || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
+      if (writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
       // An admin's new user is welcomed (the seed's Add User): the account is read once, for the rules and the email.
       const account = await users.account(trx, accountId);
       const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });

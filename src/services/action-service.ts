@@ -5,7 +5,9 @@ import { actionTypes, type ActionResult, type ActionSummary, type ActionType, ty
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Writer } from '../domain/ownership.js';
 import { parseScimFilter } from '../domain/scim-filter.js';
-import { extensionOf, licenseRuleViolation, licensesOf, seatsOf, SWITCHBOARD_URN, type JsonObject } from '../domain/user-rules.js';
+import {
+  extensionOf, licenceAssignmentPlan, licensesOf, linkEmailDecision, mivbDeploymentDecision, sameProduct, smsAssignmentPlan, SWITCHBOARD_URN, type JsonObject, type PlanSkip,
+} from '../domain/user-rules.js';
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Executor, Trx } from '../db/database.js';
@@ -19,6 +21,7 @@ import { enqueue } from '../db/outbox-repo.js';
 import { actionsRepo } from '../db/actions-repo.js';
 import { renderMail, type MailRecipient, type MivbDeploymentCredentials, type MivbDeploymentDetails } from './mail/mail-templates.js';
 import type { RegistrationService } from './registration-service.js';
+import { ruleFacts } from './rule-facts.js';
 import type { UserService } from './user-service.js';
 
 export { actionTypes, type ActionType, type ActionStatus, type Outcome, type Targets, type ActionResult, type ActionSummary, type StoredAction } from '../domain/action.js';
@@ -39,8 +42,7 @@ const PAGE = 500;
 /** A running action with no progress for this long was interrupted (its process stopped). */
 const INTERRUPTED_AFTER_MS = 30 * 60 * 1000;
 
-export const OIG_VOICEMAIL_REASON = 'voicemail user while OIG is in the deployment cluster';
-export const PARTNER_WELCOME_REASON = 'a Mitel Partner is not sent a welcome email';
+export { OIG_VOICEMAIL_REASON, PARTNER_WELCOME_REASON } from '../domain/user-rules.js';
 
 /**
  * How each type runs: which targets it takes, and whether users are processed one by one (each in its own
@@ -101,7 +103,6 @@ function withExtension(doc: JsonObject, change: (ext: JsonObject) => void): Json
   return next;
 }
 
-const sameProduct = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** A random password of 16 characters from an unambiguous alphabet. */
 function generatePassword(): string {
@@ -132,7 +133,7 @@ interface RunContext {
 /** What a licence or SMS action would change: users that need something, users already fine (skipped). */
 interface Plan {
   change: StoredUser[];
-  skipped: ActionResult[];
+  skipped: PlanSkip[];
 }
 
 export interface ActionServiceOptions {
@@ -399,19 +400,15 @@ export class ActionService {
    * refused with 409 (it rolls back with this transaction).
    */
   async welcomeCreatedUser(trx: Knex.Transaction, account: Account, user: StoredUser, writer: Writer & { type: 'admin' }): Promise<ActionResult> {
-    if (account.type === 'partner') return { userId: user.id, outcome: 'skipped', reason: PARTNER_WELCOME_REASON };
+    const skip = linkEmailDecision('sendWelcomeEmail', account, user.registered);
+    if (skip) return { userId: user.id, ...skip };
     const linkBase = this.linkBaseFor('sendWelcomeEmail', {});
     return this.sendLink('sendWelcomeEmail', { account, accountId: account.id, actionId: undefined, writer, params: {}, linkBase }, user, trx);
   }
 
   private async sendLink(type: 'sendWelcomeEmail' | 'resetPassword', ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
-    // Issue 5: partners are never sent a welcome (registration) email.
-    if (type === 'sendWelcomeEmail' && ctx.account.type === 'partner') return { userId: user.id, outcome: 'skipped', reason: PARTNER_WELCOME_REASON };
-    if (type === 'resetPassword') {
-      // The seed: with SSO the reset is deferred to the customer's IdP; only registered users get the email.
-      if (ctx.account.settings.sso) return { userId: user.id, outcome: 'deferred', reason: 'password reset is handled by the identity provider' };
-      if (!user.registered) return { userId: user.id, outcome: 'skipped', reason: 'not registered' };
-    }
+    const skip = linkEmailDecision(type, ctx.account, user.registered);
+    if (skip) return { userId: user.id, ...skip };
     const to = emailOf(user);
     if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
     // Savepoint inside the batch's transaction when there is one: one commit per batch, not per user.
@@ -428,9 +425,9 @@ export class ActionService {
 
   /** The seed's two "Welcome to MiVB" emails: deployment details, then passwords and phone PIN. */
   private async sendMivbDeployment(ctx: RunContext, user: StoredUser, outer?: Knex.Transaction): Promise<ActionResult> {
+    const skip = mivbDeploymentDecision(ctx.account, user.doc);
+    if (skip) return { userId: user.id, ...skip };
     const ext = extensionOf(user.doc);
-    if (ext.mivbService !== true) return { userId: user.id, outcome: 'skipped', reason: 'the MiVoice Business service is not applied to the user' };
-    if (ext.voicemail === true && ctx.account.settings.oigInCluster) return { userId: user.id, outcome: 'skipped', reason: OIG_VOICEMAIL_REASON };
     const to = emailOf(user);
     if (!to) return { userId: user.id, outcome: 'failed', reason: 'no email address' };
     const miCollab = ctx.account.settings.miCollab;
@@ -507,8 +504,7 @@ export class ActionService {
     // its user and then locks the account to count seats), so an action and an edit cannot deadlock. The account
     // row lock serialises licence and SMS actions of one account: seats and free numbers are counted under it.
     const locked = await this.lockUsers(trx, ctx.accountId, ids);
-    const account = await accountsRepo.findForUpdate(trx, ctx.accountId);
-    if (!account) throw notFound(`Account ${ctx.accountId}`);
+    const account = await ruleFacts.lockedAccount(trx, ctx.accountId);
     const current = ids.flatMap((id) => locked.get(id) ?? []);
     const gone: ActionResult[] = ids.filter((id) => !locked.has(id)).map((userId) => ({ userId, outcome: 'failed', reason: 'not found' }));
     const inTrx = { ...ctx, account };
@@ -550,79 +546,32 @@ export class ActionService {
       default:
         throw new Error(`${type} is not an all-or-nothing action`);
     }
-    const results: ActionResult[] = [...gone, ...plan.skipped];
-    for (const [index, user] of plan.change.entries()) {
-      const { next, value } = change(user, index);
-      try {
-        // A savepoint per user: a user the rules refuse (e.g. an attribute owned by a source) fails alone.
-        await trx.transaction((sp) => this.users.apply(sp, ctx.accountId, ctx.writer, user, next));
-        results.push({ userId: user.id, outcome: 'done', ...(value ? { value } : {}) });
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        results.push({ userId: user.id, outcome: 'failed', reason: error.detail });
-      }
+    const results: ActionResult[] = [...gone, ...plan.skipped.map((s): ActionResult => ({ ...s, outcome: 'skipped' }))];
+    const changes = plan.change.map((user, index) => ({ user, ...change(user, index) }));
+    // One write for all of them: a user the rules refuse (e.g. an attribute owned by a source) fails alone.
+    const written = await this.users.write(trx, ctx.accountId, ctx.writer, changes.map(({ user, next }) => ({ current: user, next })), { account });
+    for (const [i, { user, value }] of changes.entries()) {
+      const outcome = written[i]!;
+      results.push(outcome.ok ? { userId: user.id, outcome: 'done', ...(value ? { value } : {}) } : { userId: user.id, outcome: 'failed', reason: outcome.error.detail });
     }
     const order = new Map(ids.map((id, i) => [id, i]));
     return results.sort((a, b) => (order.get(a.userId) ?? 0) - (order.get(b.userId) ?? 0));
   }
 
-  /**
-   * The seed's MiTeam Meetings rules for the whole action (integration on, MiCollab off, a subscription, not a
-   * partner), and for assigning: no more users than seats left, or nothing is assigned.
-   */
+  /** The seed's licence rules for the whole action (licenceAssignmentPlan), over the seats in use. */
   private async licensePlan(db: Executor, ctx: RunContext, users: StoredUser[], assign: boolean): Promise<Plan> {
     const product = String(ctx.params.product);
-    const violation = licenseRuleViolation(ctx.account, product);
-    if (violation) throw new DomainError('invalidValue', violation);
-    const has = (user: StoredUser) => licensesOf(user.doc).some((l) => sameProduct(l, product));
-    const change = users.filter((u) => (assign ? !has(u) : has(u)));
-    const skipped: ActionResult[] = users
-      .filter((u) => !change.includes(u))
-      .map((u) => ({ userId: u.id, outcome: 'skipped', reason: assign ? `already licensed for ${product}` : `not licensed for ${product}` }));
-    if (assign && change.length > 0) {
-      const seats = seatsOf(ctx.account, product);
-      const used = await licencesRepo.holders(db, ctx.accountId, product);
-      const left = Math.max(0, seats - used);
-      if (change.length > left) {
-        throw new DomainError(
-          'invalidValue',
-          `Not enough ${product} licences: ${left} of ${seats} available, ${change.length} selected users need one. Nothing was assigned.`,
-        );
-      }
-    }
-    return { change, skipped };
+    const plan = licenceAssignmentPlan(ctx.account, product, users, assign, assign ? await ruleFacts.licenceHolders(db, ctx.accountId, product) : 0);
+    if (plan instanceof DomainError) throw plan;
+    return plan;
   }
 
-  /**
-   * The seed's SMS number rules: Twilio and its User Numbers option on; assigning gives each selected user without
-   * a pool number a distinct free one, and when fewer are free than needed nothing is assigned.
-   */
+  /** The seed's SMS number rules for the whole action (smsAssignmentPlan), over the pool numbers in use. */
   private async smsPlan(db: Executor, ctx: RunContext, users: StoredUser[], assign: boolean): Promise<Plan & { free: string[] }> {
-    const { twilio } = ctx.account.settings;
-    if (!twilio.enabled || !twilio.userNumbers) throw new DomainError('invalidValue', 'SMS numbers need the Twilio integration with its User Numbers option turned on');
-    const numberOf = (user: StoredUser) => {
-      const sms = extensionOf(user.doc).smsNumber;
-      return typeof sms === 'string' && sms !== '' ? sms : undefined;
-    };
-    if (!assign) {
-      const change = users.filter((u) => numberOf(u) !== undefined);
-      const skipped = users.filter((u) => numberOf(u) === undefined).map((u): ActionResult => ({ userId: u.id, outcome: 'skipped', reason: 'has no SMS number' }));
-      return { change, skipped, free: [] };
-    }
-    const pool = [...new Set(twilio.smsPool)];
-    const held = await actionsRepo.heldSmsNumbers(db, ctx.accountId, pool);
-    const free = pool.filter((n) => !held.includes(n));
-    const change = users.filter((u) => !pool.includes(numberOf(u) ?? ''));
-    const skipped = users
-      .filter((u) => pool.includes(numberOf(u) ?? ''))
-      .map((u): ActionResult => ({ userId: u.id, outcome: 'skipped', reason: 'already has an SMS number from the pool', value: numberOf(u)! }));
-    if (change.length > free.length) {
-      throw new DomainError(
-        'invalidValue',
-        `Not enough free SMS numbers: ${free.length} free in the pool, ${change.length} selected users need one. Nothing was assigned.`,
-      );
-    }
-    return { change, skipped, free };
+    const pool = ctx.account.settings.twilio.smsPool;
+    const plan = smsAssignmentPlan(ctx.account, users, assign, assign ? await ruleFacts.heldSmsNumbers(db, ctx.accountId, pool) : []);
+    if (plan instanceof DomainError) throw plan;
+    return plan;
   }
 
   // ------------------------------------------------------------------------------------------------ reading

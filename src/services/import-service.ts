@@ -1,6 +1,6 @@
 /**
  * Import Users from CSV (the seed's bulk import): every row goes through the single write path (UserService
- * applyMany) as the importing admin, with the rules of the Add User form; rows are matched to users by email
+ * UserService.write) as the importing admin, with the rules of the Add User form; rows are matched to users by email
  * (mode upsert) and written in batches, each batch in one transaction with its rows' outcomes; a failing row
  * never stops the others. The file is read twice: once whole before anything is written (header, charset, CSV
  * syntax, row count), then batch by batch.
@@ -17,12 +17,12 @@ import { usersRepo, type StoredUser } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import { CsvReadError, readCsv, UnsupportedCharsetError } from '../lib/csv.js';
 import type { Logger } from '../lib/logger.js';
-import type { ApplyItem, UserService } from './user-service.js';
+import type { UserService, WriteRequest } from './user-service.js';
 
 /** Up to this many rows, POST answers when the import is done (201); more run in the background (202). */
 export const SYNC_ROW_LIMIT = 1000;
 /**
- * Rows per transaction: one lookup of the batch's emails, one applyMany (one uniqueness query, one statement per
+ * Rows per transaction: one lookup of the batch's emails, one UserService.write (one uniqueness query, one statement per
  * table), one insert of its outcomes; the locks of a batch are held for one batch only. bench csv-import measures it.
  */
 export const BATCH_ROWS = 500;
@@ -253,7 +253,7 @@ export class ImportService {
   /**
    * One batch in one transaction: the rows' users found by email (locked), the rows the file itself refuses (an
    * unreadable cell, an email seen on an earlier line, an existing user in mode create), the others through
-   * applyMany, the welcome emails of the users created, and the rows' outcomes with the import's progress. A dry
+   * UserService.write, the welcome emails of the users created, and the rows' outcomes with the import's progress. A dry
    * run does the same and rolls the transaction back, then records the outcomes alone.
    */
   private async writeBatch(run: Run, batch: readonly PendingRow[]): Promise<void> {
@@ -282,7 +282,7 @@ export class ImportService {
       const keys = parsed.flatMap((p) => (p ? [p.key] : []));
       const existing = await usersRepo.findByEmailsForUpdate(trx, request.accountId, keys);
       const account = await users.account(trx, request.accountId);
-      const items: ApplyItem[] = [];
+      const items: WriteRequest[] = [];
       const itemRow: number[] = [];
       parsed.forEach((p, i) => {
         if (!p) return;
@@ -291,14 +291,14 @@ export class ImportService {
           if (current && request.mode === 'create') {
             throw new DomainError('uniqueness', `One or more of the attribute values are already in use: emails (${outcomes[i]!.email}) belongs to user ${current.id}; mode create adds new users only (use mode upsert to update it)`);
           }
-          items.push({ current, next: rowToDocument(current?.doc, p.cells), options: { account } });
+          items.push({ current, next: rowToDocument(current?.doc, p.cells) });
           itemRow.push(i);
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
           outcomes[i]!.reason = error.detail;
         }
       });
-      const results = await users.applyMany(trx, request.accountId, writer, items);
+      const results = await users.write(trx, request.accountId, writer, items, { account });
       for (let k = 0; k < results.length; k++) {
         const result = results[k]!;
         const row = outcomes[itemRow[k]!]!;

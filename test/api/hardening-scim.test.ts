@@ -152,3 +152,30 @@ describe(`hardening: what an identity provider's token may write (${testDatabase
     expect(edit.status, JSON.stringify(edit.body)).to.equal(200);
   });
 });
+
+describe(`hardening: a DELETE that would not delete (${testDatabaseKind})`, () => {
+  let t: TestApp;
+  after(async () => t?.close());
+
+  it('when an admin DELETEs a user synced from an identity provider, then 409 with the reason pointing to deleteUsers, the user and its platform account stay; the action reports it', async () => {
+    t = await createTestApp();
+    const idp = await createAccountWithToken(t, { name: 'Synced Co', type: 'customer', role: 'provisioning' });
+    const pushed = await t.request.post('/scim/v2/Users').set({ Authorization: `Bearer ${idp.token}` }).send({ schemas: [USER], userName: 'synced@idp.test', emails: [{ value: 'synced@idp.test' }] });
+    expect(pushed.status).to.equal(201);
+    const id = pushed.body.id as string;
+    const admin = { Authorization: `Bearer ${t.operatorToken}` };
+    const before = await t.request.get(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    const res = await t.request.delete(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    expect(res.status, JSON.stringify(res.body)).to.equal(409);
+    expect(res.body.detail).to.contain('deleteUsers');
+    expect(res.body.detail).to.contain('scim');
+    const after = await t.request.get(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    expect(after.status).to.equal(200);
+    expect(after.body.meta.version).to.equal(before.body.meta.version);
+    const action = await t.request.post(`/accounts/${idp.accountId}/scim/v2/Actions`).set(admin).send({ schemas: ['urn:switchboard:scim:schemas:core:2.0:Action'], type: 'deleteUsers', targets: { ids: [id] } });
+    expect(action.status, JSON.stringify(action.body)).to.equal(201);
+    expect(action.body.results[0]).to.include({ userId: id, outcome: 'done', value: 'unregistered' });
+    // The identity provider's own DELETE still deprovisions (its link goes; no other source feeds the user).
+    expect((await t.request.delete(`/scim/v2/Users/${id}`).set({ Authorization: `Bearer ${idp.token}` })).status).to.equal(204);
+  });
+});

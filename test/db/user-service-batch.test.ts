@@ -3,7 +3,7 @@ import type { Writer } from '../../src/domain/ownership.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Trx } from '../../src/db/database.js';
 import { usersRepo, type StoredUser } from '../../src/db/users-repo.js';
-import { UserService, type ApplyItem } from '../../src/services/user-service.js';
+import { UserService, type WriteRequest } from '../../src/services/user-service.js';
 import { createAccountWithToken, createTestApp, type TestApp } from '../support/test-app.js';
 
 type Doc = Record<string, unknown>;
@@ -15,6 +15,7 @@ interface Op {
   next: Doc;
   writer?: 'ldap' | 'csv' | 'admin';
   anchor?: string;
+  password?: string;
 }
 
 const doc = (userName: string, extra: Doc = {}): Doc => ({
@@ -25,10 +26,10 @@ const doc = (userName: string, extra: Doc = {}): Doc => ({
 });
 
 /**
- * applyMany must answer and store exactly what apply called once per item (catching its DomainError) does.
+ * write() of a batch must answer and store exactly what apply (a write of one) called once per item (catching its DomainError) does.
  * Each scenario runs both ways, in two fresh accounts seeded alike, and the outcomes and stored state are compared.
  */
-describe('UserService.applyMany: the same outcome as apply, item by item', () => {
+describe('UserService.write: a batch has the same outcome as its items written one by one', () => {
   let t: TestApp;
   let users: UserService;
 
@@ -42,6 +43,11 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
 
   async function seeded(seed: Doc[]) {
     const { accountId } = await createAccountWithToken(t, { name: `Batch ${Math.random()}`, type: 'customer' });
+    // Rules that need the account's facts: one MiTeam Meetings seat left after the seed's, two SMS pool numbers.
+    await t.deps.db.knex('accounts').where({ id: accountId }).update({
+      settings: JSON.stringify({ miTeamMeetings: true, twilio: { enabled: true, userNumbers: true, smsPool: ['+3225550100', '+3225550101'] } }),
+    });
+    await t.deps.db.knex('account_subscriptions').insert({ account_id: accountId, product: 'MiTeam Meetings', seats: 2 });
     const [ldap] = await t.deps.db.knex('sources').insert({ account_id: accountId, name: 'ldap', kind: 'ldap', config: '{}' }).returning('id');
     const [csv] = await t.deps.db.knex('sources').insert({ account_id: accountId, name: 'csv', kind: 'csv', config: '{}' }).returning('id');
     const writers: Record<string, Writer> = {
@@ -96,7 +102,9 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
       for (const op of ops) {
         const current = await currentOf(trx, one.accountId, op.user);
         try {
-          const r = await users.apply(trx, one.accountId, one.writers[op.writer ?? 'ldap']!, current, op.next, op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {});
+          const r = await users.apply(trx, one.accountId, one.writers[op.writer ?? 'ldap']!, current, op.next, {
+            ...(op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {}), ...(op.password ? { password: op.password } : {}),
+          });
           oneOutcomes.push(summary({ ok: true, created: r.created, changed: r.changed, ignored: r.ignored, userName: r.user.doc.userName }));
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
@@ -104,7 +112,7 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
         }
       }
     });
-    // All at once through applyMany (one writer per call: consecutive ops of one writer go together).
+    // All at once through write (one writer per call: consecutive ops of one writer go together).
     const many = await seeded(seed);
     const manyOutcomes: string[] = [];
     await users.transaction(async (trx) => {
@@ -113,9 +121,14 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
         const writer = ops[i]!.writer ?? 'ldap';
         const slice: Op[] = [];
         while (i < ops.length && (ops[i]!.writer ?? 'ldap') === writer) slice.push(ops[i++]!);
-        const items: ApplyItem[] = [];
-        for (const op of slice) items.push({ current: await currentOf(trx, many.accountId, op.user), next: op.next, options: op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {} });
-        for (const r of await users.applyMany(trx, many.accountId, many.writers[writer]!, items)) {
+        const items: WriteRequest[] = [];
+        for (const op of slice) {
+          items.push({
+            current: await currentOf(trx, many.accountId, op.user), next: op.next,
+            ...(op.anchor ? { anchor: op.anchor, raw: { anchor: op.anchor } } : {}), ...(op.password ? { password: op.password } : {}),
+          });
+        }
+        for (const r of await users.write(trx, many.accountId, many.writers[writer]!, items)) {
           manyOutcomes.push(
             r.ok
               ? summary({ ok: true, created: r.result.created, changed: r.result.changed, ignored: r.result.ignored, userName: r.result.user.doc.userName })
@@ -205,5 +218,27 @@ describe('UserService.applyMany: the same outcome as apply, item by item', () =>
       { next: doc('cid@example.com'), anchor: 'seed0' },
     ]);
     expect(outcomes.every((o) => o.ok)).to.equal(true);
+  });
+
+  it('when a batch takes licence seats, SMS pool numbers and admin rights, then each item is refused or written as one by one would: the seat, the number and the last admin counted as the batch goes', async () => {
+    const named = (userName: string, ext: Doc = {}) => doc(userName, { name: { givenName: 'A', familyName: 'B' }, [SWITCHBOARD]: ext });
+    const { outcomes } = await compare([named('held@example.com', { licenses: ['MiTeam Meetings'], accountAdmin: true }), named('adm@example.com', { accountAdmin: true })], [
+      { next: named('one@example.com', { licenses: ['MiTeam Meetings'] }), writer: 'admin' },
+      { next: named('two@example.com', { licenses: ['miteam meetings'] }), writer: 'admin' },
+      // Gives up its seat and its admin right: the seat is free for the next item; one admin is left.
+      { user: 'held@example.com', next: named('held@example.com'), writer: 'admin' },
+      { next: named('three@example.com', { licenses: ['MiTeam Meetings'], smsNumber: '+3225550100' }), writer: 'admin' },
+      { next: named('four@example.com', { smsNumber: '+3225550100' }), writer: 'admin' },
+      { next: named('five@example.com', { smsNumber: '+3225559999' }), writer: 'admin' },
+      { user: 'adm@example.com', next: named('adm@example.com'), writer: 'admin' },
+      { next: named('six@example.com'), writer: 'admin', password: 'short' },
+      { next: named('seven@example.com'), writer: 'admin', password: 'long enough' },
+    ]);
+    expect(outcomes.map((o) => o.ok)).to.deep.equal([true, false, true, true, false, false, false, false, true]);
+    expect(outcomes[1]!.error).to.equal('invalidValue: No miteam meetings seat left: all 2 are assigned');
+    expect(outcomes[4]!.error).to.match(/^uniqueness: .*smsNumber \(\+3225550100\)/);
+    expect(outcomes[5]!.error).to.match(/not in the account's pool/);
+    expect(outcomes[6]!.error).to.match(/last account admin/);
+    expect(outcomes[7]!.error).to.match(/at least 8 characters/);
   });
 });
