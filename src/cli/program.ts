@@ -5,7 +5,7 @@ import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
 import fs from 'node:fs';
 import { newSecretKey, parseSecretKey, readOrCreateKeyFile, SecretBox, secretKeyFile } from '../lib/secret-box.js';
-import { rotateSourceSecrets } from '../services/sources-service.js';
+import { rotateSourceSecrets } from '../db/secret-rotation.js';
 import { ApiClient, ApiError } from './api-client.js';
 import type { CliIo } from './cli-io.js';
 import { registerSyncCommands } from './sync-commands.js';

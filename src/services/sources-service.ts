@@ -7,7 +7,6 @@ import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
-import type { Knex } from 'knex';
 import type { Executor } from '../db/database.js';
 import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
@@ -208,15 +207,3 @@ function uniqueName(error: unknown, name: string): unknown {
   return error;
 }
 
-/** Every sealed source secret opened with the box's keys and sealed again under its current key, in one transaction. */
-export async function rotateSourceSecrets(db: Knex, box: SecretBox): Promise<number> {
-  return db.transaction(async (trx) => {
-    let rotated = 0;
-    for (const source of await sourcesRepo.allConfigs(trx)) {
-      if (box.isCurrent(source.config)) continue;
-      await sourcesRepo.replaceConfig(trx, source.accountId, source.id, box.resealAll(source.config));
-      rotated++;
-    }
-    return rotated;
-  });
-}

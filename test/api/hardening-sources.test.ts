@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SecretBox, secretKeyFile } from '../../src/lib/secret-box.js';
 import { startServer } from '../../src/server.js';
-import { rotateSourceSecrets } from '../../src/services/sources-service.js';
+import { rotateSourceSecrets } from '../../src/db/secret-rotation.js';
 import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
 

@@ -301,7 +301,7 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
 
   it('when id and groups are filtered, then uuids compare and a non-uuid value is simply false', async () => {
     expect(await userNames(`id eq "${ids.get('jsmith')}"`)).to.deep.equal(['jsmith']);
-    expect(await userNames(`id eq "${ids.get('jsmith')!.toUpperCase()}"`)).to.deep.equal(['jsmith']);
+    expect(await userNames(`id eq "${ids.get('jsmith')!.toUpperCase()}"`)).to.deep.equal([]); // id is caseExact (RFC 7643 §3.1; issue 13)
     expect(await userNames('id eq "not-a-uuid"')).to.deep.equal([]);
     expect(await userNames('id ne "not-a-uuid"')).to.deep.equal(all());
     expect(await userNames(`groups.value eq "${groupSales}"`)).to.deep.equal(['asmithers', 'bjensen']);
