@@ -70,10 +70,9 @@ export interface Limits {
   bodyTimeoutMs: number;
   /** Longest one SQL statement of a request may run; a filter past it answers 503 with Retry-After. */
   statementTimeoutMs: number;
-  /** Operations in one PATCH; values of one multi-valued attribute; `or` terms in one filter. */
+  /** Operations in one PATCH; values of one multi-valued attribute. */
   patchMaxOperations: number;
   maxMultiValues: number;
-  filterMaxOrTerms: number;
 }
 
 export class ConfigError extends Error {}
@@ -221,7 +220,6 @@ export function loadConfig(env: Env = process.env): Config {
       statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 5_000, 0),
       patchMaxOperations: integer(env, 'SCIM_PATCH_MAX_OPERATIONS', 1000, 1),
       maxMultiValues: integer(env, 'SCIM_MAX_MULTI_VALUES', 100, 1),
-      filterMaxOrTerms: integer(env, 'SCIM_FILTER_MAX_OR_TERMS', 100, 1),
     },
     metricsAddress: hostPort(env, 'METRICS_ADDRESS'),
     secretKey: secretKey(env, 'SWITCHBOARD_SECRET_KEY'),
