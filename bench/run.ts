@@ -13,6 +13,11 @@
  *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
  * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
  *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --no-pglite
+    },
+  },
+  {
+ * Options: --only=<name>[,<name>…]  --post-users=N --post-block=N (post-load, default 100000 and 10000)  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
@@ -82,6 +87,13 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       const largest = Number(arg('entra') ?? 100_000);
       console.log('Entra sync (Graph test server in this process, the sync in a child per size, batches of 1,000) vs the LDAP full sync of the same size in this run:');
       await benchEntraSync({ databases: [{ database: 'postgres', sizes: [...new Set([Math.min(10_000, largest), largest])] }], changes: 1_000, ldapEntries: largest });
+    },
+  },
+  {
+    name: 'post-load',
+    async run() {
+      const { benchPostLoad, printPostLoad } = await import('./post-load.js');
+      printPostLoad(await benchPostLoad({ users: Number(arg('post-users') ?? 100_000), block: Number(arg('post-block') ?? 10_000), concurrency: 8 }));
     },
   },
   {
