@@ -85,10 +85,13 @@ async function dumpAccount(knex: Knex, kind: BenchDatabase, accountId: string, c
     if (kind === 'postgres') {
       const client = (await knex.client.acquireConnection()) as PoolClient;
       try {
+        // The server's statement timeout is for requests; the floor's copies of 100,000 rows may take longer.
+        await client.query('set statement_timeout = 0');
         const chunks: Buffer[] = [];
         for await (const chunk of client.query(copyTo(sql))) chunks.push(chunk as Buffer);
         text = Buffer.concat(chunks).toString('utf8');
       } finally {
+        await client.query('reset statement_timeout');
         await knex.client.releaseConnection(client);
       }
     } else {
@@ -111,6 +114,7 @@ async function copyIn(knex: Knex, kind: BenchDatabase, dump: { table: string; co
     const client = (await knex.client.acquireConnection()) as PoolClient;
     try {
       await client.query('begin');
+      await client.query('set local statement_timeout = 0');
       for (const { table, columns, text } of dump) {
         const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
         await new Promise<void>((resolve, reject) => {

@@ -87,13 +87,15 @@ async function writeFloor(db: Database, accountId: string): Promise<LdapSyncFigu
   return { seconds: (performance.now() - start) / 1000, rows, tables };
 }
 
-function rssSampler(): { stop(): number } {
+/** Samples this process's RSS every 20 ms; `stop` gives the peak. */
+export function rssSampler(): { stop(): number } {
   let peak = process.memoryUsage.rss();
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
   return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage.rss())) };
 }
 
-async function openBenchDatabase(database: BenchDatabase): Promise<{ db: Database; drop(): Promise<void> }> {
+/** A scratch database for one bench run (PostgreSQL: created and dropped; PGlite: a temp dir). */
+export async function openBenchDatabase(database: BenchDatabase): Promise<{ db: Database; drop(): Promise<void> }> {
   if (database === 'postgres') {
     const server = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
     const admin = knexFactory({ client: 'pg', connection: `${server}/postgres`, pool: { min: 0, max: 1 } });

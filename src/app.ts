@@ -9,12 +9,10 @@ import { contextOf } from './http/request-context.js';
 import { instrumentRequest } from './http/instrumentation.js';
 import { errorHandler } from './http/error-handler.js';
 import { sendError } from './scim/scim-http.js';
-import { accountsRouter } from './scim/accounts-router.js';
-import { discoveryRouter } from './scim/discovery-router.js';
-import { tokensRouter } from './scim/tokens-router.js';
-import { bulkRouter, type Dispatch } from './scim/bulk-router.js';
+import { bulkRouter } from './scim/bulk-router.js';
+import type { Dispatch } from './http/dispatch.js';
 import { loopbackDispatch } from './http/loopback-dispatch.js';
-import { checkRequestLine, jsonBody, setSecurityHeaders } from './http/request-guards.js';
+import { checkRequestLine, jsonBody, patchOperationsCap, setSecurityHeaders } from './http/request-guards.js';
 import { respondWithError } from './http/error-handler.js';
 import { ping } from './db/database.js';
 import { csvBodyOf } from './scim/imports-router.js';
@@ -62,11 +60,9 @@ export function createApp(deps: Deps): RequestListener {
   }
 
   const scim = express.Router({ mergeParams: true });
-  // Users and Groups first: they carry the traffic, and express tries routers in order.
+  // In the composition root's order (Users and Groups first: they carry the traffic, and express tries routers in order).
   for (const mount of deps.scimRouters) scim.use(mount);
-  scim.use(discoveryRouter({ resourceTypes: () => deps.resourceTypes, limits: config.scim }));
-  scim.use(accountsRouter({ accounts: deps.accounts, maxResults: config.scim.maxResults }));
-  scim.use(tokensRouter({ tokens: deps.tokens, maxResults: config.scim.maxResults }));
+  // Bulk is built here, not in createDeps: it forwards each operation through this app's own listener.
   const dispatch: Dispatch = loopbackDispatch((req, res) => listener(req, res));
   scim.use(bulkRouter({ dispatch, maxOperations: config.scim.bulkMaxOperations, maxPayloadBytes: config.scim.bulkMaxPayloadBytes }));
   scim.use((req: Request) => {
@@ -75,7 +71,8 @@ export function createApp(deps: Deps): RequestListener {
 
   // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
   // 404), so the health, metrics and public routes need not be tried before them.
-  for (const base of scimBases) app.use(base, json, auth, scim);
+  const patchCap = patchOperationsCap(config.limits.patchMaxOperations);
+  for (const base of scimBases) app.use(base, json, auth, patchCap, scim);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

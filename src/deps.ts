@@ -1,71 +1,111 @@
+/**
+ * The composition root: the only place that constructs the database, services, connectors, routers and workers.
+ * createDeps builds them in dependency order and returns a plain object that nothing changes afterwards; createApp
+ * mounts what it holds, startServer starts its workers in order and close() stops them in reverse.
+ */
 import type { Router } from 'express';
 import type { Config } from './config.js';
+import { connectorRegistry, type ConnectorRegistry } from './connectors.js';
 import { migrateLatest, openDatabase, type Database } from './db/database.js';
+import { actionResourceType } from './domain/action-schema.js';
 import type { ResourceTypeDef } from './domain/scim-schema.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
-import { systemClock, type Clock } from './lib/clock.js';
-import { createLogger, type Logger } from './lib/logger.js';
-import { allResourceTypes } from './scim/schemas.js';
-import { AccountService } from './services/account-service.js';
-import { TokenService } from './services/token-service.js';
-import { UserService } from './services/user-service.js';
-import { GroupService } from './services/group-service.js';
-import { usersReadRoutes, usersRouter, type UsersRouterDeps } from './scim/users-router.js';
+import { sourceResourceType, syncRunResourceType } from './domain/sync-schema.js';
 import type { FlatScimRoute } from './http/direct-dispatch.js';
-import { groupsRouter } from './scim/groups-router.js';
-import { actionsRouters } from './actions/index.js';
-import { registerSync } from './sync/index.js';
-import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
-import { MailWorker } from './services/mail/mail-worker.js';
-import { SessionService } from './services/session-service.js';
-import { sessionRouter } from './http/session-router.js';
-import { consoleRouter } from './http/console-router.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
-import { ImportService } from './services/import-service.js';
+import { registrationRouter } from './http/registration-router.js';
+import { consoleRouter } from './http/console-router.js';
+import { sessionRouter } from './http/session-router.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { accountsRouter } from './scim/accounts-router.js';
+import { actionsRouter } from './scim/actions-router.js';
+import { discoveryRouter } from './scim/discovery-router.js';
+import { groupsRouter } from './scim/groups-router.js';
 import { importResourceType } from './domain/import-schema.js';
 import { importsRouter } from './scim/imports-router.js';
+import { allResourceTypes } from './scim/schemas.js';
+import { sourcesRouter } from './scim/sources-router.js';
+import { syncRunsRouter } from './scim/sync-runs-router.js';
+import { tokensRouter } from './scim/tokens-router.js';
+import { usersReadRoutes, usersRouter, type UsersRouterDeps } from './scim/users-router.js';
+import { AccountService } from './services/account-service.js';
+import { ActionService } from './services/action-service.js';
+import { GroupService } from './services/group-service.js';
+import { ImportService, type WelcomeCreatedUser } from './services/import-service.js';
+import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
+import { MailWorker } from './services/mail/mail-worker.js';
+import { RegistrationService } from './services/registration-service.js';
+import { SessionService } from './services/session-service.js';
+import { SourcesService } from './services/sources-service.js';
+import { SyncRunsService } from './services/sync-runs-service.js';
+import { TokenService } from './services/token-service.js';
+import { UserService } from './services/user-service.js';
+import { SyncScheduler } from './sync/scheduler.js';
+import { WriteBackWorker } from './services/writeback-worker.js';
+import { SyncEngine } from './sync/sync-engine.js';
 
-/** Everything the app and the background workers need, built in one place (the composition root). */
+/** Background work started with the server (in list order) and stopped on shutdown (in reverse). */
+export interface Worker {
+  name: string;
+  start(): void | Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Everything the app and the background workers need, built once by createDeps. */
 export interface Deps {
-  config: Config;
-  db: Database;
-  logger: Logger;
-  clock: Clock;
-  metrics: Metrics;
+  readonly config: Config;
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
   /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
-  rateLimits: RateLimits;
-  tokens: TokenService;
-  accounts: AccountService;
-  users: UserService;
-  groups: GroupService;
+  readonly rateLimits: RateLimits;
+  /** Source kind → connector. */
+  readonly connectors: ConnectorRegistry;
+  readonly tokens: TokenService;
+  readonly accounts: AccountService;
+  readonly users: UserService;
+  readonly groups: GroupService;
   /** Admin console sign-in sessions, also accepted by the SCIM API. */
-  sessions: SessionService;
-  /** CSV imports of users (set once the welcome email of the actions is wired). */
-  imports?: ImportService;
+  readonly sessions: SessionService;
+  readonly registration: RegistrationService;
+  readonly actions: ActionService;
+  /** CSV imports of users. */
+  readonly imports: ImportService;
+  readonly sources: SourcesService;
+  readonly syncEngine: SyncEngine;
+  readonly syncRuns: SyncRunsService;
+  readonly scheduler: SyncScheduler;
+  /** Delivers the write-back outbox (the MiVB username as a MiCollab provisioning file); started with the scheduler. */
+  readonly writeBack: WriteBackWorker;
+  readonly mailer: Mailer;
+  readonly mailWorker: MailWorker;
   /** Resource types served, in discovery order. */
-  resourceTypes: ResourceTypeDef[];
-  /** Routers served at the root without authentication, before the JSON body parser (registration pages). */
-  publicRouters: Router[];
-  mailer: Mailer;
-  mailWorker: MailWorker;
-  /** Further SCIM routers mounted under both SCIM bases. */
-  scimRouters: Router[];
+  readonly resourceTypes: readonly ResourceTypeDef[];
   /** The hottest SCIM routes, mounted flat at both SCIM bases ahead of scimRouters. */
-  flatScimRoutes: FlatScimRoute[];
-  /** Background work to start with the server and stop on shutdown. */
-  workers: { name: string; start(): void | Promise<void>; stop(): Promise<void> }[];
+  readonly flatScimRoutes: readonly FlatScimRoute[];
+  /** SCIM routers mounted under both SCIM bases, in order (Users and Groups first: they carry the traffic); Bulk follows them. */
+  readonly scimRouters: readonly Router[];
+  /** Routers served at the root without authentication, before the JSON body parser (registration pages). */
+  readonly publicRouters: readonly Router[];
+  /** In start order; stopped in reverse. */
+  readonly workers: readonly Worker[];
   close(): Promise<void>;
 }
 
+/** What a test (or an embedding) replaces; everything else is built from the configuration. */
 export interface DepsOverrides {
   db?: Database;
   clock?: Clock;
   logger?: Logger;
   mailer?: Mailer;
+  connectors?: ConnectorRegistry;
 }
 
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+  // 1. Logging, time, the database (migrated).
   const logger = overrides.logger ?? createLogger({ level: config.logLevel });
   const clock = overrides.clock ?? systemClock;
   const db =
@@ -82,64 +122,84 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     if (!overrides.db) await db.close();
     throw error;
   }
-  const tokens = new TokenService(db.knex, clock, logger);
-  const accounts = new AccountService(db.knex, clock);
-  const users = new UserService(db.knex, clock);
-  const groups = new GroupService(db.knex, clock);
-  const sessions = new SessionService(db.knex, clock, tokens, config.session);
+  const knex = db.knex;
+  const { maxResults, cursorTtlSeconds } = config.scim;
+
+  // 2. Services (the repositories are stateless modules of src/db/, called with the database or a transaction).
+  const connectors = overrides.connectors ?? connectorRegistry();
+  const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec));
+  const tokens = new TokenService(knex, clock, logger);
+  const accounts = new AccountService(knex, clock);
+  const users = new UserService(knex, clock, config.limits.maxMultiValues);
+  const groups = new GroupService(knex, clock);
+  const sessions = new SessionService(knex, clock, tokens, config.session);
+  const registration = new RegistrationService(knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
-  const mailWorker = new MailWorker({ db: db.knex, mailer, clock, logger, from: config.mailFrom });
-  const usersDeps: UsersRouterDeps = { users, clock, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds };
-  const deps: Deps = {
-    config,
-    db,
-    logger,
-    clock,
-    metrics: createMetrics(),
-    rateLimits: new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec)),
-    tokens,
-    accounts,
-    users,
-    groups,
-    sessions,
-    resourceTypes: [...allResourceTypes],
-    flatScimRoutes: usersReadRoutes(usersDeps),
-    scimRouters: [
-      usersRouter(usersDeps),
-      groupsRouter({ groups, maxResults: config.scim.maxResults, cursorTtlSeconds: config.scim.cursorTtlSeconds }),
-    ],
-    publicRouters: [sessionRouter({ sessions, publicUrl: config.publicUrl }), consoleRouter({ dir: config.consoleDir, logger })],
-    mailer,
-    mailWorker,
-    workers: [],
+  const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
+  const actions = new ActionService({
+    db: knex, clock, logger, users, registration, linkBase: config.linkBase,
+  });
+  const welcomeCreatedUser: WelcomeCreatedUser = (trx, account, user, writer) => actions.welcomeCreatedUser(trx, account, user, writer);
+  const imports = new ImportService({ db: knex, clock, logger, users, welcome: welcomeCreatedUser });
+  const sources = new SourcesService(knex, clock, connectors);
+  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors });
+  const syncRuns = new SyncRunsService({ db: knex, sources, runner: syncEngine });
+  const scheduler = new SyncScheduler({ db: knex, engine: syncEngine, clock, logger, kinds: [...connectors.keys()] });
+  const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors });
+
+  // 3. The HTTP surface.
+  const usersDeps: UsersRouterDeps = { users, clock, maxResults, cursorTtlSeconds, welcomeCreatedUser };
+  const resourceTypes: readonly ResourceTypeDef[] = [...allResourceTypes, sourceResourceType, syncRunResourceType, actionResourceType, importResourceType];
+  const flatScimRoutes = usersReadRoutes(usersDeps);
+  const scimRouters: readonly Router[] = [
+    usersRouter(usersDeps),
+    groupsRouter({ groups, maxResults, cursorTtlSeconds }),
+    sourcesRouter({ sources, maxResults }),
+    syncRunsRouter({ syncRuns, maxResults }),
+    actionsRouter({ actions, maxResults }),
+    importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults, linkBase: config.linkBase }),
+    discoveryRouter({ resourceTypes: () => resourceTypes, limits: config.scim }),
+    accountsRouter({ accounts, maxResults }),
+    tokensRouter({ tokens, maxResults }),
+  ];
+  const publicRouters: readonly Router[] = [
+    sessionRouter({ sessions, publicUrl: config.publicUrl }),
+    consoleRouter({ dir: config.consoleDir, logger }),
+    registrationRouter({ registration, limits: rateLimits }),
+  ];
+
+  // 4. Workers, in start order. They stop in reverse: the mail worker and the scheduler first, then runs in
+  //    progress, background actions and imports finish, and only then does the database close.
+  const workers: Worker[] = [
+    {
+      name: 'imports',
+      start: async () => {
+        const { interrupted } = await imports.recover();
+        if (interrupted > 0) logger.warn({ interrupted }, 'imports left running by a stopped process were marked failed');
+      },
+      stop: () => imports.drain(),
+    },
+    {
+      name: 'actions',
+      start: async () => {
+        const interrupted = await actions.recoverInterrupted();
+        if (interrupted > 0) logger.warn({ interrupted }, 'actions left running by a stopped process were marked failed');
+      },
+      stop: () => actions.drain(),
+    },
+    { name: 'sync-runs', start: () => undefined, stop: () => syncEngine.drain() },
+    ...(config.schedulerEnabled ? [scheduler, { name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() }] : []),
+    ...(config.mailWorkerEnabled ? [{ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() }] : []),
+    { name: 'mailer', start: () => undefined, stop: () => mailer.close() },
+  ];
+
+  return Object.freeze({
+    config, db, logger, clock, metrics: createMetrics(), rateLimits, connectors,
+    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
+    resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {
-      for (const worker of [...deps.workers].reverse()) await worker.stop();
+      for (const worker of [...workers].reverse()) await worker.stop();
       if (!overrides.db) await db.close();
     },
-  };
-  registerSync(deps);
-  const actions = actionsRouters(deps);
-  usersDeps.welcomeCreatedUser = (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer);
-  deps.scimRouters.push(actions.scim);
-  const imports = new ImportService({
-    db: db.knex, clock, logger, users, welcome: (trx, account, user, writer) => actions.actions.welcomeCreatedUser(trx, account, user, writer),
   });
-  deps.imports = imports;
-  deps.resourceTypes.push(importResourceType);
-  deps.scimRouters.push(importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults: config.scim.maxResults, linkBase: config.linkBase }));
-  // First in the list, so it stops last: background imports finish before the database closes.
-  deps.workers.unshift({
-    name: 'imports',
-    start: async () => {
-      const { interrupted } = await imports.recover();
-      if (interrupted > 0) logger.warn({ interrupted }, 'imports left running by a stopped process were marked failed');
-    },
-    stop: () => imports.drain(),
-  });
-  deps.publicRouters.push(actions.public);
-  if (config.mailWorkerEnabled) {
-    deps.workers.push({ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() });
-  }
-  deps.workers.push({ name: 'mailer', start: () => undefined, stop: () => mailer.close() });
-  return deps;
 }

@@ -82,6 +82,9 @@ const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const TENANT = '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)$';
 const GRAPH_PROPERTY = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$/;
 
+/** Where the credential goes: the sign-in host (a cloud or an override) for a tenant and an application. */
+const SECRET_SENT_TO = ['cloud', 'authorityUrl', 'tenantId', 'clientId'] as const;
+
 const attributeMapProperties = Object.fromEntries(
   MAP_TARGETS.map((target): [string, ConfigProperty] => [
     target,
@@ -97,7 +100,7 @@ export const entraConfigSchema: ConfigSchema = {
   properties: {
     tenantId: { type: 'string', pattern: TENANT, description: 'Directory (tenant) ID of the Entra tenant, or one of its verified domains.' },
     clientId: { type: 'string', pattern: GUID, description: 'Application (client) ID of the app registration.' },
-    clientSecret: { type: 'string', writeOnly: true, description: 'A client secret of the app registration (or give clientCertificate).' },
+    clientSecret: { type: 'string', writeOnly: true, sentTo: SECRET_SENT_TO, description: 'A client secret of the app registration (or give clientCertificate).' },
     clientCertificate: {
       type: 'object',
       additionalProperties: false,
@@ -105,7 +108,7 @@ export const entraConfigSchema: ConfigSchema = {
       description: 'A certificate uploaded to the app registration, with its private key (instead of clientSecret).',
       properties: {
         certificatePem: { type: 'string', description: 'The PEM certificate uploaded to the app registration.' },
-        privateKeyPem: { type: 'string', writeOnly: true, description: 'Its PEM private key (PKCS#8 or PKCS#1).' },
+        privateKeyPem: { type: 'string', writeOnly: true, sentTo: SECRET_SENT_TO, description: 'Its PEM private key (PKCS#8 or PKCS#1).' },
       },
     },
     cloud: { type: 'string', enum: ['global', 'usgov', 'china'], default: 'global', description: 'National cloud: picks the sign-in and Graph hosts.' },

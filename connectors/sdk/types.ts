@@ -39,6 +39,10 @@ export interface SwitchboardUserAttributes {
   mobileNumber?: string;
   /** PBX extension numbers. */
   extensions?: string[];
+  /** The MiVoice Business service is applied to the user. */
+  mivbService?: boolean;
+  /** The user has a voicemail box on the PBX. */
+  voicemail?: boolean;
 }
 
 /**
@@ -121,6 +125,31 @@ export interface SourceState {
   type: 'state';
   state: JsonValue;
   complete?: boolean;
+  /**
+   * The source has not changed since `state` was saved (a file export with the same content hash, an HTTP
+   * 304): the read yields nothing else, and the run is recorded as idle (every count zero).
+   */
+  idle?: boolean;
+}
+
+/**
+ * An object of the source that cannot become a record (a malformed CSV row, two rows claiming one
+ * directory number): the engine quarantines it with `ref: error` and goes on. `ref` says where it is (`line 17`);
+ * `anchor`, when the connector could tell it, keeps the linked user from being taken as gone.
+ */
+export interface SourceRejected {
+  type: 'rejected';
+  ref: string;
+  anchor?: string;
+  error: string;
+  raw?: Record<string, unknown>;
+}
+
+/** An object of the source that is not a user (a MiCloud contact): counted in the run's `skipped`, nothing else. */
+export interface SourceSkipped {
+  type: 'skipped';
+  ref: string;
+  reason: string;
 }
 
 /**
@@ -142,7 +171,7 @@ export interface SourceGroupDelete {
   anchor: string;
 }
 
-export type SourceItem = SourceRecord | SourceDelete | SourceState | SourceGroup | SourceGroupDelete;
+export type SourceItem = SourceRecord | SourceDelete | SourceState | SourceGroup | SourceGroupDelete | SourceRejected | SourceSkipped;
 
 export type ReadRequest = { mode: 'full' } | { mode: 'incremental'; state: JsonValue };
 
@@ -172,6 +201,11 @@ export interface ConfigProperty {
   maximum?: number;
   /** A secret: accepted on write, never returned or logged. */
   writeOnly?: boolean;
+  /**
+   * For a secret: the top-level options that say where it is sent (a server URL, a tenant). A change of one of them
+   * must give the secret again: a stored secret is never sent somewhere new on the strength of an edit.
+   */
+  sentTo?: readonly string[];
   properties?: Record<string, ConfigProperty>;
   required?: readonly string[];
   additionalProperties?: boolean | ConfigProperty;
@@ -197,4 +231,27 @@ export interface Connector<Config = unknown> {
    * and the engine keeps only what preceding checkpoints cover.
    */
   read(config: Config, request: ReadRequest, ctx?: ReadContext): AsyncIterable<SourceItem>;
+  /**
+   * Writes a change back to the source system, for connectors that can (the MiVB username, as a MiCollab
+   * bulk-provisioning file). Idempotent: delivering the same message twice leaves one result (`'exists'` the
+   * second time). Throws `ConnectorError` (the outbox retries); `config` errors mean no write-back is configured.
+   */
+  deliver?(config: Config, message: WriteBackMessage, ctx?: ReadContext): Promise<{ target: string; outcome: 'written' | 'exists' }>;
+}
+
+/** The seed's apply-once username: set by an admin together with the MiVoice Business service. */
+export interface UsernameWriteBack {
+  type: 'username';
+  userId: string;
+  username: string;
+  givenName?: string;
+  familyName?: string;
+  email?: string;
+}
+
+export type WriteBackMessage = UsernameWriteBack;
+
+export interface OutgoingFile {
+  name: string;
+  content: string;
 }

@@ -4,15 +4,13 @@ import { migrateLatest, openDatabase } from '../db/database.js';
 import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
 import { ApiClient, ApiError } from './api-client.js';
+import type { CliIo } from './cli-io.js';
 import { registerSyncCommands } from './sync-commands.js';
 import { registerUsersCommands } from './users-commands.js';
 
 type Row = Record<string, unknown>;
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+export type { CliIo } from './cli-io.js';
 
 function table(rows: Row[], columns: string[]): string {
   if (rows.length === 0) return '(none)';

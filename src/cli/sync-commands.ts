@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './cli-io.js';
 
 type Row = Record<string, unknown>;
 
@@ -38,7 +38,9 @@ interface SyncRun {
   sourceId: string;
   mode: string;
   status: string;
-  counts?: Partial<Record<(typeof COUNT_NAMES)[number], number>>;
+  counts?: Partial<Record<(typeof COUNT_NAMES)[number] | 'skipped', number>>;
+  /** The source had not changed (an unchanged export): nothing was read. */
+  idle?: boolean;
   error?: string;
   startedAt?: string;
   finishedAt?: string;
@@ -51,7 +53,8 @@ interface SyncRun {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function countsText(counts: SyncRun['counts'] = {}): string {
-  return COUNT_NAMES.map((name) => `${counts[name] ?? 0} ${name}`).join(', ');
+  // Skipped objects (MiCloud contacts) only exist for some sources: named when there are any.
+  return [...COUNT_NAMES.map((name) => `${counts[name] ?? 0} ${name}`), ...(counts.skipped ? [`${counts.skipped} skipped`] : [])].join(', ');
 }
 
 function processed(counts: SyncRun['counts'] = {}): number {
@@ -60,7 +63,8 @@ function processed(counts: SyncRun['counts'] = {}): number {
 
 export function progressLine(run: SyncRun, elapsedMs?: number): string {
   const elapsed = elapsedMs === undefined ? '' : `, ${(elapsedMs / 1000).toFixed(1)} s`;
-  return `sync run ${run.id}: ${run.status}, ${processed(run.counts)} records (${countsText(run.counts)})${elapsed}`;
+  const idle = run.idle === true ? ' (idle: nothing changed since the last run)' : '';
+  return `sync run ${run.id}: ${run.status}${idle}, ${processed(run.counts)} records (${countsText(run.counts)})${elapsed}`;
 }
 
 /** The flat row of a run for tables. */
@@ -101,13 +105,13 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
     process.exitCode = 1;
   };
 
-  const sources = program.command('sources').description('directories that feed users (LDAP / Active Directory, Microsoft Entra ID)');
+  const sources = program.command('sources').description('directories and phone systems that feed users (LDAP / Active Directory, Microsoft Entra ID, MiVoice Business, MiCloud Connect)');
   sources
     .command('add')
     .description('create a source from a connector configuration file (JSON)')
     .requiredOption('--name <name>', 'source name, unique in the account')
-    .requiredOption('--kind <kind>', 'connector kind: ldap or entra')
-    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (ldap: url, bindDn, bindPassword, baseDn; entra: tenantId, clientId, clientSecret; …)')
+    .requiredOption('--kind <kind>', 'connector kind: ldap, entra, mivb (MiVoice Business users export) or micloud (MiCloud Connect users export)')
+    .requiredOption('--config-file <path>', 'JSON file with the connector configuration (ldap: url, bindDn, bindPassword, baseDn; entra: tenantId, clientId, clientSecret; mivb/micloud: location, hostKeySha256, password or privateKeyPem; …)')
     .option('--schedule <cron>', 'cron expression for scheduled incremental runs, e.g. "*/15 * * * *"')
     .option('--account <accountId>', 'account (default: your own)')
     .option('--json', 'print JSON')

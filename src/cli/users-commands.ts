@@ -11,7 +11,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './cli-io.js';
 
 type Print = (json: boolean, value: unknown, columns?: string[]) => void;
 

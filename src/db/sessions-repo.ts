@@ -110,6 +110,15 @@ export const sessionsRepo = {
     await db('console_sessions').where({ account_id: accountId, id }).whereNull('ended_at').update({ ended_at: at });
   },
 
+  /**
+   * Forgets sessions that ended (signed out or past their absolute end) before `before`, and back-off counters
+   * whose wait ended before it: neither can matter any more, and nothing else would ever remove them.
+   */
+  async purge(db: Executor, before: Date): Promise<void> {
+    await db('console_sessions').where('expires_at', '<', before).orWhere('ended_at', '<', before).delete();
+    await db('sign_in_failures').where('blocked_until', '<', before).delete();
+  },
+
   /** Platform accounts with this email (compared case-insensitively) that may sign in to the console, oldest first. */
   async signInCandidates(db: Executor, email: string): Promise<SignInCandidate[]> {
     const rows = (await db('users as u')

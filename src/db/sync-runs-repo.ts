@@ -22,6 +22,8 @@ export interface SyncCounts {
   deactivated: number;
   deleted: number;
   quarantined: number;
+  /** Objects of the source that are not users (MiCloud contacts): read and left alone. */
+  skipped: number;
   /** Requests the connector sent again after the source throttled or failed them (429, 503, 504, no answer). */
   retries: number;
   /** Groups the source owns (connectors that read groups). */
@@ -31,7 +33,7 @@ export interface SyncCounts {
 }
 
 export const emptyCounts = (): SyncCounts => ({
-  created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, retries: 0, groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0,
+  created: 0, updated: 0, unchanged: 0, deactivated: 0, deleted: 0, quarantined: 0, skipped: 0, retries: 0, groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0,
 });
 
 export interface SyncRunRecord {
@@ -45,6 +47,8 @@ export interface SyncRunRecord {
   status: SyncRunStatus;
   counts: SyncCounts;
   error: string | null;
+  /** The source had not changed since the last run (an unchanged export): nothing was read or touched. */
+  idle: boolean;
   startedAt: Date;
   finishedAt: Date | null;
   durationMs: number | null;
@@ -94,6 +98,7 @@ const toRun = (r: Row): SyncRunRecord => {
     status: r.status as SyncRunStatus,
     counts: { ...emptyCounts(), ...((r.counts as Partial<SyncCounts>) ?? {}) },
     error: (r.error as string | null) ?? null,
+    idle: r.idle === true,
     startedAt,
     finishedAt,
     durationMs: finishedAt ? finishedAt.getTime() - startedAt.getTime() : null,
@@ -157,10 +162,10 @@ export const syncRunsRepo = {
     await db('sync_runs').where({ account_id: accountId, id }).update({ counts: JSON.stringify(counts) });
   },
 
-  async finish(db: Executor, accountId: string, id: string, end: { status: SyncRunStatus; counts: SyncCounts; error: string | null; at: Date }): Promise<SyncRunRecord> {
+  async finish(db: Executor, accountId: string, id: string, end: { status: SyncRunStatus; counts: SyncCounts; error: string | null; at: Date; idle?: boolean }): Promise<SyncRunRecord> {
     const [row] = (await db('sync_runs')
       .where({ account_id: accountId, id })
-      .update({ status: end.status, counts: JSON.stringify(end.counts), error: end.error, finished_at: end.at })
+      .update({ status: end.status, counts: JSON.stringify(end.counts), error: end.error, finished_at: end.at, idle: end.idle === true })
       .returning('*')) as Row[];
     return toRun(row!);
   },

@@ -24,8 +24,13 @@ export const ownableAttributes: Record<SourceKind, readonly string[]> = {
     'userName', 'name', 'displayName', 'title', 'active', 'emails', 'phoneNumbers', 'preferredLanguage',
     `${ENTERPRISE}:employeeNumber`, `${ENTERPRISE}:department`, `${ENTERPRISE}:manager`, `${SWITCHBOARD}:mobileNumber`,
   ],
-  mivb: ['name', 'displayName', 'emails', `${SWITCHBOARD}:extensions`, `${SWITCHBOARD}:username`, `${SWITCHBOARD}:voicemail`, `${SWITCHBOARD}:mivbService`],
-  micloud: ['name', 'displayName', 'emails', 'phoneNumbers', `${SWITCHBOARD}:extensions`],
+  // The PBX exports state userName (the email, else the login) and, for MiVB, the department; identity sources
+  // come first for both (identityFirst). MiVB never states `username`: the seed applies it once, to the PBX.
+  mivb: [
+    'userName', 'name', 'displayName', 'emails', `${ENTERPRISE}:department`,
+    `${SWITCHBOARD}:extensions`, `${SWITCHBOARD}:username`, `${SWITCHBOARD}:voicemail`, `${SWITCHBOARD}:mivbService`,
+  ],
+  micloud: ['userName', 'name', 'displayName', 'emails', 'phoneNumbers', `${SWITCHBOARD}:extensions`, `${SWITCHBOARD}:mobileNumber`],
   csv: [],
 };
 

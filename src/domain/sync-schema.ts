@@ -12,6 +12,7 @@ const attr = (name: string, type: AttributeDef['type'], description: string, opt
 const ro: Opt = { mutability: 'readOnly' };
 const counts = [
   ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
+  attr('skipped', 'integer', 'Objects of the source that are not users (MiCloud contacts), left alone.', ro),
   attr('retries', 'integer', 'Requests the connector sent again after the source throttled or failed them (429, 503, 504).', ro),
   ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
 ];
@@ -71,6 +72,7 @@ export const syncRunResourceType: ResourceTypeDef = {
       attr('trigger', 'string', 'manual or schedule.', ro),
       attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
       attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
+      attr('idle', 'boolean', 'The source had not changed since the last run (an unchanged export): nothing was read or touched.', ro),
       attr('error', 'string', 'Why the run failed or stopped.', ro),
       attr('startedAt', 'dateTime', 'Start.', ro),
       attr('finishedAt', 'dateTime', 'End.', ro),

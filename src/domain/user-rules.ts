@@ -11,7 +11,8 @@
  * - SMS numbers from the Twilio pool: smsNumberRuleViolation (an edit), smsAssignmentPlan (the actions)
  * - the MiVB username only with the MiVoice Business service: mivbUsernameViolation
  * - the last account admin: lastAdminViolation (an edit and a delete)
- * - /Me: selfEditViolation (its own rights), SELF_DELETE_REFUSAL
+ * - /Me and identity providers: adminOnlyRightsViolation (rights only an admin gives), keepAdminOnlyAttributes,
+ *   SELF_DELETE_REFUSAL
  * - delete per source kind: sourceKindDeletePolicy (data) and deleteDecision
  * - welcome, reset and MiVB deployment emails: linkEmailDecision, mivbDeploymentDecision, welcomesOnCreate
  */
@@ -215,30 +216,54 @@ const adminOnlyAttributes: readonly { key: string; value: (doc: JsonObject) => s
   { key: `${SWITCHBOARD_URN}:smsNumber`, value: (doc) => smsNumberOf(doc) ?? '' },
 ];
 
-/** A `user` token changing its own admin-only rights through /Me: the detail of the 403, naming the attributes. */
-export function selfEditViolation(before: JsonObject, next: JsonObject): string | undefined {
+/**
+ * A `user` token changing its own admin-only rights through /Me, or an identity provider's `provisioning` token
+ * setting them (roles, licences and SMS numbers are the account's business, not the directory's): the detail of
+ * the 403, naming the attributes.
+ */
+export function adminOnlyRightsViolation(role: 'user' | 'provisioning', before: JsonObject, next: JsonObject): string | undefined {
   const refused = adminOnlyAttributes.filter((a) => a.value(before) !== a.value(next)).map((a) => a.key);
   if (refused.length === 0) return undefined;
   const them = refused.length > 1 ? 'them' : 'it';
-  return `A user token cannot change its own ${refused.join(', ')}: an account admin assigns ${them}. Leave ${them} out of the PATCH, or send the current value in a PUT`;
+  const who = role === 'user' ? 'A user token cannot change its own' : 'A provisioning token (an identity provider) cannot change';
+  return `${who} ${refused.join(', ')}: an account admin assigns ${them}. Leave ${them} out of the PATCH, or send the current value in a PUT`;
+}
+
+/** The admin-only extension attributes an identity provider's whole user leaves out keep their current values. */
+export function keepAdminOnlyAttributes(before: JsonObject, next: JsonObject): void {
+  const current = extensionOf(before);
+  const names = ['accountAdmin', 'licenses', 'smsNumber'].filter((name) => current[name] !== undefined && extensionOf(next)[name] === undefined);
+  if (names.length === 0) return;
+  const ext = { ...extensionOf(next) };
+  for (const name of names) ext[name] = current[name];
+  next[SWITCHBOARD_URN] = ext;
 }
 
 /** The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me. */
 export const SELF_DELETE_REFUSAL = 'A user token cannot delete its own user; an account admin deletes users';
 
 /**
- * What an admin's delete does to a user fed by a source of each kind, declared per kind: a new connector kind adds
- * its line. `unregister`: the user loses only its platform account (PBX and identity-provider users stay listed);
- * `refuse`: the user cannot be deleted here (the reason is the 409's detail); `delete`: as a local user.
+ * How users fed by a source of each kind are deleted, declared per kind: a new connector kind adds its line.
+ * `admin`, what an admin's delete does: `unregister`, the user loses only its platform account (PBX and
+ * identity-provider users stay listed); `refuse`, the user cannot be deleted here (`reason` is the 409's detail);
+ * `delete`, as a local user. `afterGrace`: whether a sync deletes a user its source no longer lists once the grace
+ * period is over (`false`: it stays deactivated; the seed's MiCloud Connect users are never deleted).
  */
-export const sourceKindDeletePolicy: Record<SourceKind, { admin: 'delete' | 'unregister' } | { admin: 'refuse'; reason: string }> = {
-  scim: { admin: 'unregister' },
-  entra: { admin: 'unregister' },
-  ldap: { admin: 'unregister' },
-  mivb: { admin: 'unregister' },
-  micloud: { admin: 'refuse', reason: 'A user synced from MiCloud Connect cannot be deleted here' },
-  csv: { admin: 'delete' },
+export type SourceKindDeletePolicy = ({ admin: 'delete' | 'unregister' } | { admin: 'refuse'; reason: string }) & { afterGrace: boolean };
+
+export const sourceKindDeletePolicy: Record<SourceKind, SourceKindDeletePolicy> = {
+  scim: { admin: 'unregister', afterGrace: true },
+  entra: { admin: 'unregister', afterGrace: true },
+  ldap: { admin: 'unregister', afterGrace: true },
+  mivb: { admin: 'unregister', afterGrace: true },
+  micloud: { admin: 'refuse', reason: 'A user synced from MiCloud Connect cannot be deleted here', afterGrace: false },
+  csv: { admin: 'delete', afterGrace: true },
 };
+
+/** Whether a sync of this source kind deletes the users it no longer lists once their grace period is over. */
+export function deletesAfterGrace(kind: SourceKind): boolean {
+  return sourceKindDeletePolicy[kind]?.afterGrace ?? true;
+}
 
 export const PARTNER_DELETE_REFUSAL = 'A Mitel Partner cannot be deleted';
 

@@ -13,6 +13,7 @@
  * nothing. One item is a batch of one: there is no other path.
  */
 import type { Account } from './account.js';
+import { checkResourceLimits, emailLengthViolation, repeatedEmail, withoutRepeatedEmails } from './attribute-limits.js';
 import { DomainError, uniquenessError } from './errors.js';
 import { changedAttributes, fieldOwners, ownableAttributes, resolveWrite, type FieldOwner, type SourceKind, type Writer } from './ownership.js';
 import { cleanDocument, EXTENSION_URNS, holdsAttribute, sameUniqueValues, uniqueValuesOf, type UniqueHolder, type UniqueValue } from './user-document.js';
@@ -52,6 +53,11 @@ export interface WriteItem<C extends CurrentUser = CurrentUser> {
   raw?: JsonObject;
   /** Source writers: the attributes the link claims (default: those of its kind the document holds). */
   ownedAttributes?: readonly string[];
+  /**
+   * A partial write (a PATCH): the attributes it wrote. A source then claims those (of its kind) beside what its
+   * link already owned, not every attribute the patched document holds.
+   */
+  wrote?: readonly string[];
   /** Source writers: the record's hash, kept on the link (the sync engine's "unchanged" check). */
   linkHash?: string;
   /** Source writers: the caller knows no link of this source holds the anchor (a plain insert of the link). */
@@ -141,7 +147,13 @@ function check(violation: string | undefined, kind: 'invalidValue' = 'invalidVal
  * the source-fed contactCenter, E.164 mobile, the seed's New User form for admin writers (sources are held to
  * RFC 7643's userName only), and ownership.
  */
-export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteItem<C>): PreparedWrite<C> | DomainError {
+/** Limits every writer is held to (configuration: SCIM_MAX_MULTI_VALUES). */
+export interface WriteLimits {
+  /** Values one multi-valued attribute of a user may hold. */
+  maxMultiValues: number;
+}
+
+export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteItem<C>, limits: WriteLimits = { maxMultiValues: 100 }): PreparedWrite<C> | DomainError {
   try {
     const { current } = item;
     if (current && item.ifMatch !== undefined && item.ifMatch !== current.version) {
@@ -149,6 +161,16 @@ export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteI
     }
     let next = cleanDocument(item.next);
     if (typeof next.userName !== 'string' || next.userName.trim() === '') return new DomainError('invalidValue', 'userName is required and must not be empty');
+    for (const email of Array.isArray(next.emails) ? (next.emails as JsonObject[]) : []) {
+      const violation = typeof email?.value === 'string' ? emailLengthViolation(email.value) : undefined;
+      if (violation) return new DomainError('invalidValue', `emails: ${violation}`);
+    }
+    // One address once per user, whatever its case: a pulled directory record is cleaned, a SCIM client is told.
+    if (writer.type === 'source' && writer.kind !== 'scim') withoutRepeatedEmails(next);
+    const repeated = repeatedEmail(next);
+    if (repeated !== undefined) return new DomainError('invalidValue', `emails lists ${repeated} more than once (addresses compare case-insensitively): keep one`);
+    // Lengths and counts every writer is held to (SCIM, Bulk, sync, import all arrive here).
+    checkResourceLimits('User', next, { maxValues: limits.maxMultiValues });
     const before = current?.doc[SWITCHBOARD_URN] as JsonObject | undefined;
     if (before && before.contactCenter !== undefined && writer.type === 'admin') {
       next[SWITCHBOARD_URN] = { ...extensionOf(next), contactCenter: before.contactCenter };
@@ -176,6 +198,10 @@ export function prepareWrite<C extends CurrentUser>(writer: Writer, item: WriteI
 /** The attributes a source writer's link claims: those given, or those of its kind the document holds (the scim source always claims active). */
 function claimedAttributes(writer: Writer & { type: 'source' }, item: WriteItem<CurrentUser>, doc: JsonObject): string[] {
   if (item.ownedAttributes) return [...item.ownedAttributes];
+  if (item.wrote) {
+    const existing = item.links.find((l) => l.sourceId === writer.sourceId);
+    return [...new Set([...(existing?.ownedAttributes ?? []), ...ownableAttributes[writer.kind].filter((a) => item.wrote!.includes(a))])];
+  }
   return ownableAttributes[writer.kind].filter((a) => holdsAttribute(doc, a) || (writer.kind === 'scim' && a === 'active'));
 }
 

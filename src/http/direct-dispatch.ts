@@ -25,7 +25,7 @@ export interface FlatScimRoute {
 }
 
 export interface DirectDispatchDeps {
-  routes: FlatScimRoute[];
+  routes: readonly FlatScimRoute[];
   auth: ScimAuthDeps;
   logger: Logger;
   metrics: Metrics;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Dispatch } from '../scim/bulk-router.js';
+import type { Dispatch } from './dispatch.js';
 import { markInternal } from './internal-request.js';
 
 /**

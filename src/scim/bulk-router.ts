@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
+import type { Dispatch } from '../http/dispatch.js';
 import { contextOf } from '../http/request-context.js';
 import { errorBody, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
@@ -7,7 +8,7 @@ import { refuseOtherMethods } from './method-not-allowed.js';
 import { forwardedHeaders, mountRootSearch } from './root-search.js';
 
 /** One operation replayed through the app itself, so it gets exactly the behaviour of its own endpoint. */
-export type Dispatch = (request: { method: string; url: string; headers: Record<string, string>; body?: unknown }) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }>;
+export type { Dispatch } from '../http/dispatch.js';
 
 interface BulkOperation {
   method: string;
@@ -17,7 +18,10 @@ interface BulkOperation {
   data?: unknown;
 }
 
-const allowedPath = /^\/(Users|Groups)(\/[^/?#]+)?$/;
+// An operation's path names a collection or one resource by id: URL-safe characters only (an id is a uuid, a
+// bulkId reference is `bulkId:` and unreserved characters). A space, a control character or one above U+00FF
+// cannot be replayed as a request line, so it is refused here, before any operation runs.
+const allowedPath = /^\/(Users|Groups)(\/[A-Za-z0-9._~:%-]+)?$/;
 const bulkRef = /bulkId:([A-Za-z0-9._~-]+)/g;
 
 function referencedIds(value: unknown, found = new Set<string>()): Set<string> {
@@ -40,7 +44,9 @@ function validate(raw: unknown, index: number): BulkOperation {
   if (!op || typeof op !== 'object') throw new DomainError('invalidSyntax', `${where} must be an object`);
   const method = typeof op.method === 'string' ? op.method.toUpperCase() : '';
   if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) throw new DomainError('invalidSyntax', `${where}.method must be POST, PUT, PATCH or DELETE`);
-  if (typeof op.path !== 'string' || !allowedPath.test(op.path.replace(bulkRef, 'x'))) throw new DomainError('invalidPath', `${where}.path must be /Users, /Groups or one of their resources`);
+  if (typeof op.path !== 'string' || !allowedPath.test(op.path)) {
+    throw new DomainError('invalidPath', `${where}.path must be /Users, /Groups or /Users/{id}, /Groups/{id} with an id of letters, digits and . _ ~ : % - (got ${JSON.stringify(op.path)})`);
+  }
   if (method === 'POST' && (typeof op.bulkId !== 'string' || op.bulkId === '')) throw new DomainError('invalidSyntax', `${where}: a POST needs a bulkId`);
   if (method === 'POST' && /\/[^/]+\/[^/]+$/.test(op.path)) throw new DomainError('invalidPath', `${where}: POST goes to /Users or /Groups`);
   if (method !== 'POST' && !/^\/(Users|Groups)\/[^/]+$/.test(op.path)) throw new DomainError('invalidPath', `${where}: ${method} needs a resource path such as /Users/{id}`);
@@ -91,12 +97,20 @@ export function bulkRouter(deps: { dispatch: Dispatch; maxOperations: number; ma
           continue;
         }
         const path = substitute(op.path, created);
-        const reply = await deps.dispatch({
-          method: op.method,
-          url: `${base}${path}`,
-          headers: { ...headers, ...(op.version ? { 'if-match': op.version } : {}) },
-          body: op.data === undefined ? undefined : substitute(op.data, created),
-        });
+        let reply: Awaited<ReturnType<Dispatch>>;
+        try {
+          reply = await deps.dispatch({
+            method: op.method,
+            url: `${base}${path}`,
+            headers: { ...headers, ...(op.version ? { 'if-match': op.version } : {}) },
+            body: op.data === undefined ? undefined : substitute(op.data, created),
+          });
+        } catch (error) {
+          // Earlier operations are committed: this one fails on its own (RFC 7644 §3.7.3), never the whole response.
+          errors++;
+          results[index] = { method: op.method, ...(op.bulkId ? { bulkId: op.bulkId } : {}), status: '400', response: errorBody(new DomainError('invalidValue', `The operation could not be replayed: ${(error as Error).message}`)) };
+          continue;
+        }
         const replyBody = reply.body as Record<string, unknown> | undefined;
         // RFC 7644 §3.7.3: location is required in every response but a failed POST; a 204 (DELETE, group PATCH)
         // carries neither a Location header nor a body, so it is the operation's own resource URL.

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import { DomainError, notFound } from '../domain/errors.js';
-import type { ResourceTypeDef, SchemaDef } from '../domain/scim-schema.js';
+import type { AttributeDef, ResourceTypeDef, SchemaDef } from '../domain/scim-schema.js';
+import { maxLengthOf } from '../domain/attribute-limits.js';
 import { contextOf } from '../http/request-context.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
@@ -68,13 +69,27 @@ function resourceTypeResource(rt: ResourceTypeDef, scimBase: string): Record<str
   };
 }
 
-function schemaResource(schema: SchemaDef, scimBase: string): Record<string, unknown> {
+/**
+ * RFC 7643 has no maxLength characteristic: each string attribute's limit (domain/attribute-limits.ts) is
+ * advertised in its description, where a client's developer reads it.
+ */
+function withLengths(attributes: readonly AttributeDef[], resourceType: string, prefix = ''): AttributeDef[] {
+  return attributes.map((attribute) => {
+    const path = `${prefix}${attribute.name}`;
+    if (attribute.type === 'complex') return { ...attribute, ...(attribute.subAttributes ? { subAttributes: withLengths(attribute.subAttributes, resourceType, `${path}.`) } : {}) };
+    if (attribute.type !== 'string' && attribute.type !== 'reference') return attribute;
+    const limit = `At most ${maxLengthOf(resourceType, path)} characters.`;
+    return { ...attribute, description: attribute.description ? `${attribute.description.replace(/\.?\s*$/, '.')} ${limit}` : limit };
+  });
+}
+
+function schemaResource(schema: SchemaDef, scimBase: string, resourceType: string): Record<string, unknown> {
   return clean({
     schemas: [URN.schema],
     id: schema.id,
     name: schema.name,
     description: schema.description,
-    attributes: schema.attributes,
+    attributes: withLengths(schema.attributes, resourceType),
     meta: { resourceType: 'Schema', location: `${scimBase}/Schemas/${schema.id}` },
   });
 }
@@ -85,13 +100,14 @@ function refuseFilter(query: Record<string, unknown>): void {
   }
 }
 
-export function discoveryRouter(deps: { resourceTypes: () => ResourceTypeDef[]; limits: ServiceLimits }): Router {
+export function discoveryRouter(deps: { resourceTypes: () => readonly ResourceTypeDef[]; limits: ServiceLimits }): Router {
   const router = Router({ mergeParams: true });
   const schemasOf = (): SchemaDef[] => {
     const seen = new Map<string, SchemaDef>();
     for (const rt of deps.resourceTypes()) for (const s of [rt.schema, ...rt.extensions.map((e) => e.schema)]) seen.set(s.id, s);
     return [...seen.values()];
   };
+  const typeOfSchema = (id: string): string => deps.resourceTypes().find((rt) => rt.schema.id === id || rt.extensions.some((e) => e.schema.id === id))?.name ?? '';
   const base = (res: Response) => contextOf(res).scimBase;
 
   // /serviceConfiguration is the path Microsoft's reference server and its test collection use.
@@ -111,13 +127,13 @@ export function discoveryRouter(deps: { resourceTypes: () => ResourceTypeDef[]; 
   });
   router.get('/Schemas', (req, res) => {
     refuseFilter(req.query);
-    const all = schemasOf().map((s) => schemaResource(s, base(res)));
+    const all = schemasOf().map((s) => schemaResource(s, base(res), typeOfSchema(s.id)));
     sendScim(res, 200, listResponse(all, all.length, 1));
   });
   router.get('/Schemas/:id', (req, res) => {
     const schema = schemasOf().find((s) => s.id.toLowerCase() === req.params.id.toLowerCase());
     if (!schema) throw notFound(`Schema ${req.params.id}`);
-    sendScim(res, 200, schemaResource(schema, base(res)));
+    sendScim(res, 200, schemaResource(schema, base(res), typeOfSchema(schema.id)));
   });
   refuseOtherMethods(router, ['/ServiceProviderConfig', '/serviceConfiguration', '/ResourceTypes', '/ResourceTypes/:id', '/Schemas', '/Schemas/:id'], ['GET']);
   return router;

@@ -1,5 +1,6 @@
 import SCIMMY from 'scimmy';
 import { DomainError } from '../domain/errors.js';
+import { checkResourceLimits } from '../domain/attribute-limits.js';
 import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
 
 type ScimmySchema = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
@@ -109,6 +110,8 @@ export function coerceResource(body: unknown, resourceType: ResourceTypeDef, sch
     const coerced = schema.coerce(normaliseBooleans(withoutNulls(input) as JsonObject, resourceType), 'in') as JsonObject;
     delete coerced.meta;
     delete coerced.id;
+    // Users are held to their limits on their one write path (UserService), which PATCH, Bulk, sync and import share.
+    if (resourceType.name !== 'User') checkResourceLimits(resourceType.name, coerced);
     return coerced;
   } catch (error) {
     throw toDomainError(error);

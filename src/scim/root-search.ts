@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import { DomainError, isScimType, type DomainErrorKind } from '../domain/errors.js';
-import type { Dispatch } from './bulk-router.js';
+import type { Dispatch } from '../http/dispatch.js';
 import { parseListParams } from './list-params.js';
 import type { JsonObject } from './resource-input.js';
 import { listResponse, sendScim } from './scim-http.js';

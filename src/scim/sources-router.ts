@@ -130,9 +130,10 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
       accountId,
       req.params.id!,
       (current) => {
-        // Secrets are patched on the stored config (so `replace config.bindPassword` works); the service keeps them otherwise.
+        // Patched on the config without its secrets: a secret the operations give is set, one they leave out is kept by
+        // the service, unless where it is sent changes (then it must be given again).
         const type = sourceResourceTypeFor(deps.sources.connectorOf(current.kind).configSchema);
-        const { resource } = applyPatch(toSourceResource(current, structuredClone(current.config), scimBase), ops, type);
+        const { resource } = applyPatch(toSourceResource(current, deps.sources.redacted(current) as JsonObject, scimBase), ops, type);
         return sourceInputOf(resource, current);
       },
       ifMatchVersion(req),

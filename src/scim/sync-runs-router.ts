@@ -31,6 +31,7 @@ export function toSyncRunResource(run: SyncRunRecord, scimBase: string, results?
     trigger: run.trigger,
     status: run.status,
     counts: run.counts,
+    idle: run.idle,
     ...(run.error ? { error: run.error } : {}),
     startedAt: run.startedAt.toISOString(),
     ...(run.finishedAt ? { finishedAt: run.finishedAt.toISOString() } : {}),

@@ -4,8 +4,9 @@ import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Account } from '../domain/account.js';
-import type { Writer } from '../domain/ownership.js';
-import { selfEditViolation, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
+import { changedAttributes, type Writer } from '../domain/ownership.js';
+import { EXTENSION_URNS } from '../domain/user-document.js';
+import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
@@ -102,10 +103,13 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 
-/** A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider): 403 naming the attribute. */
+/**
+ * A `user` token raising its own rights (RFC 7644 §3.11 leaves /Me's limits to the provider), or an identity
+ * provider's `provisioning` token setting roles, licences or SMS numbers: 403 naming the attribute.
+ */
 function refuseSelfGrantedRights(principal: Principal, before: JsonObject, next: JsonObject): void {
-  if (principal.role !== 'user') return;
-  const violation = selfEditViolation(before, next);
+  if (principal.role !== 'user' && principal.role !== 'provisioning') return;
+  const violation = adminOnlyRightsViolation(principal.role, before, next);
   if (violation) throw new DomainError('forbidden', violation);
 }
 
@@ -173,6 +177,8 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     await users.transaction(async (trx) => {
       const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+      // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
+      if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, input);
       refuseSelfGrantedRights(principal, current.doc, input);
       const writer = await writerFor(users, trx, accountId, principal);
       await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
@@ -207,7 +213,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
       refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
       const writer = await writerFor(users, trx, accountId, principal);
-      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links });
+      // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
+      const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
+      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
     });
     await respond(req, res, 200, accountId, id);
   };
@@ -234,6 +242,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, principal } = contextOf(res);
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
+    refuseSelfGrantedRights(principal, {}, input);
     const result = await users.transaction(async (trx) => {
       const writer = await writerFor(users, trx, accountId, principal);
       if (writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });

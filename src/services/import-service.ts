@@ -26,6 +26,10 @@ export const SYNC_ROW_LIMIT = 1000;
  * table), one insert of its outcomes; the locks of a batch are held for one batch only. bench csv-import measures it.
  */
 export const BATCH_ROWS = 500;
+/** An import that wrote at least this many users refreshes the planner's statistics of the users tables at its end (usersRepo.analyze). */
+const ANALYZE_AFTER_ROWS = 1000;
+/** And every this many users written during a long import. */
+const ANALYZE_EVERY_ROWS = 10_000;
 /** Imports are kept this long, then deleted. */
 export const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** A running import with no progress for this long was interrupted (its process stopped). */
@@ -201,11 +205,17 @@ export class ImportService {
         batch.push({ line: record.line, cells: record.cells });
         lastLine = record.line;
         if (batch.length >= BATCH_ROWS) {
+          const written = run.counts.created + run.counts.updated;
           await this.writeBatch(run, batch);
           batch = [];
+          // Every ANALYZE_EVERY_ROWS users written, the planner learns how many there are now (usersRepo.analyze).
+          if (!request.dryRun && Math.floor((run.counts.created + run.counts.updated) / ANALYZE_EVERY_ROWS) > Math.floor(written / ANALYZE_EVERY_ROWS)) {
+            await this.analyze(run);
+          }
         }
       }
       if (batch.length > 0) await this.writeBatch(run, batch);
+      if (!request.dryRun && run.counts.created + run.counts.updated >= ANALYZE_AFTER_ROWS) await this.analyze(run);
     } catch (error) {
       logger.error({ err: error, importId: run.importId }, 'import stopped');
       const detail = error instanceof DomainError ? error.detail : 'an unexpected error';
@@ -213,6 +223,15 @@ export class ImportService {
       return;
     }
     await this.finish(run, run.counts.failed > 0 ? 'completed_with_errors' : 'succeeded', null);
+  }
+
+  /** Refreshes the planner's statistics; a failure only costs speed, so it is logged and the import goes on. */
+  private async analyze(run: Run): Promise<void> {
+    try {
+      await usersRepo.analyze(this.options.db);
+    } catch (error) {
+      this.options.logger.warn({ err: error, importId: run.importId }, 'analyze after imported users failed');
+    }
   }
 
   private async finish(run: Run, status: 'succeeded' | 'completed_with_errors' | 'failed', error: string | null): Promise<void> {

@@ -33,6 +33,8 @@ const emailKey = (email: string): FailureKey => ({ hash: sha256(`email:${email.t
 const addressKey = (address: string): FailureKey => ({ hash: sha256(`address:${address}`), free: FREE_FAILURES.address });
 
 const TOUCH_INTERVAL_MS = 60_000;
+/** Ended sessions and old failure counters are kept a day (for the audit's sake), then purged at a sign-in. */
+const KEEP_ENDED_MS = 24 * 3600_000;
 const sha256 = (value: string): string => crypto.createHash('sha256').update(value).digest('hex');
 
 /**
@@ -128,6 +130,7 @@ export class SessionService {
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.policy.absoluteMs);
     const id = await this.db.transaction(async (trx) => {
+      await sessionsRepo.purge(trx, new Date(now.getTime() - KEEP_ENDED_MS));
       const sessionId = await sessionsRepo.insert(trx, { accountId: subject.accountId, secretHash: sha256(secret), csrfToken, role: subject.role, userId: subject.userId, tokenId: subject.tokenId, expiresAt, at: now });
       const actor = subject.userId ? `user:${subject.userId}` : `${subject.role}:${subject.tokenId}`;
       await auditRepo.record(trx, { accountId: subject.accountId, actor, action: 'session.start', targetType: 'Session', targetId: sessionId }, now);

@@ -3,6 +3,7 @@
  * `parseConfig` validates configuration; write-only (secret) properties are kept when a change omits them
  * and are never returned.
  */
+import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
@@ -35,6 +36,12 @@ function secretPaths(props: Record<string, ConfigProperty>, prefix = ''): string
   return out;
 }
 
+function propertyAt(props: Record<string, ConfigProperty>, path: string): ConfigProperty | undefined {
+  const [head, ...rest] = path.split('.');
+  const prop = props[head!];
+  return rest.length === 0 ? prop : prop?.properties ? propertyAt(prop.properties, rest.join('.')) : undefined;
+}
+
 function getPath(obj: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
@@ -54,7 +61,7 @@ export class SourcesService {
   constructor(
     private readonly db: Executor,
     private readonly clock: Clock,
-    private readonly connectors: Map<string, Connector>,
+    private readonly connectors: ReadonlyMap<string, Connector>,
   ) {}
 
   connectorOf(kind: string): Connector {
@@ -131,7 +138,12 @@ export class SourcesService {
     if (input.kind !== current.kind) throw new DomainError('mutability', 'kind is immutable');
     const connector = this.connectorOf(current.kind);
     for (const path of secretPaths(connector.configSchema.properties)) {
-      if (getPath(input.config, path) === undefined && getPath(current.config, path) !== undefined) setPath(input.config, path, getPath(current.config, path));
+      if (getPath(input.config, path) !== undefined || getPath(current.config, path) === undefined) continue;
+      const moved = (propertyAt(connector.configSchema.properties, path)?.sentTo ?? []).filter((field) => !isDeepStrictEqual(input.config[field], current.config[field]));
+      if (moved.length > 0) {
+        throw new DomainError('invalidValue', `config.${path} is required again when ${moved.map((f) => `config.${f}`).join(', ')} change${moved.length === 1 ? 's' : ''}: the stored secret is not sent to a new place`);
+      }
+      setPath(input.config, path, getPath(current.config, path));
     }
     this.validate(input);
     try {

@@ -12,6 +12,8 @@ import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
+import { usernameToApply } from '../domain/mivb-username.js';
 import type { Clock } from '../lib/clock.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 import { ruleFacts } from './rule-facts.js';
@@ -59,6 +61,8 @@ export class UserService {
   constructor(
     private readonly db: Knex,
     private readonly clock: Clock,
+    /** Values one multi-valued attribute of a user may hold (SCIM_MAX_MULTI_VALUES). */
+    private readonly maxMultiValues = 100,
   ) {}
 
   transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
@@ -139,19 +143,29 @@ export class UserService {
     const missing = group.filter((item) => item.current && !item.links).map((item) => item.current!.id);
     const linksOf = missing.length > 0 ? await sourceLinksRepo.forUsers(trx, accountId, missing) : new Map<string, SourceLink[]>();
     const prepared: (PreparedWrite<StoredUser> | DomainError)[] = group.map((item) =>
-      prepareWrite(writer, { ...item, links: item.links ?? (item.current ? linksOf.get(item.current.id) ?? [] : []) }),
+      prepareWrite(writer, { ...item, links: item.links ?? (item.current ? linksOf.get(item.current.id) ?? [] : []) }, { maxMultiValues: this.maxMultiValues }),
     );
     const facts = await ruleFacts.forWrites(trx, accountId, factsNeeded(writer, prepared.filter((p): p is PreparedWrite<StoredUser> => !(p instanceof DomainError))), account);
     const planned: PlanOutcome<StoredUser>[] = planWrites(writer, prepared, { ...facts, now: this.clock.now(), newId: randomUUID });
     const writes = planned.flatMap((p) => (p.ok ? [p.write] : []));
     for (const w of writes) if (w.password !== undefined) w.passwordHash = await hashPassword(w.password);
     const stored = await usersRepo.writePlanned(trx, accountId, writes);
+    for (const w of writes) await this.enqueueUsernameWriteBack(trx, accountId, writer, w.id, w.current?.doc, w.next, w.at);
     let next = 0;
     return planned.map((p): WriteOutcome => {
       if (!p.ok) return p;
       const user = stored[next++]!;
       return { ok: true, result: { user, created: p.write.user === 'insert', changed: p.write.changed, ignored: p.write.ignored } };
     });
+  }
+
+  /** The seed's apply-once MiVB username: written to the write-back outbox in the edit's transaction. */
+  private async enqueueUsernameWriteBack(trx: Trx, accountId: string, writer: Writer, userId: string, before: JsonObject | undefined, next: JsonObject, now: Date): Promise<void> {
+    const message = usernameToApply(writer, userId, before, next);
+    if (!message) return;
+    // No MiVB source in the account: there is no PBX to write to.
+    const sourceId = await writeBackOutboxRepo.mivbSourceFor(trx, accountId, userId);
+    if (sourceId) await writeBackOutboxRepo.enqueue(trx, { accountId, sourceId, userId, kind: 'username', payload: { ...message }, at: now });
   }
 
   /** The user under a row lock with its source links (pass them to write/apply as `links`): one round trip. */

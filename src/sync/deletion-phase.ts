@@ -6,6 +6,7 @@
  */
 import type { JsonValue } from '../../connectors/sdk/index.js';
 import { anchorsToDeactivate, diffOf, expiredLinks, thresholdCheck } from '../domain/sync-record.js';
+import { deletesAfterGrace } from '../domain/user-rules.js';
 import type { Database, Trx } from '../db/database.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
@@ -43,7 +44,8 @@ export async function deletionPhase(deps: DeletionPhaseDeps, ctx: RunContext, fi
     return true;
   }
   const now = deps.clock.now();
-  const expired = expiredLinks(links, ctx.seen, now, source.gracePeriodDays);
+  // The source kind's policy: MiCloud Connect users, for one, are never deleted (they stay deactivated).
+  const expired = deletesAfterGrace(source.kind) ? expiredLinks(links, ctx.seen, now, source.gracePeriodDays) : [];
 
   for (let i = 0; i === 0 || i < anchors.length; i += deps.batchSize) {
     const slice = anchors.slice(i, i + deps.batchSize);

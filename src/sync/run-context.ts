@@ -38,6 +38,8 @@ export interface RunContext {
   processed: number;
   /** Why the deletion threshold stopped the run, with its numbers. */
   thresholdError?: string;
+  /** The connector found its source unchanged since the saved state (`SourceState.idle`). */
+  idle: boolean;
 }
 
 export function messageOf(error: unknown): string {

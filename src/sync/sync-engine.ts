@@ -23,7 +23,7 @@
  */
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Database, Trx } from '../db/database.js';
@@ -49,11 +49,19 @@ export interface SyncEngineOptions {
   users: UserService;
   clock: Clock;
   logger: Logger;
-  connectors: Map<string, Connector>;
+  connectors: ReadonlyMap<string, Connector>;
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
 }
+
+/** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
+interface BatchExtras {
+  rejected: SourceRejected[];
+  skipped: number;
+}
+
+const noExtras = (): BatchExtras => ({ rejected: [], skipped: 0 });
 
 class RollbackDryRun extends Error {}
 class RunFailed extends Error {}
@@ -131,7 +139,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -146,9 +154,11 @@ export class SyncEngine {
     }
     if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
-    const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at }).catch(async (e) => {
+    // Idle: the connector found nothing changed and the run touched nothing (an unchanged export).
+    const idle = status === 'succeeded' && ctx.idle && ctx.processed === 0 && ctx.counts.skipped === 0;
+    const finished = await syncRunsRepo.finish(knex, accountId, run.id, { status, counts: ctx.counts, error, at, idle }).catch(async (e) => {
       log.error({ err: e }, 'could not record the end of a sync run');
-      return { ...run, status, counts: ctx.counts, error, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
+      return { ...run, status, counts: ctx.counts, error, idle, finishedAt: at, durationMs: at.getTime() - run.startedAt.getTime() };
     });
     await sourcesRepo
       .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
@@ -171,14 +181,17 @@ export class SyncEngine {
     let writeError: unknown;
     queue.on('error', (e) => (writeError ??= e));
     let batch: ConnectorRecord[] = [];
+    let extras = noExtras();
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
       const records = batch;
+      const carried = extras;
       batch = [];
-      if (records.length === 0 && state === undefined) return;
+      extras = noExtras();
+      if (records.length === 0 && state === undefined && carried.rejected.length === 0 && carried.skipped === 0) return;
       await queue.onSizeLessThan(1);
       if (writeError) throw writeError;
-      void queue.add(() => this.applyBatch(ctx, records, state)).catch((e) => (writeError ??= e));
+      void queue.add(() => this.applyBatch(ctx, records, state, carried)).catch((e) => (writeError ??= e));
     };
     try {
       const onRetry = (): void => void ctx.counts.retries++;
@@ -196,6 +209,16 @@ export class SyncEngine {
           ctx.groups.push(item);
         } else if (item.type === 'group-delete') {
           ctx.groupDeletes.push(item.anchor);
+        } else if (item.type === 'rejected' || item.type === 'skipped') {
+          // A rejected object that names its anchor is still in the source: its user is not taken as gone.
+          if (item.type === 'rejected') {
+            if (item.anchor) ctx.seen.add(item.anchor);
+            extras.rejected.push(item);
+          } else extras.skipped++;
+          if (extras.rejected.length + extras.skipped >= this.batchSize) await flush();
+        } else if (item.idle) {
+          ctx.idle = true;
+          await flush(item.state);
         } else if (ctx.deletes.length > 0 || item.complete || ctx.groups.length > 0 || ctx.groupDeletes.length > 0) {
           // Deletions or groups pending: this checkpoint is saved with them, in the deletion phase.
           await flush();
@@ -250,10 +273,14 @@ export class SyncEngine {
    * A batch in one transaction, with the checkpoint that follows it: the batch applier's outcomes are counted in
    * read order; too many quarantined records fail the run.
    */
-  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined): Promise<void> {
+  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras = noExtras()): Promise<void> {
     await this.inTransaction(ctx, async (trx) => {
       const results: SyncResult[] = [];
       for (const outcome of await this.applier.apply(trx, ctx, records)) this.count(ctx, results, outcome);
+      for (const rejected of extras.rejected) {
+        this.count(ctx, results, { anchor: rejected.anchor ?? null, userId: null, outcome: 'quarantined', changes: {}, error: `${rejected.ref}: ${rejected.error}` });
+      }
+      ctx.counts.skipped += extras.skipped;
       if (ctx.counts.quarantined > this.maxErrors || (ctx.counts.quarantined > 10 && ctx.counts.quarantined * 2 > ctx.processed)) {
         throw new RunFailed(`too many records quarantined (${ctx.counts.quarantined} of ${ctx.processed}); see the run's results`);
       }

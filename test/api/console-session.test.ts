@@ -164,6 +164,19 @@ describe(`Console sessions (${testDatabaseKind})`, () => {
     expect((await t.request.get(`/accounts/${customer.accountId}/scim/v2/Users`).set('Cookie', againPair).set('X-CSRF-Token', again.body.csrfToken as string)).status).to.equal(401);
   });
 
+  it('when sessions have ended a day ago, then the next sign-in purges them and the spent back-off counters', async () => {
+    await signIn({ email: 'admin@session.test', password: PASSWORD });
+    await signIn({ email: 'nobody-else@session.test', password: 'wrong password' });
+    expect(Number((await t.db.knex('console_sessions').count({ n: '*' }))[0]!.n)).to.be.greaterThan(0);
+    expect(Number((await t.db.knex('sign_in_failures').count({ n: '*' }))[0]!.n)).to.be.greaterThan(0);
+    t.clock.advance(37 * 3600_000);
+    const res = await signIn({ token: t.operatorToken });
+    expect(res.status).to.equal(201);
+    const left = (await t.db.knex('console_sessions').select('id')) as { id: string }[];
+    expect(left.map((r) => r.id)).to.deep.equal([res.body.id]);
+    expect(Number((await t.db.knex('sign_in_failures').count({ n: '*' }))[0]!.n)).to.equal(0);
+  });
+
   it('when an operator signs in with a token, then the session acts as the operator; a provisioning token or a form post cannot sign in', async () => {
     const res = await signIn({ token: t.operatorToken });
     expect(res.status).to.equal(201);

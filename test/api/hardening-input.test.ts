@@ -141,4 +141,70 @@ describe(`hardening: bad input at the edge (${testDatabaseKind})`, () => {
     expect(lines.join('\n')).to.not.contain(secret);
     expect(lines.join('\n')).to.contain('/register/[redacted]');
   });
+
+  it('when a Bulk operation path holds a space, tab, CR/LF or a character above U+00FF, then 400 invalidPath before any operation runs', async () => {
+    for (const bad of ['/Users/a b', '/Users/a\tb', '/Users/a\r\nb', '/Users/\u0100', '/Users/\u00e9t\u00e9']) {
+      const res = await t.request.post('/scim/v2/Bulk').set(admin()).send({
+        schemas: [BULK],
+        Operations: [
+          { method: 'POST', path: '/Users', bulkId: 'first', data: { schemas: [USER], userName: 'bulkfirst@edge.test', ...formFields('bulkfirst@edge.test') } },
+          { method: 'PATCH', path: bad, data: { schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: 'x' }] } },
+        ],
+      });
+      expect(res.status, `${JSON.stringify(bad)}: ${JSON.stringify(res.body)}`).to.equal(400);
+      expect(res.body.scimType).to.equal('invalidPath');
+      expect(res.body.detail).to.contain('Operations[1].path');
+    }
+    expect(await t.deps.db.knex('users').where({ account_id: a.accountId, user_name: 'bulkfirst@edge.test' })).to.have.length(0);
+  });
+
+  it('when a PATCH carries more operations than the cap, or leaves an attribute with more values than the cap, then 400 invalidValue naming the cap and nothing changes', async () => {
+    const before = await userVersion();
+    const many = Array.from({ length: 1001 }, (_, i) => ({ op: 'replace', path: 'title', value: `t${i}` }));
+    const tooMany = await t.request.patch(`/scim/v2/Users/${userId}`).set(admin()).send({ schemas: [PATCH], Operations: many });
+    expect(tooMany.status).to.equal(400);
+    expect(tooMany.body.scimType).to.equal('invalidValue');
+    expect(tooMany.body.detail).to.match(/1000 operations/);
+    const emails = Array.from({ length: 101 }, (_, i) => ({ op: 'add', path: 'emails', value: [{ value: `e${i}@edge.test`, type: 'other' }] }));
+    const tooManyValues = await t.request.patch(`/scim/v2/Users/${userId}`).set(admin()).send({ schemas: [PATCH], Operations: emails });
+    expect(tooManyValues.status, JSON.stringify(tooManyValues.body)).to.equal(400);
+    expect(tooManyValues.body.scimType).to.equal('invalidValue');
+    expect(tooManyValues.body.detail).to.match(/emails.*100 values/);
+    expect(await userVersion()).to.equal(before);
+  });
+
+  it('when a string is longer than its attribute allows (3,000-character userName, 500 KB displayName), then 400 naming the attribute and its limit, on every write path', async () => {
+    const long = 'u'.repeat(3000) + '@edge.test';
+    const post = await t.request.post('/scim/v2/Users').set(admin()).send({ schemas: [USER], userName: long, ...formFields('long@edge.test') });
+    expect(post.status).to.equal(400);
+    expect(post.body.detail).to.match(/userName is \d+ characters long; the limit is 256 characters/);
+    const patch = await t.request.patch(`/scim/v2/Users/${userId}`).set(admin()).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'd'.repeat(500 * 1024) }] });
+    expect(patch.status).to.equal(400);
+    expect(patch.body.detail).to.match(/displayName .* 256 characters/);
+    const bulk = await t.request.post('/scim/v2/Bulk').set(admin()).send({ schemas: [BULK], Operations: [{ method: 'POST', path: '/Users', bulkId: 'l', data: { schemas: [USER], userName: long, ...formFields('long2@edge.test') } }] });
+    expect(bulk.status).to.equal(200);
+    expect(bulk.body.Operations[0].status).to.equal('400');
+    expect(bulk.body.Operations[0].response.detail).to.contain('userName');
+    const group = await t.request.post('/scim/v2/Groups').set(admin()).send({ schemas: [GROUP], displayName: 'g'.repeat(3000) });
+    expect(group.status).to.equal(400);
+    expect(group.body.detail).to.match(/displayName .* 256 characters/);
+    const schemas = await t.request.get('/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User').set(admin());
+    const userName = (schemas.body.attributes as { name: string; description: string }[]).find((x) => x.name === 'userName');
+    expect(userName!.description).to.contain('At most 256 characters');
+  });
+
+  it('when an email has a local part over 64 characters, or one address is given twice in different case, then 400 and nothing changes', async () => {
+    const before = await userVersion();
+    const longLocal = `${'l'.repeat(300)}@edge.test`;
+    const res = await t.request.patch(`/scim/v2/Users/${userId}`).set(admin()).send({ schemas: [PATCH], Operations: [{ op: 'add', path: 'emails', value: [{ value: longLocal, type: 'other' }] }] });
+    expect(res.status).to.equal(400);
+    expect(res.body.detail).to.match(/local part .* 64 characters/);
+    const twice = await t.request.patch(`/scim/v2/Users/${userId}`).set(admin()).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'emails', value: [{ value: 'edge@edge.test', primary: true }, { value: 'EDGE@Edge.Test', type: 'other' }] }] });
+    expect(twice.status).to.equal(400);
+    expect(twice.body.detail).to.match(/more than once/);
+    const created = await t.request.post('/scim/v2/Users').set(admin()).send({ schemas: [USER], userName: 'twice@edge.test', name: { givenName: 'T', familyName: 'W' }, emails: [{ value: 'twice@edge.test', primary: true }, { value: 'Twice@Edge.test' }] });
+    expect(created.status).to.equal(400);
+    expect(await t.deps.db.knex('users').where({ account_id: a.accountId, user_name: 'twice@edge.test' })).to.have.length(0);
+    expect(await userVersion()).to.equal(before);
+  });
 });

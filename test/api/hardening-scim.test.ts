@@ -97,3 +97,58 @@ describe(`hardening: SCIM details for identity providers (${testDatabaseKind})`,
     expect(known.status).to.equal(200);
   });
 });
+
+describe(`hardening: what an identity provider's token may write (${testDatabaseKind})`, () => {
+  const EXT = 'urn:switchboard:scim:schemas:extension:2.0:User';
+  const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+  let t: TestApp;
+  let idp: Record<string, string>;
+  let accountId: string;
+  before(async () => {
+    t = await createTestApp();
+    const a = await createAccountWithToken(t, { name: 'Provisioned', type: 'customer', role: 'provisioning' });
+    accountId = a.accountId;
+    idp = { Authorization: `Bearer ${a.token}`, 'Content-Type': scimJson };
+  });
+  after(async () => t?.close());
+
+  it('when a provisioning token sets accountAdmin, licenses or smsNumber (POST, PUT, PATCH), then 403 naming the attribute and nothing changes; a PUT leaving them out keeps them', async () => {
+    const post = await t.request.post('/scim/v2/Users').set(idp).send({ schemas: [USER, EXT], userName: 'root@idp.test', [EXT]: { accountAdmin: true } });
+    expect(post.status, JSON.stringify(post.body)).to.equal(403);
+    expect(post.body.detail).to.contain('accountAdmin');
+    expect(await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'root@idp.test' })).to.have.length(0);
+    const user = await t.request.post('/scim/v2/Users').set(idp).send({ schemas: [USER], userName: 'plain@idp.test' });
+    expect(user.status).to.equal(201);
+    const id = user.body.id as string;
+    for (const Operations of [
+      [{ op: 'replace', path: `${EXT}:accountAdmin`, value: true }],
+      [{ op: 'add', path: `${EXT}:licenses`, value: ['MiTeam Meetings'] }],
+      [{ op: 'replace', value: { [`${EXT}:smsNumber`]: '+15550001' } }],
+    ]) {
+      const res = await t.request.patch(`/scim/v2/Users/${id}`).set(idp).send({ schemas: [PATCH], Operations });
+      expect(res.status, JSON.stringify(res.body)).to.equal(403);
+      expect(res.body.detail).to.match(/accountAdmin|licenses|smsNumber/);
+    }
+    const put = await t.request.put(`/scim/v2/Users/${id}`).set(idp).send({ schemas: [USER, EXT], userName: 'plain@idp.test', [EXT]: { accountAdmin: true } });
+    expect(put.status).to.equal(403);
+    // An admin makes the user an account admin; the identity provider's PUT of the whole user without it keeps it.
+    const admin = await t.request.patch(`/accounts/${accountId}/scim/v2/Users/${id}`).set({ Authorization: `Bearer ${t.operatorToken}` }).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: `${EXT}:accountAdmin`, value: true }] });
+    expect(admin.status, JSON.stringify(admin.body)).to.equal(200);
+    const keep = await t.request.put(`/scim/v2/Users/${id}`).set(idp).send({ schemas: [USER], userName: 'plain@idp.test', title: 'Engineer' });
+    expect(keep.status, JSON.stringify(keep.body)).to.equal(200);
+    expect(keep.body[EXT].accountAdmin).to.equal(true);
+  });
+
+  it('when a provisioning PATCH sends only phoneNumbers, then the scim source claims phoneNumbers only', async () => {
+    const created = await t.request.post(`/accounts/${accountId}/scim/v2/Users`).set({ Authorization: `Bearer ${t.operatorToken}` }).send({ schemas: [USER], userName: 'local@idp.test', name: { givenName: 'Lo', familyName: 'Cal' }, emails: [{ value: 'local@idp.test', primary: true }] });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const id = created.body.id as string;
+    const res = await t.request.patch(`/scim/v2/Users/${id}`).set(idp).send({ schemas: [PATCH], Operations: [{ op: 'add', path: 'phoneNumbers', value: [{ value: '+3225550199', type: 'work' }] }] });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const locked = (res.body[EXT].lockedAttributes as { attribute: string; source: string }[]).filter((l) => l.source === 'scim').map((l) => l.attribute);
+    expect(locked).to.deep.equal(['phoneNumbers']);
+    // The admin still edits what the identity provider did not write.
+    const edit = await t.request.patch(`/accounts/${accountId}/scim/v2/Users/${id}`).set({ Authorization: `Bearer ${t.operatorToken}` }).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'name.givenName', value: 'Loo' }] });
+    expect(edit.status, JSON.stringify(edit.body)).to.equal(200);
+  });
+});

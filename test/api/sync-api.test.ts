@@ -5,7 +5,6 @@ import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { registerSync } from '../../src/sync/index.js';
 import { peopleLdif, startSlapd, type Slapd } from '../support/slapd.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { OPERATOR_TOKEN, createAccountWithToken, scimJson, type TestApp } from '../support/test-app.js';
@@ -26,7 +25,6 @@ describe('Sources and SyncRuns API', () => {
     const config = loadConfig({ DATA_DIR: '/tmp/switchboard-test-unused', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
     const clock = new ManualClock(new Date());
     deps = await createDeps(config, { db, clock, logger: silentLogger });
-    if (!deps.scimRouters.some((r) => (r as { stack?: { route?: { path?: string } }[] }).stack?.some((l) => l.route?.path === '/Sources'))) registerSync(deps);
     const boot = await deps.tokens.bootstrap({ bootstrapToken: OPERATOR_TOKEN, dataDir: config.dataDir, print: () => {} });
     const app = createApp(deps);
     t = { app, deps, db, clock, operatorToken: OPERATOR_TOKEN, operatorAccountId: boot.operatorAccountId, request: supertest(app), close: async () => undefined };
@@ -75,6 +73,31 @@ describe('Sources and SyncRuns API', () => {
     expect(check.body.status).to.equal('succeeded');
     const gone = await auth(t.request.delete(`${base}/Sources/${created.body.id}`));
     expect(gone.status).to.equal(204);
+  });
+
+  it('when where a stored secret is sent changes without the secret, then 400 naming it and nothing changes; given again, accepted', async () => {
+    const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    const ldap = await auth(t.request.post(`${base}/Sources`)).send({ schemas: [SOURCE], name: 'Moving directory', kind: 'ldap', config: ldapConfig() });
+    expect(ldap.status, JSON.stringify(ldap.body)).to.equal(201);
+    const moved = await auth(t.request.patch(`${base}/Sources/${ldap.body.id}`)).send({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'config.url', value: 'ldaps://elsewhere.example.com' }] });
+    expect(moved.status).to.equal(400);
+    expect(moved.body.detail).to.equal('config.bindPassword is required again when config.url changes: the stored secret is not sent to a new place');
+    expect((await db.knex('sources').where({ id: ldap.body.id }).first()).config.url).to.equal(slapd.url);
+    const withSecret = await auth(t.request.patch(`${base}/Sources/${ldap.body.id}`)).send({
+      schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'config', value: { url: 'ldaps://elsewhere.example.com', bindPassword: 'new-secret' } }],
+    });
+    expect(withSecret.status, JSON.stringify(withSecret.body)).to.equal(200);
+
+    const entra = { tenantId: '11111111-2222-3333-4444-555555555555', clientId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', clientSecret: 'entra~secret' };
+    const created = await auth(t.request.post(`${base}/Sources`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: entra });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(created.body.config).to.not.have.property('clientSecret');
+    const { clientSecret: _secret, ...rest } = entra;
+    const renamed = await auth(t.request.put(`${base}/Sources/${created.body.id}`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: { ...rest, pageSize: 500 } });
+    expect(renamed.status, JSON.stringify(renamed.body)).to.equal(200);
+    const otherCloud = await auth(t.request.put(`${base}/Sources/${created.body.id}`)).send({ schemas: [SOURCE], name: 'Entra ID', kind: 'entra', config: { ...rest, cloud: 'usgov', authorityUrl: 'https://login.example.com' } });
+    expect(otherCloud.status).to.equal(400);
+    expect(otherCloud.body.detail).to.equal('config.clientSecret is required again when config.cloud, config.authorityUrl change: the stored secret is not sent to a new place');
   });
 
   it('when the config is invalid, then POST /Sources answers 400 with a clear detail', async () => {

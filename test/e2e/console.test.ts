@@ -273,6 +273,8 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await page.getByRole('button', { name: 'Reset passwords for all' }).click();
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByRole('heading', { name: 'Summary' }).waitFor();
+    // The names of the users come after the summary (a GET /Users of their ids).
+    await page.locator('dialog table tbody tr', { hasText: 'Sam Synced' }).waitFor();
     const table = await page.locator('dialog table').innerText();
     for (const name of ['Bob Baker', 'Carol Cole', 'Dave Dunn', 'Sam Synced']) expect(table).to.contain(name);
     expect(table).to.match(/Skipped\s+.*regist/i);
@@ -380,9 +382,26 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await page.getByRole('heading', { name: 'Account settings' }).waitFor();
     expect(await page.locator('fieldset', { hasText: 'Subscriptions' }).innerText()).to.contain('MiTeam Meetings');
     await shot('account-settings');
+  });
+
+  it('when Sources is opened, then a source shows its status, schedule and history, and Run now starts a run whose outcome and error appear', async () => {
+    // A directory that does not answer: the run fails at once, which is what the page must then show.
+    await api('POST', `/accounts/${customerId}/scim/v2/Sources`, BOOT, {
+      schemas: ['urn:switchboard:scim:schemas:core:2.0:Source'], name: 'Head office LDAP', kind: 'ldap', schedule: '0 2 * * *',
+      config: { url: 'ldap://127.0.0.1:1', bindDn: 'cn=admin,dc=example,dc=com', bindPassword: 'secret', baseDn: 'ou=people,dc=example,dc=com' },
+    });
     await page.getByRole('link', { name: 'Sources' }).click();
-    await page.getByRole('heading', { name: 'Sources' }).waitFor();
+    const source = page.getByRole('article', { name: 'Head office LDAP' });
+    await source.waitFor();
+    expect(await source.locator('dl.facts').innerText()).to.match(/Last run\s+never/).and.match(/on schedule 0 2 \* \* \*/);
+    await source.getByRole('button', { name: 'Run full sync now' }).click();
+    await source.locator('tbody tr', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
+    expect(await source.locator('dl.facts').innerText()).to.match(/Last run\s+failed/);
     await shot('sources');
+    await source.getByRole('button', { name: 'Changes' }).first().click();
+    const run = page.getByRole('dialog', { name: 'Run changes' });
+    expect(await run.locator('p.error').innerText()).to.not.equal('');
+    await run.getByRole('button', { name: 'Close' }).click();
   });
 
   it('when the console was used throughout, then the browser reported no errors', () => {

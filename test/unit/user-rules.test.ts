@@ -3,8 +3,8 @@ import { defaultSettings, type Account } from '../../src/domain/account.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Writer } from '../../src/domain/ownership.js';
 import {
-  adminEntryViolation, deleteDecision, lastAdminViolation, licenceAssignmentPlan, licenceChanges, licenseRuleViolation, linkEmailDecision,
-  mivbDeploymentDecision, mivbUsernameViolation, normaliseMobile, PARTNER_WELCOME_REASON, seatViolation, selfEditViolation, smsAssignmentPlan,
+  adminEntryViolation, deleteDecision, deletesAfterGrace, lastAdminViolation, licenceAssignmentPlan, licenceChanges, licenseRuleViolation, linkEmailDecision,
+  mivbDeploymentDecision, mivbUsernameViolation, normaliseMobile, PARTNER_WELCOME_REASON, seatViolation, adminOnlyRightsViolation, keepAdminOnlyAttributes, smsAssignmentPlan,
   smsNumberRuleViolation, sourceKindDeletePolicy, unregisteredDocument, welcomesOnCreate,
 } from '../../src/domain/user-rules.js';
 
@@ -71,10 +71,17 @@ describe('the seed\'s user rules (pure, domain/user-rules.ts)', () => {
     expect(lastAdminViolation(user(), user(), 0)).to.equal(undefined);
   });
 
-  it('when a user token edits its own rights through /Me, then each changed right is named; an echo of the same values is not refused', () => {
-    expect(selfEditViolation(user({ licenses: ['A', 'B'] }), user({ licenses: ['B', 'A'], accountAdmin: false }))).to.equal(undefined);
-    const detail = selfEditViolation(user(), user({ accountAdmin: true, smsNumber: '+3225550000' }));
-    expect(detail).to.contain(`${SW}:accountAdmin`).and.to.contain(`${SW}:smsNumber`).and.not.to.contain('licenses');
+  it('when a user token edits its own rights through /Me or an identity provider sets them, then each changed right is named; an echo is not refused', () => {
+    expect(adminOnlyRightsViolation('user', user({ licenses: ['A', 'B'] }), user({ licenses: ['B', 'A'], accountAdmin: false }))).to.equal(undefined);
+    const detail = adminOnlyRightsViolation('user', user(), user({ accountAdmin: true, smsNumber: '+3225550000' }));
+    expect(detail).to.match(/^A user token cannot change its own/).and.to.contain(`${SW}:accountAdmin`).and.to.contain(`${SW}:smsNumber`).and.not.to.contain('licenses');
+    expect(adminOnlyRightsViolation('provisioning', user(), user({ licenses: ['A'] }))).to.match(/^A provisioning token \(an identity provider\) cannot change/);
+  });
+
+  it('when an identity provider sends a whole user without the admin-only rights, then the ones the user has are kept', () => {
+    const next = user({ title: 'x' });
+    keepAdminOnlyAttributes(user({ accountAdmin: true, licenses: ['A'] }), next);
+    expect(next[SW]).to.deep.equal({ title: 'x', accountAdmin: true, licenses: ['A'] });
   });
 
   it('when an admin deletes, then the outcome follows each linked source kind\'s declared policy, partners and the last admin refused', () => {
@@ -86,6 +93,12 @@ describe('the seed\'s user rules (pure, domain/user-rules.ts)', () => {
     expect((deleteDecision({ writer: admin, links: links('ldap', 'micloud'), user: user(), accountType: 'customer' }) as DomainError).detail).to.match(/MiCloud Connect/);
     expect((deleteDecision({ writer: admin, links: [], user: user(), accountType: 'partner' }) as DomainError).detail).to.match(/Mitel Partner/);
     expect((deleteDecision({ writer: admin, links: [], user: user({ accountAdmin: true }), accountType: 'customer', otherAdmins: 0 }) as DomainError).detail).to.match(/last account admin/);
+  });
+
+  it('when a source no longer lists a user past the grace period, then its kind decides: MiCloud Connect users stay, others are deleted', () => {
+    expect(deletesAfterGrace('micloud')).to.equal(false);
+    expect(deletesAfterGrace('ldap')).to.equal(true);
+    expect(deletesAfterGrace('mivb')).to.equal(true);
   });
 
   it('when a source deletes its user, then the user goes, or only its link while another source feeds it', () => {

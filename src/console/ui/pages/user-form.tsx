@@ -130,6 +130,7 @@ export function UserForm(props: { session: Session; accountId: string; userId?: 
           schemas: [USER_URN, USER_EXT],
           userName: values.email.trim(),
           name: { givenName: values.givenName.trim(), familyName: values.familyName.trim() },
+          displayName: `${values.givenName.trim()} ${values.familyName.trim()}`.trim(),
           emails: values.email.trim() ? [{ value: values.email.trim(), primary: true }] : [],
           [USER_EXT]: { accountAdmin: admin, ...(mobileE164() ? { mobileNumber: mobileE164(), mobileCountry: values.mobileCountry } : {}), ...(values.smsNumber ? { smsNumber: values.smsNumber } : {}) },
         });
@@ -141,6 +142,11 @@ export function UserForm(props: { session: Session; accountId: string; userId?: 
       const beforeExt = (before[USER_EXT] ?? {}) as Json;
       if (!locked('givenName') && values.givenName.trim() !== String(before.name?.givenName ?? '')) ops.push({ op: 'replace', path: 'name.givenName', value: values.givenName.trim() });
       if (!locked('familyName') && values.familyName.trim() !== String(before.name?.familyName ?? '')) ops.push({ op: 'replace', path: 'name.familyName', value: values.familyName.trim() });
+      // The display name follows the names (the list shows it and Search Users finds it), unless a source owns it.
+      const display = `${values.givenName.trim()} ${values.familyName.trim()}`.trim();
+      if (ops.length > 0 && !((ext.lockedAttributes ?? []) as Json[]).some((l) => l.attribute === 'displayName') && display !== String(before.displayName ?? '')) {
+        ops.push({ op: 'replace', path: 'displayName', value: display });
+      }
       if (!locked('email') && values.email.trim() !== emailOf(before)) ops.push({ op: 'replace', path: 'emails', value: [{ value: values.email.trim(), primary: true }] });
       const mobile = mobileE164();
       if (!locked('mobileNumber') && mobile !== String(beforeExt.mobileNumber ?? '')) {

@@ -49,13 +49,7 @@ export function modifiedBy(value: unknown): string {
   return `${words} (${id.slice(0, 8)})`;
 }
 
-/** The Search Users box as a SCIM filter: name, email address or extension number, as the letters come. */
-export function searchFilter(text: string): string | undefined {
-  const t = text.trim();
-  if (!t) return undefined;
-  const v = literal(t);
-  return `(displayName co ${v} or name.givenName sw ${v} or name.familyName sw ${v} or emails.value sw ${v} or extensions sw ${v})`;
-}
+import { searchFilterFor as searchFilter } from '../search-filter.js';
 
 export function Users(props: { session: Session; accountId: string; account: Json | undefined }) {
   const api = useMemo(() => scim(props.accountId), [props.accountId]);
@@ -66,7 +60,8 @@ export function Users(props: { session: Session; accountId: string; account: Jso
   const [sms, setSms] = useState<string | undefined>();
   const [menu, setMenu] = useState<'menu' | 'Property' | 'Product' | 'SMS Number' | undefined>();
   const [smsDraft, setSmsDraft] = useState('');
-  const [sort, setSort] = useState<{ by: string; order: 'ascending' | 'descending' }>({ by: 'name.familyName', order: 'ascending' });
+  // Unsorted (the order users were added) until a column is chosen: the first list at 100,000 users needs no sort.
+  const [sort, setSort] = useState<{ by: string; order: 'ascending' | 'descending' }>({ by: '', order: 'ascending' });
   const [cursors, setCursors] = useState<string[]>(['']);
   const [page, setPage] = useState(0);
   const [list, setList] = useState<{ rows: Json[]; total: number; next?: string } | undefined>();
@@ -96,7 +91,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
   useEffect(() => {
     const controller = new AbortController();
     api
-      .get('/Users', { filter: filter || undefined, sortBy: sort.by, sortOrder: sort.order, count: PAGE_SIZE, cursor: cursors[page] ?? '', attributes: ATTRIBUTES }, controller.signal)
+      .get('/Users', { filter: filter || undefined, sortBy: sort.by || undefined, sortOrder: sort.by ? sort.order : undefined, count: PAGE_SIZE, cursor: cursors[page] ?? '', attributes: ATTRIBUTES }, controller.signal)
       .then((res) => {
         setError(undefined);
         setList({ rows: (res.Resources ?? []) as Json[], total: Number(res.totalResults ?? 0), next: res.nextCursor as string | undefined });
