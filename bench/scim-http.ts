@@ -63,7 +63,7 @@ async function serveSwitchboard(): Promise<void> {
       LOG_LEVEL: 'silent',
       SCHEDULER_ENABLED: 'false',
       MAIL_WORKER_ENABLED: 'false',
-      // A load test: the per-token request rate limits would answer 429 to its load.
+      // Load tests send thousands of requests a second on one token: the per-token limit would be the figure measured.
       RATE_LIMITS: 'off',
     }),
     {},

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { defaultConsoleDir } from './console/paths.js';
 import { roles, type Role } from './domain/principal.js';
+import { parseSecretKey, SecretKeyError } from './lib/secret-box.js';
 
 /** Everything the process reads from its environment, parsed and validated once. */
 export interface Config {
@@ -38,6 +39,12 @@ export interface Config {
   /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
   session: { idleMs: number; absoluteMs: number };
   limits: Limits;
+  /**
+   * SWITCHBOARD_SECRET_KEY: seals source secrets at rest; unset, the key in DATA_DIR/secret-key (generated on first
+   * start, 0600). SWITCHBOARD_SECRET_KEY_PREVIOUS: keys that still open values during a rotation.
+   */
+  secretKey: Buffer | undefined;
+  previousSecretKeys: Buffer[];
   /** `host:port` of a second listener serving only /metrics to anyone; unset: /metrics needs an operator token. */
   metricsAddress: { host: string; port: number } | undefined;
 }
@@ -63,10 +70,9 @@ export interface Limits {
   bodyTimeoutMs: number;
   /** Longest one SQL statement of a request may run; a filter past it answers 503 with Retry-After. */
   statementTimeoutMs: number;
-  /** Operations in one PATCH; values of one multi-valued attribute; `or` terms in one filter. */
+  /** Operations in one PATCH; values of one multi-valued attribute. */
   patchMaxOperations: number;
   maxMultiValues: number;
-  filterMaxOrTerms: number;
 }
 
 export class ConfigError extends Error {}
@@ -151,6 +157,20 @@ function rateLimits(env: Env): RateLimitConfig {
   };
 }
 
+function secretKeyOf(raw: string, name: string): Buffer {
+  try {
+    return parseSecretKey(raw, name);
+  } catch (error) {
+    if (error instanceof SecretKeyError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+function secretKey(env: Env, name: string): Buffer | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : secretKeyOf(raw, name);
+}
+
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** `http://host:port` for a server that listens only on a loopback address, which no one else can reach. */
@@ -200,9 +220,10 @@ export function loadConfig(env: Env = process.env): Config {
       statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 5_000, 0),
       patchMaxOperations: integer(env, 'SCIM_PATCH_MAX_OPERATIONS', 1000, 1),
       maxMultiValues: integer(env, 'SCIM_MAX_MULTI_VALUES', 100, 1),
-      filterMaxOrTerms: integer(env, 'SCIM_FILTER_MAX_OR_TERMS', 100, 1),
     },
     metricsAddress: hostPort(env, 'METRICS_ADDRESS'),
+    secretKey: secretKey(env, 'SWITCHBOARD_SECRET_KEY'),
+    previousSecretKeys: (env.SWITCHBOARD_SECRET_KEY_PREVIOUS ?? '').split(',').filter((k) => k.trim() !== '').map((k) => secretKeyOf(k, 'SWITCHBOARD_SECRET_KEY_PREVIOUS')),
   };
 }
 

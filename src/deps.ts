@@ -14,6 +14,7 @@ import type { FlatScimRoute } from './http/direct-dispatch.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
+import { readOrCreateKeyFile, SecretBox } from './lib/secret-box.js';
 import { registrationRouter } from './http/registration-router.js';
 import { consoleRouter } from './http/console-router.js';
 import { sessionRouter } from './http/session-router.js';
@@ -62,6 +63,8 @@ export interface Deps {
   readonly metrics: Metrics;
   /** Per-token and per-address request limits, shared through PostgreSQL when there is one. */
   readonly rateLimits: RateLimits;
+  /** Seals and opens source secrets at rest (SWITCHBOARD_SECRET_KEY, or DATA_DIR/secret-key). */
+  readonly secrets: SecretBox;
   /** Source kind → connector. */
   readonly connectors: ConnectorRegistry;
   readonly tokens: TokenService;
@@ -141,11 +144,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   });
   const welcomeCreatedUser: WelcomeCreatedUser = (trx, account, user, writer) => actions.welcomeCreatedUser(trx, account, user, writer);
   const imports = new ImportService({ db: knex, clock, logger, users, welcome: welcomeCreatedUser });
-  const sources = new SourcesService(knex, clock, connectors);
-  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors });
+  const secrets = new SecretBox(config.secretKey ?? readOrCreateKeyFile(config.dataDir).key, config.previousSecretKeys);
+  const sources = new SourcesService(knex, clock, connectors, secrets);
+  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors, secrets });
   const syncRuns = new SyncRunsService({ db: knex, sources, runner: syncEngine });
   const scheduler = new SyncScheduler({ db: knex, engine: syncEngine, clock, logger, kinds: [...connectors.keys()] });
-  const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors });
+  const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors, secrets });
 
   // 3. The HTTP surface.
   const usersDeps: UsersRouterDeps = { users, clock, maxResults, cursorTtlSeconds, welcomeCreatedUser };
@@ -171,6 +175,15 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   // 4. Workers, in start order. They stop in reverse: the mail worker and the scheduler first, then runs in
   //    progress, background actions and imports finish, and only then does the database close.
   const workers: Worker[] = [
+    // First: a key that cannot open the stored source secrets stops the start-up with one clear line.
+    {
+      name: 'source-secrets',
+      start: async () => {
+        const sealed = await sources.sealStoredSecrets();
+        if (sealed > 0) logger.info({ sources: sealed }, 'source secrets sealed under the current key');
+      },
+      stop: async () => undefined,
+    },
     {
       name: 'imports',
       start: async () => {
@@ -194,7 +207,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   ];
 
   return Object.freeze({
-    config, db, logger, clock, metrics: createMetrics(), rateLimits, connectors,
+    config, db, logger, clock, metrics: createMetrics(), rateLimits, secrets, connectors,
     tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {

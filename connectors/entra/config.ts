@@ -83,7 +83,7 @@ const TENANT = '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 const GRAPH_PROPERTY = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$/;
 
 /** Where the credential goes: the sign-in host (a cloud or an override) for a tenant and an application. */
-const SECRET_SENT_TO = ['cloud', 'authorityUrl', 'tenantId', 'clientId'] as const;
+const SECRET_SENT_TO = ['cloud', 'authorityUrl', 'tenantId', 'clientId', 'caCertPem'] as const;
 
 const attributeMapProperties = Object.fromEntries(
   MAP_TARGETS.map((target): [string, ConfigProperty] => [

@@ -111,7 +111,7 @@ export const ldapConfigSchema: ConfigSchema = {
       },
     },
     bindDn: { type: 'string', description: 'DN (or, for AD, user@domain) to bind as.' },
-    bindPassword: { type: 'string', writeOnly: true, sentTo: ['url', 'bindDn'], description: 'Password of the bind DN.' },
+    bindPassword: { type: 'string', writeOnly: true, sentTo: ['url', 'bindDn', 'startTls', 'tls'], description: 'Password of the bind DN.' },
     baseDn: { type: 'string', description: 'Where users are searched, e.g. ou=people,dc=example,dc=com.' },
     filter: { type: 'string', description: 'LDAP filter; default (objectClass=inetOrgPerson), for AD (&(objectCategory=person)(objectClass=user)).' },
     scope: { type: 'string', enum: ['sub', 'one'], default: 'sub' },

@@ -45,7 +45,7 @@ describe('ldap connector (flavor ad) on a Samba Active Directory DC', () => {
     expect(new Set(records.map((r) => r.anchor)).size).to.equal(names.length);
     for (const record of records) {
       expect(record.anchor).to.match(GUID);
-      expect(record.hardKeys).to.deep.equal({ externalId: record.anchor });
+      expect(record.hardKeys).to.deep.equal({ externalId: record.anchor, onPremisesObjectGuid: record.anchor });
       expect(record.raw.objectGUID).to.equal(record.anchor);
       // AD parses <GUID=…> in the standard string form: the anchor names exactly this entry.
       const [found] = await ad.search(`<GUID=${record.anchor}>`, '(objectClass=*)', ['userPrincipalName'], 'base');

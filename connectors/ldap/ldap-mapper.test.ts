@@ -123,7 +123,7 @@ describe('ldap-mapper', () => {
       expect(guidBytes('01020304-0506-0708-090a-0b0c0d0e0f10').equals(guid)).to.equal(true);
       const record = mapLdapEntry(entry, ad);
       expect(record.anchor).to.equal('01020304-0506-0708-090a-0b0c0d0e0f10');
-      expect(record.hardKeys).to.deep.equal({ externalId: '01020304-0506-0708-090a-0b0c0d0e0f10' });
+      expect(record.hardKeys).to.deep.equal({ externalId: '01020304-0506-0708-090a-0b0c0d0e0f10', onPremisesObjectGuid: '01020304-0506-0708-090a-0b0c0d0e0f10' });
       expect(record.raw.objectGUID).to.equal('01020304-0506-0708-090a-0b0c0d0e0f10');
     });
 

@@ -199,6 +199,8 @@ export function mapLdapEntry(entry: LdapEntry, options: MapperOptions, resolveDn
     hardKeys: employeeNumber ? { externalId: anchor, employeeNumber } : { externalId: anchor },
     referenceKeys: { dn: entry.dn },
   };
+  // An Active Directory object: the person Entra ID syncs from it carries this objectGUID as its onPremisesImmutableId.
+  if (map.anchor[0]?.toLowerCase() === 'objectguid') record.hardKeys.onPremisesObjectGuid = anchor;
   if (references.length > 0) record.references = references;
   if (warnings.length > 0) record.warnings = warnings;
   return record;

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { ConnectorError } from './errors.js';
 import type { HttpsLocation } from './file-location.js';
-import type { ExportMeta, FileTransport, OpenResult, TransportOptions } from './file-transport.js';
+import type { ExportMeta, FileTransport, OpenResult, TransportOptions } from './transport-base.js';
 
 /**
  * https:// locations (a web share): one GET, conditional on the ETag / Last-Modified of the version already

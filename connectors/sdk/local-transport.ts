@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { ConnectorError } from './errors.js';
 import type { LocalLocation } from './file-location.js';
-import { joinPath, newestMatch, sameVersion, type DirectoryEntry, type ExportMeta, type FileTransport, type OpenResult, type TransportOptions } from './file-transport.js';
+import { joinPath, newestMatch, sameVersion, type DirectoryEntry, type ExportMeta, type FileTransport, type OpenResult, type TransportOptions } from './transport-base.js';
 
 /** file:/// locations: a folder on this machine (a mounted share, or where an export job writes). */
 export class LocalTransport implements FileTransport {

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import SftpClient from 'ssh2-sftp-client';
 import { ConnectorError } from './errors.js';
 import type { SftpLocation } from './file-location.js';
-import { joinPath, newestMatch, sameVersion, type ExportMeta, type FileTransport, type OpenResult, type TransportOptions } from './file-transport.js';
+import { joinPath, newestMatch, sameVersion, type ExportMeta, type FileTransport, type OpenResult, type TransportOptions } from './transport-base.js';
 
 /** A host key's fingerprint as `ssh-keygen -lf` prints it: `SHA256:` + unpadded base64 of the key blob's SHA-256. */
 export function hostKeyFingerprint(keyBlob: Buffer): string {

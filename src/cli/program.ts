@@ -3,6 +3,9 @@ import { ConfigError, loadClientConfig, loadConfig } from '../config.js';
 import { migrateLatest, openDatabase } from '../db/database.js';
 import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
+import fs from 'node:fs';
+import { newSecretKey, parseSecretKey, readOrCreateKeyFile, SecretBox, secretKeyFile } from '../lib/secret-box.js';
+import { rotateSourceSecrets } from '../services/sources-service.js';
 import { ApiClient, ApiError } from './api-client.js';
 import type { CliIo } from './cli-io.js';
 import { registerSyncCommands } from './sync-commands.js';
@@ -51,6 +54,36 @@ export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) 
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+
+  program
+    .command('secrets')
+    .description('source secrets at rest')
+    .command('rotate')
+    .description('seal every stored source secret under a new key (stop the server first on embedded PGlite)')
+    .option('--new-key <key>', 'the new key (32 bytes as base64 or hex); default: a generated one')
+    .action(async (options: { newKey?: string }) => {
+      const config = loadConfig();
+      const oldKey = config.secretKey ?? (fs.existsSync(secretKeyFile(config.dataDir)) ? readOrCreateKeyFile(config.dataDir).key : undefined);
+      if (!oldKey) throw new Error(`no secret key to rotate from: set SWITCHBOARD_SECRET_KEY or keep ${secretKeyFile(config.dataDir)}`);
+      const newKey = options.newKey ? parseSecretKey(options.newKey, '--new-key') : newSecretKey();
+      const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.databaseUrl ? undefined : config.dataDir, poolMax: 1 });
+      try {
+        await migrateLatest(db.knex);
+        // The new key is on disk before any secret is sealed with it, so a crash between leaves it recoverable.
+        const pending = `${secretKeyFile(config.dataDir)}.new`;
+        if (!config.secretKey) fs.writeFileSync(pending, newKey.toString('base64') + '\n', { mode: 0o600 });
+        const rotated = await rotateSourceSecrets(db.knex, new SecretBox(newKey, [oldKey, ...config.previousSecretKeys]));
+        if (config.secretKey) {
+          io.out(`rotated the secrets of ${rotated} sources. Set SWITCHBOARD_SECRET_KEY=${newKey.toString('base64')} on every instance ` +
+            `(with SWITCHBOARD_SECRET_KEY_PREVIOUS=${oldKey.toString('base64')} until each has restarted)`);
+        } else {
+          fs.renameSync(pending, secretKeyFile(config.dataDir));
+          io.out(`rotated the secrets of ${rotated} sources; the new key is in ${secretKeyFile(config.dataDir)}`);
+        }
+      } finally {
+        await db.close();
+      }
     });
 
   program

@@ -54,8 +54,29 @@ export async function buildConsole(outDir: string = defaultConsoleDir()): Promis
   return { files: ['index.html', ...outputs] };
 }
 
+/** The newest modification time under `dir` (0 when it does not exist). */
+async function newestUnder(dir: string): Promise<number> {
+  const entries = await fs.readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  let newest = 0;
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    newest = Math.max(newest, (await fs.stat(path.join(entry.parentPath, entry.name))).mtimeMs);
+  }
+  return newest;
+}
+
+/** The console in `outDir` is newer than every source of it (so `npm start` with nothing changed builds nothing). */
+export async function consoleUpToDate(outDir: string): Promise<boolean> {
+  const built = await fs.stat(path.join(outDir, 'index.html')).then((s) => s.mtimeMs, () => 0);
+  return built > 0 && built >= (await newestUnder(path.join(repoRoot(), 'src/console/ui')));
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const out = process.argv[2] ? path.resolve(process.argv[2]) : defaultConsoleDir();
+  if (await consoleUpToDate(out)) {
+    console.log(`console up to date in ${path.relative(process.cwd(), out) || '.'}`);
+    process.exit(0);
+  }
   const { files } = await buildConsole(out);
   console.log(`console built in ${path.relative(process.cwd(), out) || '.'}: ${files.join(', ')}`);
 }

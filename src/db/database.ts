@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import pg from 'pg';
+import { migrationConfig, normaliseMigrationNames } from './migration-source.js';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
@@ -34,6 +34,8 @@ interface PgliteConnection {
 }
 const BaseClientPgLite = ClientPgLite as unknown as new (config: Knex.Config) => {
   _query(connection: PgliteConnection, obj: PgliteQueryObject): Promise<PgliteQueryObject>;
+  _driver(): void;
+  _acquireOnlyConnection(): Promise<unknown>;
 };
 
 // PGlite runs parameterised queries as prepared statements, which hold one statement each; migrations
@@ -57,16 +59,7 @@ export class DataDirLockedError extends Error {}
  */
 const quietKnexLog = { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} };
 
-const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
-
-export function migrationConfig(): Knex.MigratorConfig {
-  const compiled = import.meta.url.endsWith('.js');
-  return {
-    directory: migrationsDir,
-    loadExtensions: compiled ? ['.js'] : ['.ts'],
-    tableName: 'knex_migrations',
-  };
-}
+export { migrationConfig } from './migration-source.js';
 
 /**
  * Applies pending migrations. On PostgreSQL they run on a connection of their own without the request statement
@@ -76,11 +69,13 @@ export async function migrateLatest(knex: Knex): Promise<void> {
   const config = knex.client.config as Knex.Config;
   const connection = config.connection as { statement_timeout?: number } | undefined;
   if (config.client !== 'pg' || !connection || typeof connection !== 'object' || !connection.statement_timeout) {
+    await normaliseMigrationNames(knex);
     await knex.migrate.latest(migrationConfig());
     return;
   }
   const migrator = knexFactory({ ...config, connection: { ...connection, statement_timeout: 0 }, pool: { min: 0, max: 1 } });
   try {
+    await normaliseMigrationNames(migrator);
     await migrator.migrate.latest(migrationConfig());
   } finally {
     await migrator.destroy();
@@ -183,6 +178,47 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } catch (error) {
     release();
     throw error;
+  }
+}
+
+/**
+ * knex's configuration for the knex CLI (knexfile.ts): PostgreSQL at `databaseUrl`, else PGlite in `dataDir`.
+ * PGlite is opened, and the data directory locked as a server locks it, on the first query only, so `migrate:make`
+ * works beside a running server while `migrate:*` is refused with the server's message (`refuse`). The knex CLI
+ * ends with process.exit: the lock is released then; PGlite has written each commit to disk before answering.
+ */
+export function cliKnexConfig(options: { databaseUrl?: string; dataDir: string; refuse: (error: DataDirLockedError) => never }): Knex.Config {
+  const migrations = migrationConfig();
+  if (options.databaseUrl) return { client: 'pg', connection: options.databaseUrl, pool: { min: 0, max: 1 }, migrations };
+  let opened: Promise<PGlite> | undefined;
+  const open = () =>
+    (opened ??= (async () => {
+      let release: () => void;
+      try {
+        release = lockDataDir(options.dataDir);
+      } catch (error) {
+        if (error instanceof DataDirLockedError) options.refuse(error);
+        throw error;
+      }
+      process.once('exit', release);
+      return openPglite({ dataDir: path.join(options.dataDir, 'pgdata') });
+    })());
+  return {
+    client: LazyPgliteClient as unknown as typeof Knex.Client,
+    dialect: 'postgres',
+    connection: { open } as object,
+    migrations,
+  } as Knex.Config;
+}
+
+/** The PGlite client over a database opened on the first query (`connection: { open }`), not when knex is built. */
+class LazyPgliteClient extends MultiStatementClientPgLite {
+  declare config: Knex.Config & { connection: { open: () => Promise<PGlite> } };
+  override _driver(): void {
+    /* nothing to load before the first query */
+  }
+  override async _acquireOnlyConnection(): Promise<PGlite> {
+    return this.config.connection.open();
   }
 }
 

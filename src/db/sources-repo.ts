@@ -136,6 +136,17 @@ export const sourcesRepo = {
     return row ? toSource(row) : undefined;
   },
 
+  /** Every source's configuration, across accounts (start-up checks of the secret key, key rotation). */
+  async allConfigs(db: Executor): Promise<{ accountId: string; id: string; kind: string; config: Record<string, unknown> }[]> {
+    const rows = (await db('sources').select('account_id', 'id', 'kind', 'config').orderBy('id')) as { account_id: string; id: string; kind: string; config: Record<string, unknown> | null }[];
+    return rows.map((r) => ({ accountId: r.account_id, id: r.id, kind: r.kind, config: r.config ?? {} }));
+  },
+
+  /** Replaces a configuration as it is (its secrets sealed again), without a version change: same meaning. */
+  async replaceConfig(db: Executor, accountId: string, id: string, config: Record<string, unknown>): Promise<void> {
+    await db('sources').where({ account_id: accountId, id }).update({ config: JSON.stringify(config) });
+  },
+
   async delete(db: Executor, accountId: string, id: string): Promise<void> {
     await db('sources').where({ account_id: accountId, id }).delete();
   },

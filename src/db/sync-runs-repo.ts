@@ -215,17 +215,28 @@ export const syncRunsRepo = {
   },
 
   /**
-   * Users an Active Directory source of the account links with this objectGUID (the hybrid hard key, Entra's
-   * onPremisesImmutableId decoded): one probe of the links' (account, source, anchor) key per ldap source.
+   * The hybrid hard key, both ways round: users an Active Directory source of the account links with this objectGUID
+   * (for an Entra record: its onPremisesImmutableId decoded), and users an Entra link's raw record names by the
+   * onPremisesImmutableId of this objectGUID (for an Active Directory record whose person Entra linked first). One
+   * probe of the links' key per ldap source, one of user_source_links_account_id_immutable_id_idx.
    */
   async usersByOnPremisesObjectGuid(db: Executor, accountId: string, objectGuid: string): Promise<string[]> {
-    const rows = (await db('user_source_links')
-      .where('account_id', accountId)
-      .whereIn('source_id', db('sources').where({ account_id: accountId, kind: 'ldap' }).select('id'))
-      .where('anchor', objectGuid.toLowerCase())
-      .limit(2)
-      .select('user_id')) as { user_id: string }[];
-    return rows.map((r) => r.user_id);
+    const hex = objectGuid.replace(/-/g, '').toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(hex)) return [];
+    // The immutable id is the base64 of the GUID's bytes in Microsoft's order (the first three groups little-endian).
+    const swap = (from: number, length: number) => (hex.slice(from, from + length).match(/../g) ?? []).reverse().join('');
+    const immutableId = Buffer.from(`${swap(0, 8)}${swap(8, 4)}${swap(12, 4)}${hex.slice(16)}`, 'hex').toString('base64');
+    const rows = (await db.raw(
+      `select user_id from user_source_links
+        where account_id = ? and source_id in (select id from sources where account_id = ? and kind = 'ldap') and anchor = ?
+       union
+       select user_id from user_source_links
+        where account_id = ? and raw->>'onPremisesImmutableId' = ?
+          and source_id in (select id from sources where account_id = ? and kind = 'entra')
+       limit 2`,
+      [accountId, accountId, objectGuid.toLowerCase(), accountId, immutableId, accountId],
+    )) as { rows: { user_id: string }[] };
+    return rows.rows.map((r) => r.user_id);
   },
 
   async usersByEmployeeNumber(db: Executor, accountId: string, value: string): Promise<string[]> {

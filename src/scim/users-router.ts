@@ -225,7 +225,8 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
     if (principal.role === 'user') throw new DomainError('forbidden', SELF_DELETE_REFUSAL);
     const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
-    await users.delete(accountId, writer, id, ifMatchVersion(req));
+    // 204 says the user is gone: an admin's DELETE of a user that would stay (synced from a source) is 409.
+    await users.delete(accountId, writer, id, ifMatchVersion(req), writer.type === 'admin');
     sendScim(res, 204);
   };
 

@@ -7,11 +7,13 @@ import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
+import type { Knex } from 'knex';
 import type { Executor } from '../db/database.js';
 import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
+import { SecretBox } from '../lib/secret-box.js';
 
 export interface SourceInput {
   name: string;
@@ -62,7 +64,44 @@ export class SourcesService {
     private readonly db: Executor,
     private readonly clock: Clock,
     private readonly connectors: ReadonlyMap<string, Connector>,
+    private readonly secrets: SecretBox,
   ) {}
+
+  /** The configuration a connector reads: its secrets opened. */
+  plainConfig(source: SourceRecord): Record<string, unknown> {
+    return this.secrets.openAll(source.config);
+  }
+
+  /** The configuration as stored: every secret (write-only property) sealed. */
+  private sealed(kind: string, config: Record<string, unknown>): Record<string, unknown> {
+    const out = structuredClone(config);
+    for (const path of secretPaths(this.connectorOf(kind).configSchema.properties)) {
+      const value = getPath(out, path);
+      if (typeof value === 'string' && !SecretBox.isSealed(value)) setPath(out, path, this.secrets.seal(value));
+    }
+    return out;
+  }
+
+  /**
+   * At start: every stored secret opens with the configured key (a wrong key stops the start with a clear
+   * message, never a silent empty secret), and secrets stored before encryption existed, or under a previous
+   * key, are sealed under the current one.
+   */
+  async sealStoredSecrets(): Promise<number> {
+    let sealed = 0;
+    for (const source of await sourcesRepo.allConfigs(this.db)) {
+      this.secrets.openAll(source.config);
+      if (!this.connectors.has(source.kind)) continue;
+      const plain = secretPaths(this.connectorOf(source.kind).configSchema.properties).some((path) => {
+        const value = getPath(source.config, path);
+        return typeof value === 'string' && !SecretBox.isSealed(value);
+      });
+      if (!plain && this.secrets.isCurrent(source.config)) continue;
+      await sourcesRepo.replaceConfig(this.db, source.accountId, source.id, this.sealed(source.kind, this.secrets.resealAll(source.config)));
+      sealed++;
+    }
+    return sealed;
+  }
 
   connectorOf(kind: string): Connector {
     const connector = this.connectors.get(kind);
@@ -82,7 +121,7 @@ export class SourcesService {
     const connector = this.connectorOf(input.kind);
     if (typeof input.name !== 'string' || input.name.trim() === '') throw new DomainError('invalidValue', 'name is required');
     try {
-      connector.parseConfig(input.config);
+      connector.parseConfig(this.secrets.openAll(input.config));
     } catch (error) {
       if (isConnectorError(error)) throw new DomainError('invalidValue', `config: ${error.message}`);
       throw error;
@@ -100,7 +139,7 @@ export class SourcesService {
   private write(input: SourceInput): SourceWrite {
     return {
       name: input.name.trim(),
-      config: input.config,
+      config: this.sealed(input.kind, input.config),
       schedule: input.schedule,
       enabled: input.enabled,
       softMatch: input.softMatch,
@@ -167,4 +206,17 @@ function uniqueName(error: unknown, name: string): unknown {
     return new DomainError('uniqueness', `A source named "${name}" already exists in this account`);
   }
   return error;
+}
+
+/** Every sealed source secret opened with the box's keys and sealed again under its current key, in one transaction. */
+export async function rotateSourceSecrets(db: Knex, box: SecretBox): Promise<number> {
+  return db.transaction(async (trx) => {
+    let rotated = 0;
+    for (const source of await sourcesRepo.allConfigs(trx)) {
+      if (box.isCurrent(source.config)) continue;
+      await sourcesRepo.replaceConfig(trx, source.accountId, source.id, box.resealAll(source.config));
+      rotated++;
+    }
+    return rotated;
+  });
 }

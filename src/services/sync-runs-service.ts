@@ -41,7 +41,7 @@ export class SyncRunsService {
     const source = await this.deps.sources.get(accountId, sourceId);
     const connector = this.deps.sources.connectorOf(source.kind);
     try {
-      await connector.check(connector.parseConfig(source.config));
+      await connector.check(connector.parseConfig(this.deps.sources.plainConfig(source)));
       return { sourceId: source.id, error: undefined };
     } catch (caught) {
       return { sourceId: source.id, error: isConnectorError(caught) ? `${caught.kind}: ${caught.message}` : String((caught as Error).message ?? caught) };

@@ -186,7 +186,12 @@ export class UserService {
    * its source kind's policy, loses only its platform account (through the write path) or cannot be deleted; a
    * source deleting its own user removes it, or only its link while other sources feed it.
    */
-  async delete(accountId: string, writer: Writer, id: string, ifMatch?: number): Promise<'deleted' | 'unregistered'> {
+  /**
+   * `deleteOnly`: a caller whose answer can only say "deleted" (an admin's DELETE /Users/{id}: 204) refuses a user
+   * that would only lose its platform account with 409 and the reason, changing nothing; the deleteUsers action
+   * does it and reports it per user.
+   */
+  async delete(accountId: string, writer: Writer, id: string, ifMatch?: number, deleteOnly = false): Promise<'deleted' | 'unregistered'> {
     return this.db.transaction(async (trx) => {
       const { user, links } = await this.findForUpdateWithLinks(trx, accountId, id);
       if (ifMatch !== undefined && ifMatch !== user.version) throw new DomainError('preconditionFailed', `User ${id} is at version W/"${user.version}", not W/"${ifMatch}"`);
@@ -204,6 +209,13 @@ export class UserService {
           await auditRepo.record(trx, { accountId, actor: writer.actor, action: 'user.unlink', targetType: 'User', targetId: id, details: { sourceId: writer.sourceId } }, now);
           return 'unregistered';
         case 'unregister': {
+          if (deleteOnly) {
+            throw new DomainError(
+              'conflict',
+              `User ${id} is synced from ${[...new Set(links.map((l) => l.sourceKind))].join(', ')}: deleting it here would only remove its platform account (the source would bring it back). ` +
+                'Remove it at the source, or run the deleteUsers action (POST /Actions) to remove its platform account; it reports the outcome per user',
+            );
+          }
           const [outcome] = await this.write(trx, accountId, writer, [{ current: user, next: unregisteredDocument(user.doc), links, unregister: true }]);
           if (!outcome!.ok) throw outcome!.error;
           return 'unregistered';

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../lib/secret-box.js';
 /**
  * Delivers the write-back outbox (src/db/writeback-outbox-repo.ts): each due row is claimed (SKIP LOCKED and a
  * lease, so several instances never deliver one row at once), handed to its source's connector (`deliver`, which is
@@ -20,6 +21,8 @@ export interface WriteBackWorkerOptions {
   clock: Clock;
   logger: Logger;
   connectors: ReadonlyMap<string, Connector>;
+  /** Opens the sealed secrets of a source's configuration; without it, configs are read as stored. */
+  secrets?: SecretBox;
   pollIntervalMs?: number;
   leaseMs?: number;
   maxAttempts?: number;
@@ -81,7 +84,7 @@ export class WriteBackWorker {
     if (!connector?.deliver) return fail(`sources of kind ${source.kind} cannot write back`, true);
     let config: unknown;
     try {
-      config = connector.parseConfig(source.config);
+      config = connector.parseConfig(this.options.secrets ? this.options.secrets.openAll(source.config) : source.config);
     } catch (error) {
       return fail(`the source configuration is invalid: ${(error as Error).message}`, false);
     }

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../lib/secret-box.js';
 /**
  * The sync engine's runner (ARCHITECTURE §5): runs one source. The connector only extracts; the runner takes the
  * source's lock, records the run, streams the connector's read into batches, and finishes the run; the jobs of a
@@ -50,6 +51,8 @@ export interface SyncEngineOptions {
   clock: Clock;
   logger: Logger;
   connectors: ReadonlyMap<string, Connector>;
+  /** Opens the sealed secrets of a source's configuration (src/lib/secret-box.ts); without it, configs are read as stored. */
+  secrets?: SecretBox;
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
@@ -170,7 +173,7 @@ export class SyncEngine {
   private async readAndApply(ctx: RunContext, connector: Connector): Promise<SyncRunStatus> {
     let config: unknown;
     try {
-      config = connector.parseConfig(ctx.source.config);
+      config = connector.parseConfig(this.deps.secrets ? this.deps.secrets.openAll(ctx.source.config) : ctx.source.config);
     } catch (error) {
       throw new RunFailed(`the source configuration is invalid: ${messageOf(error)}`);
     }

@@ -152,3 +152,69 @@ describe(`hardening: what an identity provider's token may write (${testDatabase
     expect(edit.status, JSON.stringify(edit.body)).to.equal(200);
   });
 });
+
+describe(`hardening: a DELETE that would not delete (${testDatabaseKind})`, () => {
+  let t: TestApp;
+  after(async () => t?.close());
+
+  it('when an admin DELETEs a user synced from an identity provider, then 409 with the reason pointing to deleteUsers, the user and its platform account stay; the action reports it', async () => {
+    t = await createTestApp();
+    const idp = await createAccountWithToken(t, { name: 'Synced Co', type: 'customer', role: 'provisioning' });
+    const pushed = await t.request.post('/scim/v2/Users').set({ Authorization: `Bearer ${idp.token}` }).send({ schemas: [USER], userName: 'synced@idp.test', emails: [{ value: 'synced@idp.test' }] });
+    expect(pushed.status).to.equal(201);
+    const id = pushed.body.id as string;
+    const admin = { Authorization: `Bearer ${t.operatorToken}` };
+    const before = await t.request.get(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    const res = await t.request.delete(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    expect(res.status, JSON.stringify(res.body)).to.equal(409);
+    expect(res.body.detail).to.contain('deleteUsers');
+    expect(res.body.detail).to.contain('scim');
+    const after = await t.request.get(`/accounts/${idp.accountId}/scim/v2/Users/${id}`).set(admin);
+    expect(after.status).to.equal(200);
+    expect(after.body.meta.version).to.equal(before.body.meta.version);
+    const action = await t.request.post(`/accounts/${idp.accountId}/scim/v2/Actions`).set(admin).send({ schemas: ['urn:switchboard:scim:schemas:core:2.0:Action'], type: 'deleteUsers', targets: { ids: [id] } });
+    expect(action.status, JSON.stringify(action.body)).to.equal(201);
+    expect(action.body.results[0]).to.include({ userId: id, outcome: 'done', value: 'unregistered' });
+    // The identity provider's own DELETE still deprovisions (its link goes; no other source feeds the user).
+    expect((await t.request.delete(`/scim/v2/Users/${id}`).set({ Authorization: `Bearer ${idp.token}` })).status).to.equal(204);
+  });
+});
+
+describe(`hardening: filter cost (${testDatabaseKind})`, () => {
+  let t: TestApp;
+  after(async () => t?.close());
+
+  it('when a filter joins more than 100 terms with or, then 400 invalidFilter naming the limit; 100 terms are served', async () => {
+    t = await createTestApp();
+    const terms = (n: number) => Array.from({ length: n }, (_, i) => `emails.value co "${i}x"`).join(' or ');
+    const auth = { Authorization: `Bearer ${t.operatorToken}` };
+    const over = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(terms(101))}`).set(auth);
+    expect(over.status).to.equal(400);
+    expect(over.body.scimType).to.equal('invalidFilter');
+    expect(over.body.detail).to.contain('limit is 100');
+    const search = await t.request.post('/scim/v2/Users/.search').set(auth).send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: terms(400) });
+    expect(search.status).to.equal(400);
+    expect((await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(terms(100))}`).set(auth)).status).to.equal(200);
+  });
+
+  it('when a statement runs past STATEMENT_TIMEOUT_MS on PostgreSQL, then it is cancelled and read as a statement timeout (503 with Retry-After at the edge); PGlite runs one statement at a time and takes no timeout', async () => {
+    const { openDatabase } = await import('../../src/db/database.js');
+    const { databaseFault } = await import('../../src/db/database-errors.js');
+    const { createTestDatabase } = await import('../support/test-database.js');
+    const scratch = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: scratch.url, statementTimeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const error = await db.knex.raw('select pg_sleep(3)').then(() => undefined, (e: unknown) => e);
+      if (scratch.url) {
+        expect(Date.now() - started).to.be.below(2000);
+        expect(databaseFault(error)).to.equal('statementTimeout');
+      } else {
+        expect(error).to.equal(undefined);
+      }
+    } finally {
+      await db.close();
+      await scratch.close();
+    }
+  });
+});

@@ -68,7 +68,8 @@ describe('Ops audit: Sources, SyncRuns and Actions as the README and issues 4 an
       expect(patched.body.config).to.not.have.property('bindPassword');
       expect(patched.body.config).to.include({ url: slapd.url, bindDn: slapd.bindDn, baseDn: slapd.peopleDn });
       const stored = (await t.deps.db.knex('sources').where({ id }).first()) as { config: Json };
-      expect(stored.config.bindPassword).to.equal('wrong-password');
+      expect(stored.config.bindPassword).to.match(/^enc:v1:/); // sealed at rest (issue 13)
+      expect(t.deps.secrets.open(stored.config.bindPassword)).to.equal('wrong-password');
       const check = await t.request.post(`${base(a.accountId)}/SyncRuns`).set('Authorization', `Bearer ${a.token}`).send({ sourceId: id, mode: 'check' });
       expect(check.body.status).to.equal('failed');
       expect(JSON.stringify(check.body)).to.not.contain('wrong-password');

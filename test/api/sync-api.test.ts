@@ -62,7 +62,7 @@ describe('Sources and SyncRuns API', () => {
     expect(put.status, JSON.stringify(put.body)).to.equal(200);
     expect(put.body.softMatch).to.equal(false);
     const stored = await db.knex('sources').where({ id: created.body.id }).first();
-    expect(stored.config.bindPassword).to.equal(slapd.bindPassword);
+    expect(t.deps.secrets.open(stored.config.bindPassword)).to.equal(slapd.bindPassword); // sealed at rest (issue 13)
     const patched = await auth(t.request.patch(`${base}/Sources/${created.body.id}`)).send({
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'gracePeriodDays', value: 7 }],
     });

@@ -69,4 +69,33 @@ describe('sync engine: a hybrid Entra tenant matched to its Active Directory sou
     // Identity precedence (scim, entra, ldap): Entra's values for what both state; the title only Entra has.
     expect(ann.data).to.deep.include({ userName: 'ann@contoso.example', displayName: 'Ann Hybrid (cloud)', title: 'Cloud Architect' });
   });
+
+  it('when Entra linked the person first, then the Active Directory source record joins that user by its objectGUID', async () => {
+    const ou = await ad.addOu(`HybridLate${Date.now() % 100000}`);
+    const dn = await ad.addUser(ou, { name: 'hyb.dan', givenName: 'Dan', sn: 'Later', mail: 'dan.later@example.com' });
+    const [entry] = await ad.search(dn, '(objectClass=user)', ['objectGUID'], 'base');
+    const objectGuid = entry!.objectGUID as Buffer;
+    const { accountId } = await createAccountWithToken(t, { name: `Hybrid late ${Math.random()}`, type: 'customer' });
+    const knex = t.deps.db.knex;
+    const source = async (kind: string, name: string, config: Record<string, unknown>) =>
+      ((await knex('sources').insert({ account_id: accountId, name, kind, config: JSON.stringify(config) }).returning('id')) as { id: string }[])[0]!.id;
+    const app = graph.registerApp();
+    const entraSource = await source('entra', 'Entra ID', { tenantId: graph.tenantId, clientId: app.clientId, clientSecret: app.clientSecret, authorityUrl: graph.url, graphUrl: graph.url, caCertPem: graph.caCertPem });
+    const adSource = await source('ldap', 'Corporate AD', { url: ad.url, bindDn: ad.bindDn, bindPassword: ad.bindPassword, baseDn: ou, flavor: 'ad' });
+    const dan = graph.addUser({ userPrincipalName: 'dan@contoso.example', mail: 'dan@contoso.example', displayName: 'Dan Later', onPremisesImmutableId: objectGuid.toString('base64') });
+    const engine = new SyncEngine({
+      db: t.deps.db, users: new UserService(knex, t.clock), clock: t.clock, logger: silentLogger,
+      connectors: new Map<string, Connector>([['ldap', ldapConnector as Connector], ['entra', entraConnector as Connector]]),
+    });
+    const entraRun = await engine.run(accountId, entraSource, { mode: 'full' });
+    expect(entraRun.status, entraRun.error ?? '').to.equal('succeeded');
+    const adRun = await engine.run(accountId, adSource, { mode: 'full' });
+    expect(adRun.status, adRun.error ?? '').to.equal('succeeded');
+    expect(adRun.counts).to.include({ created: 0, quarantined: 0 });
+    const entraLink = (await knex('user_source_links').where({ account_id: accountId, source_id: entraSource, anchor: dan.id }).first('user_id')) as { user_id: string };
+    const adLink = (await knex('user_source_links').where({ account_id: accountId, source_id: adSource, anchor: formatGuid(objectGuid) }).first('user_id')) as { user_id: string };
+    expect(adLink.user_id).to.equal(entraLink.user_id);
+    // The tenant's users (this test's Dan, and the earlier test's two), none added by the AD source.
+    expect(Number(((await knex('users').where({ account_id: accountId }).count({ n: '*' }).first()) as { n: string | number }).n)).to.equal(entraRun.counts.created);
+  });
 });
