@@ -26,7 +26,7 @@ module.exports = {
     layer('sync-is-an-edge', 'sync/ turns connector records into domain changes through services/ and db/; it imports no other edge.', '^src/sync/', `${composition}|${below('scim', 'http', 'cli')}|^connectors/(?!sdk/)`),
     layer('scim-http-edge', 'scim/ and http/ (the HTTP edge) import services/, db/ types, domain/, lib/; not sync/, cli/ or the composition.', '^src/(scim|http)/', `${composition}|${below('sync', 'cli')}|^connectors/(?!sdk/)`),
     layer('cli-edge', 'cli/ talks to a running server over HTTP; only its serve command (program.ts) starts one.', '^src/cli/(?!program\\.ts$)', `${composition}|${below('sync', 'scim', 'http', 'services')}|^connectors/`),
-    layer('cli-program', 'cli/program.ts may start the server and read the configuration; nothing else of the composition.', '^src/cli/program\\.ts$', `^src/(main|deps|app|connectors)\\.ts$|${below('sync', 'scim', 'http', 'services')}|^connectors/`),
+    layer('cli-program', 'cli/program.ts is the process entry: it starts the server, and its operator commands on the stopped database (migrate, secrets rotate) call db/ and services/; never an edge or a connector.', '^src/cli/program\\.ts$', `^src/(main|deps|app|connectors)\\.ts$|${below('sync', 'scim', 'http')}|^connectors/`),
     {
       name: 'config-read-once',
       comment: 'The environment is read once, by the composition and the CLI; other layers take the types of its sections.',

@@ -39,7 +39,7 @@ export interface ActionsThroughputResult {
 const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export async function benchActionsThroughput(users = 10000): Promise<ActionsThroughputResult> {
-  const t = await createTestApp({ PUBLIC_URL: 'http://bench.switchboard.test' });
+  const t = await createTestApp({ PUBLIC_URL: 'http://bench.switchboard.test', RATE_LIMITS: 'off' });
   const smtp = await startSmtpTestServer();
   const mailer = createSmtpMailer(smtp.url, { maxConnections: CONCURRENCY });
   const worker = new MailWorker({

@@ -149,7 +149,7 @@ export async function benchCsvImportOnce(database: BenchDatabase, rows: number):
     url = `${(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres').replace(/\/[^/]*$/, '')}/${DB_NAME}`;
   }
   const config = loadConfig({
-    DATA_DIR: dir, ...(url ? { DATABASE_URL: url } : {}), SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', IMPORT_MAX_BYTES: '200mb', LOG_LEVEL: 'silent',
+    DATA_DIR: dir, ...(url ? { DATABASE_URL: url } : {}), SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', IMPORT_MAX_BYTES: '200mb', LOG_LEVEL: 'silent', RATE_LIMITS: 'off',
   });
   const deps = await createDeps(config, { logger: silentLogger });
   const server = http.createServer(createApp(deps));

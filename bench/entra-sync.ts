@@ -18,12 +18,12 @@ import { entraConnector } from '../connectors/entra/index.js';
 import { GraphTestServer } from '../connectors/entra/testing/graph-test-server.js';
 import type { Connector } from '../connectors/sdk/index.js';
 import type { SyncCounts } from '../src/db/sync-runs-repo.js';
-import { migrateLatest, openDatabase, type Database } from '../src/db/database.js';
+import { migrateLatest } from '../src/db/database.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { UserService } from '../src/services/user-service.js';
 import { SyncEngine } from '../src/sync/sync-engine.js';
-import { benchLdapSync, type BenchDatabase, type LdapSyncFigures } from './ldap-sync.js';
+import { benchLdapSync, openBenchDatabase, rssSampler, type BenchDatabase, type LdapSyncFigures } from './ldap-sync.js';
 
 export interface EntraSyncFigures {
   database: BenchDatabase;
@@ -40,47 +40,9 @@ interface GraphAccess {
   caCertPem: string;
 }
 
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
-  return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage.rss())) };
-}
-
-async function openBenchDatabase(database: BenchDatabase): Promise<{ db: Database; drop(): Promise<void> }> {
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  if (database === 'postgres') {
-    const knexFactory = (await import('knex')).default;
-    const name = 'switchboard_bench_entra';
-    const server = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
-    const admin = knexFactory({ client: 'pg', connection: `${server}/postgres`, pool: { min: 0, max: 1 } });
-    await admin.raw(`drop database if exists ${name} with (force)`);
-    await admin.raw(`create database ${name}`);
-    const db = await openDatabase({ databaseUrl: `${server}/${name}`, poolMax: 4 });
-    return {
-      db,
-      async drop() {
-        await db.close();
-        await admin.raw(`drop database if exists ${name} with (force)`).catch(() => undefined);
-        await admin.destroy();
-      },
-    };
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-entra-'));
-  const db = await openDatabase({ dataDir: dir });
-  return {
-    db,
-    async drop() {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** The child: full run, then (after the parent changed `changes` users) an incremental one. */
 async function childRun(database: BenchDatabase, users: number, changes: number, graph: GraphAccess, askForChanges: () => Promise<void>): Promise<EntraSyncFigures> {
-  const { db, drop } = await openBenchDatabase(database);
+  const { db, drop } = await openBenchDatabase(database, 'switchboard_bench_entra');
   try {
     await migrateLatest(db.knex);
     const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Bench' }).returning('id');

@@ -94,19 +94,19 @@ export function rssSampler(): { stop(): number } {
   return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage.rss())) };
 }
 
-/** A scratch database for one bench run (PostgreSQL: created and dropped; PGlite: a temp dir). */
-export async function openBenchDatabase(database: BenchDatabase): Promise<{ db: Database; drop(): Promise<void> }> {
+/** A scratch database for one bench run (PostgreSQL `name`: created and dropped; PGlite: a temp dir). */
+export async function openBenchDatabase(database: BenchDatabase, name: string = DB_NAME): Promise<{ db: Database; drop(): Promise<void> }> {
   if (database === 'postgres') {
     const server = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
     const admin = knexFactory({ client: 'pg', connection: `${server}/postgres`, pool: { min: 0, max: 1 } });
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`);
-    await admin.raw(`create database ${DB_NAME}`);
-    const db = await openDatabase({ databaseUrl: `${server}/${DB_NAME}`, poolMax: 4 });
+    await admin.raw(`drop database if exists ${name} with (force)`);
+    await admin.raw(`create database ${name}`);
+    const db = await openDatabase({ databaseUrl: `${server}/${name}`, poolMax: 4 });
     return {
       db,
       async drop() {
         await db.close();
-        await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
+        await admin.raw(`drop database if exists ${name} with (force)`).catch(() => undefined);
         await admin.destroy();
       },
     };

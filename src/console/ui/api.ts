@@ -82,7 +82,8 @@ export function scim(accountId: string) {
   return {
     get: (path: string, query: Record<string, string | number | undefined> = {}, signal?: AbortSignal) => {
       const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, String(v));
+      // An empty value is sent: `cursor=` asks for the first page of cursor paging (RFC 9865).
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
       const qs = q.toString();
       return call('GET', `${base}${path}${qs ? `?${qs}` : ''}`, undefined, signal) as Promise<Json>;
     },
