@@ -13,7 +13,7 @@
  *   POST  /Users                                        one statement: insert users + user_emails
  *   PATCH /Users/{id}  (replace of a top-level string)  one statement: update … returning
  *
- * totalResults comes from a scalar count subquery for filtered lists and from accounts.user_count otherwise.
+ * totalResults comes from a scalar count subquery for filtered lists and from the account's user count shards otherwise.
  * Run alone: FLOOR_DATABASE_URL=… FLOOR_ACCOUNT_ID=… FLOOR_TOKEN=… npx tsx bench/floor-server.ts
  */
 import http from 'node:http';
@@ -149,8 +149,8 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
       params.push(built.value);
     }
     // totalResults in the same round trip: an uncorrelated scalar subquery (one InitPlan, run once) counting the
-    // filter, or the kept accounts.user_count. (count(*) over () would make the page query read every match.)
-    const total = filterText ? `(select count(*) from users u where u.account_id = $1${where})` : '(select user_count from accounts where id = $1)';
+    // filter, or the kept user count (account_user_counts). (count(*) over () would make the page query read every match.)
+    const total = filterText ? `(select count(*) from users u where u.account_id = $1${where})` : '(select coalesce(sum(user_count), 0)::int from account_user_counts where account_id = $1)';
     const cursor = query.get('cursor');
     if (cursor !== null) {
       let after = '';

@@ -11,12 +11,14 @@
  *   pbx-sync    full sync of a 10,000- and 100,000-row MiVB export over SFTP (real sshd) vs the LDAP full sync's users/s in
  *               the same run (the floor, target ≥ 90 %), peak RSS of each size, the unchanged export (idle, < 100 ms), and
  *               1,000 changed rows (the connector's read and the whole run apart); on PostgreSQL (bench/pbx-sync.ts)
+ *   post-load   POST /Users as an identity provider at 8 concurrent into one account: users/s per block of 10,000, last ÷ first
+ *               (target ≥ 0.90: writes do not serialise on the account) (bench/post-load.ts)
  *   actions     bench/actions-throughput.ts, when that file exists
  *   csv-import  POST /Imports of 10,000 and 100,000 rows vs COPY of the same rows into the same tables (the floor), peak RSS of
  *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
  *   console     the admin console in Chromium: JavaScript shipped sign-in → Users page vs 150 KB, the Users page's first list and
  *               search-as-you-type results vs their GET /Users alone (the floor), 100,000 users on PostgreSQL (bench/console.ts)
- * Options: --only=<name>[,<name>…]  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
+ * Options: --only=<name>[,<name>…]  --post-users=N --post-block=N (post-load, default 100000 and 10000)  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
  *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --pbx=N (largest MiVB export, default 100000)  --console-users=N (default 100000)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
@@ -96,6 +98,13 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       const largest = Number(arg('pbx') ?? 100_000);
       console.log('PBX sync: a MiVB users export over SFTP (OpenSSH sshd; the sync in a child per size, batches of 1,000) vs the LDAP full sync of the same size in this run:');
       await benchPbxSync({ sizes: [...new Set([Math.min(10_000, largest), largest])], changes: 1_000, ldapEntries: largest });
+    },
+  },
+  {
+    name: 'post-load',
+    async run() {
+      const { benchPostLoad, printPostLoad } = await import('./post-load.js');
+      printPostLoad(await benchPostLoad({ users: Number(arg('post-users') ?? 100_000), block: Number(arg('post-block') ?? 10_000), concurrency: 8 }));
     },
   },
   {

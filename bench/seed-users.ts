@@ -4,7 +4,7 @@
  * `data` in the same statement. The rows have the shape UserService.apply() writes for an admin writer (source
  * `local`, version 1, `data` = the cleaned document without id/meta/groups/password, one user_emails row per
  * email with its position). Row triggers are off while a batch is inserted (the per-row user_count trigger is
- * quadratic in one big transaction); accounts.user_count is then raised by the batch size, the count the trigger
+ * quadratic in one big transaction); the account's user count is then raised by the batch size, the count the trigger
  * keeps. No audit_log rows are written.
  *
  * Works on PostgreSQL and PGlite (any knex). Run:
@@ -120,7 +120,11 @@ export async function seedUsers(knex: Knex, options: SeedOptions): Promise<SeedR
       await trx.raw('set local session_replication_role = replica');
       await trx.raw(sql, { accountId: options.accountId, from, to, base, updatedBy: options.updatedBy ?? 'seed', domain: options.domain ?? 'corp.example' });
       await trx.raw('set local session_replication_role = origin');
-      await trx('accounts').where({ id: options.accountId }).increment('user_count', to - from + 1);
+      await trx.raw(
+        `insert into account_user_counts as c (account_id, shard, user_count) values (?, 0, ?)
+         on conflict (account_id, shard) do update set user_count = c.user_count + excluded.user_count`,
+        [options.accountId, to - from + 1],
+      );
     });
   }
   await knex.raw('analyze users');

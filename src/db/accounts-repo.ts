@@ -11,14 +11,22 @@ interface AccountRow {
   name: string;
   external_id: string | null;
   settings: Partial<AccountSettings>;
-  user_count: number;
+  /** Read with the row from account_user_counts (userCountSql); absent right after an insert (a new account has none). */
+  user_count?: number;
   version: number;
   created_at: Date;
   updated_at: Date;
 }
 
 const table = 'accounts';
-const columns = ['id', 'parent_id', 'type', 'name', 'external_id', 'settings', 'user_count', 'version', 'created_at', 'updated_at'];
+const columns = ['id', 'parent_id', 'type', 'name', 'external_id', 'settings', 'version', 'created_at', 'updated_at'];
+
+/**
+ * The number of users of the account whose id is `idExpr`: the sum of its shards in account_user_counts (kept by
+ * the users table's triggers, 16 rows per account so that concurrent writers never queue on one row; see
+ * migrations/20261207000000_shard_user_count.ts).
+ */
+export const userCountSql = (idExpr: string): string => `(select coalesce(sum(c.user_count), 0)::int from account_user_counts c where c.account_id = ${idExpr})`;
 
 function toAccount(row: AccountRow, subscriptions: Subscription[]): Account {
   return {
@@ -29,7 +37,7 @@ function toAccount(row: AccountRow, subscriptions: Subscription[]): Account {
     externalId: row.external_id,
     settings: withDefaults(row.settings),
     subscriptions,
-    userCount: row.user_count,
+    userCount: row.user_count ?? 0,
     version: row.version,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
@@ -52,7 +60,7 @@ async function subscriptionsOf(db: Executor, ids: string[]): Promise<Map<string,
 }
 
 const findOneSql = (forUpdate: boolean) =>
-  `select ${columns.map((c) => `a.${c}`).join(', ')},
+  `select ${columns.map((c) => `a.${c}`).join(', ')}, ${userCountSql('a.id')} as user_count,
           (select coalesce(json_agg(json_build_object('product', s.product, 'seats', s.seats) order by s.product), '[]'::json)
              from account_subscriptions s where s.account_id = a.id) as subscriptions
      from accounts a where a.id = ?${forUpdate ? ' for update of a' : ''}`;
@@ -86,7 +94,7 @@ export const accountsRepo = {
   },
 
   async findOperator(db: Executor): Promise<Account | undefined> {
-    const row = (await db(table).where({ type: 'operator' }).first(columns)) as AccountRow | undefined;
+    const row = (await db(`${table} as a`).where({ 'a.type': 'operator' }).first([...columns.map((c) => `a.${c}`), db.raw(`${userCountSql('a.id')} as user_count`)])) as AccountRow | undefined;
     return row ? toAccount(row, []) : undefined;
   },
 
@@ -130,6 +138,7 @@ export const accountsRepo = {
     if (changes.externalId !== undefined) patch.external_id = changes.externalId;
     if (changes.settings !== undefined) patch.settings = JSON.stringify(changes.settings);
     const [row] = (await db(table).where({ id }).update(patch).returning(columns)) as AccountRow[];
+    if (row) row.user_count = Number(((await db.raw(`select ${userCountSql('?')} as n`, [id])) as { rows: { n: number }[] }).rows[0]?.n ?? 0);
     if (changes.subscriptions !== undefined) await replaceSubscriptions(db, id, changes.subscriptions);
     return toAccount(row, (await subscriptionsOf(db, [id])).get(id) ?? []);
   },
@@ -156,7 +165,7 @@ export const accountsRepo = {
     const [{ n }] = (await base.clone().count({ n: '*' })) as { n: number | string }[];
     const rows = (await base
       .clone()
-      .select(columns.map((c) => `a.${c}`))
+      .select([...columns.map((c) => `a.${c}`), db.raw(`${userCountSql('a.id')} as user_count`)])
       .orderBy([{ column: 'a.created_at' }, { column: 'a.id' }])
       .offset(options.offset)
       .limit(options.limit)) as AccountRow[];

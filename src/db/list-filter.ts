@@ -1,5 +1,6 @@
 import { parseScimFilter } from '../domain/scim-filter.js';
 import { compileFilter } from './scim-filter-sql.js';
+import { userCountSql } from './accounts-repo.js';
 import { columnMapping, groupsMapping, usersMapping } from './resource-mappings.js';
 import { resourceTypes } from '../domain/scim-schemas.js';
 import { checkUserFilterRules } from '../domain/user-filter-rules.js';
@@ -14,7 +15,7 @@ const mappings = {
     name: 'a.name',
     type: 'a.type',
     parentId: 'a.parent_id',
-    userCount: 'a.user_count',
+    userCount: userCountSql('a.id'),
     'meta.created': 'a.created_at',
     'meta.lastModified': 'a.updated_at',
   }),

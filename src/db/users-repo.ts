@@ -7,7 +7,7 @@ import { sourceLinksRepo } from './source-links-repo.js';
 import { derivedColumns, extensionsOf, valueRowsOf, type UniqueHolder, type UniqueValue } from '../domain/user-document.js';
 import type { PlannedWrite } from '../domain/write-plan.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
-import { isUuid } from './accounts-repo.js';
+import { isUuid, userCountSql } from './accounts-repo.js';
 
 export type JsonObject = Record<string, unknown>;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -205,7 +205,7 @@ export type ListedUser = UserView & { sortValue: string | null; total?: number }
 function totalColumn(accountId: string, where: ListQuery['where']): { sql: string; bindings: readonly unknown[] } {
   return where
     ? { sql: `(select count(*) from users as u where u.account_id = ? and (${where.sql})) as total_results`, bindings: [accountId, ...where.bindings] }
-    : { sql: '(select user_count from accounts where id = ?) as total_results', bindings: [accountId] };
+    : { sql: `${userCountSql('?::uuid')} as total_results`, bindings: [accountId] };
 }
 
 export const usersRepo = {
@@ -401,8 +401,8 @@ export const usersRepo = {
 
   async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
     if (!where) {
-      const row = (await db('accounts').where({ id: accountId }).first('user_count')) as { user_count: number } | undefined;
-      return row?.user_count ?? 0;
+      const rows = await selectRows<{ n: number }>(db, `select ${userCountSql('?::uuid')} as n`, [accountId]);
+      return Number(rows[0]?.n ?? 0);
     }
     const rows = await selectRows<{ n: number | string }>(db, `select count(*) as n from users as u where u.account_id = ? and (${where.sql})`, [accountId, ...where.bindings]);
     return Number(rows[0].n);

@@ -4,6 +4,7 @@ import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../supp
 import { parseScimFilter } from '../../src/domain/scim-filter.js';
 import { compileFilter, sortExpression, type ResourceSqlMapping } from '../../src/db/scim-filter-sql.js';
 import { columnMapping, groupsMapping, usersMapping } from '../../src/db/resource-mappings.js';
+import { userCountSql } from '../../src/db/accounts-repo.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { resourceTypes } from '../../src/scim/schemas.js';
 
@@ -340,7 +341,7 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
 
   it('when numbers and uuid columns of a column mapping are filtered, then they compare numerically and safely', async () => {
     const accounts = columnMapping(resourceTypes.account, 'a', {
-      id: 'a.id', name: 'a.name', type: 'a.type', parentId: 'a.parent_id', userCount: 'a.user_count', 'meta.created': 'a.created_at',
+      id: 'a.id', name: 'a.name', type: 'a.type', parentId: 'a.parent_id', userCount: userCountSql('a.id'), 'meta.created': 'a.created_at',
     });
     const run = async (filter: string) => {
       const { sql, bindings } = compileFilter(parseScimFilter(filter), accounts);
