@@ -150,6 +150,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       log: quietKnexLog,
       connection: { connectionString: options.databaseUrl, ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}) },
       pool: { min: 0, max: options.poolMax ?? 10 },
+      // A request waiting for a connection (the database gone, the pool exhausted) answers 503 after 10 s, not 60.
+      acquireConnectionTimeout: 10_000,
     });
     return { knex, kind: 'postgres', close: () => knex.destroy() };
   }

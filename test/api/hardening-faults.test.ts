@@ -35,7 +35,8 @@ function heldFor(port: number, drip: (socket: net.Socket) => void): Promise<{ ms
 }
 
 describe(`hardening: faults (${testDatabaseKind})`, () => {
-  it('when the database goes away while running, then every request answers 503 with Retry-After and a SCIM error, unknown tokens too', async () => {
+  it('when the database goes away while running, then every request answers 503 with Retry-After and a SCIM error, unknown tokens too', async function () {
+    this.timeout(180_000);
     const t = await createTestApp();
     const a = await createAccountWithToken(t, { name: 'Outage', type: 'customer' });
     await takeAwayDatabase(t.db);

@@ -79,7 +79,9 @@ describe('compileFilter (SQL shape)', () => {
   it('when id is compared with a non-uuid, then the condition is false without a binding', () => {
     expect(compile('id eq "42"')).to.deep.equal({ sql: 'false', bindings: [] });
     expect(compile('id ne "42"')).to.deep.equal({ sql: '(not false)', bindings: [] });
-    expect(compile('id eq "0B9A7C1E-1111-4111-8111-111111111111"')).to.deep.equal({
+    // id is caseExact (RFC 7643 §3.1): a uuid in upper case names no resource (issue 13).
+    expect(compile('id eq "0B9A7C1E-1111-4111-8111-111111111111"')).to.deep.equal({ sql: 'false', bindings: [] });
+    expect(compile('id eq "0b9a7c1e-1111-4111-8111-111111111111"')).to.deep.equal({
       sql: 'u.id = ?::uuid', bindings: ['0b9a7c1e-1111-4111-8111-111111111111'],
     });
   });
