@@ -186,7 +186,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (bootstrapToken !== undefined && bootstrapToken.length < 32) {
     throw new ConfigError('SWITCHBOARD_BOOTSTRAP_TOKEN must be at least 32 characters long');
   }
-  const host = env.HOST || '0.0.0.0';
+  // Loopback unless told otherwise: a fresh clone is a development setup whose mailed links may name the
+  // listening address; a server meant for others sets HOST (and PUBLIC_URL, without which link emails are refused).
+  const host = env.HOST || '127.0.0.1';
   const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, '');
   return {
     port,
