@@ -3,23 +3,15 @@ import type { Executor, Trx } from '../db/database.js';
 import type { Knex } from 'knex';
 import { usersRepo } from '../db/users-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
+import { registrationLinksRepo, type LinkPurpose, type LinkRow } from '../db/registration-links-repo.js';
 import type { Clock } from '../lib/clock.js';
 import { withDefaults, type AccountSettings } from '../domain/account.js';
 import { hashPassword } from './user-service.js';
 
-export type LinkPurpose = 'register' | 'reset';
+export type { LinkPurpose, LinkRow };
 export const LINK_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const hashToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
-
-export interface LinkRow {
-  accountId: string;
-  id: string;
-  userId: string;
-  purpose: LinkPurpose;
-  expiresAt: Date;
-  usedAt: Date | null;
-}
 
 export type LinkState = { state: 'valid'; link: LinkRow } | { state: 'gone'; reason: string };
 
@@ -34,24 +26,14 @@ export class RegistrationService {
   async createLink(trx: Executor, accountId: string, userId: string, purpose: LinkPurpose, actionId?: string): Promise<{ token: string; expiresAt: Date }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const expiresAt = new Date(this.clock.now().getTime() + LINK_TTL_MS);
-    await trx('registration_links').insert({ account_id: accountId, user_id: userId, purpose, token_hash: hashToken(token), action_id: actionId ?? null, expires_at: expiresAt });
+    await registrationLinksRepo.insert(trx, { accountId, userId, purpose, tokenHash: hashToken(token), actionId, expiresAt });
     return { token, expiresAt };
   }
 
   async lookup(db: Executor, token: string, purpose: LinkPurpose, forUpdate = false): Promise<LinkState> {
     if (!/^[\w-]{20,100}$/.test(token)) return { state: 'gone', reason: 'This link is not valid.' };
-    const q = db('registration_links').where({ token_hash: hashToken(token), purpose }).first();
-    if (forUpdate) q.forUpdate();
-    const row = (await q) as Record<string, unknown> | undefined;
-    if (!row) return { state: 'gone', reason: 'This link is not valid.' };
-    const link: LinkRow = {
-      accountId: row.account_id as string,
-      id: row.id as string,
-      userId: row.user_id as string,
-      purpose: row.purpose as LinkPurpose,
-      expiresAt: new Date(row.expires_at as string),
-      usedAt: row.used_at ? new Date(row.used_at as string) : null,
-    };
+    const link = await registrationLinksRepo.findByHash(db, hashToken(token), purpose, { forUpdate });
+    if (!link) return { state: 'gone', reason: 'This link is not valid.' };
     if (link.usedAt) return { state: 'gone', reason: 'This link has already been used.' };
     if (link.expiresAt.getTime() <= this.clock.now().getTime()) return { state: 'gone', reason: 'This link has expired.' };
     if (link.purpose === 'reset') {
@@ -67,12 +49,9 @@ export class RegistrationService {
    * welcome email), and on an account that has turned SSO on since, passwords belong to its identity provider.
    */
   private async resetRefusal(db: Executor, link: LinkRow): Promise<string | undefined> {
-    const row = (await db('users as u')
-      .join('accounts as a', 'a.id', 'u.account_id')
-      .where({ 'u.account_id': link.accountId, 'u.id': link.userId })
-      .first('u.registered', 'a.settings')) as { registered: boolean; settings: Partial<AccountSettings> | null } | undefined;
+    const row = await registrationLinksRepo.userFacts(db, link.accountId, link.userId);
     if (!row) return undefined; // consume() answers for a user that no longer exists
-    if (withDefaults(row.settings).sso) return 'Passwords of this account are managed by its identity provider (single sign-on); reset yours there.';
+    if (withDefaults(row.settings as Partial<AccountSettings> | null).sso) return 'Passwords of this account are managed by its identity provider (single sign-on); reset yours there.';
     if (!row.registered) return 'This user no longer has a platform account, so its password cannot be reset; ask your administrator to send a new welcome email.';
     return undefined;
   }
@@ -92,7 +71,7 @@ export class RegistrationService {
       if (!user) return { state: 'gone', reason: 'The user of this link no longer exists.' } as LinkState;
       const now = this.clock.now();
       await usersRepo.setRegistration(trx, link.accountId, link.userId, true, passwordHash, { updatedBy: `link:${purpose}`, at: now });
-      await trx('registration_links').where({ account_id: link.accountId, id: link.id }).update({ used_at: now });
+      await registrationLinksRepo.markUsed(trx, link.accountId, link.id, now);
       await auditRepo.record(trx, { accountId: link.accountId, actor: `user:${link.userId}`, action: purpose === 'register' ? 'user.register' : 'user.password_reset', targetType: 'User', targetId: link.userId }, now);
       return found;
     });

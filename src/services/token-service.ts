@@ -7,6 +7,7 @@ import { canIssueRole, manageableRoles, roleFitsAccount, type Principal, type Ro
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import { tokensRepo, type TokenRecord } from '../db/tokens-repo.js';
+import { usersRepo } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { TtlCache } from '../lib/ttl-cache.js';
@@ -103,7 +104,7 @@ export class TokenService {
       }
       if (input.role === 'user') {
         if (!input.userId) throw new DomainError('invalidValue', 'A token with role user needs userId: the user it acts as');
-        const user = await trx('users').where({ account_id: accountId, id: input.userId }).first('id').catch(() => undefined);
+        const user = await usersRepo.findById(trx, accountId, input.userId).catch(() => undefined);
         if (!user) throw new DomainError('invalidValue', `userId ${input.userId} is not a user of this account`);
       } else if (input.userId) {
         throw new DomainError('invalidValue', 'userId is only for tokens with role user');
