@@ -29,7 +29,7 @@ export const sourceResourceType: ResourceTypeDef = {
     description: 'A configured source of users.',
     attributes: [
       attr('name', 'string', 'Name of the source, unique in the account.', { required: true }),
-      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap', 'entra'], caseExact: true }),
+      attr('kind', 'string', 'Connector kind.', { required: true, mutability: 'immutable', canonicalValues: ['ldap', 'entra', 'mivb', 'micloud'], caseExact: true }),
       attr('config', 'complex', "Connector configuration (the connector's configSchema); secrets such as bindPassword are write-only and never returned.", { required: true }),
       attr('schedule', 'string', 'Cron expression (node-cron) for scheduled incremental runs; absent for manual runs only.'),
       attr('enabled', 'boolean', 'Scheduled runs happen only when enabled.'),
@@ -44,6 +44,7 @@ export const sourceResourceType: ResourceTypeDef = {
           attr('state', 'string', 'idle, running, failed or waiting_for_confirmation (deletion threshold).', ro),
           attr('consecutiveFailures', 'integer', 'Failed runs in a row.', ro),
           attr('nextRetryAt', 'dateTime', 'Earliest next scheduled run after failures (back-off).', ro),
+          attr('nextRunAt', 'dateTime', 'When the scheduler will next start a run (the first cron tick not skipped by back-off); absent when not scheduled or disabled.', ro),
           attr('lastError', 'string', 'Error of the last run.', ro),
           attr('hasState', 'boolean', 'A cursor is saved: incremental runs continue from it.', ro),
         ],

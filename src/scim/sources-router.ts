@@ -13,7 +13,7 @@ import { SOURCE_URN, sourceResourceType, sourceResourceTypeFor } from '../domain
 
 type JsonObject = Record<string, unknown>;
 
-export function toSourceResource(source: SourceRecord, config: JsonObject, scimBase: string): JsonObject {
+export function toSourceResource(source: SourceRecord, config: JsonObject, scimBase: string, nextRunAt?: Date): JsonObject {
   return {
     schemas: [SOURCE_URN],
     id: source.id,
@@ -29,6 +29,7 @@ export function toSourceResource(source: SourceRecord, config: JsonObject, scimB
       state: source.status,
       consecutiveFailures: source.consecutiveFailures,
       ...(source.nextRetryAt ? { nextRetryAt: source.nextRetryAt.toISOString() } : {}),
+      ...(nextRunAt ? { nextRunAt: nextRunAt.toISOString() } : {}),
       ...(source.lastError ? { lastError: source.lastError } : {}),
       hasState: source.state !== null && source.state !== undefined,
     },
@@ -90,7 +91,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
   const send = (req: Request, res: Response, status: number, source: SourceRecord) => {
     const { scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes).apply(toSourceResource(source, deps.sources.redacted(source), scimBase));
+    const body = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes).apply(toSourceResource(source, deps.sources.redacted(source), scimBase, deps.sources.nextRunAt(source)));
     const headers: Record<string, string> = { ETag: etagOf(source.version) };
     if (status === 201) headers.Location = `${scimBase}/Sources/${source.id}`;
     sendScim(res, status, body, headers);
@@ -103,7 +104,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
     if (params.filter) throw new DomainError('invalidFilter', 'Sources cannot be filtered; list them all (an account has few)');
     const page = await deps.sources.list(accountId, params.startIndex - 1, params.count);
     const projection = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes);
-    sendScim(res, 200, listResponse(page.sources.map((s) => projection.apply(toSourceResource(s, deps.sources.redacted(s), scimBase))), page.total, params.startIndex));
+    sendScim(res, 200, listResponse(page.sources.map((s) => projection.apply(toSourceResource(s, deps.sources.redacted(s), scimBase, deps.sources.nextRunAt(s)))), page.total, params.startIndex));
   });
 
   router.post('/Sources', async (req, res) => {

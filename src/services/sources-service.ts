@@ -12,6 +12,7 @@ import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-
 import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
+import { nextScheduledRun } from '../domain/schedule.js';
 import { SecretBox } from '../lib/secret-box.js';
 
 export interface SourceInput {
@@ -65,6 +66,11 @@ export class SourcesService {
     private readonly connectors: ReadonlyMap<string, Connector>,
     private readonly secrets: SecretBox,
   ) {}
+
+  /** When the scheduler will next start a run of this source (undefined: not scheduled). */
+  nextRunAt(source: SourceRecord): Date | undefined {
+    return nextScheduledRun(source, this.clock.now());
+  }
 
   /** The configuration a connector reads: its secrets opened. */
   plainConfig(source: SourceRecord): Record<string, unknown> {

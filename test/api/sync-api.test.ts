@@ -47,6 +47,12 @@ describe('Sources and SyncRuns API', () => {
     expect(created.body.config).to.include({ url: slapd.url, bindDn: slapd.bindDn });
     expect(created.body.config).to.not.have.property('bindPassword');
     expect(created.body.status).to.include({ state: 'idle', consecutiveFailures: 0, hasState: false });
+    // Every 15 minutes: the next run is the first quarter hour after now on the server's clock.
+    const nextRunAt = new Date(created.body.status.nextRunAt);
+    const now = t.clock.now().getTime();
+    expect(nextRunAt.getTime()).to.be.above(now).and.at.most(now + 15 * 60_000);
+    expect(nextRunAt.getMinutes() % 15).to.equal(0);
+    expect(nextRunAt.getSeconds()).to.equal(0);
     expect(created.body.deleteThreshold).to.deep.equal({ count: 500, percent: 20 });
     expect(created.headers.location).to.match(/\/Sources\/[0-9a-f-]{36}$/);
     const got = await auth(t.request.get(`${base}/Sources/${created.body.id}`));

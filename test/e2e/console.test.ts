@@ -395,7 +395,7 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await page.getByRole('link', { name: 'Sources' }).click();
     const source = page.getByRole('article', { name: 'Head office LDAP' });
     await source.waitFor();
-    expect(await source.locator('dl.facts').innerText()).to.match(/Last run\s+never/).and.match(/on schedule 0 2 \* \* \*/);
+    expect(await source.locator('dl.facts').innerText()).to.match(/Last run\s+never/).and.match(/Next run\s+.*\(schedule 0 2 \* \* \*\)/);
     await source.getByRole('button', { name: 'Run full sync now' }).click();
     await source.locator('tbody tr', { hasText: 'failed' }).waitFor({ timeout: 20_000 });
     expect(await source.locator('dl.facts').innerText()).to.match(/Last run\s+failed/);
