@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 // The core store: accounts, users (typed columns for what is filtered, sorted or unique; jsonb for the rest),
 // multi-valued attributes that are filtered as rows, groups with members as rows, tokens and the audit log.
-// Every tenant table carries account_id and leads its keys with it (ARCHITECTURE §1, §2).
+// Every tenant table carries account_id and leads its keys with it (README, design decisions, §2).
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw('create extension if not exists pg_trgm');

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 // Sources that feed users, the per-source staging copy of each record linked to one core user, and run history
-// (ARCHITECTURE §4–5). The SCIM push of an identity provider is a source too: kind 'scim', one per account.
+// (README, design decisions–5). The SCIM push of an identity provider is a source too: kind 'scim', one per account.
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// The mail outbox (ARCHITECTURE §6): an email is a row written in the transaction of the action that causes it,
+// The mail outbox (README, design decisions): an email is a row written in the transaction of the action that causes it,
 // then delivered by a worker over SMTP. A row is claimed (status sending, lease_until set) before it is sent and
 // marked sent as soon as the server accepts it, so a restart neither loses nor repeats a message.
 

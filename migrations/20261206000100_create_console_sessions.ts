@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// The admin console's sign-in sessions (ARCHITECTURE §9) and the failed sign-in counters behind its back-off.
+// The admin console's sign-in sessions (README, design decisions) and the failed sign-in counters behind its back-off.
 // A session's cookie secret is stored as a SHA-256 only, like tokens; the CSRF token is no credential on its own
 // (it is useless without the HttpOnly cookie) and is kept in clear so every page load can be given it.
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// Write-backs to phone systems (ARCHITECTURE §6, §7): the seed's MiVB username, set by an admin together with the
+// Write-backs to phone systems (README, design decisions, §7): the seed's MiVB username, set by an admin together with the
 // MiVoice Business service, is written in the transaction of that edit and delivered by a worker as a MiCollab
 // bulk-provisioning file. One row per user and kind (the unique index), so it is applied once and never again.
 

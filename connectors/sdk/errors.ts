@@ -1,4 +1,4 @@
-/** Typed connector errors: a closed set of kinds the engine translates once (STYLE principle 8). */
+/** Typed connector errors: a closed set of kinds the engine translates once. */
 export type ConnectorErrorKind = 'config' | 'auth' | 'network' | 'protocol';
 
 export class ConnectorError extends Error {

@@ -1,5 +1,5 @@
 /**
- * A connector over a CSV export (ARCHITECTURE §7): the transport, the content hash, the streaming parse and
+ * A connector over a CSV export (README, design decisions): the transport, the content hash, the streaming parse and
  * the checks are here once; a file connector supplies its columns and a pure row mapper.
  *
  * A read fetches the export into a temporary file while hashing it (the export is never held in memory), then

@@ -1,5 +1,5 @@
 /**
- * Where a file connector finds its export (ARCHITECTURE §7): the configuration every file-based connector
+ * Where a file connector finds its export (README, design decisions): the configuration every file-based connector
  * shares, and its validation. `location` is `sftp://user@host:port/absolute/path`, `https://…` or `file:///…`;
  * with `pattern` it names a directory and the newest file matching the glob is read.
  */

@@ -1,5 +1,5 @@
 /**
- * The connector contract (ARCHITECTURE §5, STYLE principle 5): a connector only extracts.
+ * The connector contract (README, design decisions): a connector only extracts.
  * It declares a configuration schema, checks a configuration, and reads its source as a stream
  * of records, deletions and state checkpoints. The sync engine owns matching, ownership, writes,
  * cursors and the decision to delete. Nothing here imports from `src/`.
@@ -64,7 +64,7 @@ export interface ScimAttributes {
 
 /**
  * Keys the engine may use to match a record to an existing user when no link by anchor exists
- * (ARCHITECTURE §4). `externalId` is the value a SCIM client would have pushed as `externalId`
+ * (README, design decisions). `externalId` is the value a SCIM client would have pushed as `externalId`
  * for this person (for directories: the anchor).
  */
 export interface HardKeys {

@@ -1,5 +1,5 @@
 /**
- * The contract suite every connector passes (STYLE principle 10): call
+ * The contract suite every connector passes: call
  * `describeConnectorContract(name, setup)` from the connector's test file; `setup` starts the
  * source (a real one where possible) once for the suite.
  */

@@ -1,5 +1,5 @@
 /**
- * Where each SCIM attribute lives in SQL, as data (ARCHITECTURE §3): typed columns for hot attributes, rows
+ * Where each SCIM attribute lives in SQL, as data (README, design decisions): typed columns for hot attributes, rows
  * for emails, phone numbers, extensions and group members, jsonb under `data` for the rest. The filter
  * compiler and sortExpression (scim-filter-sql.ts) read these mappings; nothing else knows the layout.
  */

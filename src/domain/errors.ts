@@ -1,5 +1,5 @@
 /**
- * Typed errors inside, translated once at each edge (STYLE §8). Each kind maps to one HTTP status and,
+ * Typed errors inside, translated once at each edge. Each kind maps to one HTTP status and,
  * where RFC 7644 §3.12 defines one, one scimType.
  */
 export type ScimType =

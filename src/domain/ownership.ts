@@ -1,5 +1,5 @@
 /**
- * Which source owns which attribute (ARCHITECTURE §4): data plus one pure function. Attribute keys are
+ * Which source owns which attribute (README, design decisions): data plus one pure function. Attribute keys are
  * top-level SCIM attribute names, URN-qualified for extension attributes.
  */
 export type SourceKind = 'scim' | 'ldap' | 'entra' | 'mivb' | 'micloud' | 'csv';

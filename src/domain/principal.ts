@@ -1,4 +1,4 @@
-/** Who is calling: resolved from a bearer token (ARCHITECTURE §2). */
+/** Who is calling: resolved from a bearer token (README, design decisions). */
 export type Role = 'operator' | 'partner-admin' | 'account-admin' | 'provisioning' | 'user';
 export const roles: readonly Role[] = ['operator', 'partner-admin', 'account-admin', 'provisioning', 'user'];
 export type AccountType = 'operator' | 'partner' | 'customer';

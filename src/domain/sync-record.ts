@@ -1,5 +1,5 @@
 /**
- * The pure parts of a sync run (ARCHITECTURE §5): what a record writes (merge over the current document), whether
+ * The pure parts of a sync run (README, design decisions): what a record writes (merge over the current document), whether
  * it changed (its hash), what it reports (the diff), which keys match it to a user, and the deletion threshold's
  * arithmetic. The engine (src/sync/) does the I/O around these.
  */

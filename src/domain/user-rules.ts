@@ -1,5 +1,5 @@
 /**
- * The seed's user rules (../shared/seed/managing-users.txt), each one pure function over facts: the write plan,
+ * The rules of the product's Users page (the seed: README › Admin operations and Roles), each one pure function over facts: the write plan,
  * the Users page actions, the DELETE route and the /Me routes call these and nothing else decides them. The
  * facts (an account, a count of holders, the other admins) are gathered by services/rule-facts.ts.
  *

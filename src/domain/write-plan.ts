@@ -1,5 +1,5 @@
 /**
- * The one write plan (STYLE principle 3): every user write, whoever makes it (SCIM push, admin edit, Users page
+ * The one write plan: every user write, whoever makes it (SCIM push, admin edit, Users page
  * action, sync engine, CSV import), is planned here, then written by one repository call (usersRepo.writePlanned).
  * Pure: no query, no clock, no random id. It runs in three steps, so that the caller asks the database only for
  * the facts the items in hand need:

@@ -1,5 +1,5 @@
 /**
- * scimmy's schema definitions, for input coercion (ARCHITECTURE §3: scimmy on the schema and input side). The schema
+ * scimmy's schema definitions, for input coercion (README, design decisions: scimmy on the schema and input side). The schema
  * data itself lives in src/domain/scim-schemas.ts: our own schemas are built here from that data, the RFC 7643 core
  * ones are scimmy's (test/unit/scim-schemas.test.ts holds both equal to the data served).
  */

@@ -61,7 +61,7 @@ export interface OpenSession {
 export const SIGN_IN_REFUSED = 'The email or password is incorrect, or this account cannot sign in to the console.';
 
 /**
- * Console sessions (ARCHITECTURE §9): a platform account (an Account Admin of a customer account or a user of a
+ * Console sessions (README, design decisions): a platform account (an Account Admin of a customer account or a user of a
  * partner account) or an operator's token signs in once; the browser then holds a random secret in an HttpOnly
  * cookie, stored here only as its SHA-256, and a CSRF token it sends back on every request.
  */

@@ -101,7 +101,7 @@ export class UserService {
   }
 
   /**
-   * The single write path for users (STYLE principle 3): SCIM pushes, admin edits, the Users page actions, sync
+   * The single write path for users: SCIM pushes, admin edits, the Users page actions, sync
    * runs and CSV imports all end here, for one user or many, in the caller's transaction. Each item is planned by
    * the pure write plan (ownership, the seed's rules, uniqueness, audit) over the facts it needs, then the items
    * that pass are written by one repository call; a refused item is left unwritten with its error and the others

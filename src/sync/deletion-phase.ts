@@ -1,5 +1,5 @@
 /**
- * The deletion phase of a run (ARCHITECTURE §5, STYLE principle 7): after a complete read, or on the read's
+ * The deletion phase of a run (README, design decisions): after a complete read, or on the read's
  * explicit deletes, the linked users not seen are deactivated (active:false through the write path, the link
  * marked missing) unless that is more than the source's threshold; users missing longer than the grace period
  * are deleted by the seed's delete rules. The final checkpoint is saved with the last deactivations.

@@ -1,5 +1,5 @@
 /**
- * Matching a batch's records that have no link by anchor to existing users (ARCHITECTURE §4): hard keys
+ * Matching a batch's records that have no link by anchor to existing users (README, design decisions): hard keys
  * (externalId, employeeNumber) first, then, when the source allows it, soft keys (emails, userName), each only
  * when exactly one user answers; several are an error on the record, never a merge, and a user already linked to
  * another record of the source is not claimed twice.

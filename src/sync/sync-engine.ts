@@ -1,6 +1,6 @@
 import type { SecretBox } from '../lib/secret-box.js';
 /**
- * The sync engine's runner (ARCHITECTURE §5): runs one source. The connector only extracts; the runner takes the
+ * The sync engine's runner (README, design decisions): runs one source. The connector only extracts; the runner takes the
  * source's lock, records the run, streams the connector's read into batches, and finishes the run; the jobs of a
  * run live in their own modules:
  *

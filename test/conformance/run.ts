@@ -1,6 +1,7 @@
 /**
  * npm run conformance: starts Switchboard on a fresh embedded database and runs Microsoft's SCIM reference
- * Postman collection (../shared/conformance) against a customer account with a provisioning token, as Entra ID
+ * Postman collection (test/conformance/, from AzureAD/SCIMReferenceCode, MIT licence) against a customer account
+ * with a provisioning token, as Entra ID
  * would use it. Exits non-zero when an assertion fails that is not listed, with its reason, in README.md.
  */
 import fs from 'node:fs';
@@ -13,16 +14,8 @@ import { startServer } from '../../src/server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const COLLECTION_FILE = 'microsoft-scim-reference.postman_collection.json';
-/**
- * The collection lives beside the checkout (../shared/conformance/); CONFORMANCE_COLLECTION names another file,
- * and /work/shared is where this machine kind keeps it when the checkout sits elsewhere (a clone in a temp dir).
- */
-const candidates = [
-  process.env.CONFORMANCE_COLLECTION,
-  path.resolve(here, '../../../shared/conformance', COLLECTION_FILE),
-  path.join('/work/shared/conformance', COLLECTION_FILE),
-].filter((c): c is string => typeof c === 'string' && c !== '');
-const collection = candidates.find((c) => fs.existsSync(c)) ?? candidates[0]!;
+/** The collection is kept in the repository beside this file; CONFORMANCE_COLLECTION runs another copy of it. */
+const collection = process.env.CONFORMANCE_COLLECTION || path.join(here, COLLECTION_FILE);
 const folders = ['Endpoint tests', 'User tests', 'Group tests', 'ComplexAttribute tests', 'User tests with garbage', 'Group tests with garbage', 'Teardown garbage'];
 
 /** Assertions that encode Microsoft's own server rather than the RFC; each is explained in README.md. */
@@ -59,7 +52,7 @@ export const acceptedFailures: Record<string, string> = {
 };
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(collection)) throw new Error(`Conformance collection not found; looked at ${candidates.join(', ')} (set CONFORMANCE_COLLECTION)`);
+  if (!fs.existsSync(collection)) throw new Error(`Conformance collection not found at ${collection} (CONFORMANCE_COLLECTION names another copy)`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-conformance-'));
   const bootstrap = `sb_conformance_${'x'.repeat(40)}`;
   const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SWITCHBOARD_BOOTSTRAP_TOKEN: bootstrap, LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
