@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
-import { ConnectorConfigError, validateConfig, type ConfigProperty, type ConfigSchema } from '../sdk/index.js';
+import { attributeMapProperties as mapProperties, ConnectorConfigError, USER_MAP_TARGETS, validateConfig, type ConfigSchema } from '../sdk/index.js';
 
 export type EntraCloud = 'global' | 'usgov' | 'china';
 
@@ -16,21 +16,7 @@ export const CLOUD_HOSTS: Record<EntraCloud, { authorityUrl: string; graphUrl: s
  * every value of a multi-valued property (`businessPhones`), the others the first. The anchor is always `id`
  * and the manager always the `manager` navigation property: neither is configurable.
  */
-export const MAP_TARGETS = [
-  'userName',
-  'name.givenName',
-  'name.familyName',
-  'name.formatted',
-  'displayName',
-  'title',
-  'active',
-  'emails.work',
-  'phoneNumbers.work',
-  'mobileNumber',
-  'employeeNumber',
-  'department',
-  'extensions',
-] as const;
+export const MAP_TARGETS = USER_MAP_TARGETS;
 export type MapTarget = (typeof MAP_TARGETS)[number];
 
 /** Target → Graph property (`onPremisesExtensionAttributes.extensionAttribute1` for a nested one), or null when unmapped. */
@@ -85,12 +71,7 @@ const GRAPH_PROPERTY = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$/;
 /** Where the credential goes: the sign-in host (a cloud or an override) for a tenant and an application. */
 const SECRET_SENT_TO = ['cloud', 'authorityUrl', 'tenantId', 'clientId', 'caCertPem'] as const;
 
-const attributeMapProperties = Object.fromEntries(
-  MAP_TARGETS.map((target): [string, ConfigProperty] => [
-    target,
-    { type: 'string', description: `Graph user property for ${target} (a.b for a property of a complex one); empty to leave ${target} unmapped.` },
-  ]),
-);
+const attributeMapProperties = mapProperties(MAP_TARGETS, (target) => `Graph user property for ${target} (a.b for a property of a complex one); empty to leave ${target} unmapped.`);
 
 export const entraConfigSchema: ConfigSchema = {
   type: 'object',

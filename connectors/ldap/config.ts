@@ -1,6 +1,6 @@
 import { FilterParser } from 'ldapts';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
-import { ConnectorConfigError, validateConfig, type ConfigProperty, type ConfigSchema } from '../sdk/index.js';
+import { attributeMapProperties as mapProperties, ConnectorConfigError, USER_MAP_TARGETS, validateConfig, type ConfigSchema } from '../sdk/index.js';
 
 export type LdapFlavor = 'openldap' | 'ad';
 
@@ -16,23 +16,7 @@ export type AdChangeTracking = 'usn' | 'dirsync';
  * attributes by their short name) or the anchor. `emails.work` and `phoneNumbers.work` take every
  * value of the attribute; the others take the first value.
  */
-export const MAP_TARGETS = [
-  'anchor',
-  'userName',
-  'name.givenName',
-  'name.familyName',
-  'name.formatted',
-  'displayName',
-  'title',
-  'active',
-  'emails.work',
-  'phoneNumbers.work',
-  'mobileNumber',
-  'employeeNumber',
-  'department',
-  'manager',
-  'extensions',
-] as const;
+export const MAP_TARGETS = ['anchor', ...USER_MAP_TARGETS, 'manager'] as const;
 export type MapTarget = (typeof MAP_TARGETS)[number];
 
 /** Target → LDAP attributes in fallback order (the first one present wins); `[]` means unmapped. */
@@ -86,12 +70,7 @@ export interface LdapConfig {
   connectTimeoutMs: number;
 }
 
-const attributeMapProperties = Object.fromEntries(
-  MAP_TARGETS.map((target): [string, ConfigProperty] => [
-    target,
-    { type: 'string', description: `LDAP attribute for ${target}; several separated by commas are tried in order; empty to leave ${target} unmapped.` },
-  ]),
-);
+const attributeMapProperties = mapProperties(MAP_TARGETS, (target) => `LDAP attribute for ${target}; several separated by commas are tried in order; empty to leave ${target} unmapped.`);
 
 export const ldapConfigSchema: ConfigSchema = {
   type: 'object',

@@ -9,3 +9,4 @@ export * from './file-connector.js';
 export { hostKeyFingerprint } from './sftp-transport.js';
 export * from './guid.js';
 export * from './phone.js';
+export * from './attribute-map.js';
