@@ -51,7 +51,7 @@ export async function benchActionsThroughput(users = 10000): Promise<ActionsThro
 
     // Setup through the single write path, 500 users per transaction.
     const setupStart = performance.now();
-    const writer = { type: 'admin' as const, actor: 'bench-setup' };
+    const writer = { type: 'admin' as const, via: 'token' as const, actor: 'bench-setup' };
     for (let start = 0; start < users; start += SETUP_BATCH) {
       await t.deps.users.transaction(async (trx) => {
         for (let i = start; i < Math.min(users, start + SETUP_BATCH); i++) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { defaultConsoleDir } from './console/paths.js';
 import { roles, type Role } from './domain/principal.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from './domain/audit.js';
 import { parseSecretKey, SecretKeyError } from './lib/secret-box.js';
 
 /** Everything the process reads from its environment, parsed and validated once. */
@@ -34,6 +35,8 @@ export interface Config {
   };
   schedulerEnabled: boolean;
   mailWorkerEnabled: boolean;
+  /** Days audit events are kept (AUDIT_RETENTION_DAYS); older ones are pruned by a job started with the scheduler. */
+  auditRetentionDays: number;
   /** The built admin console served at `/` (src/console/build.ts writes it). */
   consoleDir: string;
   /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, 1),
     consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
     session: { idleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1) * 60_000, absoluteMs: integer(env, 'SESSION_MAX_HOURS', 12, 1) * 3600_000 },
     limits: {

@@ -8,10 +8,11 @@ import type { Config } from './config.js';
 import { connectorRegistry, type ConnectorRegistry } from './connectors.js';
 import { migrateLatest, openDatabase, type Database } from './db/database.js';
 import { actionResourceType } from './domain/action-schema.js';
+import { auditEventResourceType } from './domain/audit.js';
 import type { ResourceTypeDef } from './domain/scim-schema.js';
 import { sourceResourceType, syncRunResourceType } from './domain/sync-schema.js';
 import type { FlatScimRoute } from './http/direct-dispatch.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './services/metrics.js';
 import { RateLimits } from './http/rate-limits.js';
 import { createLimiter } from './db/rate-limit-store.js';
 import { readOrCreateKeyFile, SecretBox } from './lib/secret-box.js';
@@ -22,6 +23,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { accountsRouter } from './scim/accounts-router.js';
 import { actionsRouter } from './scim/actions-router.js';
+import { auditEventsRouter } from './scim/audit-events-router.js';
 import { discoveryRouter } from './scim/discovery-router.js';
 import { groupsRouter } from './scim/groups-router.js';
 import { importResourceType } from './domain/import-schema.js';
@@ -33,6 +35,7 @@ import { tokensRouter } from './scim/tokens-router.js';
 import { usersReadRoutes, usersRouter, type UsersRouterDeps } from './scim/users-router.js';
 import { AccountService } from './services/account-service.js';
 import { ActionService } from './services/action-service.js';
+import { AuditService } from './services/audit-service.js';
 import { GroupService } from './services/group-service.js';
 import { ImportService, type WelcomeCreatedUser } from './services/import-service.js';
 import { createMailerFromConfig, type Mailer } from './services/mail/mailer.js';
@@ -83,6 +86,8 @@ export interface Deps {
   readonly scheduler: SyncScheduler;
   /** Delivers the write-back outbox (the MiVB username as a MiCollab provisioning file); started with the scheduler. */
   readonly writeBack: WriteBackWorker;
+  /** The audit trail's reads (/AuditEvents) and its retention. */
+  readonly audit: AuditService;
   readonly mailer: Mailer;
   readonly mailWorker: MailWorker;
   /** Resource types served, in discovery order. */
@@ -130,7 +135,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   // 2. Services (the repositories are stateless modules of src/db/, called with the database or a transaction).
   const connectors = overrides.connectors ?? connectorRegistry();
-  const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec));
+  const metrics = createMetrics({ db: knex, dbKind: db.kind, clock });
+  const { telemetry } = metrics;
+  const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec), telemetry);
   const tokens = new TokenService(knex, clock, logger);
   const accounts = new AccountService(knex, clock);
   const users = new UserService(knex, clock, config.limits.maxMultiValues);
@@ -140,20 +147,21 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
   const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
   const actions = new ActionService({
-    db: knex, clock, logger, users, registration, linkBase: config.linkBase,
+    db: knex, clock, logger, users, registration, linkBase: config.linkBase, telemetry,
   });
   const welcomeCreatedUser: WelcomeCreatedUser = (trx, account, user, writer) => actions.welcomeCreatedUser(trx, account, user, writer);
   const imports = new ImportService({ db: knex, clock, logger, users, welcome: welcomeCreatedUser });
   const secrets = new SecretBox(config.secretKey ?? readOrCreateKeyFile(config.dataDir).key, config.previousSecretKeys);
   const sources = new SourcesService(knex, clock, connectors, secrets);
-  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors, secrets });
+  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors, secrets, telemetry });
   const syncRuns = new SyncRunsService({ db: knex, sources, runner: syncEngine });
   const scheduler = new SyncScheduler({ db: knex, engine: syncEngine, clock, logger, kinds: [...connectors.keys()] });
   const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors, secrets });
+  const audit = new AuditService({ db, clock, logger, retentionDays: config.auditRetentionDays });
 
   // 3. The HTTP surface.
   const usersDeps: UsersRouterDeps = { users, clock, maxResults, cursorTtlSeconds, welcomeCreatedUser };
-  const resourceTypes: readonly ResourceTypeDef[] = [...allResourceTypes, sourceResourceType, syncRunResourceType, actionResourceType, importResourceType];
+  const resourceTypes: readonly ResourceTypeDef[] = [...allResourceTypes, sourceResourceType, syncRunResourceType, actionResourceType, importResourceType, auditEventResourceType];
   const flatScimRoutes = usersReadRoutes(usersDeps);
   const scimRouters: readonly Router[] = [
     usersRouter(usersDeps),
@@ -162,6 +170,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     syncRunsRouter({ syncRuns, maxResults }),
     actionsRouter({ actions, maxResults }),
     importsRouter({ imports, maxBytes: config.importMaxBytes, maxResults, linkBase: config.linkBase }),
+    auditEventsRouter({ audit, clock, maxResults, cursorTtlSeconds }),
     discoveryRouter({ resourceTypes: () => resourceTypes, limits: config.scim }),
     accountsRouter({ accounts, maxResults }),
     tokensRouter({ tokens, maxResults }),
@@ -201,14 +210,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       stop: () => actions.drain(),
     },
     { name: 'sync-runs', start: () => undefined, stop: () => syncEngine.drain() },
-    ...(config.schedulerEnabled ? [scheduler, { name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() }] : []),
+    ...(config.schedulerEnabled ? [scheduler, { name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() }, audit.worker()] : []),
     ...(config.mailWorkerEnabled ? [{ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() }] : []),
     { name: 'mailer', start: () => undefined, stop: () => mailer.close() },
   ];
 
   return Object.freeze({
-    config, db, logger, clock, metrics: createMetrics(), rateLimits, secrets, connectors,
-    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
+    config, db, logger, clock, metrics, rateLimits, secrets, connectors,
+    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, audit, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {
       for (const worker of [...workers].reverse()) await worker.stop();

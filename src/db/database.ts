@@ -266,3 +266,25 @@ export async function selectRows<T>(db: Executor, sql: string, bindings: readonl
 export async function ping(db: Executor): Promise<void> {
   await db.raw('select 1');
 }
+
+/** knex's connection pool (tarn) as /metrics reports it: connections in use, idle, requests waiting for one, the cap. */
+export interface PoolStats {
+  used: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
+interface TarnPool {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+  max: number;
+}
+
+/** The pool's state now; undefined before knex has built its pool (no query yet) or after it is destroyed. */
+export function poolStats(knex: Knex): PoolStats | undefined {
+  const pool = (knex.client as { pool?: TarnPool | null }).pool;
+  if (!pool) return undefined;
+  return { used: pool.numUsed(), idle: pool.numFree(), waiting: pool.numPendingAcquires(), max: pool.max };
+}

@@ -3,6 +3,7 @@ import { compileFilter } from './scim-filter-sql.js';
 import { userCountSql } from './accounts-repo.js';
 import { columnMapping, groupsMapping, usersMapping } from './resource-mappings.js';
 import { resourceTypes } from '../domain/scim-schemas.js';
+import { auditEventResourceType } from '../domain/audit.js';
 import { checkUserFilterRules } from '../domain/user-filter-rules.js';
 
 /** SQL mappings per listable resource, built once: filters are compiled to SQL, never run in memory. */
@@ -28,6 +29,19 @@ const mappings = {
     lastUsedAt: 't.last_used_at',
     revokedAt: 't.revoked_at',
     'meta.created': 't.created_at',
+  }),
+  auditEvent: columnMapping(auditEventResourceType, 'a', {
+    id: { sql: 'a.id::text', type: 'text', nullable: false },
+    at: { sql: 'a.at', nullable: false },
+    actor: { sql: 'a.actor', nullable: false },
+    writer: { sql: 'a.writer', nullable: false },
+    action: { sql: 'a.action', nullable: false },
+    targetType: 'a.target_type',
+    targetId: 'a.target_id',
+    userId: 'a.user_id',
+    changedAttributes: { jsonb: "a.details->'changed'" },
+    'meta.created': 'a.at',
+    'meta.lastModified': 'a.at',
   }),
 };
 

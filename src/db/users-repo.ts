@@ -3,6 +3,7 @@ import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
 import { runAsOne, type Statement } from './statement.js';
 import { auditRepo } from './audit-repo.js';
+import type { AuditWriter } from '../domain/audit.js';
 import { sourceLinksRepo } from './source-links-repo.js';
 import { derivedColumns, extensionsOf, valueRowsOf, type UniqueHolder, type UniqueValue } from '../domain/user-document.js';
 import type { PlannedWrite } from '../domain/write-plan.js';
@@ -321,7 +322,7 @@ export const usersRepo = {
         ),
       ),
       ...auditRepo.recordManyStatements(
-        writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
+        writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, writer: w.audit.writer, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
       ),
     ];
     if (lastJoins) {
@@ -460,14 +461,19 @@ export const usersRepo = {
     return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
   },
 
-  async setRegistration(db: Executor, accountId: string, id: string, registered: boolean, passwordHash: string | null, meta: { updatedBy: string; at: Date }): Promise<void> {
+  /**
+   * Sets the user's registration and password, with its audit event: like writePlanned, the row's updated_by and
+   * updated_at (Modified By / On) are the event's actor and time.
+   */
+  async setRegistration(db: Executor, accountId: string, id: string, registered: boolean, passwordHash: string | null, event: { actor: string; writer: AuditWriter; action: string; changed: string[]; at: Date }): Promise<void> {
     await db('users').where({ account_id: accountId, id }).update({
       registered,
       password_hash: passwordHash,
       version: db.raw('version + 1'),
-      updated_by: meta.updatedBy,
-      updated_at: meta.at,
+      updated_by: event.actor,
+      updated_at: event.at,
     });
+    await auditRepo.record(db, { accountId, actor: event.actor, writer: event.writer, action: event.action, targetType: 'User', targetId: id, details: { changed: event.changed } }, event.at);
   },
 };
 

@@ -1,3 +1,5 @@
+import type { AuditWriter } from './audit.js';
+
 /**
  * Which source owns which attribute (README, design decisions): data plus one pure function. Attribute keys are
  * top-level SCIM attribute names, URN-qualified for extension attributes.
@@ -74,8 +76,16 @@ export function fieldOwners(links: readonly SourceLinkClaim[], policy: Precedenc
   return owners;
 }
 
-/** Who is writing: an admin (or anything local), or a source. */
-export type Writer = { type: 'admin'; actor: string } | { type: 'source'; actor: string; sourceId: string; kind: SourceKind };
+/**
+ * Who is writing: an admin (or anything local), or a source. `via`: the writer the audit trail records for a local
+ * change (domain/audit.ts: the console, a token, a CSV import, a registration link, the server).
+ */
+export type Writer = { type: 'admin'; actor: string; via: Exclude<AuditWriter, 'source'> } | { type: 'source'; actor: string; sourceId: string; kind: SourceKind };
+
+/** The writer the audit trail records for a change by `writer`. */
+export function auditWriterOf(writer: Writer): AuditWriter {
+  return writer.type === 'source' ? 'source' : writer.via;
+}
 
 export type JsonObject = Record<string, unknown>;
 

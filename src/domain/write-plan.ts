@@ -15,7 +15,8 @@
 import type { Account } from './account.js';
 import { checkResourceLimits, emailLengthViolation, repeatedEmail, withoutRepeatedEmails } from './attribute-limits.js';
 import { DomainError, uniquenessError } from './errors.js';
-import { changedAttributes, fieldOwners, ownableAttributes, resolveWrite, type FieldOwner, type SourceKind, type Writer } from './ownership.js';
+import type { AuditWriter } from './audit.js';
+import { auditWriterOf, changedAttributes, fieldOwners, ownableAttributes, resolveWrite, type FieldOwner, type SourceKind, type Writer } from './ownership.js';
 import { cleanDocument, EXTENSION_URNS, holdsAttribute, sameUniqueValues, uniqueValuesOf, type UniqueHolder, type UniqueValue } from './user-document.js';
 import {
   adminEntryViolation, extensionOf, isAccountAdmin, lastAdminViolation, licenceChanges, licenseRuleViolation, mivbUsernameViolation, normaliseMobile,
@@ -132,8 +133,8 @@ export interface PlannedWrite<C extends CurrentUser = CurrentUser> {
   at: Date;
   /** Source writers: the link to write. */
   link?: { sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null; anchorUnlinked: boolean };
-  /** The audit entry, when the users row changes. */
-  audit?: { action: string; details: JsonObject };
+  /** The audit entry, when the users row changes: written with the row, its `updatedBy` and `at` (Modified By / On). */
+  audit?: { action: string; writer: AuditWriter; details: JsonObject };
 }
 
 export type PlanOutcome<C extends CurrentUser = CurrentUser> = { ok: true; write: PlannedWrite<C> } | { ok: false; error: DomainError };
@@ -332,7 +333,8 @@ function planOne<C extends CurrentUser>(writer: Writer, p: PreparedWrite<C>, fac
     const anchor = item.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
     write.link = { sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, raw: item.raw ?? next, hash: item.linkHash ?? null, anchorUnlinked: item.anchorUnlinked === true };
   }
-  if (item.unregister) write.audit = { action: 'user.unregister', details: { reason: 'synced from a source: only the platform account is removed' } };
-  else if (user !== 'none') write.audit = { action: current ? 'user.update' : 'user.create', details: { changed, ...(p.ignored.length ? { ignored: p.ignored } : {}) } };
+  const via = auditWriterOf(writer);
+  if (item.unregister) write.audit = { action: 'user.unregister', writer: via, details: { changed, reason: 'synced from a source: only the platform account is removed' } };
+  else if (user !== 'none') write.audit = { action: current ? 'user.update' : 'user.create', writer: via, details: { changed, ...(p.ignored.length ? { ignored: p.ignored } : {}) } };
   return write;
 }

@@ -5,7 +5,7 @@ import type { RequestContext } from './request-context.js';
 import { authenticateScim, type ScimAuthDeps } from './auth.js';
 import { respondWithError } from './error-handler.js';
 import { instrumentRequest } from './instrumentation.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../services/metrics.js';
 
 /** An authenticated read, whichever way it arrived (express, or the direct dispatch). */
 export interface ScimRead {

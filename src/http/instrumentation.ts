@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../services/metrics.js';
 
 const REQUEST_ID = /^[\w.-]{1,128}$/;
 const UNLOGGED_PATHS = new Set(['/healthz', '/metrics']);

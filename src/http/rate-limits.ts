@@ -4,6 +4,7 @@ import type { RateLimitConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import { roles, type Principal, type Role } from '../domain/principal.js';
 import type { LimiterSpec } from '../db/rate-limit-store.js';
+import { noTelemetry, type Telemetry } from '../lib/telemetry.js';
 
 /**
  * Per-token and per-client-address request limits (README Security). A token may send `rate` requests per second
@@ -18,6 +19,7 @@ export class RateLimits {
   constructor(
     private readonly config: RateLimitConfig,
     createLimiter: (spec: LimiterSpec) => RateLimiterAbstract,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {
     if (!config.enabled) return;
     this.perRole = new Map(
@@ -33,17 +35,17 @@ export class RateLimits {
   /** One request by an authenticated token. */
   async request(principal: Principal): Promise<void> {
     const limiter = this.perRole?.get(principal.role);
-    if (limiter) await consume(limiter, principal.tokenId, `This token sent more than ${this.config.perRole[principal.role].burst} requests in ${this.windowOf(principal.role)}`);
+    if (limiter) await this.consume('token', limiter, principal.tokenId, `This token sent more than ${this.config.perRole[principal.role].burst} requests in ${this.windowOf(principal.role)}`);
   }
 
   /** One failed authentication from the request's client address. */
   async failedAuthentication(req: IncomingMessage): Promise<void> {
-    if (this.failedAuthLimiter) await consume(this.failedAuthLimiter, this.clientAddress(req), `More than ${this.config.failedAuthPerMinute} failed authentications in a minute from this address`);
+    if (this.failedAuthLimiter) await this.consume('failed_auth', this.failedAuthLimiter, this.clientAddress(req), `More than ${this.config.failedAuthPerMinute} failed authentications in a minute from this address`);
   }
 
   /** One request to a public registration or reset page. */
   async linkPage(req: IncomingMessage): Promise<void> {
-    if (this.linkPageLimiter) await consume(this.linkPageLimiter, this.clientAddress(req), `More than ${this.config.linkPagesPerMinute} registration or reset requests in a minute from this address`);
+    if (this.linkPageLimiter) await this.consume('link_pages', this.linkPageLimiter, this.clientAddress(req), `More than ${this.config.linkPagesPerMinute} registration or reset requests in a minute from this address`);
   }
 
   /**
@@ -59,20 +61,21 @@ export class RateLimits {
     return chain[chain.length - hops] ?? chain[0] ?? peer;
   }
 
+  private async consume(limit: string, limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
+    try {
+      await limiter.consume(key);
+    } catch (rejection) {
+      // Over the limit: the library rejects with the counter's state. A store error (the insurance limiter took over
+      // or failed too) is not the client's fault and does not refuse the request.
+      if (rejection instanceof RateLimiterRes) {
+        this.telemetry.rateLimitRefused(limit);
+        throw new DomainError('tooManyRequests', `${detail}; retry after the Retry-After delay`, { retryAfterSeconds: rejection.msBeforeNext / 1000 });
+      }
+    }
+  }
+
   private windowOf(role: Role): string {
     const { rate, burst } = this.config.perRole[role];
     return `${burst / rate} s (${rate} per second on average)`;
-  }
-}
-
-async function consume(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (rejection) {
-    // Over the limit: the library rejects with the counter's state. A store error (the insurance limiter took over
-    // or failed too) is not the client's fault and does not refuse the request.
-    if (rejection instanceof RateLimiterRes) {
-      throw new DomainError('tooManyRequests', `${detail}; retry after the Retry-After delay`, { retryAfterSeconds: rejection.msBeforeNext / 1000 });
-    }
   }
 }

@@ -6,7 +6,7 @@
  */
 import { Router, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
-import { hasCapability, writerOf } from '../domain/principal.js';
+import { auditActorOf, hasCapability } from '../domain/principal.js';
 import { contextOf } from '../http/request-context.js';
 import type { ActionService, StoredAction } from '../services/action-service.js';
 import { ACTION_URN } from '../domain/action-schema.js';
@@ -48,7 +48,7 @@ export function actionsRouter(deps: { actions: ActionService; maxResults: number
     const { accountId, principal, scimBase } = contextOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (Array.isArray(body.schemas) && !body.schemas.includes(ACTION_URN)) throw new DomainError('invalidValue', `schemas must include ${ACTION_URN}`);
-    const action = await deps.actions.run(accountId, writerOf(principal), { type: body.type, targets: body.targets, params: body.params });
+    const action = await deps.actions.run(accountId, auditActorOf(principal), { type: body.type, targets: body.targets, params: body.params });
     sendScim(res, 201, toActionResource(action, scimBase), { Location: `${scimBase}/Actions/${action.id}` });
   });
   router.get('/Actions', async (req, res) => {

@@ -35,3 +35,47 @@ export function decodeCursor(cursor: string, query: unknown[], now: Date, ttlSec
   if (now.getTime() / 1000 - body.t > ttlSeconds) throw new DomainError('expiredCursor', `The cursor has expired (after ${ttlSeconds} s); start again from the first page`);
   return { position: body.p, direction: body.d === 'previous' ? 'previous' : 'next' };
 }
+
+/** A row of a keyset-ordered list: its sort value as text and its id, what a cursor names. */
+export interface KeysetRow {
+  sortValue: string | null;
+  id: string;
+}
+
+/** One fetch of a keyset list: in `descending` order, after `after` when given, at most `limit` rows. */
+export type KeysetFetch<R extends KeysetRow> = (query: { descending: boolean; after?: CursorPosition; limit: number }) => Promise<R[]>;
+
+/**
+ * An RFC 9865 page of any keyset-ordered list: `cursor` '' is the first page; a next cursor continues forward,
+ * a previous one reads backward (the reverse order) and turns the rows round. Answers the page and the
+ * nextCursor / previousCursor members of the ListResponse. `queryKey` binds cursors to the query they came from.
+ */
+export async function cursorPage<R extends KeysetRow>(
+  request: { cursor: string; count: number; descending: boolean; queryKey: unknown[]; now: Date; ttlSeconds: number },
+  fetch: KeysetFetch<R>,
+): Promise<{ page: R[]; extra: { nextCursor?: string; previousCursor?: string } }> {
+  const { cursor, count, descending, queryKey, now } = request;
+  const positionOf = (row: R): CursorPosition => ({ value: row.sortValue, id: row.id });
+  const extra: { nextCursor?: string; previousCursor?: string } = {};
+  if (cursor !== '') {
+    const { position, direction } = decodeCursor(cursor, queryKey, now, request.ttlSeconds);
+    if (direction === 'previous') {
+      const back = await fetch({ descending: !descending, after: position, limit: count + 1 });
+      const page = back.slice(0, count).reverse();
+      if (page.length > 0) {
+        extra.nextCursor = encodeCursor(positionOf(page[page.length - 1]!), queryKey, now);
+        if (back.length > count) extra.previousCursor = encodeCursor(positionOf(page[0]!), queryKey, now, 'previous');
+      }
+      return { page, extra };
+    }
+    const rows = await fetch({ descending, after: position, limit: count + 1 });
+    const page = rows.slice(0, count);
+    if (rows.length > count && page.length > 0) extra.nextCursor = encodeCursor(positionOf(page[page.length - 1]!), queryKey, now);
+    if (page.length > 0) extra.previousCursor = encodeCursor(positionOf(page[0]!), queryKey, now, 'previous');
+    return { page, extra };
+  }
+  const rows = await fetch({ descending, limit: count + 1 });
+  const page = rows.slice(0, count);
+  if (rows.length > count && page.length > 0) extra.nextCursor = encodeCursor(positionOf(page[page.length - 1]!), queryKey, now);
+  return { page, extra };
+}

@@ -1,8 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
-import { hasCapability, writerOf } from '../domain/principal.js';
+import { auditActorOf, hasCapability } from '../domain/principal.js';
 import type { StoredGroup, GroupMember, ListedGroup } from '../db/groups-repo.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { cursorPage } from './cursor.js';
 import { sortExpression } from '../db/scim-filter-sql.js';
 import type { GroupService } from '../services/group-service.js';
 import { contextOf } from '../http/request-context.js';
@@ -85,19 +85,12 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     } else {
       // RFC 9865 cursors, as for users: a keyset position bound to the filter and sort it came from.
       const queryKey = [accountId, 'Groups', params.filter ?? '', params.sortBy ?? '', params.sortOrder];
-      const now = groups.now();
-      const at = params.cursor === '' ? undefined : decodeCursor(params.cursor, queryKey, now, cursorTtlSeconds);
-      const backwards = at?.direction === 'previous';
-      const rows = await groups.list(accountId, { ...base, descending: backwards ? !descending : descending, after: at?.position, limit: params.count + 1 });
-      const hasMore = rows.length > params.count;
-      page = rows.slice(0, params.count);
-      if (backwards) page.reverse();
-      const first = page[0];
-      const last = page[page.length - 1];
-      if (first && last) {
-        if (backwards ? true : hasMore) extra.nextCursor = encodeCursor({ value: last.sortValue, id: last.id }, queryKey, now);
-        if (backwards ? hasMore : at !== undefined) extra.previousCursor = encodeCursor({ value: first.sortValue, id: first.id }, queryKey, now, 'previous');
-      }
+      const paged = await cursorPage(
+        { cursor: params.cursor, count: params.count, descending, queryKey, now: groups.now(), ttlSeconds: cursorTtlSeconds },
+        (q) => groups.list(accountId, { ...base, ...q }),
+      );
+      page = paged.page;
+      Object.assign(extra, paged.extra);
     }
     const members = projection.includes('members') ? await groups.members(accountId, page.map((g) => g.id)) : undefined;
     const resources = page.map((g) => projection.apply(toGroupResource(g, members ? members.get(g.id) ?? [] : undefined, scimBase)));
@@ -117,7 +110,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     const { accountId, principal } = contextOf(res);
     const input = coerceResource(req.body, rt, scimmySchemas.group);
     const members = Array.isArray(input.members) ? (input.members as { value: string }[]) : [];
-    const group = await groups.create(accountId, writerOf(principal), {
+    const group = await groups.create(accountId, auditActorOf(principal), {
       displayName: String(input.displayName),
       externalId: typeof input.externalId === 'string' ? input.externalId : null,
       data: groupData(input),
@@ -134,7 +127,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     const { accountId, principal } = contextOf(res);
     const input = coerceResource(req.body, rt, scimmySchemas.group);
     const members = Array.isArray(input.members) ? (input.members as { value: string }[]) : [];
-    await groups.update(accountId, writerOf(principal), req.params.id, ifMatchVersion(req), () => ({
+    await groups.update(accountId, auditActorOf(principal), req.params.id, ifMatchVersion(req), () => ({
       displayName: String(input.displayName),
       externalId: typeof input.externalId === 'string' ? input.externalId : null,
       data: groupData(input),
@@ -147,7 +140,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
     requireGroups(res);
     const { accountId, principal } = contextOf(res);
     const ops = parsePatchRequest(req.body);
-    const version = await groups.update(accountId, writerOf(principal), req.params.id, ifMatchVersion(req), (current) => {
+    const version = await groups.update(accountId, auditActorOf(principal), req.params.id, ifMatchVersion(req), (current) => {
       const plan = planGroupPatch(ops, { id: current.id, displayName: current.displayName, externalId: current.externalId, data: current.data as never });
       const attrs = plan.attributes as JsonObject;
       return {
@@ -168,7 +161,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
   router.delete('/Groups/:id', async (req, res) => {
     requireGroups(res);
     const { accountId, principal } = contextOf(res);
-    await groups.delete(accountId, writerOf(principal), req.params.id, ifMatchVersion(req));
+    await groups.delete(accountId, auditActorOf(principal), req.params.id, ifMatchVersion(req));
     sendScim(res, 204);
   });
   refuseOtherMethods(router, '/Groups', ['GET', 'POST']);

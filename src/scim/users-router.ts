@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlatScimRoute } from '../http/direct-dispatch.js';
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
-import { hasCapability, writerOf, type Principal } from '../domain/principal.js';
+import { auditActorOf, hasCapability, writerOf, type Principal } from '../domain/principal.js';
 import type { Account } from '../domain/account.js';
 import { changedAttributes, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
@@ -13,7 +13,7 @@ import type { ListQuery, StoredUser } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, type RequestContext } from '../http/request-context.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { cursorPage } from './cursor.js';
 import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
@@ -52,7 +52,9 @@ function takePassword(body: unknown): string | undefined {
 }
 
 export async function writerFor(users: UserService, trx: Trx, accountId: string, principal: Principal): Promise<Writer> {
-  return principal.role === 'provisioning' ? users.scimWriter(trx, accountId, writerOf(principal)) : { type: 'admin', actor: writerOf(principal) };
+  if (principal.role === 'provisioning') return users.scimWriter(trx, accountId, writerOf(principal));
+  const { actor, writer } = auditActorOf(principal);
+  return { type: 'admin', actor, via: writer === 'source' ? 'token' : writer };
 }
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
@@ -76,30 +78,10 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
     return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
-  const now = deps.clock.now();
-  let rows;
-  if (params.cursor === '') {
-    rows = await list({ ...base, descending, limit: params.count + 1 });
-  } else {
-    const { position, direction } = decodeCursor(params.cursor, queryKey, now, deps.cursorTtlSeconds);
-    if (direction === 'previous') {
-      const back = await list({ ...base, descending: !descending, after: position, limit: params.count + 1 });
-      const hasMoreBack = back.length > params.count;
-      const page = back.slice(0, params.count).reverse();
-      const extra: JsonObject = {};
-      if (page.length > 0) {
-        extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
-        if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
-      }
-      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
-    }
-    rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
-  }
-  const hasMore = rows.length > params.count;
-  const page = rows.slice(0, params.count);
-  const extra: JsonObject = {};
-  if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
-  if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
+  const { page, extra } = await cursorPage(
+    { cursor: params.cursor, count: params.count, descending, queryKey, now: deps.clock.now(), ttlSeconds: deps.cursorTtlSeconds },
+    (q) => list({ ...base, ...q }),
+  );
   return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
 }
 

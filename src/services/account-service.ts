@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { canParent, defaultSettings, type Account, type AccountSettings, type Subscription } from '../domain/account.js';
 import { DomainError, notFound } from '../domain/errors.js';
-import type { AccountType, Principal } from '../domain/principal.js';
+import { auditActorOf, type AccountType, type Principal } from '../domain/principal.js';
 import { accountsRepo, isUuid } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import { licencesRepo } from '../db/licences-repo.js';
@@ -132,7 +132,7 @@ export class AccountService {
         subscriptions: input.subscriptions ?? [],
         updatedBy: actorOf(principal),
       });
-      await auditRepo.record(trx, { accountId: account.id, actor: actorOf(principal), action: 'account.create', targetType: 'Account', targetId: account.id, details: { name: input.name, type: input.type } });
+      await auditRepo.record(trx, { accountId: account.id, actor: actorOf(principal), writer: auditActorOf(principal).writer, action: 'account.create', targetType: 'Account', targetId: account.id, details: { name: input.name, type: input.type } });
       return account;
     });
   }
@@ -160,7 +160,7 @@ export class AccountService {
         await this.checkSeatsCoverLicences(trx, accountId, current.subscriptions, changes.subscriptions);
       }
       const updated = await accountsRepo.update(trx, accountId, changes, actorOf(principal));
-      await auditRepo.record(trx, { accountId, actor: actorOf(principal), action: 'account.update', targetType: 'Account', targetId: accountId, details: { changed: Object.keys(changes) } });
+      await auditRepo.record(trx, { accountId, actor: actorOf(principal), writer: auditActorOf(principal).writer, action: 'account.update', targetType: 'Account', targetId: accountId, details: { changed: Object.keys(changes) } });
       return updated;
     });
   }
@@ -226,7 +226,7 @@ export class AccountService {
       if (children > 0) throw new DomainError('conflict', `Account ${accountId} still owns ${children} account(s); delete or move them first`);
       await accountsRepo.delete(trx, accountId);
       const parent = current.parentId;
-      if (parent) await auditRepo.record(trx, { accountId: parent, actor: actorOf(principal), action: 'account.delete', targetType: 'Account', targetId: accountId, details: { name: current.name } });
+      if (parent) await auditRepo.record(trx, { accountId: parent, actor: actorOf(principal), writer: auditActorOf(principal).writer, action: 'account.delete', targetType: 'Account', targetId: accountId, details: { name: current.name } });
     });
     this.reachCache.delete(accountId);
   }

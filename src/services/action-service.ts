@@ -16,6 +16,8 @@ import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { usersRepo, type StoredUser } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { noTelemetry, type Telemetry } from '../lib/telemetry.js';
+import type { AuditActor } from '../domain/principal.js';
 import { compileListFilter } from '../db/list-filter.js';
 import { enqueue } from '../db/outbox-repo.js';
 import { actionsRepo } from '../db/actions-repo.js';
@@ -144,6 +146,8 @@ export interface ActionServiceOptions {
   registration: RegistrationService;
   /** Base of the links put in emails (config.linkBase); undefined refuses link emails with 409. */
   linkBase: string | undefined;
+  /** Where ended and refused actions are reported (/metrics). */
+  telemetry?: Telemetry;
 }
 
 /** Why link emails are refused without a configured base: the request's Host must not pick where links point. */
@@ -163,6 +167,7 @@ export class ActionService {
   private readonly users: UserService;
   private readonly registration: RegistrationService;
   private readonly linkBase: string | undefined;
+  private readonly telemetry: Telemetry;
   /** Background runs in progress in this process. */
   private readonly background = new Set<Promise<void>>();
 
@@ -173,11 +178,12 @@ export class ActionService {
     this.users = options.users;
     this.registration = options.registration;
     this.linkBase = options.linkBase?.replace(/\/+$/, '');
+    this.telemetry = options.telemetry ?? noTelemetry;
   }
 
   // ---------------------------------------------------------------------------------------------- running
 
-  async run(accountId: string, actor: string, input: { type: unknown; targets: unknown; params?: unknown }): Promise<StoredAction> {
+  async run(accountId: string, by: AuditActor, input: { type: unknown; targets: unknown; params?: unknown }): Promise<StoredAction> {
     if (typeof input.type !== 'string' || !(actionTypes as readonly string[]).includes(input.type)) {
       throw new DomainError('invalidValue', `type must be one of ${actionTypes.join(', ')}`);
     }
@@ -192,7 +198,9 @@ export class ActionService {
     const params = this.parseParams(type, (input.params ?? {}) as Record<string, unknown>);
     const account = await accountsRepo.findById(this.db, accountId);
     if (!account) throw notFound(`Account ${accountId}`);
-    const writer = { type: 'admin' as const, actor };
+    const { actor } = by;
+    // An action's own user changes are audited through the writer that asked for it (the console or a token).
+    const writer = { type: 'admin' as const, actor, via: by.writer === 'source' ? ('token' as const) : by.writer };
     const linkBase = this.linkBaseFor(type, params);
 
     const { users, missing } = await this.resolve(accountId, type, targets);
@@ -201,7 +209,8 @@ export class ActionService {
       await this.check(type, { account, accountId, actionId: '', writer, params, linkBase }, users);
     } catch (error) {
       if (error instanceof DomainError) {
-        await auditRepo.record(this.db, { accountId, actor, action: `action.${type}.refused`, targetType: 'Action', details: { targets, params, targeted, reason: error.detail } }, this.clock.now());
+        await auditRepo.record(this.db, { accountId, actor, writer: by.writer, action: `action.${type}.refused`, targetType: 'Action', details: { targets, params, targeted, reason: error.detail } }, this.clock.now());
+        this.telemetry.actionFinished(type, 'refused');
       }
       throw error;
     }
@@ -211,7 +220,7 @@ export class ActionService {
     const summary = summarise(targeted, []);
     const actionId = await this.db.transaction(async (trx) => {
       const id = await actionsRepo.insert(trx, accountId, { type, targets, params, summary, createdBy: actor }, now);
-      await auditRepo.record(trx, { accountId, actor, action: `action.${type}`, targetType: 'Action', targetId: id, details: { targets, params, targeted, background } }, now);
+      await auditRepo.record(trx, { accountId, actor, writer: by.writer, action: `action.${type}`, targetType: 'Action', targetId: id, details: { targets, params, targeted, background } }, now);
       return id;
     });
     const ctx: RunContext = { account, accountId, actionId, writer, params, linkBase };
@@ -246,7 +255,7 @@ export class ActionService {
       now,
     );
     for (const row of rows) {
-      await auditRepo.record(this.db, { accountId: row.accountId, actor: 'system', action: `action.${row.type}.failed`, targetType: 'Action', targetId: row.id, details: { error: 'interrupted' } }, now);
+      await auditRepo.record(this.db, { accountId: row.accountId, actor: 'system', writer: 'system', action: `action.${row.type}.failed`, targetType: 'Action', targetId: row.id, details: { error: 'interrupted' } }, now);
     }
     return rows.length;
   }
@@ -359,8 +368,9 @@ export class ActionService {
     const summary = summarise(targeted, results);
     await this.db.transaction(async (trx) => {
       await actionsRepo.finish(trx, ctx.accountId, ctx.actionId!, { status, error, summary, results }, now);
-      await auditRepo.record(trx, { accountId: ctx.accountId, actor: ctx.writer.actor, action: `action.${type}.${status}`, targetType: 'Action', targetId: ctx.actionId, details: { summary, ...(error ? { error } : {}) } }, now);
+      await auditRepo.record(trx, { accountId: ctx.accountId, actor: ctx.writer.actor, writer: ctx.writer.via, action: `action.${type}.${status}`, targetType: 'Action', targetId: ctx.actionId, details: { summary, ...(error ? { error } : {}) } }, now);
     });
+    this.telemetry.actionFinished(type, status);
   }
 
   // ------------------------------------------------------------------------------------ one user at a time

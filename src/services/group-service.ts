@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { DomainError, notFound } from '../domain/errors.js';
 import { auditRepo } from '../db/audit-repo.js';
+import type { AuditActor } from '../domain/principal.js';
 import { groupsRepo, type StoredGroup } from '../db/groups-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import type { Clock } from '../lib/clock.js';
@@ -62,11 +63,11 @@ export class GroupService {
     await groupsRepo.addMembers(trx, accountId, groupId, ids.map((id) => ({ id, type: types.get(id)! })));
   }
 
-  async create(accountId: string, actor: string, input: { displayName: string; externalId: string | null; data: Record<string, unknown>; members: { value: string }[] }): Promise<StoredGroup> {
+  async create(accountId: string, by: AuditActor, input: { displayName: string; externalId: string | null; data: Record<string, unknown>; members: { value: string }[] }): Promise<StoredGroup> {
     return this.db.transaction(async (trx) => {
-      const group = await groupsRepo.insert(trx, accountId, { ...input, updatedBy: actor, at: this.clock.now() });
+      const group = await groupsRepo.insert(trx, accountId, { ...input, updatedBy: by.actor, at: this.clock.now() });
       if (input.members.length > 0) await this.applyMembers(trx, accountId, group.id, { add: input.members, remove: [], removeAll: false });
-      await auditRepo.record(trx, { accountId, actor, action: 'group.create', targetType: 'Group', targetId: group.id, details: { displayName: input.displayName } }, this.clock.now());
+      await auditRepo.record(trx, { accountId, actor: by.actor, writer: by.writer, action: 'group.create', targetType: 'Group', targetId: group.id, details: { displayName: input.displayName } }, this.clock.now());
       return group;
     });
   }
@@ -74,7 +75,7 @@ export class GroupService {
   /** Read-modify-write under the row lock; `change` sees the current group and says what to do. */
   async update(
     accountId: string,
-    actor: string,
+    by: AuditActor,
     id: string,
     ifMatch: number | undefined,
     change: (current: StoredGroup) => { displayName: string; externalId: string | null; data: Record<string, unknown>; members: MemberChangeSet; attributesChanged: boolean },
@@ -91,10 +92,10 @@ export class GroupService {
       const membersChanged = !!m.replaceAll || m.removeAll || m.add.length > 0 || m.remove.length > 0;
       if (membersChanged) await this.applyMembers(trx, accountId, id, m);
       if (next.attributesChanged || membersChanged) {
-        await groupsRepo.update(trx, current, { displayName: next.displayName, externalId: next.externalId, data: next.data, updatedBy: actor, at: this.clock.now() });
+        await groupsRepo.update(trx, current, { displayName: next.displayName, externalId: next.externalId, data: next.data, updatedBy: by.actor, at: this.clock.now() });
         await auditRepo.record(
           trx,
-          { accountId, actor, action: 'group.update', targetType: 'Group', targetId: id, details: { added: m.add.length + (m.replaceAll?.length ?? 0), removed: m.removeAll ? 'all' : m.remove.length } },
+          { accountId, actor: by.actor, writer: by.writer, action: 'group.update', targetType: 'Group', targetId: id, details: { added: m.add.length + (m.replaceAll?.length ?? 0), removed: m.removeAll ? 'all' : m.remove.length } },
           this.clock.now(),
         );
         return current.version + 1;
@@ -103,14 +104,14 @@ export class GroupService {
     });
   }
 
-  async delete(accountId: string, actor: string, id: string, ifMatch?: number): Promise<void> {
+  async delete(accountId: string, by: AuditActor, id: string, ifMatch?: number): Promise<void> {
     await this.db.transaction(async (trx) => {
       const current = await groupsRepo.findById(trx, accountId, id, true);
       if (!current) throw notFound(`Group ${id}`);
       if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Group ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
       await this.refuseSourceOwned(trx, current);
       await groupsRepo.delete(trx, accountId, id);
-      await auditRepo.record(trx, { accountId, actor, action: 'group.delete', targetType: 'Group', targetId: id }, this.clock.now());
+      await auditRepo.record(trx, { accountId, actor: by.actor, writer: by.writer, action: 'group.delete', targetType: 'Group', targetId: id }, this.clock.now());
     });
   }
 }

@@ -116,7 +116,7 @@ export class ImportService {
       throw error;
     }
     const run: Run = {
-      request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(),
+      request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor, via: 'import' }, counts: emptyCounts(scan.rows), seen: new Map(),
     };
     const task = this.execute(run).finally(() => request.release?.());
     if (scan.rows > SYNC_ROW_LIMIT) {
@@ -159,7 +159,7 @@ export class ImportService {
       db, new Date(now.getTime() - INTERRUPTED_AFTER_MS), now, 'Interrupted: the server stopped while the import was running; the rows processed before are in results and were written',
     );
     for (const i of interrupted) {
-      await auditRepo.record(db, { accountId: i.accountId, actor: 'system', action: 'import.failed', targetType: 'Import', targetId: i.id, details: { error: 'interrupted' } }, now);
+      await auditRepo.record(db, { accountId: i.accountId, actor: 'system', writer: 'system', action: 'import.failed', targetType: 'Import', targetId: i.id, details: { error: 'interrupted' } }, now);
     }
     return { interrupted: interrupted.length, purged };
   }
@@ -242,7 +242,7 @@ export class ImportService {
       await auditRepo.record(
         trx,
         {
-          accountId: run.request.accountId, actor: run.request.actor, action: `import.${status}`, targetType: 'Import', targetId: run.importId,
+          accountId: run.request.accountId, actor: run.request.actor, writer: 'import', action: `import.${status}`, targetType: 'Import', targetId: run.importId,
           details: { counts: run.counts, dryRun: run.request.dryRun, mode: run.request.mode, ...(error ? { error } : {}) },
         },
         now,

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Executor, Trx } from '../db/database.js';
 import type { Knex } from 'knex';
 import { usersRepo } from '../db/users-repo.js';
-import { auditRepo } from '../db/audit-repo.js';
+import { SWITCHBOARD_URN } from '../domain/user-rules.js';
 import { registrationLinksRepo, type LinkPurpose, type LinkRow } from '../db/registration-links-repo.js';
 import type { Clock } from '../lib/clock.js';
 import { withDefaults, type AccountSettings } from '../domain/account.js';
@@ -70,9 +70,11 @@ export class RegistrationService {
       const user = await usersRepo.findById(trx, link.accountId, link.userId, { forUpdate: true });
       if (!user) return { state: 'gone', reason: 'The user of this link no longer exists.' } as LinkState;
       const now = this.clock.now();
-      await usersRepo.setRegistration(trx, link.accountId, link.userId, true, passwordHash, { updatedBy: `link:${purpose}`, at: now });
+      await usersRepo.setRegistration(trx, link.accountId, link.userId, true, passwordHash, {
+        actor: `user:${link.userId}`, writer: 'link', action: purpose === 'register' ? 'user.register' : 'user.password_reset',
+        changed: purpose === 'register' ? ['password', `${SWITCHBOARD_URN}:registered`] : ['password'], at: now,
+      });
       await registrationLinksRepo.markUsed(trx, link.accountId, link.id, now);
-      await auditRepo.record(trx, { accountId: link.accountId, actor: `user:${link.userId}`, action: purpose === 'register' ? 'user.register' : 'user.password_reset', targetType: 'User', targetId: link.userId }, now);
       return found;
     });
   }

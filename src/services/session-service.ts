@@ -120,7 +120,7 @@ export class SessionService {
     const now = this.clock.now();
     await this.db.transaction(async (trx) => {
       await sessionsRepo.end(trx, session.principal.accountId, session.id, now);
-      await auditRepo.record(trx, { accountId: session.principal.accountId, actor: actorOf(session), action: 'session.end', targetType: 'Session', targetId: session.id }, now);
+      await auditRepo.record(trx, { accountId: session.principal.accountId, actor: actorOf(session), writer: 'admin', action: 'session.end', targetType: 'Session', targetId: session.id }, now);
     });
   }
 
@@ -133,7 +133,7 @@ export class SessionService {
       await sessionsRepo.purge(trx, new Date(now.getTime() - KEEP_ENDED_MS));
       const sessionId = await sessionsRepo.insert(trx, { accountId: subject.accountId, secretHash: sha256(secret), csrfToken, role: subject.role, userId: subject.userId, tokenId: subject.tokenId, expiresAt, at: now });
       const actor = subject.userId ? `user:${subject.userId}` : `${subject.role}:${subject.tokenId}`;
-      await auditRepo.record(trx, { accountId: subject.accountId, actor, action: 'session.start', targetType: 'Session', targetId: sessionId }, now);
+      await auditRepo.record(trx, { accountId: subject.accountId, actor, writer: 'admin', action: 'session.start', targetType: 'Session', targetId: sessionId }, now);
       return sessionId;
     });
     const session = toOpen({ id, accountId: subject.accountId, accountType: subject.accountType, role: subject.role, userId: subject.userId ?? null, tokenId: subject.tokenId ?? null, csrfToken, createdAt: now, lastSeenAt: now, expiresAt, subjectValid: true });
@@ -164,7 +164,7 @@ export class SessionService {
 function toOpen(record: SessionRecord): OpenSession {
   return {
     id: record.id,
-    principal: { tokenId: record.tokenId ?? record.id, accountId: record.accountId, accountType: record.accountType, role: record.role },
+    principal: { tokenId: record.tokenId ?? record.id, accountId: record.accountId, accountType: record.accountType, role: record.role, session: true },
     csrfToken: record.csrfToken,
     userId: record.userId,
     expiresAt: record.expiresAt,

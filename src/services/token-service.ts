@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { DomainError, notFound } from '../domain/errors.js';
-import { canIssueRole, manageableRoles, roleFitsAccount, type Principal, type Role } from '../domain/principal.js';
+import { auditActorOf, canIssueRole, manageableRoles, roleFitsAccount, type Principal, type Role } from '../domain/principal.js';
 import { accountsRepo } from '../db/accounts-repo.js';
 import { auditRepo } from '../db/audit-repo.js';
 import { tokensRepo, type TokenRecord } from '../db/tokens-repo.js';
@@ -122,7 +122,7 @@ export class TokenService {
         expiresAt: input.expiresAt ?? null,
         createdBy,
       });
-      await auditRepo.record(trx, { accountId, actor: createdBy, action: 'token.create', targetType: 'Token', targetId: token.id, details: { role: input.role } });
+      await auditRepo.record(trx, { accountId, actor: createdBy, writer: issuer === 'bootstrap' ? 'system' : auditActorOf(issuer).writer, action: 'token.create', targetType: 'Token', targetId: token.id, details: { role: input.role } });
       return { token, secret };
     });
   }
@@ -133,7 +133,7 @@ export class TokenService {
       const token = await tokensRepo.findById(trx, accountId, tokenId, manageableRoles(issuer.role));
       if (!token) throw notFound(`Token ${tokenId}`);
       await tokensRepo.revoke(trx, accountId, tokenId, this.clock.now());
-      await auditRepo.record(trx, { accountId, actor: `${issuer.role}:${issuer.tokenId}`, action: 'token.revoke', targetType: 'Token', targetId: tokenId });
+      await auditRepo.record(trx, { accountId, actor: `${issuer.role}:${issuer.tokenId}`, writer: auditActorOf(issuer).writer, action: 'token.revoke', targetType: 'Token', targetId: tokenId });
     });
     this.cache.deleteWhere((entry) => entry?.principal.tokenId === tokenId);
   }

@@ -3,7 +3,7 @@ import argon2 from 'argon2';
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
 import { DomainError, notFound } from '../domain/errors.js';
-import type { Writer } from '../domain/ownership.js';
+import { auditWriterOf, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { deleteDecision, unregisteredDocument, type JsonObject } from '../domain/user-rules.js';
 import { factsNeeded, planWrites, prepareWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
@@ -201,12 +201,12 @@ export class UserService {
       switch (decision) {
         case 'delete':
           await usersRepo.delete(trx, accountId, id);
-          await auditRepo.record(trx, { accountId, actor: writer.actor, action: 'user.delete', targetType: 'User', targetId: id }, now);
+          await auditRepo.record(trx, { accountId, actor: writer.actor, writer: auditWriterOf(writer), action: 'user.delete', targetType: 'User', targetId: id }, now);
           return 'deleted';
         case 'unlink':
           if (writer.type !== 'source') throw new Error('only a source unlinks');
           await sourceLinksRepo.deleteForUser(trx, accountId, id, writer.sourceId);
-          await auditRepo.record(trx, { accountId, actor: writer.actor, action: 'user.unlink', targetType: 'User', targetId: id, details: { sourceId: writer.sourceId } }, now);
+          await auditRepo.record(trx, { accountId, actor: writer.actor, writer: auditWriterOf(writer), action: 'user.unlink', targetType: 'User', targetId: id, details: { sourceId: writer.sourceId } }, now);
           return 'unregistered';
         case 'unregister': {
           if (deleteOnly) {

@@ -28,7 +28,7 @@ export async function applySourceGroups(trx: Trx, scope: { accountId: string; so
   const counts: GroupCounts = { groupsCreated: 0, groupsUpdated: 0, groupsDeleted: 0 };
   const owned = await groupsRepo.ofSource(trx, accountId, sourceId);
   const audit = (action: string, group: StoredGroup, details: Record<string, unknown>) =>
-    auditRepo.record(trx, { accountId, actor, action, targetType: 'Group', targetId: group.id, details }, at);
+    auditRepo.record(trx, { accountId, actor, writer: 'source', action, targetType: 'Group', targetId: group.id, details }, at);
 
   // Every group first, so that nested groups resolve whatever order they came in.
   const created = new Set<string>();

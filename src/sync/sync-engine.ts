@@ -32,6 +32,7 @@ import { sourcesRepo, type SourceRecord } from '../db/sources-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { noTelemetry, type Telemetry } from '../lib/telemetry.js';
 import type { UserService } from '../services/user-service.js';
 import { BatchApplier } from './batch-applier.js';
 import { deletionPhase } from './deletion-phase.js';
@@ -56,6 +57,8 @@ export interface SyncEngineOptions {
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
+  /** Where ended runs are reported (/metrics). */
+  telemetry?: Telemetry;
 }
 
 /** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
@@ -167,6 +170,10 @@ export class SyncEngine {
       .recordOutcome(knex, accountId, source.id, { failed: status === 'failed', status: status === 'failed' ? 'failed' : status === 'stopped_deletion_threshold' ? 'waiting_for_confirmation' : 'idle', error, at })
       .catch((e) => log.error({ err: e }, 'could not record the source status'));
     log.info({ status, counts: ctx.counts }, 'sync run finished');
+    const { created, updated, unchanged, deactivated, deleted, quarantined, skipped } = ctx.counts;
+    (this.deps.telemetry ?? noTelemetry).syncRunFinished({
+      kind: source.kind, status, seconds: (at.getTime() - run.startedAt.getTime()) / 1000, outcomes: { created, updated, unchanged, deactivated, deleted, quarantined, skipped },
+    });
     return finished;
   }
 

@@ -410,7 +410,7 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
     it('when more than 500 users are targeted, then POST answers running and GET shows progress until the action completes', async function () {
       this.timeout(180_000);
       const a = await account('Bigco');
-      const writer = { type: 'admin' as const, actor: 'test-setup' };
+      const writer = { type: 'admin' as const, via: 'token' as const, actor: 'test-setup' };
       await deps.users.transaction(async (trx) => {
         for (let i = 0; i < 501; i++) {
           await deps.users.apply(trx, a.accountId, writer, undefined, { schemas: [USER], userName: `big${i}`, name: { givenName: `Big${i}`, familyName: 'Test' }, emails: [{ value: `big${i}@example.test`, primary: true }] });

@@ -67,7 +67,7 @@ describe(`seed: licence seats on user edits (${testDatabaseKind})`, () => {
   it('when an edit holds the last seat in an open transaction, then a second edit waits for it and is refused once it commits', async () => {
     const a = await licensedAccount('Race Co', 1, 2);
     const { users } = t.deps;
-    const writer = { type: 'admin' as const, actor: 'test' };
+    const writer = { type: 'admin' as const, via: 'token' as const, actor: 'test' };
     const withLicence = (user: StoredUser): Json => ({ ...user.doc, [EXT]: { ...((user.doc[EXT] as Json | undefined) ?? {}), licenses: [MTM] } });
     const first = await t.db.knex.transaction();
     let settled = false;

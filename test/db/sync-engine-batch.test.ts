@@ -99,7 +99,7 @@ describe('sync engine: batched apply sees earlier records of the same batch', ()
   });
 
   it('when an existing user matches by userName, then the batch links it; a record without anchor is quarantined alone', async () => {
-    const admin = { type: 'admin' as const, actor: 'admin:test' };
+    const admin = { type: 'admin' as const, via: 'token' as const, actor: 'admin:test' };
     await t.deps.db.knex.transaction((trx) => new UserService(t.deps.db.knex, t.clock).apply(trx, accountId, admin, undefined, { userName: 'old@example.com', name: { givenName: 'Old', familyName: 'Admin' }, emails: [{ value: 'old@example.com' }] }));
     const sourceId = await createSource();
     items = [record('o1', 'old@example.com', { title: 'Linked' }), { ...record('', 'none@example.com') }, record('n1', 'new@example.com')];

@@ -170,7 +170,7 @@ describe('sync engine: LDAP into the database', () => {
   });
 
   it('when a record soft-matches two users, then it is quarantined and the rest of the run goes on; one match links', async () => {
-    const admin = { type: 'admin' as const, actor: 'admin:test' };
+    const admin = { type: 'admin' as const, via: 'token' as const, actor: 'admin:test' };
     // user00005 matches one user by userName; user00006 matches one by userName and another by email.
     await knex().transaction(async (trx) => {
       await users.apply(trx, accountId, admin, undefined, { userName: 'user00005@example.com', name: { givenName: 'Five', familyName: 'Admin' }, emails: [{ value: 'user00005@example.com' }] });
@@ -192,7 +192,7 @@ describe('sync engine: LDAP into the database', () => {
   it('when an admin writes an LDAP-owned attribute it is refused; an unowned one is kept across a later sync', async () => {
     const sourceId = await createSource();
     await engine().run(accountId, sourceId, { mode: 'full' });
-    const admin = { type: 'admin' as const, actor: 'admin:test' };
+    const admin = { type: 'admin' as const, via: 'token' as const, actor: 'admin:test' };
     const user = await byUserName('user00003@example.com');
     let refused: unknown;
     await knex()

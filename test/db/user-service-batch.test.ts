@@ -53,7 +53,7 @@ describe('UserService.write: a batch has the same outcome as its items written o
     const writers: Record<string, Writer> = {
       ldap: { type: 'source', actor: 'source:ldap', sourceId: (ldap as { id: string }).id, kind: 'ldap' },
       csv: { type: 'source', actor: 'source:csv', sourceId: (csv as { id: string }).id, kind: 'csv' },
-      admin: { type: 'admin', actor: 'admin@example.com' },
+      admin: { type: 'admin', via: 'token', actor: 'admin@example.com' },
     };
     await users.transaction(async (trx) => {
       for (const [i, d] of seed.entries()) await users.apply(trx, accountId, writers.ldap!, undefined, d, { anchor: `seed${i}`, raw: { seed: i } });

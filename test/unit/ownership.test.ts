@@ -53,7 +53,7 @@ describe('ownership rules (pure)', () => {
     const current = { userName: 'a', title: 'Dev', emails: [{ value: 'a@x' }] };
 
     it('when an admin changes an attribute a source owns, then it is refused naming the owner; an unowned change passes', () => {
-      const admin: Writer = { type: 'admin', actor: 'admin:1' };
+      const admin: Writer = { type: 'admin', via: 'token', actor: 'admin:1' };
       const result = resolveWrite(owners, admin, current, { ...current, title: 'Boss', nickName: 'Al' }, EXTENSIONS);
       expect(result.refused).to.deep.equal([{ attribute: 'title', owner: { sourceId: 'ldap-1', kind: 'ldap' } }]);
       expect(result.next.nickName).to.equal('Al');

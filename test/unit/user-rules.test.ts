@@ -9,7 +9,7 @@ import {
 } from '../../src/domain/user-rules.js';
 
 const SW = 'urn:switchboard:scim:schemas:extension:2.0:User';
-const admin: Writer = { type: 'admin', actor: 'admin@example.com' };
+const admin: Writer = { type: 'admin', via: 'token', actor: 'admin@example.com' };
 const ldap: Writer = { type: 'source', actor: 'source:l', sourceId: 'l', kind: 'ldap' };
 
 function account(overrides: Partial<Account> = {}, settings: Partial<Account['settings']> = {}): Account {

@@ -5,7 +5,7 @@ import type { Writer } from '../../src/domain/ownership.js';
 import { factsNeeded, planWrites, prepareWrite, type CurrentUser, type PlanOutcome, type WriteFacts, type WriteItem } from '../../src/domain/write-plan.js';
 
 const SW = 'urn:switchboard:scim:schemas:extension:2.0:User';
-const admin: Writer = { type: 'admin', actor: 'admin@example.com' };
+const admin: Writer = { type: 'admin', via: 'token', actor: 'admin@example.com' };
 const ldap: Writer = { type: 'source', actor: 'source:l', sourceId: 'l', kind: 'ldap' };
 const doc = (userName: string, extra: Record<string, unknown> = {}) => ({ userName, name: { givenName: 'A', familyName: 'B' }, emails: [{ value: userName }], ...extra });
 const current = (id: string, d: Record<string, unknown>, version = 1): CurrentUser => ({ id, doc: d, version });
