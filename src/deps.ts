@@ -135,7 +135,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   // 2. Services (the repositories are stateless modules of src/db/, called with the database or a transaction).
   const connectors = overrides.connectors ?? connectorRegistry();
-  const metrics = createMetrics({ db: knex, dbKind: db.kind, clock });
+  const metrics = createMetrics({ db: knex, dbKind: db.kind });
   const { telemetry } = metrics;
   const rateLimits = new RateLimits(config.limits.rate, (spec) => createLimiter(db, spec), telemetry);
   const tokens = new TokenService(knex, clock, logger);

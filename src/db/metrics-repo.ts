@@ -20,16 +20,16 @@ export interface SourceLastSuccess {
 }
 
 export const metricsRepo = {
-  async outbox(db: Executor, now: Date): Promise<OutboxState> {
-    const rows = await selectRows<{ status: string; n: number | string; oldest: Date | string | null }>(
+  /** The age is the database's own: created_at is its now() when the message was queued. */
+  async outbox(db: Executor): Promise<OutboxState> {
+    const rows = await selectRows<{ status: string; n: number | string; age: number | string | null }>(
       db,
-      `select status, count(*) as n, min(created_at) filter (where status in ('pending', 'sending')) as oldest from outbox group by status`,
+      `select status, count(*) as n, extract(epoch from now() - min(created_at) filter (where status in ('pending', 'sending'))) as age from outbox group by status`,
       [],
     );
     const byStatus = new Map(rows.map((r) => [r.status, Number(r.n)]));
-    const oldest = rows.map((r) => (r.oldest === null ? undefined : new Date(r.oldest).getTime())).filter((t): t is number => t !== undefined);
-    const oldestPendingSeconds = oldest.length > 0 ? Math.max(0, (now.getTime() - Math.min(...oldest)) / 1000) : 0;
-    return { byStatus, oldestPendingSeconds };
+    const ages = rows.filter((r) => r.age !== null).map((r) => Number(r.age));
+    return { byStatus, oldestPendingSeconds: ages.length > 0 ? Math.max(0, ...ages) : 0 };
   },
 
   /** Sources that have had a successful run within the run history kept (sync_runs: 30 days). */

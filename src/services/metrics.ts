@@ -11,14 +11,12 @@ import type { Knex } from 'knex';
 import { poolStats } from '../db/database.js';
 import { metricsRepo, type OutboxState } from '../db/metrics-repo.js';
 import { outboxStatuses } from '../db/outbox-repo.js';
-import type { Clock } from '../lib/clock.js';
 import type { Telemetry } from '../lib/telemetry.js';
 
 export interface MetricsOptions {
   db: Knex;
   /** `postgres` or `pglite`: a label of the pool gauges (PGlite's pool hands out its one in-process connection). */
   dbKind: string;
-  clock: Clock;
 }
 
 export function createMetrics(options: MetricsOptions) {
@@ -77,10 +75,23 @@ export function createMetrics(options: MetricsOptions) {
     registers,
   });
 
-  const { db, clock } = options;
+  const { db } = options;
+  // Registered before the gauges that query: the registry collects in registration order, each collect() starting
+  // before the next, so the pool is read before those queries take a connection of it.
+  new client.Gauge({
+    name: 'switchboard_db_pool_connections',
+    help: 'This process\'s database connections by state: used (lent to a query or transaction), idle (open, free), waiting (requests queued for one), max (the cap, DATABASE_POOL_MAX; PGlite has one in-process connection)',
+    labelNames: ['state', 'database'] as const,
+    registers,
+    collect() {
+      const stats = poolStats(db) ?? { used: 0, idle: 0, waiting: 0, max: 0 };
+      for (const state of ['used', 'idle', 'waiting', 'max'] as const) this.set({ state, database: options.dbKind }, stats[state]);
+    },
+  });
+
   // The registry collects every metric at once (Promise.all): the two outbox gauges share one query per scrape.
   let outboxRead: Promise<OutboxState> | undefined;
-  const outbox = (): Promise<OutboxState> => (outboxRead ??= metricsRepo.outbox(db, clock.now()).finally(() => (outboxRead = undefined)));
+  const outbox = (): Promise<OutboxState> => (outboxRead ??= metricsRepo.outbox(db).finally(() => (outboxRead = undefined)));
   new client.Gauge({
     name: 'switchboard_mail_outbox_messages',
     help: 'Messages in the mail outbox (shared by all instances, read at scrape time), by status: pending (waiting or retrying), sending, sent, failed (given up)',
@@ -109,17 +120,6 @@ export function createMetrics(options: MetricsOptions) {
       for (const s of await metricsRepo.sourcesLastSuccess(db)) this.set({ account_id: s.accountId, source_id: s.sourceId, kind: s.kind }, s.at.getTime() / 1000);
     },
   });
-  new client.Gauge({
-    name: 'switchboard_db_pool_connections',
-    help: 'This process\'s database connections by state: used (lent to a query or transaction), idle (open, free), waiting (requests queued for one), max (the cap, DATABASE_POOL_MAX; PGlite has one in-process connection)',
-    labelNames: ['state', 'database'] as const,
-    registers,
-    collect() {
-      const stats = poolStats(db) ?? { used: 0, idle: 0, waiting: 0, max: 0 };
-      for (const state of ['used', 'idle', 'waiting', 'max'] as const) this.set({ state, database: options.dbKind }, stats[state]);
-    },
-  });
-
   const telemetry: Telemetry = {
     syncRunFinished(run) {
       syncRuns.inc({ kind: run.kind, status: run.status });
