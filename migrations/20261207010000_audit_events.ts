@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
 // The audit trail as a resource (/AuditEvents): the writer each change came through, the user it is about, and the
-// indexes its list walks (an account's events in time order; one user's events). Rows written before this
+// indexes its list walks (an account's events in time order; one user's events). The index by target goes: nothing
+// reads by it any more, and every user write pays for each index of this table. Rows written before this
 // migration get the writer their actor implies; which of an admin's changes came from a CSV import, or from the
 // console rather than a token, was not recorded then, so those read as `token`.
 
@@ -21,11 +22,13 @@ export async function up(knex: Knex): Promise<void> {
     comment on column audit_log.user_id is 'The user the event is about (target_type User): the userId filter of /AuditEvents.';
     create index audit_log_account_id_at_id_idx on audit_log (account_id, at, id);
     create index audit_log_account_id_user_id_at_idx on audit_log (account_id, user_id, at, id) where user_id is not null;
+    drop index audit_log_account_id_target_id_idx;
   `);
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
+    create index audit_log_account_id_target_id_idx on audit_log (account_id, target_id, at);
     drop index audit_log_account_id_user_id_at_idx;
     drop index audit_log_account_id_at_id_idx;
     alter table audit_log drop column user_id;

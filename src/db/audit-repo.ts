@@ -62,11 +62,6 @@ export const auditRepo = {
     ];
   },
 
-  async forTarget(db: Executor, accountId: string, targetId: string, limit = 100): Promise<StoredAuditEvent[]> {
-    const rows = await selectRows<AuditRow>(db, `select ${COLUMNS} from audit_log as a where a.account_id = ? and a.target_id = ? order by a.id desc limit ?`, [accountId, targetId, limit]);
-    return rows.map(toEvent);
-  },
-
   async findById(db: Executor, accountId: string, id: string): Promise<StoredAuditEvent | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
     const rows = await selectRows<AuditRow>(db, `select ${COLUMNS} from audit_log as a where a.account_id = ? and a.id = ?`, [accountId, id]);
