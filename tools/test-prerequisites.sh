@@ -22,6 +22,9 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # The admin console's end-to-end tests drive Debian's Chromium through playwright-core (test/e2e/console.test.ts).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The guides' walk-throughs (README, docs/*.md) are run by the tests as written: curl and jq.
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

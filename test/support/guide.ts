@@ -48,10 +48,12 @@ export interface ShellResult {
  * Runs bash blocks as one script (variables set by one block are seen by the next), stopping at the first command
  * that fails. `env` is added to the test process's environment.
  */
-export function runBash(blocks: readonly GuideBlock[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<ShellResult> {
+export function runBash(blocks: readonly GuideBlock[], options: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<ShellResult> {
   const script = ['set -euo pipefail', ...blocks.map((b) => `# --- block at line ${b.line}\n${b.code}`)].join('\n');
+  // A variable given as undefined is removed: the shell starts as a reader's would, without it.
+  const env = Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -70,4 +72,47 @@ export function scratchDir(prefix: string): string {
   const base = path.join(repoRoot, '.guide-tests');
   fs.mkdirSync(base, { recursive: true });
   return fs.mkdtempSync(path.join(base, `${prefix}-`));
+}
+
+export interface ServerProcess {
+  url: string;
+  port: number;
+  /** Everything the process printed so far (the JSON log and the bootstrap token line). */
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * `switchboard serve` as a process of its own, in `cwd` (so DATA_DIR's default ./data is there), on a port the
+ * kernel picks: the port is read from the log line naming the address it listens on.
+ */
+export async function startServerProcess(options: { cwd: string; env?: Record<string, string> }): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/switchboard.js'), 'serve'], {
+    cwd: options.cwd,
+    env: { ...process.env, DATABASE_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 120_000;
+  let port = 0;
+  while (!port) {
+    const match = /"msg":"switchboard listening on [^"]*:(\d+)"/.exec(output);
+    if (match) port = Number(match[1]);
+    else if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`switchboard serve did not start:\n${output}`);
+    } else await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
