@@ -50,24 +50,23 @@ export function auditEventsRouter(deps: { audit: AuditService; clock: Clock; max
     requireAudit(res);
     const { accountId, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, deps.maxResults);
-    const where = deps.audit.compileFilter(params.filter);
-    deps.audit.checkSort(params.sortBy);
+    const criteria = { filter: params.filter, sortBy: params.sortBy };
     const projection = projectionFor(auditEventResourceType, params.attributes, params.excludedAttributes);
     const descending = params.sortOrder === 'descending';
-    const total = await deps.audit.count(accountId, where);
+    const total = await deps.audit.count(accountId, params.filter);
     const render = (events: StoredAuditEvent[]) => events.map((e) => projection.apply(toAuditEventResource(e, scimBase)));
     if (params.count === 0) {
       sendScim(res, 200, listResponse([], total, params.cursor === undefined ? params.startIndex : undefined));
       return;
     }
     if (params.cursor === undefined) {
-      const events = await deps.audit.list(accountId, { where, descending, offset: params.startIndex - 1, limit: params.count });
+      const events = await deps.audit.list(accountId, { ...criteria, descending, offset: params.startIndex - 1, limit: params.count });
       sendScim(res, 200, listResponse(render(events), total, params.startIndex));
       return;
     }
     const { page, extra } = await cursorPage(
       { cursor: params.cursor, count: params.count, descending, queryKey: [accountId, 'AuditEvents', params.filter ?? '', params.sortOrder], now: deps.clock.now(), ttlSeconds: deps.cursorTtlSeconds },
-      (q) => deps.audit.list(accountId, { where, ...q }),
+      (q) => deps.audit.list(accountId, { ...criteria, ...q }),
     );
     sendScim(res, 200, listResponse(render(page), total, undefined, extra));
   });

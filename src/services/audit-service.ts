@@ -7,11 +7,13 @@ import type { Knex } from 'knex';
 import { tryTransactionLock } from '../db/advisory-locks.js';
 import { auditRepo, type AuditListQuery, type StoredAuditEvent } from '../db/audit-repo.js';
 import type { Database } from '../db/database.js';
-import { compileListFilter, mappingOf } from '../db/list-filter.js';
-import { sortExpression } from '../db/scim-filter-sql.js';
+import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+
+/** A list request: its SCIM filter and sortBy as the client wrote them, and the page. */
+export type AuditListRequest = ListCriteria & Omit<AuditListQuery, 'where'>;
 
 /** Events deleted per statement when pruning: a long backlog goes in several, none holding its locks for long. */
 const PRUNE_BATCH = 5000;
@@ -19,22 +21,18 @@ const PRUNE_BATCH = 5000;
 export class AuditService {
   constructor(private readonly deps: { db: Pick<Database, 'knex' | 'kind'>; clock: Clock; logger: Logger; retentionDays: number }) {}
 
-  /** A SCIM filter over the AuditEvent attributes as SQL (the one filter compiler); 400 naming what is not filterable. */
-  compileFilter(filter: string | undefined): AuditListQuery['where'] {
-    return filter === undefined ? undefined : compileListFilter(filter, 'auditEvent');
+  /**
+   * A page of the account's events. The filter is compiled to SQL (the one filter compiler: 400 naming what is not
+   * filterable); sortBy is checked like any list's (an unknown attribute is 400), but the order is always time, then id.
+   */
+  list(accountId: string, request: AuditListRequest): Promise<(StoredAuditEvent & { sortValue: string })[]> {
+    const { filter, sortBy, ...page } = request;
+    const { where } = compileListCriteria('auditEvent', { filter, sortBy });
+    return auditRepo.list(this.deps.db.knex, accountId, { ...page, ...(where ? { where } : {}) });
   }
 
-  /** sortBy is checked like any list's (an unknown attribute is 400); the order is always time, then id. */
-  checkSort(sortBy: string | undefined): void {
-    if (sortBy !== undefined) sortExpression(mappingOf('auditEvent'), sortBy);
-  }
-
-  list(accountId: string, query: AuditListQuery): Promise<(StoredAuditEvent & { sortValue: string })[]> {
-    return auditRepo.list(this.deps.db.knex, accountId, query);
-  }
-
-  count(accountId: string, where: AuditListQuery['where']): Promise<number> {
-    return auditRepo.count(this.deps.db.knex, accountId, where);
+  count(accountId: string, filter: string | undefined): Promise<number> {
+    return auditRepo.count(this.deps.db.knex, accountId, compileListCriteria('auditEvent', { filter }).where);
   }
 
   async get(accountId: string, id: string): Promise<StoredAuditEvent> {
