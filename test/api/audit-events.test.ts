@@ -27,7 +27,9 @@ type Tenant = { accountId: string; token: string };
 describe(`AuditEvents (${testDatabaseKind})`, () => {
   let t: TestApp;
   let slapd: Slapd;
-  before(async () => {
+  // slapd and the first migrated database of the process take their time on a loaded machine.
+  before(async function () {
+    this.timeout(180_000);
     slapd = await startSlapd({ initialLdif: peopleLdif(2) });
     t = await createTestApp();
   });

@@ -33,7 +33,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe(`Metrics (${testDatabaseKind})`, () => {
   let t: TestApp;
   let slapd: Slapd;
-  before(async () => {
+  // slapd and the first migrated database of the process take their time on a loaded machine.
+  before(async function () {
+    this.timeout(180_000);
     slapd = await startSlapd({ initialLdif: peopleLdif(3) });
     t = await createTestApp({ RATE_LIMIT_FAILED_AUTH_PER_MINUTE: '2' });
   });
