@@ -19,7 +19,7 @@ import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
-import { toUserResource } from './user-resource.js';
+import { toUserResource, withBase } from '../domain/user-resource.js';
 import { acceptsCsv, exportUsersCsv } from './users-csv-export.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
@@ -57,19 +57,19 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-  const withGroups = projection.includes('groups');
   if (params.count === 0) return listResponse([], await deps.users.count(accountId, params.filter), params.cursor === undefined ? params.startIndex : undefined);
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
-  const list = async (query: UserListRequest) => {
-    const rows = await deps.users.list(accountId, { ...query, withTotal: true });
+  // The stored representations (users.resource): a list never shows the raw source records (`advanced`).
+  const list = async (query: Omit<UserListRequest, 'withGroups'>) => {
+    const rows = await deps.users.listResources(accountId, { ...query, withTotal: true });
     total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter);
     return rows;
   };
-  const base = { filter: params.filter, sortBy: params.sortBy, withGroups };
+  const base = { filter: params.filter, sortBy: params.sortBy };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
-    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
+    return listResponse(rows.map((u) => projection.apply(withBase(u.resource, scimBase))), total, params.startIndex);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
   const now = deps.clock.now();
@@ -87,7 +87,7 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
         extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
         if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
       }
-      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+      return listResponse(page.map((u) => projection.apply(withBase(u.resource, scimBase))), total, undefined, extra);
     }
     rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
   }
@@ -96,7 +96,7 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   const extra: JsonObject = {};
   if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
   if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
-  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+  return listResponse(page.map((u) => projection.apply(withBase(u.resource, scimBase))), total, undefined, extra);
 }
 
 /**
@@ -116,12 +116,15 @@ function requireUsers(ctx: RequestContext): void {
 async function getOne(users: UserService, ctx: RequestContext, query: JsonObject, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const params = parseListParams(query, 1);
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-  const view = await users.get(ctx.accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
-  if (notModified(req, view.version)) {
-    sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
+  // The raw source records (`advanced`, only when asked for) are read from the links; anything else is the stored representation.
+  const { version, resource } = projection.includes('advanced', URN.switchboardUser)
+    ? await users.get(ctx.accountId, id, true, true).then((view) => ({ version: view.version, resource: () => toUserResource(view, ctx.scimBase) }))
+    : await users.getResource(ctx.accountId, id).then((found) => ({ version: found.version, resource: () => withBase(found.resource, ctx.scimBase) }));
+  if (notModified(req, version)) {
+    sendScim(res, 304, undefined, { ETag: etagOf(version) });
     return;
   }
-  sendScim(res, 200, projection.apply(toUserResource(view, ctx.scimBase)), { ETag: etagOf(view.version) });
+  sendScim(res, 200, projection.apply(resource()), { ETag: etagOf(version) });
 }
 
 /**
@@ -158,11 +161,11 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   const { users } = deps;
   const respond = async (req: Request, res: Response, status: number, accountId: string, id: string) => {
     const { scimBase } = contextOf(res);
-    const view = await users.get(accountId, id);
+    const found = await users.getResource(accountId, id);
     const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(toUserResource(view, scimBase));
-    const headers: Record<string, string> = { ETag: etagOf(view.version) };
-    if (status === 201) headers.Location = `${scimBase}/Users/${view.id}`;
+    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(withBase(found.resource, scimBase));
+    const headers: Record<string, string> = { ETag: etagOf(found.version) };
+    if (status === 201) headers.Location = `${scimBase}/Users/${found.id}`;
     sendScim(res, status, body, headers);
   };
 
