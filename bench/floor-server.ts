@@ -357,14 +357,14 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
          update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
                 resource = jsonb_set(jsonb_set(jsonb_set(jsonb_set(u.resource, array[$3::text], to_jsonb($4::text)), '{meta,version}', to_jsonb('W/"' || (u.version + 1) || '"')),
                   '{meta,lastModified}', to_jsonb($5::text)), '{${SWITCHBOARD},modifiedBy}', '"floor"'),
-                version = u.version + 1, updated_at = $5, updated_by = 'floor'
+                version = u.version + 1, updated_at = $5::timestamptz, updated_by = 'floor'
           where u.account_id = $1 and u.id = $2 returning u.account_id, u.id, u.data, u.resource, u.version
        ), l as (
          insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, created_at, updated_at)
-         select u.account_id, u.id, $6, 'scim', coalesce(u.data->>'externalId', u.id::text), array[$3::text], u.data, u.data, $5, $5 from u
+         select u.account_id, u.id, $6, 'scim', coalesce(u.data->>'externalId', u.id::text), array[$3::text], u.data, u.data, $5::timestamptz, $5::timestamptz from u
          on conflict (account_id, source_id, anchor) do update set owned_attributes = excluded.owned_attributes, attributes = excluded.attributes, raw = excluded.raw, updated_at = excluded.updated_at
        ), a as (
-         insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.update', 'User', u.id::text, '{}'::jsonb, $5 from u
+         insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.update', 'User', u.id::text, '{}'::jsonb, $5::timestamptz from u
        )
        select resource, version from u`,
       [accountId, id, op.path, String(op.value), at, sourceId],

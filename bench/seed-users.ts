@@ -118,6 +118,8 @@ export async function seedUsers(knex: Knex, options: SeedOptions): Promise<SeedR
     await knex.transaction(async (trx) => {
       // Row triggers off for the batch (the per-row users_count trigger would update the same accounts row
       // 25,000 times in one transaction, which is quadratic), then the count it would have kept, in one update.
+      // Seeding is no request: past the server's STATEMENT_TIMEOUT_MS (a loaded machine took longer for one batch).
+      await trx.raw('set local statement_timeout = 0');
       await trx.raw('set local session_replication_role = replica');
       await trx.raw(sql, { accountId: options.accountId, from, to, base, updatedBy: options.updatedBy ?? 'seed', domain: options.domain ?? 'corp.example' });
       await trx.raw('set local session_replication_role = origin');

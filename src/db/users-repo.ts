@@ -217,6 +217,9 @@ function linksChangeResource(w: PlannedWrite<StoredUser>): boolean {
   return JSON.stringify(linkState(before)) !== JSON.stringify(linkState(linksAfter(w)));
 }
 
+/** What writePlanned stored for a user: for a new one, its stored representation too (complete: a new user is in no group). */
+export type WrittenUser = StoredUser & { resource?: JsonObject };
+
 /** A stored representation and the version it is at (for the ETag, without reading it out of the document). */
 export interface StoredResource {
   id: string;
@@ -332,7 +335,7 @@ export const usersRepo = {
    * unique value (userName, SMS number) from one row to another go in order in statements of their own, since one
    * statement checks those indexes row by row in no set order.
    */
-  async writePlanned(db: Executor, accountId: string, writes: readonly PlannedWrite<StoredUser>[]): Promise<StoredUser[]> {
+  async writePlanned(db: Executor, accountId: string, writes: readonly PlannedWrite<StoredUser>[]): Promise<WrittenUser[]> {
     if (writes.length === 0) return [];
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const stale = { user_emails: [] as string[], user_phone_numbers: [] as string[], user_extensions: [] as string[] };
@@ -387,12 +390,13 @@ export const usersRepo = {
     };
     for (const c of lastJoins ? chunks.slice(0, -1) : chunks) checkUpdated(await runAsOne<{ id: string }>(db, [usersUpdate(accountId, c)]), c);
 
+    const resources = new Map(inserts.map((w) => [w.id, resourceOf(accountId, w)]));
     const final: Statement[] = [
       ...recordsetInsert(
         'users',
         USER_INSERT_COLUMNS,
         inserts.map((w) => ({
-          account_id: accountId, id: w.id, ...derivedColumns(w.next), data: w.next, resource: resourceOf(accountId, w), source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
+          account_id: accountId, id: w.id, ...derivedColumns(w.next), data: w.next, resource: resources.get(w.id), source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
           created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
         })),
       ),
@@ -416,7 +420,10 @@ export const usersRepo = {
       const last = chunks[chunks.length - 1]!;
       checkUpdated(await runAsOne<{ id: string }>(db, [...final, usersUpdate(accountId, last)]), last);
     } else await runAsOne(db, final);
-    return writes.map((w) => storedOf(accountId, w));
+    return writes.map((w) => {
+      const resource = resources.get(w.id);
+      return resource ? { ...storedOf(accountId, w), resource } : storedOf(accountId, w);
+    });
   },
 
   /**

@@ -8,7 +8,7 @@ import { changedAttributes, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
 import type { Trx } from '../db/database.js';
-import type { StoredUser } from '../db/users-repo.js';
+import type { StoredUser, WrittenUser } from '../db/users-repo.js';
 import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, type RequestContext } from '../http/request-context.js';
@@ -159,9 +159,10 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
 export function usersRouter(deps: UsersRouterDeps): Router {
   const router = Router({ mergeParams: true });
   const { users } = deps;
-  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string) => {
+  /** Answers with the user's stored representation: the one a create just wrote, else read. */
+  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string, written?: WrittenUser) => {
     const { scimBase } = contextOf(res);
-    const found = await users.getResource(accountId, id);
+    const found = written?.resource ? { id, version: written.version, resource: written.resource } : await users.getResource(accountId, id);
     const params = parseListParams(req.query as JsonObject, 1);
     const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(withBase(found.resource, scimBase));
     const headers: Record<string, string> = { ETag: etagOf(found.version) };
@@ -252,7 +253,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       await deps.welcomeCreatedUser(trx, account, created.user, writer);
       return created;
     });
-    await respond(req, res, 201, accountId, result.user.id);
+    await respond(req, res, 201, accountId, result.user.id, result.user);
   });
 
   router.put('/Users/:id', async (req, res) => {

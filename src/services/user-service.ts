@@ -11,7 +11,7 @@ import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredResource, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { usersRepo, type StoredResource, type StoredUser, type UserView, type ListQuery, type WrittenUser } from '../db/users-repo.js';
 import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
@@ -22,7 +22,8 @@ import { ruleFacts } from './rule-facts.js';
 export { EXTENSION_URNS };
 
 export interface WriteResult {
-  user: StoredUser;
+  /** With `resource`, its stored representation, when the write created it. */
+  user: WrittenUser;
   created: boolean;
   changed: string[];
   ignored: string[];
