@@ -44,7 +44,7 @@ describe('CLI: sources and sync against a running server', () => {
     const listed = await cli(['sources', 'list', '--account', accountId]);
     expect(listed.exitCode).to.equal(0);
     expect(listed.out.join('\n')).to.match(/^id\s+name\s+kind\s+enabled\s+state\s+lastRun\s+lastCounts\s+nextRunAt\s+failures\s+backoffUntil\s+lastError$/m);
-    expect(listed.out[1]).to.contain(sourceId).and.contain('Directory').and.contain('idle').and.contain('never').and.match(/\s0$/);
+    expect(listed.out.join('\n').split('\n')[1]).to.contain(sourceId).and.contain('Directory').and.contain('idle').and.contain('never').and.match(/\s0$/);
 
     const check = await cli(['sources', 'check', sourceId, '--account', accountId]);
     expect(check.exitCode, check.err.join('\n')).to.equal(0);
