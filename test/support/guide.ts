@@ -38,12 +38,12 @@ export function guideBlocks(file: string): GuideBlock[] {
   return blocks;
 }
 
-/** The output a guide shows after its tested blocks (the fenced block after "Printed, in order:"), as lines. */
+/** The output a guide shows after its tested blocks (the fenced block after "Printed, in order"), as lines. */
 export function printedLines(file: string): string[] {
   const text = fs.readFileSync(path.join(repoRoot, file), 'utf8');
-  const after = text.slice(text.indexOf('Printed, in order:'));
+  const after = text.slice(text.indexOf('Printed, in order'));
   const block = /```\n([\s\S]*?)```/.exec(after);
-  if (!block) throw new Error(`${file} has no "Printed, in order:" block`);
+  if (!block) throw new Error(`${file} has no "Printed, in order" block`);
   return block[1].trim().split('\n');
 }
 
