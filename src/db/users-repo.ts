@@ -197,6 +197,8 @@ export interface ListQuery {
    * subquery run once: each row then carries it in `total`. An empty page carries nothing: ask count().
    */
   withTotal?: boolean;
+  /** The request's abandonedSignal: its statement is cancelled when the client goes away. */
+  abandoned?: AbortSignal;
 }
 
 export type ListedUser = UserView & { sortValue: string | null; total?: number };
@@ -399,12 +401,12 @@ export const usersRepo = {
     await db('users').where({ account_id: accountId, id }).delete();
   },
 
-  async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
+  async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }, abandoned?: AbortSignal): Promise<number> {
     if (!where) {
-      const rows = await selectRows<{ n: number }>(db, `select ${userCountSql('?::uuid')} as n`, [accountId]);
+      const rows = await selectRows<{ n: number }>(db, `select ${userCountSql('?::uuid')} as n`, [accountId], abandoned);
       return Number(rows[0]?.n ?? 0);
     }
-    const rows = await selectRows<{ n: number | string }>(db, `select count(*) as n from users as u where u.account_id = ? and (${where.sql})`, [accountId, ...where.bindings]);
+    const rows = await selectRows<{ n: number | string }>(db, `select count(*) as n from users as u where u.account_id = ? and (${where.sql})`, [accountId, ...where.bindings], abandoned);
     return Number(rows[0].n);
   },
 
@@ -456,7 +458,7 @@ export const usersRepo = {
       sql = `${head.sql} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`;
       all = [...head.bindings, ...bindings, query.limit];
     }
-    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, all);
+    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, all, query.abandoned);
     return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
   },
 

@@ -12,7 +12,7 @@ import type { Trx } from '../db/database.js';
 import type { ListQuery, StoredUser } from '../db/users-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf, type RequestContext } from '../http/request-context.js';
+import { abandonedSignal, contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
@@ -56,18 +56,18 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 }
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
-export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
+export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: AbortSignal): Promise<JsonObject> {
   const where = params.filter ? compileListFilter(params.filter, 'user') : undefined;
   const sort = params.sortBy ? sortExpression(mappingOf('user'), params.sortBy) : undefined;
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
-  if (params.count === 0) return listResponse([], await deps.users.count(accountId, where), params.cursor === undefined ? params.startIndex : undefined);
+  if (params.count === 0) return listResponse([], await deps.users.count(accountId, where, abandoned), params.cursor === undefined ? params.startIndex : undefined);
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
   const list = async (query: ListQuery) => {
-    const rows = await deps.users.list(accountId, { ...query, withTotal: true });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where);
+    const rows = await deps.users.list(accountId, { ...query, withTotal: true, abandoned });
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where, abandoned);
     return rows;
   };
   const base = { where, orderBy: sort?.sql, withGroups };
@@ -143,7 +143,7 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
           await exportUsersCsv(deps.users, ctx.accountId, parseListParams(query, deps.maxResults), res);
           return;
         }
-        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults)));
+        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults), abandonedSignal(res)));
       },
     },
     {
@@ -235,7 +235,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, scimBase } = contextOf(res);
     const body = (req.body ?? {}) as JsonObject;
     if (Array.isArray(body.schemas) && !body.schemas.includes(URN.searchRequest)) throw new DomainError('invalidSyntax', `A search request must use schema ${URN.searchRequest}`);
-    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults)));
+    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults), abandonedSignal(res)));
   });
 
   router.post('/Users', async (req, res) => {

@@ -79,8 +79,8 @@ export class UserService {
     return usersRepo.list(this.db, accountId, query);
   }
 
-  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }) {
-    return usersRepo.count(this.db, accountId, where);
+  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }, abandoned?: AbortSignal) {
+    return usersRepo.count(this.db, accountId, where, abandoned);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */
