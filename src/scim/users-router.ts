@@ -62,18 +62,28 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
-  if (params.count === 0) return listResponse([], await deps.users.count(accountId, where, abandoned), params.cursor === undefined ? params.startIndex : undefined);
+  const counting = { abandoned, limit: params.totalResultsLimit };
+  // totalResultsLimit (the console's): past it, totalResults is the limit and says so.
+  const counted = (n: number): { totalResults: number; extra: JsonObject } =>
+    params.totalResultsLimit !== undefined && n > params.totalResultsLimit
+      ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
+      : { totalResults: n, extra: {} };
+  if (params.count === 0) {
+    const { totalResults, extra } = counted(await deps.users.count(accountId, where, counting));
+    return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
+  }
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
   const list = async (query: ListQuery) => {
-    const rows = await deps.users.list(accountId, { ...query, withTotal: true, abandoned });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where, abandoned);
+    const rows = await deps.users.list(accountId, { ...query, withTotal: true, totalLimit: params.totalResultsLimit, abandoned });
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where, counting);
     return rows;
   };
   const base = { where, orderBy: sort?.sql, withGroups };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
-    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
+    const { totalResults, extra } = counted(total);
+    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, params.startIndex, extra);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
   const now = deps.clock.now();
@@ -86,21 +96,21 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
       const back = await list({ ...base, descending: !descending, after: position, limit: params.count + 1 });
       const hasMoreBack = back.length > params.count;
       const page = back.slice(0, params.count).reverse();
-      const extra: JsonObject = {};
+      const { totalResults, extra } = counted(total);
       if (page.length > 0) {
         extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
         if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
       }
-      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, undefined, extra);
     }
     rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
   }
   const hasMore = rows.length > params.count;
   const page = rows.slice(0, params.count);
-  const extra: JsonObject = {};
+  const { totalResults, extra } = counted(total);
   if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
   if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
-  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, undefined, extra);
 }
 
 /**

@@ -11,7 +11,7 @@ import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { usersRepo, type StoredUser, type UserView, type ListQuery, type CountOptions } from '../db/users-repo.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
 import type { Clock } from '../lib/clock.js';
@@ -79,8 +79,8 @@ export class UserService {
     return usersRepo.list(this.db, accountId, query);
   }
 
-  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }, abandoned?: AbortSignal) {
-    return usersRepo.count(this.db, accountId, where, abandoned);
+  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }, options: CountOptions = {}) {
+    return usersRepo.count(this.db, accountId, where, options);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */
