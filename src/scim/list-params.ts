@@ -14,7 +14,8 @@ export interface ListParams {
   /**
    * Not in RFC 7644 (whose §3.4.2 lets a provider take parameters of its own): count at most this many matches.
    * The console asks for it, since counting thousands of matches costs more than the page; a response past it says
-   * `totalResultsLimited: true` beside totalResults = the limit. Clients that do not ask get the exact count.
+   * `totalResultsLimited: true` beside totalResults = the limit. Clients that do not ask get the exact count, and
+   * so does a list without a filter (the account's user count costs nothing). Users lists only.
    */
   totalResultsLimit?: number;
 }

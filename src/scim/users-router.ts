@@ -63,9 +63,10 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
   const counting = { abandoned, limit: params.totalResultsLimit };
-  // totalResultsLimit (the console's): past it, totalResults is the limit and says so.
+  // totalResultsLimit (the console's): past it, totalResults is the limit and says so. A list without a filter
+  // reads the account's user count, exact at no cost.
   const counted = (n: number): { totalResults: number; extra: JsonObject } =>
-    params.totalResultsLimit !== undefined && n > params.totalResultsLimit
+    where !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
       ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
       : { totalResults: n, extra: {} };
   if (params.count === 0) {
