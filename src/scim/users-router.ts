@@ -7,14 +7,12 @@ import type { Account } from '../domain/account.js';
 import { changedAttributes, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
-import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
-import type { ListQuery, StoredUser } from '../db/users-repo.js';
-import type { UserService } from '../services/user-service.js';
+import type { StoredUser } from '../db/users-repo.js';
+import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { abandonedSignal, contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
@@ -57,8 +55,6 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
 export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: AbortSignal): Promise<JsonObject> {
-  const where = params.filter ? compileListFilter(params.filter, 'user') : undefined;
-  const sort = params.sortBy ? sortExpression(mappingOf('user'), params.sortBy) : undefined;
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
@@ -66,21 +62,21 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
   // totalResultsLimit (the console's): past it, totalResults is the limit and says so. A list without a filter
   // reads the account's user count, exact at no cost.
   const counted = (n: number): { totalResults: number; extra: JsonObject } =>
-    where !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
+    params.filter !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
       ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
       : { totalResults: n, extra: {} };
   if (params.count === 0) {
-    const { totalResults, extra } = counted(await deps.users.count(accountId, where, counting));
+    const { totalResults, extra } = counted(await deps.users.count(accountId, params.filter, counting));
     return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
   }
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
-  const list = async (query: ListQuery) => {
+  const list = async (query: UserListRequest) => {
     const rows = await deps.users.list(accountId, { ...query, withTotal: true, totalLimit: params.totalResultsLimit, abandoned });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where, counting);
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter, counting);
     return rows;
   };
-  const base = { where, orderBy: sort?.sql, withGroups };
+  const base = { filter: params.filter, sortBy: params.sortBy, withGroups };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
     const { totalResults, extra } = counted(total);
