@@ -3,17 +3,28 @@
  * `parseConfig` validates configuration; write-only (secret) properties are kept when a change omits them
  * and are never returned.
  */
+import { sourceLinksRepo } from '../db/source-links-repo.js';
+import { usersRepo } from '../db/users-repo.js';
 import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Executor } from '../db/database.js';
 import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
+import { syncRunsRepo, type SyncRunRecord } from '../db/sync-runs-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { nextScheduledRun } from '../domain/schedule.js';
 import { SecretBox } from '../lib/secret-box.js';
+
+/** What `health` tells of a source beside its stored status. */
+export interface SourceHealth {
+  lastRun?: SyncRunRecord;
+  nextRunAt?: Date;
+  /** Scheduled runs are skipped until then, after consecutive failures. */
+  backoffUntil?: Date;
+}
 
 export interface SourceInput {
   name: string;
@@ -70,6 +81,18 @@ export class SourcesService {
   /** When the scheduler will next start a run of this source (undefined: not scheduled). */
   nextRunAt(source: SourceRecord): Date | undefined {
     return nextScheduledRun(source, this.clock.now());
+  }
+
+  /** How each source is doing: its newest run, its next scheduled run, and the back-off still in force after failures. */
+  async health(accountId: string, sources: readonly SourceRecord[]): Promise<Map<string, SourceHealth>> {
+    const lastRuns = await syncRunsRepo.latestOfSources(this.db, accountId, sources.map((s) => s.id));
+    const now = this.clock.now();
+    return new Map(sources.map((source) => {
+      const lastRun = lastRuns.get(source.id);
+      const nextRunAt = nextScheduledRun(source, now);
+      const backoffUntil = source.nextRetryAt && source.nextRetryAt > now ? source.nextRetryAt : undefined;
+      return [source.id, { ...(lastRun ? { lastRun } : {}), ...(nextRunAt ? { nextRunAt } : {}), ...(backoffUntil ? { backoffUntil } : {}) }];
+    }));
   }
 
   /** The configuration a connector reads: its secrets opened. */
@@ -202,7 +225,12 @@ export class SourcesService {
   async delete(accountId: string, id: string, ifMatch?: number): Promise<void> {
     const current = await this.get(accountId, id);
     if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
-    await sourcesRepo.delete(this.db, accountId, id);
+    await this.db.transaction(async (trx) => {
+      // Its links go with it (on delete cascade): its users' representations no longer show what it owned.
+      const linked = await sourceLinksRepo.userIdsOfSource(trx, accountId, id);
+      await sourcesRepo.delete(trx, accountId, id);
+      await usersRepo.refreshResources(trx, accountId, linked);
+    });
   }
 }
 
