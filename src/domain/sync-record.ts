@@ -151,20 +151,6 @@ export function deletionLimit(threshold: DeleteThreshold, linked: number): numbe
   return Math.min(threshold.count, Math.floor((threshold.percent * linked) / 100));
 }
 
-/**
- * The anchors a run deactivates: its explicit deletes of live links, and, after a complete read, every live link it
- * did not see. Links already missing are not deactivated again.
- */
-export function anchorsToDeactivate(
-  links: readonly { anchor: string; missingSince: Date | null }[], seen: ReadonlySet<string>, deletes: readonly string[], complete: boolean,
-): string[] {
-  const live = new Set(links.filter((l) => !l.missingSince).map((l) => l.anchor));
-  const out = new Set<string>();
-  for (const anchor of deletes) if (live.has(anchor)) out.add(anchor);
-  if (complete) for (const anchor of live) if (!seen.has(anchor)) out.add(anchor);
-  return [...out];
-}
-
 /** Whether the deactivations pass the threshold (or were confirmed), and the numbers the refusal names. */
 export function thresholdCheck(threshold: DeleteThreshold, linked: number, deactivations: number, allowDeletes: boolean): { stop: false } | { stop: true; message: string } {
   const limit = deletionLimit(threshold, linked);
@@ -175,10 +161,4 @@ export function thresholdCheck(threshold: DeleteThreshold, linked: number, deact
       `deletion threshold exceeded: ${deactivations} of ${linked} linked users would be deactivated, more than the limit of ${limit} ` +
       `(the smaller of ${threshold.count} users and ${threshold.percent} %); nothing was deactivated (re-run with allowDeletes to confirm)`,
   };
-}
-
-/** Users missing longer than the grace period (and not seen again in this run) are deleted. */
-export function expiredLinks<L extends { anchor: string; missingSince: Date | null }>(links: readonly L[], seen: ReadonlySet<string>, now: Date, graceDays: number): L[] {
-  const graceMs = graceDays * 24 * 3600_000;
-  return links.filter((l) => l.missingSince && now.getTime() - l.missingSince.getTime() >= graceMs && !seen.has(l.anchor));
 }
