@@ -15,7 +15,7 @@
  * time; a bulk load stamping every entry with the same second would put the whole directory in the incremental
  * read's one-second overlap window.
  *
- * Run: npx tsx bench/ldap-sync.ts [--sizes=10000,100000] [--changes=1000] [--db=postgres|pglite] [--rounds=2]
+ * Run: npx tsx bench/ldap-sync.ts [--sizes=10000,100000] [--changes=1000] [--db=postgres|pglite] [--rounds=2] [--no-floors]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -48,18 +48,18 @@ export interface LdapSyncFigures {
   rounds: number;
   /** A plain paged ldapsearch of the same tree (the read alone). */
   floor: { seconds: number; entriesPerSecond: number };
-  /** The same read and rows by bare drivers and COPY (ldap-pg-floor.ts): the floor of the full sync. */
-  pgFloor: PgFloorFigures;
+  /** The same read and rows by bare drivers and COPY (ldap-pg-floor.ts): the floor of the full sync (not run by ldap-1m). */
+  pgFloor?: PgFloorFigures;
   /** The best full sync; peakRssBytes is the highest of all its runs. */
   full: { seconds: number; usersPerSecond: number; peakRssBytes: number; baseRssBytes: number; counts: SyncCounts };
   /** sync time ÷ floor time (target ≤ 1.5). */
-  ratio: number;
+  ratio?: number;
   incremental: { changed: number; seconds: number; counts: SyncCounts };
   /** An incremental run with nothing changed: the fixed cost of a run. */
   idle: { seconds: number; counts: SyncCounts };
   /** The rows the full run wrote, copied into another account by the server in one statement per table. */
   /** The database's share; `tables`: seconds per table, in the order written. */
-  writeFloor: { seconds: number; rows: number; tables: { table: string; seconds: number }[] };
+  writeFloor?: { seconds: number; rows: number; tables: { table: string; seconds: number }[] };
 }
 
 /** The tables a sync writes, parents first. */
@@ -192,7 +192,7 @@ async function syncRun(database: BenchDatabase, slapd: Slapd, entries: number) {
  * One (database, size) in this process: the floor and the full sync in turn, `rounds` times each (the best of each
  * kept, each in a fresh database), then the incremental runs on the last sync's database.
  */
-export async function benchLdapSyncOnce(database: BenchDatabase, entries: number, changes: number, rounds = 2): Promise<LdapSyncFigures> {
+export async function benchLdapSyncOnce(database: BenchDatabase, entries: number, changes: number, rounds = 2, withFloors = true): Promise<LdapSyncFigures> {
   const loadStart = performance.now();
   const slapd = await startSlapd({ initialLdif: peopleLdifChunks(entries, 0, undefined, { modifiedFrom: new Date(Date.now() - (entries + 10) * 60_000) }) });
   const loadSeconds = (performance.now() - loadStart) / 1000;
@@ -206,15 +206,15 @@ export async function benchLdapSyncOnce(database: BenchDatabase, entries: number
     let best: LdapSyncFigures['full'] | undefined;
     let peakRssBytes = 0;
     for (let round = 0; round < rounds; round++) {
-      const f = await floorRun(database, slapd, entries);
-      if (!pgFloor || f.seconds < pgFloor.seconds) pgFloor = f;
+      const f = withFloors ? await floorRun(database, slapd, entries) : undefined;
+      if (f && (!pgFloor || f.seconds < pgFloor.seconds)) pgFloor = f;
       await kept?.drop();
       kept = await syncRun(database, slapd, entries);
       peakRssBytes = Math.max(peakRssBytes, kept.figures.peakRssBytes);
       if (!best || kept.figures.seconds < best.seconds) best = kept.figures;
     }
     const { db, engine, accountId, sourceId } = kept!;
-    const floorWrite = await writeFloor(db, accountId);
+    const floorWrite = withFloors ? await writeFloor(db, accountId) : undefined;
 
     const idleStart = performance.now();
     const idle = await engine.run(accountId, sourceId, { mode: 'incremental' });
@@ -234,12 +234,11 @@ export async function benchLdapSyncOnce(database: BenchDatabase, entries: number
       loadSeconds,
       rounds,
       floor: { seconds: floor.seconds, entriesPerSecond: floor.entriesPerSecond },
-      pgFloor: pgFloor!,
+      ...(pgFloor ? { pgFloor, ratio: best!.seconds / pgFloor.seconds } : {}),
       full: { ...best!, peakRssBytes },
-      ratio: best!.seconds / pgFloor!.seconds,
       incremental: { changed: changes, seconds: incSeconds, counts: inc.counts },
       idle: { seconds: idleSeconds, counts: idle.counts },
-      writeFloor: floorWrite,
+      ...(floorWrite ? { writeFloor: floorWrite } : {}),
     };
   } finally {
     await slapd.stop();
@@ -248,10 +247,10 @@ export async function benchLdapSyncOnce(database: BenchDatabase, entries: number
 }
 
 /** One (database, size) in a child process (its own heap and RSS); resolves with its figures. */
-function inChild(database: BenchDatabase, entries: number, changes: number, rounds: number): Promise<LdapSyncFigures> {
+function inChild(database: BenchDatabase, entries: number, changes: number, rounds: number, withFloors: boolean): Promise<LdapSyncFigures> {
   const file = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', `--db=${database}`, `--sizes=${entries}`, `--changes=${changes}`, `--rounds=${rounds}`], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', `--db=${database}`, `--sizes=${entries}`, `--changes=${changes}`, `--rounds=${rounds}`, ...(withFloors ? [] : ['--no-floors'])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -273,6 +272,8 @@ export interface LdapSyncBenchOptions {
   changes: number;
   /** Floor and sync runs per size, alternately (default 2: the best of two). */
   rounds?: number;
+  /** false: the sync alone, without the floors (the 1,000,000-entry run compares the sync with itself at 100,000). */
+  floors?: boolean;
   log?: (line: string) => void;
 }
 
@@ -280,14 +281,19 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFracti
 const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = console.log): void {
-  log(`  ${r.database.padEnd(8)} ${fmt(r.entries).padStart(9)} entries (slapadd ${fmt(r.loadSeconds, 1)} s; best of ${r.rounds} alternating floor and sync runs)`);
-  log(`    floor  ldapts read + COPY of the rows ${fmt(r.pgFloor.usersPerSecond).padStart(7)} users/s    ${fmt(r.pgFloor.seconds, 2).padStart(6)} s  (bench/ldap-pg-floor.ts: bare drivers, no engine logic)`);
-  log(`    full   sync                       ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s  ratio sync/floor time ${fmt(r.ratio, 2)}× (target ≤ 1.5×: ${r.ratio <= 1.5 ? 'MET' : 'NOT MET'})`);
+  log(`  ${r.database.padEnd(8)} ${fmt(r.entries).padStart(9)} entries (slapadd ${fmt(r.loadSeconds, 1)} s; ${r.pgFloor ? `best of ${r.rounds} alternating floor and sync runs` : `${r.rounds} sync run(s), no floor`})`);
+  if (r.pgFloor) {
+    log(`    floor  ldapts read + COPY of the rows ${fmt(r.pgFloor.usersPerSecond).padStart(7)} users/s    ${fmt(r.pgFloor.seconds, 2).padStart(6)} s  (bench/ldap-pg-floor.ts: bare drivers, no engine logic)`);
+  }
+  const ratio = r.ratio === undefined ? '' : `  ratio sync/floor time ${fmt(r.ratio, 2)}× (target ≤ 1.5×: ${r.ratio <= 1.5 ? 'MET' : 'NOT MET'})`;
+  log(`    full   sync                       ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s${ratio}`);
   log(`           peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
   log(`    read   ldapsearch -E pr=${PAGE_SIZE}          ${fmt(r.floor.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.floor.seconds, 2).padStart(6)} s  (sync ${fmt(r.full.seconds / r.floor.seconds, 1)}× the read alone)`);
-  log(`    db     the same rows by insert … select ${fmt(r.writeFloor.seconds, 2).padStart(6)} s  (${fmt(r.writeFloor.rows)} rows, one statement per table; sync/db ${fmt(r.full.seconds / r.writeFloor.seconds, 1)}×)`);
-  const shares = r.writeFloor.tables.filter((t) => t.seconds >= 0.005).map((t) => `${t.table} ${fmt(t.seconds, 2)}`);
-  log(`           by table (s): ${shares.join(', ')}`);
+  if (r.writeFloor) {
+    log(`    db     the same rows by insert … select ${fmt(r.writeFloor.seconds, 2).padStart(6)} s  (${fmt(r.writeFloor.rows)} rows, one statement per table; sync/db ${fmt(r.full.seconds / r.writeFloor.seconds, 1)}×)`);
+    const shares = r.writeFloor.tables.filter((t) => t.seconds >= 0.005).map((t) => `${t.table} ${fmt(t.seconds, 2)}`);
+    log(`           by table (s): ${shares.join(', ')}`);
+  }
   log(`    idle   incremental, nothing changed      ${fmt(r.idle.seconds, 2).padStart(6)} s  ${JSON.stringify(r.idle.counts)}`);
   log(`    incr   incremental, ${fmt(r.incremental.changed)} changed      ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify(r.incremental.counts)}`);
 }
@@ -297,7 +303,7 @@ export async function benchLdapSync(options: LdapSyncBenchOptions): Promise<Ldap
   const all: LdapSyncFigures[] = [];
   for (const { database, sizes } of options.databases) {
     for (const entries of sizes) {
-      const figures = await inChild(database, entries, Math.min(options.changes, entries), options.rounds ?? 2);
+      const figures = await inChild(database, entries, Math.min(options.changes, entries), options.rounds ?? 2, options.floors ?? true);
       printLdapSync(figures, log);
       all.push(figures);
     }
@@ -312,8 +318,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rounds = Number(arg('rounds') ?? 2);
   const dbs = (arg('db') ?? 'postgres,pglite').split(',') as BenchDatabase[];
   const work = process.argv.includes('--child')
-    ? benchLdapSyncOnce(dbs[0]!, sizes[0]!, changes, rounds).then((r) => console.log(JSON.stringify(r)))
-    : benchLdapSync({ databases: dbs.map((database) => ({ database, sizes })), changes, rounds }).then(() => undefined);
+    ? benchLdapSyncOnce(dbs[0]!, sizes[0]!, changes, rounds, !process.argv.includes('--no-floors')).then((r) => console.log(JSON.stringify(r)))
+    : benchLdapSync({ databases: dbs.map((database) => ({ database, sizes })), changes, rounds, floors: !process.argv.includes('--no-floors') }).then(() => undefined);
   work.catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
