@@ -51,7 +51,11 @@ export interface LdapSyncFigures {
   /** The same read and rows by bare drivers and COPY (ldap-pg-floor.ts): the floor of the full sync (not run by ldap-1m). */
   pgFloor?: PgFloorFigures;
   /** The best full sync; peakRssBytes is the highest of all its runs. */
-  full: { seconds: number; usersPerSecond: number; peakRssBytes: number; baseRssBytes: number; counts: SyncCounts };
+  full: {
+    seconds: number; usersPerSecond: number; peakRssBytes: number; baseRssBytes: number; counts: SyncCounts;
+    /** The share of the run the process's event loop was busy (Node's CPU, the connector's included); the rest it waited, mostly for the database. */
+    nodeBusy: number;
+  };
   /** sync time ÷ floor time (target ≤ 1.5). */
   ratio?: number;
   incremental: { changed: number; seconds: number; counts: SyncCounts };
@@ -177,11 +181,13 @@ async function syncRun(database: BenchDatabase, slapd: Slapd, entries: number) {
     const baseRssBytes = process.memoryUsage.rss();
     const rss = rssSampler();
     const start = performance.now();
+    const elu = performance.eventLoopUtilization();
     const full = await engine.run(accountId, sourceId, { mode: 'full' });
+    const nodeBusy = performance.eventLoopUtilization(elu).utilization;
     const seconds = (performance.now() - start) / 1000;
     const peakRssBytes = rss.stop();
     if (full.status !== 'succeeded' || full.counts.created !== entries) throw new Error(`full run ${full.status} ${JSON.stringify(full.counts)}: ${full.error}`);
-    return { ...prepared, engine, figures: { seconds, usersPerSecond: entries / seconds, peakRssBytes, baseRssBytes, counts: full.counts } };
+    return { ...prepared, engine, figures: { seconds, usersPerSecond: entries / seconds, peakRssBytes, baseRssBytes, nodeBusy, counts: full.counts } };
   } catch (error) {
     await prepared.drop();
     throw error;
@@ -287,7 +293,7 @@ export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = 
   }
   const ratio = r.ratio === undefined ? '' : `  ratio sync/floor time ${fmt(r.ratio, 2)}× (target ≤ 1.5×: ${r.ratio <= 1.5 ? 'MET' : 'NOT MET'})`;
   log(`    full   sync                       ${fmt(r.full.usersPerSecond).padStart(7)} users/s    ${fmt(r.full.seconds, 2).padStart(6)} s${ratio}`);
-  log(`           peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
+  log(`           peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run); Node busy ${fmt(r.full.nodeBusy * 100)} % of the run`);
   log(`    read   ldapsearch -E pr=${PAGE_SIZE}          ${fmt(r.floor.entriesPerSecond).padStart(7)} entries/s  ${fmt(r.floor.seconds, 2).padStart(6)} s  (sync ${fmt(r.full.seconds / r.floor.seconds, 1)}× the read alone)`);
   if (r.writeFloor) {
     log(`    db     the same rows by insert … select ${fmt(r.writeFloor.seconds, 2).padStart(6)} s  (${fmt(r.writeFloor.rows)} rows, one statement per table; sync/db ${fmt(r.full.seconds / r.writeFloor.seconds, 1)}×)`);

@@ -57,15 +57,18 @@ function removeAttribute(doc: JsonObject, key: string): void {
 
 /**
  * The next document: the record's attributes over the current user's document (extensions merged one level
- * deeper); attributes this source stated last time and no longer states are removed.
+ * deeper); attributes this source stated last time and no longer states are removed. The result shares values
+ * with `current` and `attributes` (only the top level and the extension objects it changes are new): the write
+ * path copies a document once before it changes or stores it (cleanDocument), and a deep copy here as well cost
+ * a second copy of every record, and its garbage, in a full sync.
  */
 export function mergeRecord(current: JsonObject | undefined, attributes: JsonObject, previouslyOwned: readonly string[]): JsonObject {
-  const next: JsonObject = structuredClone(current ?? { schemas: [CORE_USER_URN] });
+  const next: JsonObject = { ...(current ?? { schemas: [CORE_USER_URN] }) };
   // A value equal to the stored one keeps the stored form: jsonb reorders object keys, and the write path's diff
   // (ownership, audit, run results) compares JSON text, so `{value, type}` against a stored `{type, value}` would
   // count as a change.
   const put = (target: JsonObject, key: string, value: unknown) => {
-    if (!isDeepStrictEqual(target[key], value)) target[key] = structuredClone(value);
+    if (!isDeepStrictEqual(target[key], value)) target[key] = value;
   };
   for (const [key, value] of Object.entries(attributes)) {
     if (isExtension(key, value)) {

@@ -16,6 +16,8 @@ describe('the pure parts of a sync run (domain/sync-record.ts)', () => {
     const next = mergeRecord(current, { userName: 'a', [SW]: { extensions: ['1'] } }, ['title', `${SW}:mobileNumber`, 'active']);
     expect(next).to.deep.equal({ userName: 'a', nickName: 'local', active: false, [SW]: { accountAdmin: true, extensions: ['1'] } });
     expect(current.title).to.equal('Dev');
+    // The result shares values with its inputs (no deep copy): neither input is changed.
+    expect(current).to.deep.equal({ userName: 'a', title: 'Dev', nickName: 'local', active: false, [SW]: { accountAdmin: true, mobileNumber: '+1' } });
   });
 
   it('when a value equals the stored one in another key order, then the stored form is kept (no false change)', () => {
