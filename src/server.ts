@@ -1,7 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from './config.js';
 import { createApp, serveMetrics } from './app.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
+import { gateConnections } from './db/connection-gate.js';
+import { shuttingDown } from './http/error-handler.js';
 
 export interface RunningServer {
   deps: Deps;
@@ -28,6 +31,13 @@ function urlOf(server: Server, host: string): string {
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The address and port the socket is bound to, as the kernel reports them (HOST may be a name, PORT 0). */
+function boundAddress(server: Server): string {
+  const address = server.address();
+  if (!address || typeof address === 'string') return String(address);
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
 /** config → deps → bootstrap → listen → workers; stop() drains requests, then workers, then the database. */
 export async function startServer(config: Config, overrides: DepsOverrides = {}, print: (line: string) => void = console.log): Promise<RunningServer> {
   const deps = await createDeps(config, overrides);
@@ -40,6 +50,9 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     // Requests in flight, so that a shutdown can tell each to close its connection when it is answered.
     const inFlight = new Set<ServerResponse>();
     let draining = false;
+    // The work of a request runs in this scope, so that its database connections can be told from the workers'.
+    const requestScope = new AsyncLocalStorage<true>();
+    const requestConnections = gateConnections(deps.db.knex, () => requestScope.getStore() === true);
     const listener = (req: IncomingMessage, res: ServerResponse): void => {
       if (draining) res.setHeader('Connection', 'close');
       inFlight.add(res);
@@ -54,7 +67,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         req.once('end', clear);
         res.once('finish', clear);
       }
-      app(req, res);
+      requestScope.run(true, () => app(req, res));
     };
     const server = await listen(
       http.createServer(
@@ -82,10 +95,27 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         )
       : undefined;
     for (const worker of deps.workers) await worker.start();
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-    logger.info({ url, database: deps.db.kind, dataDir: deps.db.kind === 'pglite' ? config.dataDir : undefined }, 'switchboard listening');
+    const url = urlOf(server, config.host);
+    // The log names the socket's real address (0.0.0.0:8080 when bound to every interface), not the URL a local
+    // client uses to reach it, so an operator sees what is exposed.
+    const listening = boundAddress(server);
+    logger.info(
+      { address: listening, url, database: deps.db.kind, dataDir: deps.db.kind === 'pglite' ? config.dataDir : undefined },
+      `switchboard listening on ${listening}`,
+    );
+    /**
+     * The grace period is over. Requests still waiting for a database connection have done nothing yet: they are
+     * answered 503 with Retry-After (a SCIM error, Connection: close) rather than cut or failed when the pool closes.
+     * Once those answers are out (1 s at most), the connections of requests still working are cut.
+     */
+    const cutOff = async () => {
+      const answered = new Set<ServerResponse>();
+      for (const res of inFlight) res.once('finish', () => answered.add(res));
+      const refused = requestConnections.refuse(shuttingDown);
+      logger.warn({ inFlight: inFlight.size, refused }, 'shutdown grace period over: requests waiting for a database connection are answered 503, the rest are cut');
+      for (let waited = 0; answered.size < refused && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+    };
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
@@ -96,7 +126,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+        const timer = setTimeout(() => void cutOff(), config.shutdownTimeoutMs);
         await closed;
         clearTimeout(timer);
         if (metricsServer) {

@@ -1,5 +1,5 @@
 import { parseScimFilter } from '../domain/scim-filter.js';
-import { compileFilter } from './scim-filter-sql.js';
+import { compileFilter, sortExpression } from './scim-filter-sql.js';
 import { userCountSql } from './accounts-repo.js';
 import { columnMapping, groupsMapping, usersMapping } from './resource-mappings.js';
 import { resourceTypes } from '../domain/scim-schemas.js';
@@ -41,4 +41,18 @@ export function compileListFilter(filter: string, resource: ListableResource): {
 
 export function mappingOf(resource: ListableResource) {
   return mappings[resource];
+}
+
+/** What a list request asks in SCIM terms: its filter and sortBy, as the client wrote them. */
+export interface ListCriteria {
+  filter?: string | undefined;
+  sortBy?: string | undefined;
+}
+
+/** A list request's filter and sortBy compiled to SQL for `resource` (each absent when not asked). */
+export function compileListCriteria(resource: ListableResource, criteria: ListCriteria): { where?: { sql: string; bindings: unknown[] }; orderBy?: string } {
+  return {
+    ...(criteria.filter ? { where: compileListFilter(criteria.filter, resource) } : {}),
+    ...(criteria.sortBy ? { orderBy: sortExpression(mappings[resource], criteria.sortBy).sql } : {}),
+  };
 }

@@ -8,6 +8,11 @@ import { databaseFault } from '../db/database-errors.js';
 /** What a client is told to wait when the database cannot answer. */
 const RETRY_AFTER_SECONDS = 5;
 
+/** The answer to a request the server could not serve before it stopped: retry, here after a restart or elsewhere. */
+export function shuttingDown(): DomainError {
+  return new DomainError('unavailable', 'The server is shutting down; retry the request', { retryAfterSeconds: RETRY_AFTER_SECONDS });
+}
+
 interface BodyParserError extends Error {
   type?: string;
   status?: number;

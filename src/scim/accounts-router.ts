@@ -12,7 +12,6 @@ import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
-import { compileListFilter } from '../db/list-filter.js';
 
 const rt = resourceTypes.account;
 
@@ -80,8 +79,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
     requireAccounts(res);
     const { principal, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, deps.maxResults);
-    const where = params.filter ? compileListFilter(params.filter, 'account') : undefined;
-    const page = await deps.accounts.list(principal, { where, offset: params.startIndex - 1, limit: params.count });
+    const page = await deps.accounts.list(principal, { filter: params.filter, offset: params.startIndex - 1, limit: params.count });
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
     const usage = await deps.accounts.licenceUsageOf(page.accounts);
     sendScim(res, 200, listResponse(page.accounts.map((a) => projection.apply(toAccountResource(a, scimBase, usage.get(a.id)))), page.total, params.startIndex));

@@ -3,10 +3,8 @@ import { DomainError } from '../domain/errors.js';
 import { hasCapability, writerOf } from '../domain/principal.js';
 import type { StoredGroup, GroupMember, ListedGroup } from '../db/groups-repo.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { sortExpression } from '../db/scim-filter-sql.js';
 import type { GroupService } from '../services/group-service.js';
 import { contextOf } from '../http/request-context.js';
-import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { parsePatchRequest, planGroupPatch } from './patch/index.js';
 import { projectionFor } from './projection.js';
@@ -70,12 +68,10 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
 
   const list = async (res: Response, params: ListParams) => {
     const { accountId, scimBase } = contextOf(res);
-    const where = params.filter ? compileListFilter(params.filter, 'group') : undefined;
-    const sort = params.sortBy ? sortExpression(mappingOf('group'), params.sortBy) : undefined;
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-    const total = await groups.count(accountId, where);
+    const total = await groups.count(accountId, params.filter);
     const descending = params.sortOrder === 'descending';
-    const base = { where, orderBy: sort?.sql, offset: 0 };
+    const base = { filter: params.filter, sortBy: params.sortBy, offset: 0 };
     let page: ListedGroup[] = [];
     const extra: JsonObject = {};
     if (params.count === 0) {

@@ -10,7 +10,6 @@ import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
-import { compileListFilter } from '../db/list-filter.js';
 
 const rt = resourceTypes.token;
 
@@ -45,8 +44,7 @@ export function tokensRouter(deps: { tokens: TokenService; maxResults: number })
     requireTokens(res);
     const { principal, accountId, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, deps.maxResults);
-    const where = params.filter ? compileListFilter(params.filter, 'token') : undefined;
-    const page = await deps.tokens.list(principal, accountId, { where, offset: params.startIndex - 1, limit: params.count });
+    const page = await deps.tokens.list(principal, accountId, { filter: params.filter, offset: params.startIndex - 1, limit: params.count });
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
     sendScim(res, 200, listResponse(page.tokens.map((t) => projection.apply(toTokenResource(t, scimBase))), page.total, params.startIndex));
   });

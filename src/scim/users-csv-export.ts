@@ -6,11 +6,9 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { exportHeader, userToRow } from '../domain/user-csv.js';
-import { sortExpression } from '../db/scim-filter-sql.js';
 import type { ListedUser } from '../db/users-repo.js';
 import { formatCsvRow } from '../lib/csv.js';
 import type { UserService } from '../services/user-service.js';
-import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import type { ListParams } from './list-params.js';
 
 /** Users read per query: keyset pages, so memory stays flat whatever the account's size. */
@@ -22,23 +20,23 @@ export function acceptsCsv(accept: string | undefined): boolean {
 }
 
 export async function exportUsersCsv(users: UserService, accountId: string, params: ListParams, res: ServerResponse): Promise<void> {
-  // Compiled before the first byte: a bad filter or sortBy is still a SCIM error with its status.
-  const where = params.filter ? compileListFilter(params.filter, 'user') : undefined;
-  const sort = params.sortBy ? sortExpression(mappingOf('user'), params.sortBy) : undefined;
   const descending = params.sortOrder === 'descending';
-  res.statusCode = 200;
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', 'attachment; filename="users.csv"');
   let text = formatCsvRow(exportHeader);
   let after: { value: string | null; id: string } | undefined;
   for (;;) {
     let page: ListedUser[];
     try {
-      page = await users.list(accountId, { where, orderBy: sort?.sql, descending, limit: PAGE, withGroups: false, ...(after ? { after } : {}) });
+      page = await users.list(accountId, { filter: params.filter, sortBy: params.sortBy, descending, limit: PAGE, withGroups: false, ...(after ? { after } : {}) });
     } catch (error) {
       // Once the status is sent, a failure can only cut the response short: the client sees an incomplete body.
       if (res.headersSent) res.destroy(error instanceof Error ? error : new Error(String(error)));
       throw error;
+    }
+    // The headers go with the first page, not before it: a bad filter or sortBy is still a SCIM error with its status.
+    if (!res.headersSent) {
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Content-Disposition', 'attachment; filename="users.csv"');
     }
     for (const user of page) text += formatCsvRow(userToRow(user));
     if (!res.write(text)) await once(res, 'drain');

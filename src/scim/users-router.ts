@@ -7,14 +7,12 @@ import type { Account } from '../domain/account.js';
 import { changedAttributes, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
-import { sortExpression } from '../db/scim-filter-sql.js';
 import type { Trx } from '../db/database.js';
-import type { ListQuery, StoredUser } from '../db/users-repo.js';
-import type { UserService } from '../services/user-service.js';
+import type { StoredUser } from '../db/users-repo.js';
+import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { compileListFilter, mappingOf } from '../db/list-filter.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
@@ -57,20 +55,18 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
 export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
-  const where = params.filter ? compileListFilter(params.filter, 'user') : undefined;
-  const sort = params.sortBy ? sortExpression(mappingOf('user'), params.sortBy) : undefined;
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
-  if (params.count === 0) return listResponse([], await deps.users.count(accountId, where), params.cursor === undefined ? params.startIndex : undefined);
+  if (params.count === 0) return listResponse([], await deps.users.count(accountId, params.filter), params.cursor === undefined ? params.startIndex : undefined);
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
-  const list = async (query: ListQuery) => {
+  const list = async (query: UserListRequest) => {
     const rows = await deps.users.list(accountId, { ...query, withTotal: true });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, where);
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter);
     return rows;
   };
-  const base = { where, orderBy: sort?.sql, withGroups };
+  const base = { filter: params.filter, sortBy: params.sortBy, withGroups };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
     return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);

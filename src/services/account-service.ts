@@ -1,3 +1,4 @@
+import { compileListCriteria } from '../db/list-filter.js';
 import type { Knex } from 'knex';
 import { canParent, defaultSettings, type Account, type AccountSettings, type Subscription } from '../domain/account.js';
 import { DomainError, notFound } from '../domain/errors.js';
@@ -99,8 +100,11 @@ export class AccountService {
     return [principal.accountId];
   }
 
-  async list(principal: Principal, options: { where?: { sql: string; bindings: readonly unknown[] }; offset: number; limit: number }) {
-    return accountsRepo.list(this.db, { scope: await this.scopeOf(principal), ...options });
+  /** A page of the accounts the principal sees: the SCIM filter is compiled to SQL here (a bad one is a DomainError). */
+  async list(principal: Principal, options: { filter?: string | undefined; offset: number; limit: number }) {
+    const { filter, ...page } = options;
+    const { where } = compileListCriteria('account', { filter });
+    return accountsRepo.list(this.db, { scope: await this.scopeOf(principal), ...page, ...(where ? { where } : {}) });
   }
 
   async create(

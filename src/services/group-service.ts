@@ -1,3 +1,4 @@
+import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import type { Knex } from 'knex';
 import { DomainError, notFound } from '../domain/errors.js';
 import { auditRepo } from '../db/audit-repo.js';
@@ -34,12 +35,15 @@ export class GroupService {
     return groupsRepo.members(this.db, accountId, ids);
   }
 
-  list(accountId: string, query: Parameters<typeof groupsRepo.list>[2]) {
-    return groupsRepo.list(this.db, accountId, query);
+  /** A page of groups: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
+  list(accountId: string, request: Omit<Parameters<typeof groupsRepo.list>[2], 'where' | 'orderBy'> & ListCriteria) {
+    const { filter, sortBy, ...query } = request;
+    return groupsRepo.list(this.db, accountId, { ...query, ...compileListCriteria('group', { filter, sortBy }) });
   }
 
-  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }) {
-    return groupsRepo.count(this.db, accountId, where);
+  /** totalResults of a SCIM filter (all groups without one). */
+  count(accountId: string, filter?: string) {
+    return groupsRepo.count(this.db, accountId, compileListCriteria('group', { filter }).where);
   }
 
   /** A group a source owns is written only by that source's runs: any other write is 400 mutability naming it. */

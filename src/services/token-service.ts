@@ -1,3 +1,4 @@
+import { compileListCriteria } from '../db/list-filter.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -143,8 +144,11 @@ export class TokenService {
     return tokensRepo.findById(this.db, accountId, tokenId, manageableRoles(viewer.role));
   }
 
-  list(viewer: Principal, accountId: string, options: Omit<Parameters<typeof tokensRepo.list>[2], 'roles'>) {
-    return tokensRepo.list(this.db, accountId, { ...options, roles: manageableRoles(viewer.role) });
+  /** A page of the tokens the viewer may manage: the SCIM filter is compiled to SQL here (a bad one is a DomainError). */
+  list(viewer: Principal, accountId: string, options: Omit<Parameters<typeof tokensRepo.list>[2], 'roles' | 'where'> & { filter?: string | undefined }) {
+    const { filter, ...page } = options;
+    const { where } = compileListCriteria('token', { filter });
+    return tokensRepo.list(this.db, accountId, { ...page, ...(where ? { where } : {}), roles: manageableRoles(viewer.role) });
   }
 
   /**

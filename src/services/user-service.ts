@@ -12,6 +12,7 @@ import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
 import type { Clock } from '../lib/clock.js';
@@ -33,6 +34,9 @@ export interface WriteResult {
  * user's source links when the caller read them with the row; otherwise they are read for it.
  */
 export type WriteRequest = Omit<WriteItem<StoredUser>, 'links'> & { links?: readonly SourceLink[] };
+
+/** A users list request: a repository ListQuery with the SCIM filter and sortBy in place of their SQL. */
+export type UserListRequest = Omit<ListQuery, 'where' | 'orderBy'> & ListCriteria;
 
 /** What `write` answers for one item: what was stored, or why nothing was. */
 export type WriteOutcome = { ok: true; result: WriteResult } | { ok: false; error: DomainError };
@@ -95,12 +99,15 @@ export class UserService {
     return user;
   }
 
-  list(accountId: string, query: ListQuery) {
-    return usersRepo.list(this.db, accountId, query);
+  /** A page of users: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
+  list(accountId: string, request: UserListRequest) {
+    const { filter, sortBy, ...query } = request;
+    return usersRepo.list(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }) });
   }
 
-  count(accountId: string, where?: { sql: string; bindings: readonly unknown[] }) {
-    return usersRepo.count(this.db, accountId, where);
+  /** totalResults of a SCIM filter (all users without one). */
+  count(accountId: string, filter?: string) {
+    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */

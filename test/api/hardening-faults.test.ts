@@ -6,19 +6,21 @@
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import type { Knex } from 'knex';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createAccountWithToken, createTestApp, OPERATOR_TOKEN } from '../support/test-app.js';
 import { createTestDatabase, takeAwayDatabase, testDatabaseKind, type TestDatabase } from '../support/test-database.js';
 
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-async function serve(env: Record<string, string> = {}): Promise<{ server: RunningServer; db: TestDatabase }> {
+async function serve(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<{ server: RunningServer; db: TestDatabase }> {
   const db = await createTestDatabase();
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: '/tmp/switchboard-test-unused', SWITCHBOARD_BOOTSTRAP_TOKEN: OPERATOR_TOKEN, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', ...env });
-  const server = await startServer(config, { db, logger: silentLogger }, () => {});
+  const server = await startServer(config, { db, logger }, () => {});
   return { server, db };
 }
 
@@ -126,6 +128,56 @@ describe(`hardening: faults (${testDatabaseKind})`, () => {
       expect(refused).to.equal(true);
       agent.destroy();
     });
+    it('when the grace period of a shutdown ends with requests still waiting for a database connection, then each is answered 503 with Retry-After and a SCIM error, changes nothing, and nothing is logged as unhandled', async function () {
+      this.timeout(60_000);
+      const lines: Array<{ level: number; msg: string }> = [];
+      const logger = createLogger({ level: 'info', destination: new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString('utf8')) as { level: number; msg: string }); done(); } }) });
+      s = await serve({ SHUTDOWN_TIMEOUT_MS: '1000' }, logger);
+      const port = Number(new URL(s.server.url).port);
+      // Every connection of the pool is busy (long work of other requests, here open transactions).
+      const pool = (s.db.knex.client as unknown as { pool: { max: number; numPendingAcquires(): number } }).pool;
+      const held: Knex.Transaction[] = [];
+      for (let i = 0; i < pool.max; i++) held.push(await s.db.knex.transaction());
+      const send = (method: string, path: string, body?: unknown) =>
+        new Promise<{ status: number | undefined; headers: http.IncomingHttpHeaders; body: { schemas?: string[]; detail?: string; status?: string } }>((resolve, reject) => {
+          const text = body === undefined ? undefined : JSON.stringify(body);
+          const req = http.request({ port, host: '127.0.0.1', path, method, headers: { Authorization: `Bearer ${OPERATOR_TOKEN}`, 'Content-Type': 'application/scim+json', ...(text ? { 'Content-Length': String(Buffer.byteLength(text)) } : {}) } }, (res) => {
+            let data = '';
+            res.on('data', (c: Buffer) => (data += c.toString('utf8')));
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: JSON.parse(data || '{}') as { schemas?: string[]; detail?: string } }));
+          });
+          req.on('error', reject);
+          req.end(text);
+        });
+      const waiting = [
+        send('GET', '/scim/v2/Users'),
+        send('POST', '/scim/v2/Accounts', { schemas: ['urn:switchboard:scim:schemas:core:2.0:Account'], name: 'Never made', type: 'customer' }),
+        send('GET', '/scim/v2/Groups'),
+      ];
+      for (let i = 0; pool.numPendingAcquires() < waiting.length; i++) {
+        if (i > 200) throw new Error(`only ${pool.numPendingAcquires()} requests wait for a connection`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const started = Date.now();
+      const stopped = s.server.stop();
+      const answers = await Promise.all(waiting);
+      const answeredAfter = Date.now() - started;
+      expect(answeredAfter, 'answered when the grace period ended').to.be.within(900, 3000);
+      for (const res of answers) {
+        expect(res.status, JSON.stringify(res.body)).to.equal(503);
+        expect(Number(res.headers['retry-after'])).to.be.greaterThan(0);
+        expect(res.headers.connection).to.equal('close');
+        expect(res.body.schemas).to.deep.equal([ERROR]);
+        expect(res.body.detail).to.match(/shutting down; retry/);
+      }
+      // The busy work finishes; the server stops after it, and nothing was written by the refused requests.
+      for (const trx of held) await trx.rollback();
+      await stopped;
+      expect(await s.db.knex('accounts').where({ name: 'Never made' }).first()).to.equal(undefined);
+      const unhandled = lines.filter((l) => l.level >= 50 || /unhandled|aborted/.test(l.msg));
+      expect(unhandled, JSON.stringify(unhandled)).to.deep.equal([]);
+    });
+
       it('when METRICS_ADDRESS is set, then that listener serves /metrics to anyone and nothing else, and the main one still needs an operator token', async () => {
       s = await serve({ METRICS_ADDRESS: '127.0.0.1:0' });
       const metricsUrl = s.server.metricsUrl!;
