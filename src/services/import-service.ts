@@ -3,7 +3,8 @@
  * UserService.write) as the importing admin, with the rules of the Add User form; rows are matched to users by email
  * (mode upsert) and written in batches, each batch in one transaction with its rows' outcomes; a failing row
  * never stops the others. The file is read twice: once whole before anything is written (header, charset, CSV
- * syntax, row count), then batch by batch.
+ * syntax, row count), then batch by batch, the next batch read and planned while the database writes the one
+ * before (startBatch).
  */
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
@@ -233,6 +234,8 @@ export class ImportService {
     const { request } = run;
     let batch: PendingRow[] = [];
     let previous: InFlight | undefined;
+    // The statistics refreshed during the import: beside the batches, not between them (ANALYZE takes no lock an insert waits for).
+    let analyzing: Promise<void> = Promise.resolve();
     try {
       let first = true;
       for await (const record of readCsv(request.open(), { charset: request.charset })) {
@@ -246,17 +249,19 @@ export class ImportService {
           batch = [];
           // Every ANALYZE_EVERY_ROWS rows, the planner learns how many there are now (usersRepo.analyze).
           if (!request.dryRun && Math.floor(run.rowsPlanned / ANALYZE_EVERY_ROWS) > Math.floor((run.rowsPlanned - BATCH_ROWS) / ANALYZE_EVERY_ROWS)) {
-            await previous.committed;
-            await this.analyze(run);
+            await analyzing;
+            analyzing = this.analyze(run);
           }
         }
       }
       if (batch.length > 0) previous = await this.startBatch(run, batch, previous);
       await previous?.committed;
+      await analyzing;
       if (!request.dryRun && run.counts.created + run.counts.updated >= ANALYZE_AFTER_ROWS) await this.analyze(run);
     } catch (error) {
       // The batches after the failed one were rolled back; wait for them to end before saying so.
       await previous?.committed.catch(() => undefined);
+      await analyzing;
       logger.error({ err: error, importId: run.importId }, 'import stopped');
       const detail = error instanceof DomainError ? error.detail : 'an unexpected error';
       await this.finish(run, 'failed', `The import stopped at the batch ending on line ${run.failedAtLine ?? run.lastLine} on ${detail}; the rows before it were ${request.dryRun ? 'checked' : 'written'} and are in results`);
