@@ -29,7 +29,7 @@ export interface PbxSyncFigures {
   rows: number;
   full: FullRunFigures;
   /** The median of five runs (each in runsMs); newSessions: SFTP sessions they opened (0: they used the one kept from the full run). */
-  unchanged: { ms: number; runsMs: number[]; idle: boolean; newSessions: number };
+  unchanged: { ms: number; runsMs: number[]; idle: boolean; newSessions: number; connectorMs: { keptSession: number; newSession: number } };
   changed: { rows: number; readSeconds: number; runSeconds: number; counts: SyncCounts };
 }
 
@@ -75,11 +75,25 @@ async function childRun(rows: number, changes: number, sftp: SftpAccess, askForC
     const idleMs = [...idleRuns].sort((a, b) => a - b)[Math.floor(idleRuns.length / 2)]!;
     const newSessions = sessions.opened - opened;
     if (idle.status !== 'succeeded' || !idle.idle) throw new Error(`unchanged run ${idle.status} (idle: ${idle.idle}): ${idle.error}`);
+    // The connector's idle read alone, on the kept session and on a new one (the SSH handshake and login): what the session saves.
+    const parsed = mivbConnector.parseConfig(config);
+    const idleRead = async (kept: boolean): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { state } = (await db.knex('sources').where({ id: sourceId }).first('state')) as { state: JsonValue };
+        const start = performance.now();
+        for await (const item of mivbConnector.read(parsed, { mode: 'incremental', state }, kept ? { sessions: { pool: sessions, owner: sourceId } } : {}) as AsyncIterable<SourceItem>) {
+          if (item.type !== 'state' || !item.idle) throw new Error(`the unchanged export read ${item.type}`);
+        }
+        times.push(performance.now() - start);
+      }
+      return [...times].sort((a, b) => a - b)[2]!;
+    };
+    const connectorMs = { keptSession: await idleRead(true), newSession: await idleRead(false) };
 
     await askForChanges();
     // The connector's read of the changed export alone, from the saved state: what the engine's run waits for.
     const saved = (await db.knex('sources').where({ id: sourceId }).first('state')) as { state: JsonValue };
-    const parsed = mivbConnector.parseConfig(config);
     const readStart = performance.now();
     let read = 0;
     for await (const item of mivbConnector.read(parsed, { mode: 'incremental', state: saved.state }) as AsyncIterable<SourceItem>) if (item.type === 'record') read++;
@@ -89,7 +103,7 @@ async function childRun(rows: number, changes: number, sftp: SftpAccess, askForC
     const changed = await engine.run(accountId, sourceId, { mode: 'incremental' });
     const runSeconds = (performance.now() - runStart) / 1000;
     if (changed.status !== 'succeeded' || changed.counts.updated !== changes) throw new Error(`changed run ${changed.status} ${JSON.stringify(changed.counts)}: ${changed.error}`);
-    return { rows, full, unchanged: { ms: idleMs, runsMs: idleRuns, idle: idle.idle, newSessions }, changed: { rows: changes, readSeconds, runSeconds, counts: changed.counts } };
+    return { rows, full, unchanged: { ms: idleMs, runsMs: idleRuns, idle: idle.idle, newSessions, connectorMs }, changed: { rows: changes, readSeconds, runSeconds, counts: changed.counts } };
   });
 }
 
@@ -120,6 +134,7 @@ export async function benchPbxSync(options: PbxSyncBenchOptions): Promise<{ pbx:
       log(`  postgres ${fmt(r.rows).padStart(7)} rows`);
       log(`    full   sync over SFTP              ${fmt(r.full.usersPerSecond).padStart(7)} users/s  ${fmt(r.full.seconds, 2).padStart(6)} s  peak RSS ${mib(r.full.peakRssBytes)} (${mib(r.full.baseRssBytes)} before the run)`);
       log(`    unchanged export                   ${fmt(r.unchanged.ms, 1).padStart(7)} ms median of ${r.unchanged.runsMs.map((ms) => fmt(ms)).join(', ')} (idle: ${r.unchanged.idle}, new SFTP sessions: ${r.unchanged.newSessions}; target < 100 ms)`);
+      log(`           the connector's idle read alone, median of 5: ${fmt(r.unchanged.connectorMs.keptSession, 1)} ms on the kept session, ${fmt(r.unchanged.connectorMs.newSession, 1)} ms on a new one`);
       log(`    ${fmt(r.changed.rows)} rows changed: read ${fmt(r.changed.readSeconds, 2)} s (download, hash, parse, map: the connector alone), run ${fmt(r.changed.runSeconds, 2)} s (so writing ≈ ${fmt(Math.max(0, r.changed.runSeconds - r.changed.readSeconds), 2)} s)  ${JSON.stringify({ updated: r.changed.counts.updated, unchanged: r.changed.counts.unchanged })}`);
     }
   } finally {
