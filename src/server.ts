@@ -31,6 +31,13 @@ function urlOf(server: Server, host: string): string {
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The address and port the socket is bound to, as the kernel reports them (HOST may be a name, PORT 0). */
+function boundAddress(server: Server): string {
+  const address = server.address();
+  if (!address || typeof address === 'string') return String(address);
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
 /** config → deps → bootstrap → listen → workers; stop() drains requests, then workers, then the database. */
 export async function startServer(config: Config, overrides: DepsOverrides = {}, print: (line: string) => void = console.log): Promise<RunningServer> {
   const deps = await createDeps(config, overrides);
@@ -88,10 +95,14 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         )
       : undefined;
     for (const worker of deps.workers) await worker.start();
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-    logger.info({ url, database: deps.db.kind, dataDir: deps.db.kind === 'pglite' ? config.dataDir : undefined }, 'switchboard listening');
+    const url = urlOf(server, config.host);
+    // The log names the socket's real address (0.0.0.0:8080 when bound to every interface), not the URL a local
+    // client uses to reach it, so an operator sees what is exposed.
+    const listening = boundAddress(server);
+    logger.info(
+      { address: listening, url, database: deps.db.kind, dataDir: deps.db.kind === 'pglite' ? config.dataDir : undefined },
+      `switchboard listening on ${listening}`,
+    );
     /**
      * The grace period is over. Requests still waiting for a database connection have done nothing yet: they are
      * answered 503 with Retry-After (a SCIM error, Connection: close) rather than cut or failed when the pool closes.

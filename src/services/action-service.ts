@@ -5,6 +5,7 @@ import { actionTypes, type ActionResult, type ActionSummary, type ActionType, ty
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Writer } from '../domain/ownership.js';
 import { parseScimFilter } from '../domain/scim-filter.js';
+import { derivedColumns } from '../domain/user-document.js';
 import {
   extensionOf, licenceAssignmentPlan, licensesOf, linkEmailDecision, mivbDeploymentDecision, sameProduct, smsAssignmentPlan, SWITCHBOARD_URN, type JsonObject, type PlanSkip,
 } from '../domain/user-rules.js';
@@ -81,7 +82,8 @@ function emailOf(user: StoredUser): string | undefined {
 }
 
 function recipientOf(user: StoredUser, email: string): MailRecipient {
-  return { displayName: typeof user.doc.displayName === 'string' ? user.doc.displayName : null, userName: String(user.doc.userName), email };
+  const { given_name, display_name, user_name } = derivedColumns(user.doc);
+  return { givenName: given_name, displayName: display_name, userName: user_name, email };
 }
 
 function summarise(targeted: number, results: readonly ActionResult[]): ActionSummary {

@@ -65,6 +65,18 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     expect(await deps.db.knex('outbox').where({ account_id: partner.accountId, user_id: pat })).to.have.length(0);
   });
 
+  it('when a user named G1 with the userName user1@contoso.com is welcomed, then the email greets "Hello G1,", not the userName', async () => {
+    const { accountId, token } = await createAccountWithToken(t, { name: 'Contoso', type: 'customer' });
+    const res = await t.request
+      .post(`/accounts/${accountId}/scim/v2/Users`)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ schemas: [USER], userName: 'user1@contoso.com', displayName: 'G1 Family', name: { givenName: 'G1', familyName: 'Family' }, emails: [{ value: 'user1@contoso.com', primary: true }] });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    const [welcome] = await deps.db.knex('outbox').where({ account_id: accountId, user_id: res.body.id as string });
+    expect(welcome.text_body).to.match(/^Hello G1,\n/);
+    expect(welcome.html_body).to.contain('<p>Hello G1,</p>');
+  });
+
   it('sends a welcome email whose link registers the user once', async () => {
     const { accountId, token } = await createAccountWithToken(t, { name: 'Acme', type: 'customer' });
     const alice = await createUser(accountId, token, 'alice', 'alice@example.test');

@@ -60,15 +60,19 @@ describe('mailers', () => {
     expect(emlFileName('<a/../b c@x.test>')).to.equal('a_.._b_c@x.test.eml');
   });
 
-  it('when SMTP_URL is not set, then mail goes to DATA_DIR/mail and the log says so', async () => {
+  it('when SMTP_URL is not set, then mail goes to DATA_DIR/mail, the log says so at start and names each .eml file written', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-mail-'));
     const { lines, stream } = captureLogs();
     const mailer = createMailerFromConfig({ dataDir: dir, logger: createLogger({ destination: stream }) });
 
     await mailer.send(message());
 
-    expect(fs.readdirSync(path.join(dir, 'mail'))).to.have.length(1);
+    const [file] = fs.readdirSync(path.join(dir, 'mail'));
+    expect(file).to.equal('11111111-2222-4333-8444-555555555555@switchboard.test.eml');
     expect(lines.map((l) => l.msg)).to.include(`mail is written as .eml files under ${path.join(dir, 'mail')} because SMTP_URL is not set`);
+    // Each file is logged with its path, so the developer finds the email just sent.
+    const written = lines.find((l) => l.file === path.join(dir, 'mail', file));
+    expect(written?.msg).to.equal(`mail to ann@example.test written to ${path.join(dir, 'mail', file)}`);
   });
 
   it('when SMTP_URL is set, then mail goes over SMTP and the logged URL hides the password', async () => {

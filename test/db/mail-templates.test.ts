@@ -26,6 +26,17 @@ describe('mail templates', () => {
     expect(mail.html).to.contain('href="https://p.test/reset?t=1"');
   });
 
+  it('when the first name is known, then the greeting uses it rather than the display or user name', () => {
+    const mail = renderMail({ kind: 'welcome', accountName: 'Contoso', user: { givenName: 'G1', displayName: 'G1 Smith', userName: 'user1@contoso.com', email: 'user1@contoso.com' }, link: 'https://p.test/r' });
+    expect(mail.text).to.match(/^Hello G1,\n/);
+    expect(mail.html).to.contain('<p>Hello G1,</p>');
+  });
+
+  it('when the first name is blank, then the greeting falls back to the display name', () => {
+    const mail = renderMail({ kind: 'welcome', accountName: 'Contoso', user: { givenName: '  ', displayName: 'G1 Smith', userName: 'user1@contoso.com', email: 'user1@contoso.com' }, link: 'https://p.test/r' });
+    expect(mail.text).to.match(/^Hello G1 Smith,\n/);
+  });
+
   it('when the user has no display name, then the greeting uses the user name', () => {
     const mail = renderMail({ kind: 'password_reset', accountName: 'Acme', user: { userName: 'bob', email: 'b@x.test' }, link: 'https://p.test/r' });
     expect(mail.text).to.contain('Hello bob,');

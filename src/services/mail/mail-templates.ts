@@ -4,6 +4,8 @@
 export { mailKinds, type MailKind } from '../../domain/mail-kinds.js';
 
 export interface MailRecipient {
+  /** name.givenName: the greeting's first choice ("Hello Ann,"), as a person is addressed. */
+  givenName?: string | null;
   displayName?: string | null;
   userName: string;
   email: string;
@@ -70,8 +72,9 @@ type Block =
   | { type: 'heading'; text: string }
   | { type: 'fields'; rows: Array<[label: string, value: string]> };
 
+/** The first name when known, else the display name, else the user name (often an email address). */
 function greetingName(user: MailRecipient): string {
-  return user.displayName?.trim() || user.userName;
+  return user.givenName?.trim() || user.displayName?.trim() || user.userName;
 }
 
 function toText(blocks: Block[]): string {

@@ -101,9 +101,10 @@ export function emlFileName(messageId: string): string {
 
 /**
  * Writes each message as `<message-id>.eml` under `dir`. Writing the same Message-ID again replaces the file, so a
- * retried message is still one file.
+ * retried message is still one file. Each file written is logged with its path: without SMTP the log is how a
+ * developer finds the welcome email of the user just created.
  */
-export function createFileMailer(dir: string): Mailer {
+export function createFileMailer(dir: string, logger?: Logger): Mailer {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   let ready: Promise<unknown> | undefined;
   return {
@@ -115,6 +116,7 @@ export function createFileMailer(dir: string): Mailer {
       const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
       await fs.writeFile(temp, info.message as Buffer);
       await fs.rename(temp, file);
+      logger?.info({ file, to: msg.to, subject: msg.subject }, `mail to ${msg.to} written to ${file}`);
     },
     async close() {
       transport.close();
@@ -137,5 +139,5 @@ export function createMailerFromConfig(config: MailerConfig): Mailer {
   }
   const dir = path.join(config.dataDir, 'mail');
   config.logger.warn({ dir }, `mail is written as .eml files under ${dir} because SMTP_URL is not set`);
-  return createFileMailer(dir);
+  return createFileMailer(dir, config.logger);
 }
