@@ -5,7 +5,7 @@
  * them; the RFC 7643 core schemas (User, EnterpriseUser, Group) are scimmy's, written down here with their texts
  * and held equal to scimmy's by test/unit/scim-schemas.test.ts.
  */
-import { attr, type ResourceTypeDef, type SchemaDef } from './scim-schema.js';
+import { attr, type AttributeDef, type AttributeOptions, type ResourceTypeDef, type SchemaDef } from './scim-schema.js';
 
 /** Schema and message URNs (RFC 7643, RFC 7644, and ours). */
 export const URN = {
@@ -28,6 +28,12 @@ export const URN = {
   bulkResponse: 'urn:ietf:params:scim:api:messages:2.0:BulkResponse',
   error: 'urn:ietf:params:scim:api:messages:2.0:Error',
 } as const;
+
+/** RFC 7643 §2.4's multi-valued attribute: a complex of value, display, type and primary (scimmy's texts). */
+function plural(name: string, description: string, value: AttributeDef, type: AttributeDef, primary: string, options: AttributeOptions = {}): AttributeDef {
+  const display = attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.');
+  return attr(name, 'complex', description, { multiValued: true, ...options, subAttributes: [value, display, type, attr('primary', 'boolean', primary)] });
+}
 
 /** RFC 7643 §4.1 User, as scimmy defines it. */
 export const userSchemaDef: SchemaDef = {
@@ -54,30 +60,22 @@ export const userSchemaDef: SchemaDef = {
     attr('timezone', 'string', "The User's time zone in the 'Olson' time zone database format, e.g. 'America/Los_Angeles'."),
     attr('active', 'boolean', "A Boolean value indicating the User's administrative status."),
     attr('password', 'string', "The User's cleartext password. This attribute is intended to be used as a means to specify an initial password when creating a new User or to reset an existing User's password.", { mutability: 'writeOnly', returned: 'never' }),
-    attr('emails', 'complex', "Email addresses for the user. The value SHOULD be canonicalized by the service provider, e.g. 'bjensen@example.com' instead of 'bjensen@EXAMPLE.COM'. Canonical type values of 'work', 'home', and 'other'.", { multiValued: true, uniqueness: 'none', subAttributes: [
+    plural('emails', "Email addresses for the user. The value SHOULD be canonicalized by the service provider, e.g. 'bjensen@example.com' instead of 'bjensen@EXAMPLE.COM'. Canonical type values of 'work', 'home', and 'other'.",
       attr('value', 'string', "Email addresses for the user. The value SHOULD be canonicalized by the service provider, e.g. 'bjensen@example.com' instead of 'bjensen@EXAMPLE.COM'. Canonical type values of 'work', 'home', and 'other'."),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function, e.g. 'work' or 'home'.", { canonicalValues: ['work', 'home', 'other'] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred mailing address or primary email address. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
-    attr('phoneNumbers', 'complex', "Phone numbers for the User. The value SHOULD be canonicalized by the service provider according to the format specified in RFC 3966, e.g. 'tel:+1-201-555-0123'. Canonical type values of 'work', 'home', 'mobile', 'fax', 'pager', and 'other'.", { multiValued: true, subAttributes: [
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred mailing address or primary email address. The primary attribute value 'true' MUST appear no more than once.", { uniqueness: 'none' }),
+    plural('phoneNumbers', "Phone numbers for the User. The value SHOULD be canonicalized by the service provider according to the format specified in RFC 3966, e.g. 'tel:+1-201-555-0123'. Canonical type values of 'work', 'home', 'mobile', 'fax', 'pager', and 'other'.",
       attr('value', 'string', 'Phone number of the User.'),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function, e.g. 'work', 'home', 'mobile'.", { canonicalValues: ['work', 'home', 'mobile', 'fax', 'pager', 'other'] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred phone number or primary phone number. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
-    attr('ims', 'complex', 'Instant messaging addresses for the User.', { multiValued: true, subAttributes: [
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred phone number or primary phone number. The primary attribute value 'true' MUST appear no more than once."),
+    plural('ims', 'Instant messaging addresses for the User.',
       attr('value', 'string', 'Instant messaging address for the User.'),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function, e.g. 'aim', 'gtalk', 'xmpp'.", { canonicalValues: ['aim', 'gtalk', 'icq', 'xmpp', 'msn', 'skype', 'qq', 'yahoo'] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred messenger or primary messenger. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
-    attr('photos', 'complex', 'URLs of photos of the User.', { multiValued: true, subAttributes: [
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred messenger or primary messenger. The primary attribute value 'true' MUST appear no more than once."),
+    plural('photos', 'URLs of photos of the User.',
       attr('value', 'reference', 'URL of a photo of the User.', { referenceTypes: ['external'] }),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function, i.e., 'photo' or 'thumbnail'.", { canonicalValues: ['photo', 'thumbnail'] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred photo or thumbnail. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute, e.g. the preferred photo or thumbnail. The primary attribute value 'true' MUST appear no more than once."),
     attr('addresses', 'complex', "A physical mailing address for this User. Canonical type values of 'work', 'home', and 'other'. This attribute is a complex type with the following sub-attributes.", { multiValued: true, uniqueness: 'none', subAttributes: [
       attr('formatted', 'string', 'The full mailing address, formatted for display or use with a mailing label. This attribute MAY contain newlines.'),
       attr('streetAddress', 'string', 'The full street address component, which may include house number, street name, P.O. box, and multi-line extended street address information. This attribute MAY contain newlines.'),
@@ -94,24 +92,18 @@ export const userSchemaDef: SchemaDef = {
       attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.', { mutability: 'readOnly' }),
       attr('type', 'string', "A label indicating the attribute's function, e.g. 'direct' or 'indirect'.", { canonicalValues: ['direct', 'indirect'], mutability: 'readOnly' }),
     ] }),
-    attr('entitlements', 'complex', 'A list of entitlements for the User that represent a thing the User has.', { multiValued: true, subAttributes: [
+    plural('entitlements', 'A list of entitlements for the User that represent a thing the User has.',
       attr('value', 'string', 'The value of an entitlement.'),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function."),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
-    attr('roles', 'complex', "A list of roles for the User that collectively represent who the User is, e.g. 'Student', 'Faculty'.", { multiValued: true, subAttributes: [
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
+    plural('roles', "A list of roles for the User that collectively represent who the User is, e.g. 'Student', 'Faculty'.",
       attr('value', 'string', 'The value of a role.'),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function.", { canonicalValues: [] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
-    attr('x509Certificates', 'complex', 'A list of certificates issued to the User.', { multiValued: true, subAttributes: [
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
+    plural('x509Certificates', 'A list of certificates issued to the User.',
       attr('value', 'binary', 'The value of an X.509 certificate.', { caseExact: true }),
-      attr('display', 'string', 'A human-readable name, primarily used for display purposes. READ-ONLY.'),
       attr('type', 'string', "A label indicating the attribute's function.", { canonicalValues: [] }),
-      attr('primary', 'boolean', "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
-    ] }),
+      "A Boolean value indicating the 'primary' or preferred attribute value for this attribute. The primary attribute value 'true' MUST appear no more than once."),
   ],
 };
 
