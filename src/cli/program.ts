@@ -1,33 +1,29 @@
 import { Command } from 'commander';
 import { ConfigError, loadClientConfig, loadConfig } from '../config.js';
 import { migrateLatest, openDatabase } from '../db/database.js';
-import { URN } from '../domain/scim-schemas.js';
 import { startServer } from '../server.js';
 import fs from 'node:fs';
 import { newSecretKey, parseSecretKey, readOrCreateKeyFile, SecretBox, secretKeyFile } from '../lib/secret-box.js';
 import { rotateSourceSecrets } from '../db/secret-rotation.js';
+import { registerAccountCommands } from './account-commands.js';
+import { registerActionsCommands } from './actions-commands.js';
 import { ApiClient, ApiError } from './api-client.js';
-import type { CliIo } from './cli-io.js';
+import type { CliIo, CommandContext, Row } from './cli-io.js';
+import { bashCompletion, zshCompletion } from './completion.js';
+import { registerDirectoryCommands } from './directory-commands.js';
 import { registerSyncCommands } from './sync-commands.js';
+import { table } from './table.js';
 import { registerUsersCommands } from './users-commands.js';
-
-type Row = Record<string, unknown>;
+import { packageVersion } from './version.js';
 
 export type { CliIo } from './cli-io.js';
-
-function table(rows: Row[], columns: string[]): string {
-  if (rows.length === 0) return '(none)';
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
-}
 
 export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) }): Command {
   const program = new Command('switchboard')
     .description('Switchboard: users from SCIM, directories and phone systems, reconciled into one store.')
     .option('--url <url>', 'server URL for client commands (default SWITCHBOARD_URL or http://localhost:$PORT)')
     .option('--token <token>', 'bearer token for client commands (default SWITCHBOARD_TOKEN)')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError();
 
   const client = () => new ApiClient(loadClientConfig(process.env, program.opts<{ url?: string; token?: string }>()));
@@ -100,78 +96,22 @@ export function buildProgram(io: CliIo = { out: (l) => console.log(l), err: (l) 
       }
     });
 
-  const accounts = program.command('accounts').description('partner and customer accounts');
-  accounts
-    .command('create')
-    .requiredOption('--name <name>', 'account name')
-    .requiredOption('--type <type>', 'partner or customer')
-    .option('--parent <accountId>', 'owning account (default: your own)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { name: string; type: string; parent?: string; json?: boolean }) => {
-      const created = await client().request('POST', '/scim/v2/Accounts', {
-        schemas: [URN.account],
-        name: opts.name,
-        type: opts.type,
-        ...(opts.parent ? { parentId: opts.parent } : {}),
-      });
-      print(!!opts.json, created, ['id', 'name', 'type', 'parentId']);
-    });
-  accounts
-    .command('list')
-    .option('--filter <filter>', 'SCIM filter, e.g. type eq "customer"')
-    .option('--json', 'print JSON')
-    .action(async (opts: { filter?: string; json?: boolean }) => {
-      const query = new URLSearchParams({ count: '1000', ...(opts.filter ? { filter: opts.filter } : {}) });
-      const list = await client().request<{ Resources: Row[] }>('GET', `/scim/v2/Accounts?${query}`);
-      print(!!opts.json, opts.json ? list : list.Resources, ['id', 'name', 'type', 'parentId', 'userCount']);
-    });
+  const context: CommandContext = { client, print, io, pollMs: Number(process.env.SWITCHBOARD_POLL_MS) || 1000 };
+  registerAccountCommands(program, context);
+  const users = registerUsersCommands(program, context);
+  registerDirectoryCommands(program, users, context);
+  registerActionsCommands(program, context);
+  registerSyncCommands(program, context);
 
-  const tokens = program.command('tokens').description('API bearer tokens');
-  tokens
-    .command('create')
-    .requiredOption('--role <role>', 'operator, partner-admin, account-admin, provisioning or user')
-    .option('--account <accountId>', 'account the token belongs to (default: your own)')
-    .option('--description <text>', 'what the token is for')
-    .option('--user-id <userId>', 'for role user: the user it acts as')
-    .option('--expires-at <dateTime>', 'RFC 3339 expiry')
-    .option('--json', 'print JSON')
-    .action(async (opts: { role: string; account?: string; description?: string; userId?: string; expiresAt?: string; json?: boolean }) => {
-      const api = client();
-      const created = await api.request('POST', `${api.base(opts.account)}/Tokens`, {
-        schemas: [URN.token],
-        role: opts.role,
-        ...(opts.description ? { description: opts.description } : {}),
-        ...(opts.userId ? { userId: opts.userId } : {}),
-        ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
-      });
-      if (opts.json) print(true, created);
-      else {
-        print(false, created, ['id', 'role', 'description', 'expiresAt']);
-        io.out(`\nSecret (shown once, store it now): ${String(created.token)}`);
-      }
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(switchboard completion bash), or zsh')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string) => {
+      if (shell === 'bash') io.out(bashCompletion(program));
+      else if (shell === 'zsh') io.out(zshCompletion(program));
+      else throw new Error(`no completion for "${shell}": bash or zsh`);
     });
-  tokens
-    .command('list')
-    .option('--account <accountId>', 'account (default: your own)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { account?: string; json?: boolean }) => {
-      const api = client();
-      const list = await api.request<{ Resources: Row[] }>('GET', `${api.base(opts.account)}/Tokens?count=1000`);
-      print(!!opts.json, opts.json ? list : list.Resources, ['id', 'role', 'description', 'expiresAt', 'lastUsedAt', 'revokedAt']);
-    });
-  tokens
-    .command('revoke')
-    .argument('<tokenId>', 'token id')
-    .option('--account <accountId>', 'account (default: your own)')
-    .option('--json', 'print JSON')
-    .action(async (tokenId: string, opts: { account?: string; json?: boolean }) => {
-      const api = client();
-      await api.request('DELETE', `${api.base(opts.account)}/Tokens/${encodeURIComponent(tokenId)}`);
-      print(!!opts.json, { id: tokenId, revoked: true }, ['id', 'revoked']);
-    });
-
-  registerSyncCommands(program, client, print, io);
-  registerUsersCommands(program, client, print, io);
 
   return program;
 }

@@ -1,37 +1,22 @@
 /**
- * CLI commands for directory sync: `sources add|list|check` and `sync run|history`, over the Sources and
- * SyncRuns SCIM resources of a running server.
+ * CLI commands for directory sync: `sources add|list|check|update|enable|disable|delete` and `sync run|history`, over
+ * the Sources and SyncRuns SCIM resources of a running server.
  *
  * `sync run --wait` polls GET /SyncRuns/{id} and shows a progress line on stderr: rewritten in place when
  * stderr is a terminal, else one line per change (status or counts). It ends with the counts on stdout, and
  * exit code 1 when the run failed or stopped at the deletion threshold (the reason goes to stderr).
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.js';
-import type { CliIo } from './cli-io.js';
-
-type Row = Record<string, unknown>;
+import { counted, progressWriter, sleep, type CliIo, type CommandContext, type Row } from './cli-io.js';
+import { patchOperations, readJsonObject, type SetOptions, setOptions } from './set-values.js';
 
 const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
 const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
 const COUNT_NAMES = ['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'] as const;
 
-/**
- * Optional extras of the CLI's io for the progress line: whether stderr is a terminal, and a raw writer (no
- * newline added). Without them, the process's stderr decides.
- */
-export interface SyncCliIo extends CliIo {
-  stderrIsTTY?: boolean;
-  writeErr?: (text: string) => void;
-}
-
-export interface SyncCommandsOptions {
-  /** Delay between polls of a run with `--wait` (default 1000 ms, or SWITCHBOARD_POLL_MS). */
-  pollMs?: number;
-}
-
-type Print = (json: boolean, value: unknown, columns?: string[]) => void;
+/** The CLI's io as the sync commands use it (the progress line's terminal and raw writer are part of every CliIo). */
+export type SyncCliIo = CliIo;
 
 interface SyncRun {
   id: string;
@@ -50,8 +35,6 @@ interface SyncRun {
   [key: string]: unknown;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function countsText(counts: SyncRun['counts'] = {}): string {
   // Skipped objects (MiCloud contacts) only exist for some sources: named when there are any.
   return [...COUNT_NAMES.map((name) => `${counts[name] ?? 0} ${name}`), ...(counts.skipped ? [`${counts.skipped} skipped`] : [])].join(', ');
@@ -61,10 +44,15 @@ function processed(counts: SyncRun['counts'] = {}): number {
   return (counts.created ?? 0) + (counts.updated ?? 0) + (counts.unchanged ?? 0) + (counts.quarantined ?? 0);
 }
 
+/** The status as people read it: a dry run says that nothing was written, an idle run that nothing was read. */
+function statusText(run: SyncRun): string {
+  const notes = [...(run.dryRun ? ['dry run: nothing was changed'] : []), ...(run.idle === true ? ['idle: nothing changed since the last run'] : [])];
+  return notes.length > 0 ? `${run.status} (${notes.join('; ')})` : run.status;
+}
+
 export function progressLine(run: SyncRun, elapsedMs?: number): string {
   const elapsed = elapsedMs === undefined ? '' : `, ${(elapsedMs / 1000).toFixed(1)} s`;
-  const idle = run.idle === true ? ' (idle: nothing changed since the last run)' : '';
-  return `sync run ${run.id}: ${run.status}${idle}, ${processed(run.counts)} records (${countsText(run.counts)})${elapsed}`;
+  return `sync run ${run.id}: ${statusText(run)}, ${counted(processed(run.counts), 'record')} (${countsText(run.counts)})${elapsed}`;
 }
 
 /** The flat row of a run for tables. */
@@ -72,9 +60,9 @@ function runRow(run: SyncRun): Row {
   return {
     id: run.id,
     sourceId: run.sourceId,
-    mode: run.mode + (run.dryRun ? ' (dry run)' : ''),
+    mode: run.mode,
     trigger: run.trigger,
-    status: run.status,
+    status: statusText(run),
     startedAt: run.startedAt,
     durationMs: run.durationMs,
     ...Object.fromEntries(COUNT_NAMES.map((name) => [name, run.counts?.[name] ?? 0])),
@@ -82,24 +70,46 @@ function runRow(run: SyncRun): Row {
   };
 }
 
-function sourceRow(source: Row): Row {
-  const status = (source.status ?? {}) as Row;
-  return { id: source.id, name: source.name, kind: source.kind, schedule: source.schedule, enabled: source.enabled, state: status.state, lastError: status.lastError };
+interface SourceStatus {
+  state?: string;
+  lastRun?: { status: string; startedAt?: string; finishedAt?: string; dryRun?: boolean; idle?: boolean; counts?: SyncRun['counts'] };
+  nextRunAt?: string;
+  consecutiveFailures?: number;
+  backoffUntil?: string;
+  lastError?: string;
 }
+
+/** A time as the table shows it: to the minute, in UTC. */
+const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 16).replace('T', ' ')}Z` : undefined);
+
+/** The flat row of a source, with its health: the last run (status, when, counts), the next run, failures, back-off. */
+function sourceRow(source: Row): Row {
+  const status = (source.status ?? {}) as SourceStatus;
+  const last = status.lastRun;
+  return {
+    id: source.id, name: source.name, kind: source.kind, enabled: source.enabled, state: status.state,
+    lastRun: last ? `${statusText({ ...last, id: '', sourceId: '', mode: '' })} ${when(last.finishedAt ?? last.startedAt)}` : 'never',
+    lastCounts: last?.counts ? countsText(last.counts) : undefined,
+    nextRunAt: status.nextRunAt ? when(status.nextRunAt) : source.schedule ? (source.enabled ? undefined : 'disabled') : 'manual',
+    failures: status.consecutiveFailures,
+    backoffUntil: when(status.backoffUntil),
+    lastError: status.lastError,
+  };
+}
+const SOURCE_COLUMNS = ['id', 'name', 'kind', 'enabled', 'state', 'lastRun', 'lastCounts', 'nextRunAt', 'failures', 'backoffUntil', 'lastError'];
 
 /** Why a finished run is a failure for the exit code, or undefined. */
 export function failureOf(run: SyncRun): string | undefined {
   if (run.status === 'failed') return `sync run ${run.id} failed: ${run.error ?? 'no reason recorded'}`;
   if (run.status === 'stopped_deletion_threshold') {
-    // The server's reason carries the numbers and already says nothing was deactivated.
-    const reason = run.error ?? 'too many deactivations; nothing was deactivated';
-    return `sync run ${run.id} stopped at the deletion threshold: ${reason}. Check the directory, then rerun with --allow-deletes to confirm.`;
+    // The server's reason gives the numbers and that nothing was deactivated; the advice is the CLI's, said once.
+    const reason = run.error ?? 'deletion threshold exceeded; nothing was deactivated';
+    return `sync run ${run.id} stopped: ${reason}. Check the directory, then run again with --allow-deletes to confirm.`;
   }
   return undefined;
 }
 
-export function registerSyncCommands(program: Command, client: () => ApiClient, print: Print, io: SyncCliIo, options: SyncCommandsOptions = {}): void {
-  const pollMs = options.pollMs ?? (Number(process.env.SWITCHBOARD_POLL_MS) || 1000);
+export function registerSyncCommands(program: Command, { client, print, io, pollMs }: CommandContext): void {
   const fail = (message: string) => {
     io.err(message);
     process.exitCode = 1;
@@ -116,13 +126,7 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
     .option('--account <accountId>', 'account (default: your own)')
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; kind: string; configFile: string; schedule?: string; account?: string; json?: boolean }) => {
-      let config: unknown;
-      try {
-        config = JSON.parse(await readFile(opts.configFile, 'utf8'));
-      } catch (error) {
-        throw new Error(`Cannot read the configuration file ${opts.configFile}: ${(error as Error).message}`);
-      }
-      if (!config || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${opts.configFile} must hold a JSON object`);
+      const config = await readJsonObject(opts.configFile);
       const api = client();
       const created = await api.request<Row>('POST', `${api.base(opts.account)}/Sources`, {
         schemas: [SOURCE_URN],
@@ -131,17 +135,68 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
         config,
         ...(opts.schedule ? { schedule: opts.schedule } : {}),
       });
-      print(!!opts.json, opts.json ? created : sourceRow(created), ['id', 'name', 'kind', 'schedule', 'enabled']);
+      print(!!opts.json, opts.json ? created : { ...created, ...sourceRow(created) }, ['id', 'name', 'kind', 'schedule', 'enabled']);
     });
   sources
     .command('list')
+    .description('list the sources with their health: last run (status, when, counts), next run, consecutive failures, back-off')
     .option('--account <accountId>', 'account (default: your own)')
     .option('--json', 'print JSON')
     .action(async (opts: { account?: string; json?: boolean }) => {
       const api = client();
       const list = await api.request<{ Resources: Row[] }>('GET', `${api.base(opts.account)}/Sources?count=1000`);
-      print(!!opts.json, opts.json ? list : list.Resources.map(sourceRow), ['id', 'name', 'kind', 'schedule', 'enabled', 'state', 'lastError']);
+      print(!!opts.json, opts.json ? list : list.Resources.map(sourceRow), SOURCE_COLUMNS);
     });
+  sources
+    .command('update')
+    .description('change a source: its name, schedule, configuration (merged into the stored one) or any attribute with --set')
+    .argument('<sourceId>', 'source id')
+    .option('--name <name>', 'new name')
+    .option('--schedule <cron>', 'new cron schedule ("" for manual runs only)')
+    .option('--config-file <path>', 'JSON file whose settings replace those named in it (secrets included); the others are kept')
+    .option(...setOptions.set)
+    .option(...setOptions.setJson)
+    .option(...setOptions.remove)
+    .option('--account <accountId>', 'account (default: your own)')
+    .option('--json', 'print JSON')
+    .action(async (sourceId: string, opts: SetOptions & { name?: string; schedule?: string; configFile?: string; account?: string; json?: boolean }) => {
+      const operations = [
+        ...(opts.name !== undefined ? [{ op: 'replace', path: 'name', value: opts.name }] : []),
+        ...(opts.schedule !== undefined ? [opts.schedule === '' ? { op: 'remove', path: 'schedule' } : { op: 'replace', path: 'schedule', value: opts.schedule }] : []),
+        ...(opts.configFile !== undefined ? [{ op: 'replace', path: 'config', value: await readJsonObject(opts.configFile) }] : []),
+        ...patchOperations(opts),
+      ];
+      if (operations.length === 0) throw new Error('nothing to change: give --name, --schedule, --config-file, --set, --set-json or --remove');
+      await patchSource(sourceId, opts, operations);
+    });
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    sources
+      .command(name)
+      .description(enabled ? 'let the scheduler run the source again' : 'stop scheduled runs of the source (manual runs still work)')
+      .argument('<sourceId>', 'source id')
+      .option('--account <accountId>', 'account (default: your own)')
+      .option('--json', 'print JSON')
+      .action(async (sourceId: string, opts: { account?: string; json?: boolean }) => patchSource(sourceId, opts, [{ op: 'replace', path: 'enabled', value: enabled }]));
+  }
+  sources
+    .command('delete')
+    .description('delete a source; the users it fed stay, no longer owned by it')
+    .argument('<sourceId>', 'source id')
+    .option('--account <accountId>', 'account (default: your own)')
+    .action(async (sourceId: string, opts: { account?: string }) => {
+      const api = client();
+      await api.request('DELETE', `${api.base(opts.account)}/Sources/${encodeURIComponent(sourceId)}`);
+      io.out(`deleted source ${sourceId}`);
+    });
+
+  async function patchSource(sourceId: string, opts: { account?: string; json?: boolean }, operations: object[]): Promise<void> {
+    const api = client();
+    const updated = await api.request<Row>('PATCH', `${api.base(opts.account)}/Sources/${encodeURIComponent(sourceId)}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: operations,
+    });
+    print(!!opts.json, opts.json ? updated : { ...updated, ...sourceRow(updated) }, ['id', 'name', 'kind', 'schedule', 'enabled', 'nextRunAt']);
+  }
   sources
     .command('check')
     .description('connect and authenticate to the source, read nothing')
@@ -187,7 +242,7 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
       else {
         const { results: _results, ...rest } = run;
         print(false, runRow(rest as SyncRun), ['id', 'status', 'durationMs', ...COUNT_NAMES]);
-        if (run.status === 'completed_with_errors') io.err(`${run.counts?.quarantined ?? 0} record(s) quarantined; see switchboard sync history or GET /SyncRuns/${run.id}`);
+        if (run.status === 'completed_with_errors') io.err(`${counted(run.counts?.quarantined ?? 0, 'record')} quarantined; see switchboard sync history or GET /SyncRuns/${run.id}`);
       }
       const failure = failureOf(run);
       if (failure) fail(failure);
@@ -209,28 +264,17 @@ export function registerSyncCommands(program: Command, client: () => ApiClient, 
     });
 }
 
-/** Polls a run until it is no longer running, showing progress on stderr. */
-async function waitFor(api: ApiClient, base: string, started: SyncRun, io: SyncCliIo, pollMs: number): Promise<SyncRun> {
-  const tty = io.stderrIsTTY ?? (io.writeErr ? false : Boolean(process.stderr.isTTY));
-  const write = io.writeErr ?? ((text: string) => void process.stderr.write(text));
+/** Polls a run until it is no longer running, showing progress on stderr (with the time taken on a terminal). */
+async function waitFor(api: ApiClient, base: string, started: SyncRun, io: CliIo, pollMs: number): Promise<SyncRun> {
+  const progress = progressWriter(io);
   const begin = Date.now();
-  let last = '';
-  let width = 0;
   let run = started;
   for (;;) {
-    const key = `${run.status} ${countsText(run.counts)}`;
-    if (tty) {
-      const line = progressLine(run, Date.now() - begin);
-      write(`\r${line.padEnd(width)}`);
-      width = line.length;
-    } else if (key !== last) {
-      io.err(progressLine(run));
-    }
-    last = key;
+    progress.show(progressLine(run, progress.tty ? Date.now() - begin : undefined), `${run.status} ${countsText(run.counts)}`);
     if (run.status !== 'running') break;
     await sleep(pollMs);
     run = await api.request<SyncRun>('GET', `${base}/SyncRuns/${encodeURIComponent(started.id)}`);
   }
-  if (tty) write('\n');
+  progress.done();
   return run;
 }

@@ -11,9 +11,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.js';
-import type { CliIo } from './cli-io.js';
+import { counted, sleep, type CliIo, type CommandContext } from './cli-io.js';
 
-type Print = (json: boolean, value: unknown, columns?: string[]) => void;
 
 const COUNT_NAMES = ['rows', 'created', 'updated', 'unchanged', 'failed'] as const;
 
@@ -30,13 +29,10 @@ interface ImportResource {
 export interface UsersCliIo extends CliIo {
   /** Writes text to stdout as is (the export's CSV); default process.stdout. */
   writeOut?: (text: string) => Promise<void> | void;
-  /** Whether stderr is a terminal (the bar) or not (plain lines); default process.stderr.isTTY. */
-  stderrIsTTY?: boolean;
   /** The terminal stream the bar draws on; default process.stderr. */
   progressStream?: NodeJS.WritableStream;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const processedOf = (imp: ImportResource) => imp.counts.created + imp.counts.updated + imp.counts.unchanged + imp.counts.failed;
 const countsText = (imp: ImportResource) => COUNT_NAMES.slice(1).map((name) => `${imp.counts[name]} ${name}`).join(', ');
 
@@ -44,9 +40,11 @@ export function importProgressLine(imp: ImportResource): string {
   return `import ${imp.id}: ${imp.status}, ${processedOf(imp)}/${imp.counts.rows} rows (${countsText(imp)})`;
 }
 
-export function registerUsersCommands(program: Command, client: () => ApiClient, print: Print, io: UsersCliIo, options: { pollMs?: number } = {}): void {
-  const pollMs = options.pollMs ?? (Number(process.env.SWITCHBOARD_POLL_MS) || 1000);
-  const users = program.command('users').description('import users from CSV and export the Users list');
+/** Registers `users import|export`; returns the `users` command for the others (list, get, create, …). */
+export function registerUsersCommands(program: Command, context: CommandContext): Command {
+  const { client, print, pollMs } = context;
+  const io = context.io as UsersCliIo;
+  const users = program.command('users').description('list, show, create, change and delete users; import them from CSV and export them');
 
   users
     .command('import')
@@ -83,7 +81,7 @@ export function registerUsersCommands(program: Command, client: () => ApiClient,
         io.err(`import ${imp.id} failed: ${imp.error ?? 'no reason recorded'}`);
         process.exitCode = 1;
       } else if (imp.counts.failed > 0) {
-        io.err(`${imp.counts.failed} row(s) failed; fix them in ${reportFile} and import it again`);
+        io.err(`${counted(imp.counts.failed, 'row')} failed; fix them in ${reportFile} and import it again`);
         process.exitCode = 1;
       }
     });
@@ -106,6 +104,7 @@ export function registerUsersCommands(program: Command, client: () => ApiClient,
       const rest = decoder.decode();
       if (rest !== '') await write(rest);
     });
+  return users;
 }
 
 /**

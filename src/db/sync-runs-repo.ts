@@ -188,6 +188,17 @@ export const syncRunsRepo = {
     return { runs: rows.map(toRun), total: Number(n) };
   },
 
+  /** The newest run of each of these sources (running or finished), by source id; a source never run has none. */
+  async latestOfSources(db: Executor, accountId: string, sourceIds: readonly string[]): Promise<Map<string, SyncRunRecord>> {
+    if (sourceIds.length === 0) return new Map();
+    const rows = (await db('sync_runs')
+      .distinctOn('source_id')
+      .where('account_id', accountId)
+      .whereIn('source_id', sourceIds)
+      .orderBy([{ column: 'source_id' }, { column: 'started_at', order: 'desc' }, { column: 'id' }])) as Row[];
+    return new Map(rows.map((row) => [row.source_id as string, toRun(row)]));
+  },
+
   async insertResults(db: Executor, accountId: string, runId: string, results: readonly SyncResult[]): Promise<void> {
     if (results.length === 0) return;
     // One JSON parameter per statement (json_to_recordset), not one bound value per column and result.

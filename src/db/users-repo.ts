@@ -197,15 +197,31 @@ export interface ListQuery {
    * subquery run once: each row then carries it in `total`. An empty page carries nothing: ask count().
    */
   withTotal?: boolean;
+  /** Count at most this many and one more (CountOptions.limit). */
+  totalLimit?: number;
+  /** The request's abandonedSignal: its statement is cancelled when the client goes away. */
+  abandoned?: AbortSignal;
 }
 
 export type ListedUser = UserView & { sortValue: string | null; total?: number };
 
-/** The statement count() runs, as a scalar subquery (its own `u`, so `where` binds to it, not to the page's). */
-function totalColumn(accountId: string, where: ListQuery['where']): { sql: string; bindings: readonly unknown[] } {
-  return where
-    ? { sql: `(select count(*) from users as u where u.account_id = ? and (${where.sql})) as total_results`, bindings: [accountId, ...where.bindings] }
-    : { sql: `${userCountSql('?::uuid')} as total_results`, bindings: [accountId] };
+export interface CountOptions {
+  abandoned?: AbortSignal;
+  /**
+   * Count at most this many matches and one more, so that more than `limit` shows: the scan stops there. Measured
+   * at 100,000 users on the loaded 2-core machine, the console's search "ma" (14,765 matches) counted in 499 ms,
+   * and at most 1,001 of them in 38 ms ("ana", 1,279 matches: 482 → 34 ms).
+   */
+  limit?: number;
+}
+
+/** The count of users matching `where` as a select expression (its own `u`, so `where` binds to it, not to a page's). */
+function countSql(accountId: string, where: ListQuery['where'], limit: number | undefined): { sql: string; bindings: readonly unknown[] } {
+  if (!where) return { sql: userCountSql('?::uuid'), bindings: [accountId] };
+  const matches = `select 1 from users as u where u.account_id = ? and (${where.sql})`;
+  return limit === undefined
+    ? { sql: `(select count(*) from (${matches}) as c)`, bindings: [accountId, ...where.bindings] }
+    : { sql: `(select count(*) from (${matches} limit ?) as c)`, bindings: [accountId, ...where.bindings, limit + 1] };
 }
 
 export const usersRepo = {
@@ -399,13 +415,10 @@ export const usersRepo = {
     await db('users').where({ account_id: accountId, id }).delete();
   },
 
-  async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {
-    if (!where) {
-      const rows = await selectRows<{ n: number }>(db, `select ${userCountSql('?::uuid')} as n`, [accountId]);
-      return Number(rows[0]?.n ?? 0);
-    }
-    const rows = await selectRows<{ n: number | string }>(db, `select count(*) as n from users as u where u.account_id = ? and (${where.sql})`, [accountId, ...where.bindings]);
-    return Number(rows[0].n);
+  async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }, options: CountOptions = {}): Promise<number> {
+    const count = countSql(accountId, where, options.limit);
+    const rows = await selectRows<{ n: number | string }>(db, `select ${count.sql} as n`, count.bindings, options.abandoned);
+    return Number(rows[0]?.n ?? 0);
   },
 
   /**
@@ -444,8 +457,8 @@ export const usersRepo = {
         bindings.push(value, value, id);
       }
     }
-    const total = query.withTotal ? totalColumn(accountId, query.where) : undefined;
-    const head = total ? { sql: `select ${output}, ${total.sql}`, bindings: total.bindings } : { sql: `select ${output}`, bindings: [] };
+    const total = query.withTotal ? countSql(accountId, query.where, query.totalLimit) : undefined;
+    const head = total ? { sql: `select ${output}, ${total.sql} as total_results`, bindings: total.bindings } : { sql: `select ${output}`, bindings: [] };
     let sql: string;
     let all: unknown[];
     if (query.offset) {
@@ -456,7 +469,7 @@ export const usersRepo = {
       sql = `${head.sql} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`;
       all = [...head.bindings, ...bindings, query.limit];
     }
-    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, all);
+    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, all, query.abandoned);
     return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
   },
 

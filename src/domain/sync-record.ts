@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { counted } from '../lib/counted.js';
 import { changedAttributes } from './ownership.js';
 import { CORE_USER_URN, ENTERPRISE_URN, EXTENSION_URNS, readAttribute } from './user-document.js';
 import type { JsonObject } from './user-rules.js';
@@ -172,8 +173,9 @@ export function thresholdCheck(threshold: DeleteThreshold, linked: number, deact
   return {
     stop: true,
     message:
-      `deletion threshold exceeded: ${deactivations} of ${linked} linked users would be deactivated, more than the limit of ${limit} ` +
-      `(the smaller of ${threshold.count} users and ${threshold.percent} %); nothing was deactivated (re-run with allowDeletes to confirm)`,
+      // Facts only: how to confirm (allowDeletes, the CLI's --allow-deletes) is said once, by the client that knows its own words.
+      `deletion threshold exceeded: ${deactivations} of ${counted(linked, 'linked user')} would be deactivated, more than the limit of ${limit} ` +
+      `(the smaller of ${counted(threshold.count, 'user')} and ${threshold.percent} %); nothing was deactivated`,
   };
 }
 

@@ -59,11 +59,62 @@ export function withoutNulls(value: unknown): unknown {
   return value;
 }
 
-/** scimmy reports schema violations as TypeErrors or its own SCIMError; both become one DomainError. */
-export function toDomainError(error: unknown): DomainError {
+interface CanonicalMiss {
+  path: string;
+  allowed: readonly string[];
+  got?: unknown;
+}
+
+/**
+ * The attribute named `name` (at any depth, extensions included) whose canonical values the input breaks: its
+ * path, the values allowed and the one given. scimmy's own error names only the attribute.
+ */
+function canonicalMiss(resourceType: ResourceTypeDef, input: JsonObject, name: string): CanonicalMiss | undefined {
+  const lower = name.toLowerCase();
+  // An extension's attributes follow its URN after a colon (urn:…:User:accountAdmin), sub-attributes after a dot.
+  const search = (attributes: readonly AttributeDef[], value: unknown, path: string, separator = '.'): CanonicalMiss | undefined => {
+    for (const attribute of attributes) {
+      const label = path ? `${path}${separator}${attribute.name}` : attribute.name;
+      const key = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value).find((k) => k.toLowerCase() === attribute.name.toLowerCase()) : undefined;
+      const given = key === undefined ? undefined : (value as JsonObject)[key];
+      const items = attribute.multiValued && Array.isArray(given) ? given : [given];
+      if (attribute.name.toLowerCase() === lower && attribute.canonicalValues) {
+        const bad = items.find((item) => item !== undefined && !attribute.canonicalValues!.includes(item as string));
+        if (bad !== undefined || given === undefined) return { path: label, allowed: attribute.canonicalValues, ...(bad !== undefined ? { got: bad } : {}) };
+      }
+      if (attribute.subAttributes) {
+        for (const item of items) {
+          const found = search(attribute.subAttributes, item, label);
+          if (found && found.got !== undefined) return found;
+        }
+      }
+    }
+    return undefined;
+  };
+  const inCore = search(resourceType.schema.attributes, input, '');
+  if (inCore?.got !== undefined) return inCore;
+  for (const extension of resourceType.extensions) {
+    const key = Object.keys(input).find((k) => k.toLowerCase() === extension.schema.id.toLowerCase());
+    const found = search(extension.schema.attributes, key ? input[key] : undefined, extension.schema.id, ':');
+    if (found?.got !== undefined) return found;
+  }
+  return inCore;
+}
+
+/**
+ * scimmy reports schema violations as TypeErrors or its own SCIMError; both become one DomainError. A value outside an
+ * attribute's canonical values is reported with the values allowed (what the client needs to fix it).
+ */
+export function toDomainError(error: unknown, resourceType?: ResourceTypeDef, input?: JsonObject): DomainError {
   if (error instanceof DomainError) return error;
   const e = error as { status?: number; scimType?: string; message?: string };
   const detail = e.message ?? String(error);
+  const canonical = /^Attribute '([^']+)' contains non-canonical value( from complex attribute '[^']+')?$/.exec(detail);
+  const miss = canonical && resourceType && input ? canonicalMiss(resourceType, input, canonical[1]!) : undefined;
+  if (miss) {
+    const allowed = miss.allowed.length > 0 ? `one of ${miss.allowed.map((v) => JSON.stringify(v)).join(', ')}` : 'left out (no value is allowed)';
+    return new DomainError('invalidValue', `${miss.path} must be ${allowed}${miss.got !== undefined ? `, not ${JSON.stringify(miss.got)}` : ''}`);
+  }
   if (e.scimType === 'mutability') return new DomainError('mutability', detail);
   if (e.scimType === 'invalidSyntax') return new DomainError('invalidSyntax', detail);
   return new DomainError('invalidValue', detail);
@@ -114,6 +165,6 @@ export function coerceResource(body: unknown, resourceType: ResourceTypeDef, sch
     if (resourceType.name !== 'User') checkResourceLimits(resourceType.name, coerced);
     return coerced;
   } catch (error) {
-    throw toDomainError(error);
+    throw toDomainError(error, resourceType, input);
   }
 }

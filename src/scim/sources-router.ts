@@ -4,7 +4,8 @@ import type { SourceRecord } from '../db/sources-repo.js';
 import { DomainError } from '../domain/errors.js';
 import { hasCapability } from '../domain/principal.js';
 import { contextOf } from '../http/request-context.js';
-import type { SourceInput, SourcesService } from '../services/sources-service.js';
+import type { SyncRunRecord } from '../db/sync-runs-repo.js';
+import type { SourceHealth, SourceInput, SourcesService } from '../services/sources-service.js';
 import { parseListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
@@ -13,7 +14,23 @@ import { SOURCE_URN, sourceResourceType, sourceResourceTypeFor } from '../domain
 
 type JsonObject = Record<string, unknown>;
 
-export function toSourceResource(source: SourceRecord, config: JsonObject, scimBase: string, nextRunAt?: Date): JsonObject {
+/** The newest run as a source's status shows it: what it did and when (its per-record results are on the SyncRun). */
+function lastRunOf(run: SyncRunRecord): JsonObject {
+  return {
+    id: run.id,
+    mode: run.mode,
+    trigger: run.trigger,
+    dryRun: run.dryRun,
+    status: run.status,
+    idle: run.idle,
+    counts: run.counts,
+    startedAt: run.startedAt.toISOString(),
+    ...(run.finishedAt ? { finishedAt: run.finishedAt.toISOString() } : {}),
+    ...(run.error ? { error: run.error } : {}),
+  };
+}
+
+export function toSourceResource(source: SourceRecord, config: JsonObject, scimBase: string, health: SourceHealth = {}): JsonObject {
   return {
     schemas: [SOURCE_URN],
     id: source.id,
@@ -27,9 +44,10 @@ export function toSourceResource(source: SourceRecord, config: JsonObject, scimB
     gracePeriodDays: source.gracePeriodDays,
     status: {
       state: source.status,
+      ...(health.lastRun ? { lastRun: lastRunOf(health.lastRun) } : {}),
+      ...(health.nextRunAt ? { nextRunAt: health.nextRunAt.toISOString() } : {}),
       consecutiveFailures: source.consecutiveFailures,
-      ...(source.nextRetryAt ? { nextRetryAt: source.nextRetryAt.toISOString() } : {}),
-      ...(nextRunAt ? { nextRunAt: nextRunAt.toISOString() } : {}),
+      ...(health.backoffUntil ? { backoffUntil: health.backoffUntil.toISOString() } : {}),
       ...(source.lastError ? { lastError: source.lastError } : {}),
       hasState: source.state !== null && source.state !== undefined,
     },
@@ -88,10 +106,11 @@ export function sourceInputOf(body: unknown, base?: SourceRecord): SourceInput {
 
 export function sourcesRouter(deps: { sources: SourcesService; maxResults: number }): Router {
   const router = Router({ mergeParams: true });
-  const send = (req: Request, res: Response, status: number, source: SourceRecord) => {
-    const { scimBase } = contextOf(res);
+  const send = async (req: Request, res: Response, status: number, source: SourceRecord) => {
+    const { accountId, scimBase } = contextOf(res);
     const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes).apply(toSourceResource(source, deps.sources.redacted(source), scimBase, deps.sources.nextRunAt(source)));
+    const health = (await deps.sources.health(accountId, [source])).get(source.id);
+    const body = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes).apply(toSourceResource(source, deps.sources.redacted(source), scimBase, health));
     const headers: Record<string, string> = { ETag: etagOf(source.version) };
     if (status === 201) headers.Location = `${scimBase}/Sources/${source.id}`;
     sendScim(res, status, body, headers);
@@ -104,23 +123,24 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
     if (params.filter) throw new DomainError('invalidFilter', 'Sources cannot be filtered; list them all (an account has few)');
     const page = await deps.sources.list(accountId, params.startIndex - 1, params.count);
     const projection = projectionFor(sourceResourceType, params.attributes, params.excludedAttributes);
-    sendScim(res, 200, listResponse(page.sources.map((s) => projection.apply(toSourceResource(s, deps.sources.redacted(s), scimBase, deps.sources.nextRunAt(s)))), page.total, params.startIndex));
+    const health = await deps.sources.health(accountId, page.sources);
+    sendScim(res, 200, listResponse(page.sources.map((s) => projection.apply(toSourceResource(s, deps.sources.redacted(s), scimBase, health.get(s.id)))), page.total, params.startIndex));
   });
 
   router.post('/Sources', async (req, res) => {
     requireSources(res);
-    send(req, res, 201, await deps.sources.create(contextOf(res).accountId, sourceInputOf(req.body)));
+    await send(req, res, 201, await deps.sources.create(contextOf(res).accountId, sourceInputOf(req.body)));
   });
 
   router.get('/Sources/:id', async (req, res) => {
     requireSources(res);
-    send(req, res, 200, await deps.sources.get(contextOf(res).accountId, req.params.id!));
+    await send(req, res, 200, await deps.sources.get(contextOf(res).accountId, req.params.id!));
   });
 
   router.put('/Sources/:id', async (req, res) => {
     requireSources(res);
     const source = await deps.sources.update(contextOf(res).accountId, req.params.id!, (current) => sourceInputOf(req.body, current), ifMatchVersion(req));
-    send(req, res, 200, source);
+    await send(req, res, 200, source);
   });
 
   router.patch('/Sources/:id', async (req, res) => {
@@ -139,7 +159,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
       },
       ifMatchVersion(req),
     );
-    send(req, res, 200, source);
+    await send(req, res, 200, source);
   });
 
   router.delete('/Sources/:id', async (req, res) => {

@@ -11,7 +11,7 @@ import type { Trx } from '../db/database.js';
 import type { StoredUser } from '../db/users-repo.js';
 import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf, type RequestContext } from '../http/request-context.js';
+import { abandonedSignal, contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
@@ -54,22 +54,33 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 }
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
-export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
+export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: AbortSignal): Promise<JsonObject> {
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const withGroups = projection.includes('groups');
-  if (params.count === 0) return listResponse([], await deps.users.count(accountId, params.filter), params.cursor === undefined ? params.startIndex : undefined);
+  const counting = { abandoned, limit: params.totalResultsLimit };
+  // totalResultsLimit (the console's): past it, totalResults is the limit and says so. A list without a filter
+  // reads the account's user count, exact at no cost.
+  const counted = (n: number): { totalResults: number; extra: JsonObject } =>
+    params.filter !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
+      ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
+      : { totalResults: n, extra: {} };
+  if (params.count === 0) {
+    const { totalResults, extra } = counted(await deps.users.count(accountId, params.filter, counting));
+    return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
+  }
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
   const list = async (query: UserListRequest) => {
-    const rows = await deps.users.list(accountId, { ...query, withTotal: true });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter);
+    const rows = await deps.users.list(accountId, { ...query, withTotal: true, totalLimit: params.totalResultsLimit, abandoned });
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter, counting);
     return rows;
   };
   const base = { filter: params.filter, sortBy: params.sortBy, withGroups };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
-    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
+    const { totalResults, extra } = counted(total);
+    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, params.startIndex, extra);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
   const now = deps.clock.now();
@@ -82,21 +93,21 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
       const back = await list({ ...base, descending: !descending, after: position, limit: params.count + 1 });
       const hasMoreBack = back.length > params.count;
       const page = back.slice(0, params.count).reverse();
-      const extra: JsonObject = {};
+      const { totalResults, extra } = counted(total);
       if (page.length > 0) {
         extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
         if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
       }
-      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, undefined, extra);
     }
     rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
   }
   const hasMore = rows.length > params.count;
   const page = rows.slice(0, params.count);
-  const extra: JsonObject = {};
+  const { totalResults, extra } = counted(total);
   if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
   if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
-  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), totalResults, undefined, extra);
 }
 
 /**
@@ -139,7 +150,7 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
           await exportUsersCsv(deps.users, ctx.accountId, parseListParams(query, deps.maxResults), res);
           return;
         }
-        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults)));
+        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults), abandonedSignal(res)));
       },
     },
     {
@@ -231,7 +242,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, scimBase } = contextOf(res);
     const body = (req.body ?? {}) as JsonObject;
     if (Array.isArray(body.schemas) && !body.schemas.includes(URN.searchRequest)) throw new DomainError('invalidSyntax', `A search request must use schema ${URN.searchRequest}`);
-    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults)));
+    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults), abandonedSignal(res)));
   });
 
   router.post('/Users', async (req, res) => {

@@ -9,11 +9,20 @@ import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import type { Executor } from '../db/database.js';
 import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
+import { syncRunsRepo, type SyncRunRecord } from '../db/sync-runs-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { nextScheduledRun } from '../domain/schedule.js';
 import { SecretBox } from '../lib/secret-box.js';
+
+/** What `health` tells of a source beside its stored status. */
+export interface SourceHealth {
+  lastRun?: SyncRunRecord;
+  nextRunAt?: Date;
+  /** Scheduled runs are skipped until then, after consecutive failures. */
+  backoffUntil?: Date;
+}
 
 export interface SourceInput {
   name: string;
@@ -70,6 +79,18 @@ export class SourcesService {
   /** When the scheduler will next start a run of this source (undefined: not scheduled). */
   nextRunAt(source: SourceRecord): Date | undefined {
     return nextScheduledRun(source, this.clock.now());
+  }
+
+  /** How each source is doing: its newest run, its next scheduled run, and the back-off still in force after failures. */
+  async health(accountId: string, sources: readonly SourceRecord[]): Promise<Map<string, SourceHealth>> {
+    const lastRuns = await syncRunsRepo.latestOfSources(this.db, accountId, sources.map((s) => s.id));
+    const now = this.clock.now();
+    return new Map(sources.map((source) => {
+      const lastRun = lastRuns.get(source.id);
+      const nextRunAt = nextScheduledRun(source, now);
+      const backoffUntil = source.nextRetryAt && source.nextRetryAt > now ? source.nextRetryAt : undefined;
+      return [source.id, { ...(lastRun ? { lastRun } : {}), ...(nextRunAt ? { nextRunAt } : {}), ...(backoffUntil ? { backoffUntil } : {}) }];
+    }));
   }
 
   /** The configuration a connector reads: its secrets opened. */

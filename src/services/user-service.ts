@@ -11,7 +11,7 @@ import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { usersRepo, type StoredUser, type UserView, type ListQuery, type CountOptions } from '../db/users-repo.js';
 import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
@@ -86,8 +86,8 @@ export class UserService {
   }
 
   /** totalResults of a SCIM filter (all users without one). */
-  count(accountId: string, filter?: string) {
-    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where);
+  count(accountId: string, filter?: string, options: CountOptions = {}) {
+    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where, options);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */

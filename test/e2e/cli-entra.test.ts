@@ -1,64 +1,31 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { GraphTestServer, type AppRegistration } from '../../connectors/entra/testing/graph-test-server.js';
-import { runCli } from '../../src/cli/program.js';
-import type { SyncCliIo } from '../../src/cli/sync-commands.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-
-const TOKEN = 'sb_e2e_cli_entra_operator_token_0123456789abcdef';
+import { startCliServer, type CliServer } from '../support/cli-server.js';
 
 describe('CLI: an Entra ID source against the Graph test server', () => {
-  let db: TestDatabase;
-  let server: RunningServer;
+  let sb: CliServer;
   let graph: GraphTestServer;
   let app: AppRegistration;
-  let dir: string;
   let accountId: string;
   let sourceId: string;
-  const previousPoll = process.env.SWITCHBOARD_POLL_MS;
 
   before(async () => {
-    process.env.SWITCHBOARD_POLL_MS = '20';
-    dir = await mkdtemp(join(tmpdir(), 'switchboard-cli-entra-'));
     graph = await GraphTestServer.start();
     app = graph.registerApp();
     graph.addUsers(15);
-    db = await createTestDatabase();
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SWITCHBOARD_BOOTSTRAP_TOKEN: TOKEN, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false',
-    });
-    server = await startServer(config, { db, logger: silentLogger }, () => undefined);
+    sb = await startCliServer();
   });
   after(async () => {
-    if (previousPoll === undefined) delete process.env.SWITCHBOARD_POLL_MS;
-    else process.env.SWITCHBOARD_POLL_MS = previousPoll;
-    await server?.stop();
-    await db?.close();
+    await sb?.stop();
     await graph?.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
-  async function cli(args: string[]): Promise<{ out: string[]; err: string[]; exitCode: number }> {
-    const captured = { out: [] as string[], err: [] as string[], exitCode: 0 };
-    const io: SyncCliIo = { out: (l) => captured.out.push(l), err: (l) => captured.err.push(l), stderrIsTTY: false };
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await runCli(['node', 'switchboard', '--url', server.url, '--token', TOKEN, ...args], io);
-      captured.exitCode = Number(process.exitCode ?? 0);
-    } finally {
-      process.exitCode = before;
-    }
-    return captured;
-  }
+  const cli = (args: string[]) => sb.cli(args);
 
   async function configFile(name: string, overrides: Record<string, unknown> = {}): Promise<string> {
-    const path = join(dir, name);
+    const path = join(sb.dir, name);
     const config = { tenantId: graph.tenantId, clientId: app.clientId, clientSecret: app.clientSecret, authorityUrl: graph.url, graphUrl: graph.url, caCertPem: graph.caCertPem, defaultCountry: 'BE', ...overrides };
     await writeFile(path, JSON.stringify(config));
     return path;
@@ -112,7 +79,7 @@ describe('CLI: an Entra ID source against the Graph test server', () => {
     expect(incremental.exitCode, incremental.err.join('\n')).to.equal(0);
     expect(JSON.parse(incremental.out.join('\n')).counts).to.include({ created: 1, updated: 0, unchanged: 0 });
     const filter = encodeURIComponent(`userName eq "${String(first!.userPrincipalName)}"`);
-    const response = await fetch(`${server.url}/accounts/${accountId}/scim/v2/Users?filter=${filter}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const response = await fetch(`${sb.url}/accounts/${accountId}/scim/v2/Users?filter=${filter}`, { headers: { authorization: `Bearer ${sb.token}` } });
     const list = (await response.json()) as { totalResults: number; Resources: Array<Record<string, unknown>> };
     expect(list.totalResults).to.equal(1);
     expect(list.Resources[0]).to.deep.include({ displayName: first!.displayName, active: true });

@@ -1,59 +1,30 @@
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { micloudPortalExport, mivbExport } from '../../connectors/testing/pbx-fixtures.js';
-import { runCli } from '../../src/cli/program.js';
-import type { SyncCliIo } from '../../src/cli/sync-commands.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startCliServer, type CliServer } from '../support/cli-server.js';
 import { putExport, startSshd, type Sshd } from '../support/sshd.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-
-const TOKEN = 'sb_e2e_cli_pbx_operator_token_0123456789abcdefgh';
 
 describe('CLI: MiVoice Business and MiCloud Connect sources against a running server', () => {
-  let db: TestDatabase;
-  let server: RunningServer;
+  let sb: CliServer;
   let sshd: Sshd;
   let dir: string;
   let accountId: string;
-  const previousPoll = process.env.SWITCHBOARD_POLL_MS;
 
   before(async () => {
-    process.env.SWITCHBOARD_POLL_MS = '20';
-    dir = await mkdtemp(join(tmpdir(), 'switchboard-cli-pbx-'));
     sshd = await startSshd();
     await putExport(sshd, 'mivb-users.csv', mivbExport(40));
     await utimes(join(sshd.dir, 'mivb-users.csv'), new Date(), new Date(Date.now() - 120_000));
     await putExport(sshd, 'no-dn.csv', mivbExport(3).replace('Directory Number', 'Number'));
-    db = await createTestDatabase();
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SWITCHBOARD_BOOTSTRAP_TOKEN: TOKEN, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
-    server = await startServer(config, { db, logger: silentLogger }, () => undefined);
+    sb = await startCliServer();
+    dir = sb.dir;
   });
   after(async () => {
-    if (previousPoll === undefined) delete process.env.SWITCHBOARD_POLL_MS;
-    else process.env.SWITCHBOARD_POLL_MS = previousPoll;
-    await server?.stop();
-    await db?.close();
+    await sb?.stop();
     await sshd?.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
-  async function cli(args: string[]): Promise<{ out: string[]; err: string[]; exitCode: number }> {
-    const captured = { out: [] as string[], err: [] as string[], exitCode: 0 };
-    const io: SyncCliIo = { out: (l) => captured.out.push(l), err: (l) => captured.err.push(l), stderrIsTTY: false };
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await runCli(['node', 'switchboard', '--url', server.url, '--token', TOKEN, ...args], io);
-      captured.exitCode = Number(process.exitCode ?? 0);
-    } finally {
-      process.exitCode = before;
-    }
-    return captured;
-  }
+  const cli = (args: string[]) => sb.cli(args);
 
   async function addSource(name: string, kind: string, config: Record<string, unknown>): Promise<string> {
     const path = join(dir, `${name}.json`);

@@ -1,66 +1,27 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { runCli } from '../../src/cli/program.js';
-import type { SyncCliIo } from '../../src/cli/sync-commands.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startCliServer, type CliServer, type TestCliIo } from '../support/cli-server.js';
 import { peopleLdif, startSlapd, type Slapd } from '../support/slapd.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-
-const TOKEN = 'sb_e2e_cli_sync_operator_token_0123456789abcdef';
-
-interface Captured {
-  out: string[];
-  err: string[];
-  raw: string[];
-  exitCode: number;
-}
 
 describe('CLI: sources and sync against a running server', () => {
-  let db: TestDatabase;
-  let server: RunningServer;
+  let sb: CliServer;
   let slapd: Slapd;
   let dir: string;
   let accountId: string;
   let sourceId: string;
-  const previousPoll = process.env.SWITCHBOARD_POLL_MS;
 
   before(async () => {
-    process.env.SWITCHBOARD_POLL_MS = '20';
-    dir = await mkdtemp(join(tmpdir(), 'switchboard-cli-sync-'));
     slapd = await startSlapd({ initialLdif: peopleLdif(12) });
-    db = await createTestDatabase();
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SWITCHBOARD_BOOTSTRAP_TOKEN: TOKEN, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false',
-    });
-    server = await startServer(config, { db, logger: silentLogger }, () => undefined);
+    sb = await startCliServer();
+    dir = sb.dir;
   });
   after(async () => {
-    if (previousPoll === undefined) delete process.env.SWITCHBOARD_POLL_MS;
-    else process.env.SWITCHBOARD_POLL_MS = previousPoll;
-    await server?.stop();
-    await db?.close();
+    await sb?.stop();
     await slapd?.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs the CLI in-process with captured output; the exit code is read from and reset on process.exitCode. */
-  async function cli(args: string[], extra: Partial<SyncCliIo> = {}): Promise<Captured> {
-    const captured: Captured = { out: [], err: [], raw: [], exitCode: 0 };
-    const io: SyncCliIo = { out: (l) => captured.out.push(l), err: (l) => captured.err.push(l), stderrIsTTY: false, ...extra };
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await runCli(['node', 'switchboard', '--url', server.url, '--token', TOKEN, ...args], io);
-      captured.exitCode = Number(process.exitCode ?? 0);
-    } finally {
-      process.exitCode = before;
-    }
-    return captured;
-  }
+  const cli = (args: string[], extra: Partial<TestCliIo> = {}) => sb.cli(args, extra);
 
   async function configFile(name: string, overrides: Record<string, unknown> = {}): Promise<string> {
     const path = join(dir, name);
@@ -82,8 +43,8 @@ describe('CLI: sources and sync against a running server', () => {
 
     const listed = await cli(['sources', 'list', '--account', accountId]);
     expect(listed.exitCode).to.equal(0);
-    expect(listed.out.join('\n')).to.match(/^id\s+name\s+kind\s+schedule\s+enabled\s+state/);
-    expect(listed.out.join('\n')).to.contain(sourceId).and.contain('Directory').and.contain('idle');
+    expect(listed.out.join('\n')).to.match(/^id\s+name\s+kind\s+enabled\s+state\s+lastRun\s+lastCounts\s+nextRunAt\s+failures\s+backoffUntil\s+lastError$/m);
+    expect(listed.out.join('\n').split('\n')[1]).to.contain(sourceId).and.contain('Directory').and.contain('idle').and.contain('never').and.match(/\s0$/);
 
     const check = await cli(['sources', 'check', sourceId, '--account', accountId]);
     expect(check.exitCode, check.err.join('\n')).to.equal(0);
@@ -125,7 +86,8 @@ describe('CLI: sources and sync against a running server', () => {
     for (const n of ['00000', '00001', '00002', '00003', '00004']) await slapd.delete(`uid=user${n},${slapd.peopleDn}`);
     const stopped = await cli(['sync', 'run', '--source', sourceId, '--account', accountId, '--full', '--wait']);
     expect(stopped.exitCode).to.equal(1);
-    expect(stopped.err.at(-1)).to.match(/stopped at the deletion threshold: .*nothing was deactivated.*--allow-deletes/);
+    // The numbers in the right number, and the advice once, in the CLI's words.
+    expect(stopped.err.at(-1)).to.match(/^sync run \S+ stopped: deletion threshold exceeded: 5 of 12 linked users would be deactivated, more than the limit of 2 \(the smaller of 500 users and 20 %\); nothing was deactivated\. Check the directory, then run again with --allow-deletes to confirm\.$/);
 
     const dry = await cli(['sync', 'run', '--source', sourceId, '--account', accountId, '--full', '--allow-deletes', '--dry-run', '--wait', '--json']);
     expect(dry.exitCode, dry.err.join('\n')).to.equal(0);

@@ -1,61 +1,24 @@
 import { PassThrough } from 'node:stream';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse } from 'csv-parse/sync';
-import { runCli } from '../../src/cli/program.js';
-import type { UsersCliIo } from '../../src/cli/users-commands.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { startCliServer, type CliServer, type TestCliIo } from '../support/cli-server.js';
 
-const TOKEN = 'sb_e2e_cli_users_csv_operator_token_0123456789ab';
 const HEADER = 'First Name,Last Name,Email,Mobile Number,Mobile Country,Extensions,Account Admin,SMS Number,Licenses,Department,Title';
 
-interface Captured {
-  out: string[];
-  err: string[];
-  stdout: string;
-  exitCode: number;
-}
-
 describe('CLI: users import and export against a running server', () => {
-  let db: TestDatabase;
-  let server: RunningServer;
+  let sb: CliServer;
   let dir: string;
   let accountId: string;
-  const previousPoll = process.env.SWITCHBOARD_POLL_MS;
 
   before(async () => {
-    process.env.SWITCHBOARD_POLL_MS = '20';
-    dir = await mkdtemp(join(tmpdir(), 'switchboard-cli-users-'));
-    db = await createTestDatabase();
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, SWITCHBOARD_BOOTSTRAP_TOKEN: TOKEN, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false' });
-    server = await startServer(config, { db, logger: silentLogger }, () => undefined);
+    sb = await startCliServer();
+    dir = sb.dir;
   });
-  after(async () => {
-    if (previousPoll === undefined) delete process.env.SWITCHBOARD_POLL_MS;
-    else process.env.SWITCHBOARD_POLL_MS = previousPoll;
-    await server?.stop();
-    await db?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(async () => sb?.stop());
 
-  async function cli(args: string[], extra: Partial<UsersCliIo> = {}): Promise<Captured> {
-    const captured: Captured = { out: [], err: [], stdout: '', exitCode: 0 };
-    const io: UsersCliIo = { out: (l) => captured.out.push(l), err: (l) => captured.err.push(l), writeOut: (text) => void (captured.stdout += text), stderrIsTTY: false, ...extra };
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await runCli(['node', 'switchboard', '--url', server.url, '--token', TOKEN, ...args], io);
-      captured.exitCode = Number(process.exitCode ?? 0);
-    } finally {
-      process.exitCode = before;
-    }
-    return captured;
-  }
+  const cli = (args: string[], extra: Partial<TestCliIo> = {}) => sb.cli(args, extra);
 
   it('when a customer account is created, then its id is kept for the commands', async () => {
     const res = await cli(['accounts', 'create', '--name', 'CSV Co', '--type', 'customer', '--json']);
@@ -71,7 +34,7 @@ describe('CLI: users import and export against a running server', () => {
     expect(res.exitCode).to.equal(1);
     expect(res.out.join('\n')).to.match(/completed_with_errors\s+3\s+2\s+0\s+0\s+1/);
     expect(res.err.some((l) => /import [0-9a-f-]+: completed_with_errors, 3\/3 rows/.test(l))).to.equal(true);
-    expect(res.err).to.include(`1 row(s) failed; fix them in ${file}.report.csv and import it again`);
+    expect(res.err).to.include(`1 row failed; fix them in ${file}.report.csv and import it again`);
     const report = parse(await readFile(`${file}.report.csv`, 'utf8')) as string[][];
     expect(report[0]!.slice(-3)).to.deep.equal(['Line', 'Outcome', 'Reason']);
     expect(report[2]!.slice(-3, -1)).to.deep.equal(['3', 'failed']);

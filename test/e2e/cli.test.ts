@@ -3,37 +3,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/program.js';
-import { loadConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { createTestDatabase, testDatabaseKind } from '../support/test-database.js';
-
-const BOOT = 'sb_cli_test_bootstrap_token_0123456789abcdef';
-
-async function cli(args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const before = process.exitCode;
-  process.exitCode = 0;
-  await runCli(['node', 'switchboard', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = before;
-  return { out: out.join('\n'), err: err.join('\n'), code };
-}
+import { startCliServer, type CliServer } from '../support/cli-server.js';
+import { testDatabaseKind } from '../support/test-database.js';
 
 describe(`CLI against a running server (${testDatabaseKind})`, () => {
-  let server: RunningServer;
+  let sb: CliServer;
   let url: string;
+  let BOOT: string;
   before(async () => {
-    const db = await createTestDatabase();
-    server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_BOOTSTRAP_TOKEN: BOOT, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sb-cli-')) }), { db, logger: silentLogger }, () => {});
-    url = server.url;
-    after(async () => {
-      await server.stop();
-      await db.close();
-    });
+    sb = await startCliServer();
+    url = sb.url;
+    BOOT = sb.token;
   });
+  after(async () => sb?.stop());
+  const cli = async (args: string[]) => {
+    const run = await sb.exec(args);
+    return { out: run.out.join('\n'), err: run.err.join('\n'), code: run.exitCode };
+  };
 
   it('when accounts and tokens are managed from the CLI, then create, list and revoke work, with --json', async () => {
     const partner = await cli(['--url', url, '--token', BOOT, 'accounts', 'create', '--name', 'CLI Partner', '--type', 'partner', '--json']);

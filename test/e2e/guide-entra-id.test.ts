@@ -4,18 +4,11 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { guideBlocks, runBash, scratchDir } from '../support/guide.js';
+import { guideBlocks, printedLines, runBash, scratchDir, withoutIds } from '../support/guide.js';
 import { createTestDatabase, testDatabaseKind } from '../support/test-database.js';
 
 const BOOT = 'sb_guide_entra_bootstrap_token_0123456789abcdef';
 const EXT = 'urn:switchboard:scim:schemas:extension:2.0:User';
-
-/** The output block that follows the tested blocks in the guide ("Printed, in order:"), as lines. */
-function printedLines(file: string): string[] {
-  const text = fs.readFileSync(path.resolve(file), 'utf8');
-  const after = text.slice(text.indexOf('Printed, in order:'));
-  return /```\n([\s\S]*?)```/.exec(after)![1].trim().split('\n');
-}
 
 // docs/entra-id.md followed literally: its tested blocks (the account and token of step 1, then the requests of an
 // Entra provisioning cycle with the guide's attribute mappings) run against a real server.
@@ -47,8 +40,7 @@ describe(`docs/entra-id.md, followed literally (${testDatabaseKind})`, function 
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).to.match(/^Tenant URL: {3}http:\/\/127\.0\.0\.1:\d+\/accounts\/[0-9a-f-]{36}\/scim\/v2$/);
     expect(lines[1]).to.match(/^Secret Token: sb_/);
-    const printed = lines.slice(2).map((l) => l.replace(/"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/g, '"…"'));
-    expect(printed).to.deep.equal(printedLines('docs/entra-id.md'));
+    expect(withoutIds(lines.slice(2))).to.deep.equal(printedLines('docs/entra-id.md'));
   });
 
   it('when Entra updates an attribute another source owns (a MiCloud user\'s extension), then the answer is 200 with the owner\'s value, the other attributes are applied and the audit entry names the skipped one', async () => {

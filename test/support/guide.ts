@@ -38,6 +38,20 @@ export function guideBlocks(file: string): GuideBlock[] {
   return blocks;
 }
 
+/** The output a guide shows after its tested blocks (the fenced block after "Printed, in order"), as lines. */
+export function printedLines(file: string): string[] {
+  const text = fs.readFileSync(path.join(repoRoot, file), 'utf8');
+  const after = text.slice(text.indexOf('Printed, in order'));
+  const block = /```\n([\s\S]*?)```/.exec(after);
+  if (!block) throw new Error(`${file} has no "Printed, in order" block`);
+  return block[1].trim().split('\n');
+}
+
+/** Output lines with every UUID written as "…", as the guides print them. */
+export function withoutIds(lines: readonly string[]): string[] {
+  return lines.map((l) => l.replace(/"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/g, '"…"'));
+}
+
 export interface ShellResult {
   code: number | null;
   stdout: string;

@@ -20,6 +20,8 @@ const MODULE_DIR = '/usr/lib/ldap';
 export interface SlapdOptions {
   /** Loaded offline with `slapadd -q` before the server starts (fast bulk loads). */
   initialLdif?: string;
+  /** A server certificate and key (PEM): the server then offers StartTLS on its ldap:// port. */
+  tls?: { certificatePem: string; privateKeyPem: string };
 }
 
 export interface Slapd {
@@ -65,7 +67,13 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     const dbDir = join(dir, 'db');
     await mkdir(dbDir);
     const confPath = join(dir, 'slapd.conf');
-    await writeFile(confPath, slapdConf(dir, dbDir));
+    let tlsConf = '';
+    if (options.tls) {
+      await writeFile(join(dir, 'cert.pem'), options.tls.certificatePem);
+      await writeFile(join(dir, 'key.pem'), options.tls.privateKeyPem, { mode: 0o600 });
+      tlsConf = `TLSCertificateFile ${join(dir, 'cert.pem')}\nTLSCertificateKeyFile ${join(dir, 'key.pem')}\n`;
+    }
+    await writeFile(confPath, slapdConf(dir, dbDir, tlsConf));
     await run(SLAPADD_BIN, ['-q', '-f', confPath], BASE_LDIF + (options.initialLdif ?? ''));
 
     for (let attempt = 1; ; attempt++) {
@@ -123,9 +131,9 @@ function handle(url: string, port: number, dir: string, child: ChildProcess): Sl
   };
 }
 
-function slapdConf(dir: string, dbDir: string): string {
+function slapdConf(dir: string, dbDir: string, tlsConf = ''): string {
   return `${['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`).join('\n')}
-modulepath ${MODULE_DIR}
+${tlsConf}modulepath ${MODULE_DIR}
 moduleload back_mdb
 pidfile ${join(dir, 'slapd.pid')}
 argsfile ${join(dir, 'slapd.args')}

@@ -75,7 +75,7 @@ export function Sources(props: { accountId: string }) {
               <dt>Last run</dt>
               <dd>{last ? `${String(last.status)}, ${formatDate(String(last.finishedAt ?? last.startedAt))}, ${countsText(last.counts)}` : 'never'}</dd>
               <dt>Next run</dt>
-              <dd>{status.nextRunAt ? `${formatDate(String(status.nextRunAt))} (schedule ${String(s.schedule)}${status.nextRetryAt ? ', backing off after failures' : ''})` : 'not scheduled'}</dd>
+              <dd>{status.nextRunAt ? `${formatDate(String(status.nextRunAt))} (schedule ${String(s.schedule)}${status.backoffUntil ? ', backing off after failures' : ''})` : 'not scheduled'}</dd>
             </dl>
             <div class="buttons">
               <button type="button" onClick={() => start(String(s.id), 'full', false)}>
