@@ -24,7 +24,7 @@ import type { SecretBox } from '../lib/secret-box.js';
  */
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SessionPolicy, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Database, Trx } from '../db/database.js';
@@ -56,6 +56,8 @@ export interface SyncEngineOptions {
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
+  /** Connections kept open between a source's runs (connectors/sdk SftpSessionPool): an unchanged export then costs no handshake. */
+  sessions?: SessionPolicy;
 }
 
 /** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
@@ -198,7 +200,8 @@ export class SyncEngine {
     };
     try {
       const onRetry = (): void => void ctx.counts.retries++;
-      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry }) as AsyncIterable<SourceItem>) {
+      const sessions = this.deps.sessions ? { sessions: { pool: this.deps.sessions, owner: ctx.source.id } } : {};
+      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry, ...sessions }) as AsyncIterable<SourceItem>) {
         if (writeError) throw writeError;
         if (item.type === 'record') {
           ctx.seen.add(item.anchor);

@@ -43,6 +43,8 @@ async function insertUser(db: TestDatabase, accountId: string, spec: UserSpec): 
   const [row] = await db.knex('users').insert({
     account_id: accountId,
     user_name: spec.userName,
+    // Only the filter's SQL is tested here: no representation is read.
+    resource: {},
     external_id: spec.externalId ?? null,
     given_name: spec.givenName ?? null,
     family_name: spec.familyName ?? null,
@@ -443,8 +445,8 @@ if (testDatabaseKind === 'postgres') {
       db = await createTestDatabase();
       [{ id: accountId }] = await db.knex('accounts').insert({ type: 'customer', name: 'Big' }).returning('id');
       await db.knex.raw(
-        `insert into users (account_id, user_name, given_name, family_name, primary_email, data)
-         select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@' || md5(i::text) || '.example', '{}'::jsonb
+        `insert into users (account_id, user_name, given_name, family_name, primary_email, data, resource)
+         select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@' || md5(i::text) || '.example', '{}'::jsonb, '{}'::jsonb
          from generate_series(1, 5000) i`,
         [accountId],
       );
