@@ -85,7 +85,7 @@ export async function benchEntraSync(options: EntraSyncBenchOptions): Promise<{ 
       log(`    incr   ${fmt(r.incremental.changed)} changed, read again whole in JSON batches  ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify({ updated: r.incremental.counts.updated, unchanged: r.incremental.counts.unchanged })}`);
     }
   }
-  const [ldap] = await benchLdapSync({ databases: [{ database: 'postgres', sizes: [options.ldapEntries] }], changes: 1_000, log: () => undefined });
+  const [ldap] = await benchLdapSync({ databases: [{ database: 'postgres', sizes: [options.ldapEntries] }], changes: 1_000, rounds: 1, log: () => undefined });
   if (ldap) {
     log(`  floor  LDAP full sync, ${fmt(ldap.entries)} slapd entries (postgres, this run)  ${fmt(ldap.full.usersPerSecond).padStart(7)} users/s  ${fmt(ldap.full.seconds, 2)} s`);
     const largest = entra.filter((r) => r.database === 'postgres').sort((a, b) => b.users - a.users)[0];
