@@ -97,7 +97,9 @@ class Batch {
     for (const [name, value] of Object.entries(entry)) raw[name] = Array.isArray(value) ? (value.length === 1 ? String(value[0]) : value.map(String)) : String(value);
     const data = JSON.stringify(doc);
     const actor = `source:${sourceId}`;
-    this.users += line([accountId, id, mail, null, display, given, family, true, mail, null, false, data, 'ldap', null, actor, at, at]);
+    // The stored representation the write path keeps beside the document (users.resource): rendered once, written with the row.
+    const resource = JSON.stringify({ ...doc, id, groups: [], meta: { resourceType: 'User', created: at, lastModified: at, version: 'W/"1"' } });
+    this.users += line([accountId, id, mail, null, display, given, family, true, mail, null, false, data, resource, 'ldap', null, actor, at, at]);
     this.emails += line([accountId, id, 0, mail, 'work', true]);
     this.phones += line([accountId, id, 0, phone, 'work', false]);
     const rawText = JSON.stringify(raw);
@@ -121,7 +123,7 @@ class Batch {
   /** The tables in the order their foreign keys need, with their COPY column lists. */
   copies(): { sql: string; text: string }[] {
     return [
-      { sql: 'users (account_id, id, user_name, external_id, display_name, given_name, family_name, active, primary_email, sms_number, account_admin, data, source, password_hash, updated_by, created_at, updated_at)', text: this.users },
+      { sql: 'users (account_id, id, user_name, external_id, display_name, given_name, family_name, active, primary_email, sms_number, account_admin, data, resource, source, password_hash, updated_by, created_at, updated_at)', text: this.users },
       { sql: 'user_emails (account_id, user_id, position, value, type, is_primary)', text: this.emails },
       { sql: 'user_phone_numbers (account_id, user_id, position, value, type, is_primary)', text: this.phones },
       { sql: 'user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, created_at, updated_at)', text: this.links },
