@@ -18,14 +18,15 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { startServer } from '../src/server.js';
 import { RegistrationService } from '../src/services/registration-service.js';
-import { searchFilterFor } from '../src/console/ui/search-filter.js';
+import { COUNT_LIMIT, searchFilterFor } from '../src/console/ui/search-filter.js';
 import { seedUsers } from './seed-users.js';
 
 const DB_NAME = 'switchboard_bench_console';
 const BOOT = 'sb_bench_console_bootstrap_token_0123456789abcdef';
 const PASSWORD = 'bench console password';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const USER_LIST_QUERY = 'count=50&cursor=';
+// What the Users page asks (its count limited to COUNT_LIMIT), so that the floor is the page's own request.
+const USER_LIST_QUERY = `count=50&cursor=&totalResultsLimit=${COUNT_LIMIT}`;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -34,7 +35,7 @@ export interface ConsoleBench {
   scriptBytesGzip: number;
   scripts: number;
   firstList: { ms: number[]; floorMs: number[] };
-  search: { term: string; total: number; ms: number; floorMs: number }[];
+  search: { term: string; total: number; limited: boolean; ms: number; floorMs: number }[];
 }
 
 export async function benchConsole(users: number): Promise<ConsoleBench> {
@@ -93,11 +94,11 @@ export async function benchConsole(users: number): Promise<ConsoleBench> {
     const firstList = { ms: [] as number[], floorMs: [] as number[] };
     const csrf = await page.evaluate(async () => ((await (await fetch('/console/session')).json()) as { csrfToken: string }).csrfToken);
     const cookies = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    const direct = async (query: string): Promise<{ ms: number; total: number }> => {
+    const direct = async (query: string): Promise<{ ms: number; total: number; limited: boolean }> => {
       const t0 = performance.now();
       const res = await fetch(`${server.url}/accounts/${accountId}/scim/v2/Users?${query}`, { headers: { Cookie: cookies, 'X-CSRF-Token': csrf } });
-      const body = (await res.json()) as { totalResults: number };
-      return { ms: performance.now() - t0, total: body.totalResults };
+      const body = (await res.json()) as { totalResults: number; totalResultsLimited?: boolean };
+      return { ms: performance.now() - t0, total: body.totalResults, limited: body.totalResultsLimited === true };
     };
     for (let i = 0; i < 5; i++) {
       await page.goto('about:blank');
@@ -121,9 +122,9 @@ export async function benchConsole(users: number): Promise<ConsoleBench> {
         await box.press(key);
       }
       const t0 = performance.now();
-      await page.locator('p.count', { hasText: new RegExp(`^${fmt(floor.total)} users$`) }).waitFor({ timeout: 30_000 });
+      await page.locator('p.count', { hasText: new RegExp(`^${fmt(floor.total)}${floor.limited ? '\\+' : ''} users$`) }).waitFor({ timeout: 30_000 });
       if (floor.total > 0) await page.locator('table.user-list tbody tr').first().filter({ hasText: new RegExp(term, 'i') }).waitFor({ timeout: 30_000 });
-      search.push({ term, total: floor.total, ms: performance.now() - t0, floorMs: floor.ms });
+      search.push({ term, total: floor.total, limited: floor.limited, ms: performance.now() - t0, floorMs: floor.ms });
     }
     await context.close();
     return { users: seeded.count + 1, scriptBytesGzip, scripts, firstList, search };
@@ -144,7 +145,7 @@ export function printConsole(r: ConsoleBench): void {
   console.log(`  Users page first list (fresh navigation to first row drawn), median of ${r.firstList.ms.length}: ${fmt(list)} ms (max ${fmt(Math.max(...r.firstList.ms))}); floor (its GET /Users alone) ${fmt(listFloor, 1)} ms -> ${fmt(list / listFloor, 1)}x; target 1,000 ms (${list <= 1000 ? 'met' : 'MISSED'})`);
   console.log('  Search as you type, last keystroke to result drawn (debounce 40 ms included):');
   for (const s of r.search) {
-    console.log(`    "${s.term}" ${fmt(s.total).padStart(7)} users   ${fmt(s.ms).padStart(5)} ms   floor (its GET /Users alone) ${fmt(s.floorMs, 1).padStart(6)} ms -> ${fmt(s.ms / s.floorMs, 1)}x   target 150 ms (${s.ms <= 150 ? 'met' : 'MISSED'})`);
+    console.log(`    "${s.term}" ${`${fmt(s.total)}${s.limited ? '+' : ' '}`.padStart(7)} users   ${fmt(s.ms).padStart(5)} ms   floor (its GET /Users alone) ${fmt(s.floorMs, 1).padStart(6)} ms -> ${fmt(s.ms / s.floorMs, 1)}x   target 150 ms (${s.ms <= 150 ? 'met' : 'MISSED'})`);
   }
   const worst = Math.max(...r.search.map((s) => s.ms));
   console.log(`  search median ${fmt(median(r.search.map((s) => s.ms)))} ms, worst ${fmt(worst)} ms`);

@@ -13,9 +13,17 @@
  *   POST  /Users                                        one statement: insert users + user_emails
  *   PATCH /Users/{id}  (replace of a top-level string)  one statement: update … returning
  *
+ * Under /stored (GET /stored/scim/v2/Users/{id}, GET /stored/scim/v2/Users?filter=userName eq "…") it reads one
+ * stored document (users.resource, the representation Switchboard keeps on the row) from one table, by primary key
+ * or by the unique index on lower(user_name), and adds the base URL: the physical limit of those reads.
+ * Under /idp (POST and PATCH /idp/scim/v2/Users…) it writes what an identity provider's write writes, in one
+ * statement: the users row with its stored document, its emails, the link to the account's scim source, and the
+ * audit entry.
+ *
  * totalResults comes from a scalar count subquery for filtered lists and from the account's user count shards otherwise.
  * Run alone: FLOOR_DATABASE_URL=… FLOOR_ACCOUNT_ID=… FLOOR_TOKEN=… npx tsx bench/floor-server.ts
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -89,6 +97,23 @@ function resource(row: Row, base: string): Json {
       ...(row.updated_by ? { modifiedBy: row.updated_by } : {}),
     },
   };
+}
+
+/** A stored document (users.resource) completed with the base URL, as Switchboard's withBase does. */
+function withBase(stored: Json, base: string): Json {
+  const groups = stored.groups as { value: string; display: string }[] | undefined;
+  const out: Json = { ...stored, meta: { ...(stored.meta as Json), location: `${base}/Users/${String(stored.id)}` } };
+  if (groups && groups.length > 0) out.groups = groups.map((g) => ({ value: g.value, display: g.display, $ref: `${base}/Groups/${g.value}`, type: 'direct' }));
+  else delete out.groups;
+  return out;
+}
+
+/** The stored document of a new or changed user: the floor's `resource` without location, groups as stored. */
+function storedDoc(row: Row, links: { kind: string; ownedAttributes: string[] }[]): Json {
+  const doc = resource({ ...row, links }, '');
+  delete (doc.meta as Json).location;
+  doc.groups = [];
+  return doc;
 }
 
 const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -202,16 +227,17 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
     delete data.id;
     delete data.meta;
     delete data.password;
-    const { rows } = await pool.query<Row>(
+    const at = new Date();
+    const row: Row = { id: randomUUID(), data, registered: false, source: 'local', version: 1, created_at: at, updated_at: at, updated_by: 'floor' };
+    const stored = storedDoc(row, []);
+    await pool.query(
       `with u as (
-         insert into users (account_id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, updated_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 'local', $9, 'floor') returning ${BASE.replace(/u\./g, '')}, account_id
-       ), e as (
-         insert into user_emails (account_id, user_id, position, value, type, is_primary)
-         select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
-           from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)
+         insert into users (account_id, id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, resource, updated_by, created_at, updated_at)
+         values ($1, $10, $2, $3, $4, $5, $6, $7, $8, 'local', $9, $11, 'floor', $12, $12) returning account_id, id
        )
-       select * from u`,
+       insert into user_emails (account_id, user_id, position, value, type, is_primary)
+       select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
+         from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)`,
       [
         accountId,
         String(doc.userName),
@@ -222,10 +248,12 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
         primary && typeof primary.value === 'string' ? primary.value : null,
         typeof doc.externalId === 'string' ? doc.externalId : null,
         JSON.stringify(data),
+        row.id,
+        JSON.stringify(stored),
+        at.toISOString(),
       ],
     );
-    const row = rows[0];
-    send(res, 201, resource(row, base), { ETag: `W/"${row.version}"`, Location: `${base}/Users/${row.id}` });
+    send(res, 201, resource(row, base), { ETag: 'W/"1"', Location: `${base}/Users/${row.id}` });
   }
 
   const COLUMN_OF: Record<string, string> = { displayname: 'display_name', username: 'user_name' };
@@ -238,6 +266,7 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
     const column = COLUMN_OF[op.path.toLowerCase()];
     const { rows } = await pool.query<Row>(
       `update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
+              resource = jsonb_set(jsonb_set(u.resource, array[$3::text], to_jsonb($4::text)), '{meta,version}', to_jsonb('W/"' || (u.version + 1) || '"')),
               version = u.version + 1, updated_at = now(), updated_by = 'floor'
         where u.account_id = $1 and u.id = $2 returning ${BASE}`,
       [accountId, id, op.path, String(op.value)],
@@ -246,17 +275,120 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
     send(res, 200, resource(rows[0], base), { ETag: `W/"${rows[0].version}"` });
   }
 
+  async function storedGet(res: http.ServerResponse, base: string, id: string): Promise<void> {
+    const { rows } = await pool.query<{ version: number; resource: Json }>('select version, resource from users where account_id = $1 and id = $2', [accountId, id]);
+    if (!rows[0]) return scimError(res, 404, `User ${id} not found`);
+    send(res, 200, withBase(rows[0].resource, base), { ETag: `W/"${rows[0].version}"` });
+  }
+
+  async function storedByUserName(res: http.ServerResponse, base: string, query: URLSearchParams): Promise<void> {
+    const m = /^userName eq "(.*)"$/i.exec(query.get('filter') ?? '');
+    if (!m) return scimError(res, 400, 'the stored floor reads userName eq only');
+    const { rows } = await pool.query<{ resource: Json }>('select resource from users where account_id = $1 and lower(user_name) = lower($2)', [accountId, m[1]]);
+    send(res, 200, { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: rows.length, startIndex: 1, itemsPerPage: rows.length, Resources: rows.map((r) => withBase(r.resource, base)) });
+  }
+
+  let scimSourceId: string | undefined;
+  async function scimSource(): Promise<string> {
+    if (scimSourceId) return scimSourceId;
+    const { rows } = await pool.query<{ id: string }>("select id from sources where account_id = $1 and kind = 'scim'", [accountId]);
+    if (!rows[0]) throw new Error('no scim source yet: run an identity provider write on Switchboard first');
+    return (scimSourceId = rows[0].id);
+  }
+
+  async function idpCreate(res: http.ServerResponse, base: string, doc: Json): Promise<void> {
+    const sourceId = await scimSource();
+    const name = (doc.name as Json | undefined) ?? {};
+    const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Json[];
+    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+    const data = { ...doc };
+    delete data.id;
+    delete data.meta;
+    delete data.password;
+    const owned = Object.keys(data).filter((k) => k !== 'schemas');
+    const at = new Date();
+    const row: Row = { id: randomUUID(), data, registered: false, source: 'scim', version: 1, created_at: at, updated_at: at, updated_by: 'floor' };
+    const stored = storedDoc(row, [{ kind: 'scim', ownedAttributes: owned }]);
+    await pool.query(
+      `with u as (
+         insert into users (account_id, id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, resource, updated_by, created_at, updated_at)
+         values ($1, $10, $2, $3, $4, $5, $6, $7, $8, 'scim', $9, $11, 'floor', $12, $12) returning account_id, id
+       ), e as (
+         insert into user_emails (account_id, user_id, position, value, type, is_primary)
+         select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
+           from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)
+       ), l as (
+         insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, created_at, updated_at)
+         select u.account_id, u.id, $13, 'scim', coalesce($8, u.id::text), $14, $9, $9, $12, $12 from u
+       )
+       insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.create', 'User', u.id::text, '{}'::jsonb, $12 from u`,
+      [
+        accountId,
+        String(doc.userName),
+        typeof doc.displayName === 'string' ? doc.displayName : null,
+        typeof name.givenName === 'string' ? name.givenName : null,
+        typeof name.familyName === 'string' ? name.familyName : null,
+        doc.active === undefined ? true : doc.active === true,
+        primary && typeof primary.value === 'string' ? primary.value : null,
+        typeof doc.externalId === 'string' ? doc.externalId : null,
+        JSON.stringify(data),
+        row.id,
+        JSON.stringify(stored),
+        at.toISOString(),
+        sourceId,
+        owned,
+      ],
+    );
+    send(res, 201, withBase(stored, base), { ETag: 'W/"1"', Location: `${base}/Users/${row.id}` });
+  }
+
+  async function idpPatch(res: http.ServerResponse, base: string, id: string, body: Json): Promise<void> {
+    const sourceId = await scimSource();
+    const ops = (Array.isArray(body.Operations) ? body.Operations : []) as Json[];
+    const op = ops[0];
+    if (ops.length !== 1 || !op || String(op.op).toLowerCase() !== 'replace' || typeof op.path !== 'string' || !/^\w+$/.test(op.path)) {
+      return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
+    }
+    const column = COLUMN_OF[op.path.toLowerCase()];
+    const at = new Date().toISOString();
+    // One statement: the row (document and stored document), the scim link (claiming the attribute), the audit entry.
+    const { rows } = await pool.query<{ resource: Json; version: number }>(
+      `with u as (
+         update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
+                resource = jsonb_set(jsonb_set(jsonb_set(jsonb_set(u.resource, array[$3::text], to_jsonb($4::text)), '{meta,version}', to_jsonb('W/"' || (u.version + 1) || '"')),
+                  '{meta,lastModified}', to_jsonb($5::text)), '{${SWITCHBOARD},modifiedBy}', '"floor"'),
+                version = u.version + 1, updated_at = $5::timestamptz, updated_by = 'floor'
+          where u.account_id = $1 and u.id = $2 returning u.account_id, u.id, u.data, u.resource, u.version
+       ), l as (
+         insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, created_at, updated_at)
+         select u.account_id, u.id, $6, 'scim', coalesce(u.data->>'externalId', u.id::text), array[$3::text], u.data, u.data, $5::timestamptz, $5::timestamptz from u
+         on conflict (account_id, source_id, anchor) do update set owned_attributes = excluded.owned_attributes, attributes = excluded.attributes, raw = excluded.raw, updated_at = excluded.updated_at
+       ), a as (
+         insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.update', 'User', u.id::text, '{}'::jsonb, $5::timestamptz from u
+       )
+       select resource, version from u`,
+      [accountId, id, op.path, String(op.value), at, sourceId],
+    );
+    if (!rows[0]) return scimError(res, 404, `User ${id} not found`);
+    send(res, 200, withBase(rows[0].resource, base), { ETag: `W/"${rows[0].version}"` });
+  }
+
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const server = http.createServer((req, res) => {
     void (async () => {
       if (req.headers.authorization !== bearer) return scimError(res, 401, 'unauthorized');
       const url = new URL(req.url ?? '/', 'http://floor');
       const base = `http://${req.headers.host ?? 'localhost'}/scim/v2`;
-      const path = url.pathname.replace(/^\/scim\/v2/, '');
+      const mode = /^\/(stored|idp)\//.exec(url.pathname)?.[1];
+      const path = url.pathname.replace(/^(\/stored|\/idp)?\/scim\/v2/, '');
+      if (mode === 'stored' && path === '/Users' && req.method === 'GET') return storedByUserName(res, base, url.searchParams);
+      if (mode === 'idp' && path === '/Users' && req.method === 'POST') return idpCreate(res, base, await readBody(req));
       if (path === '/Users' && req.method === 'GET') return list(res, base, url.searchParams);
       if (path === '/Users' && req.method === 'POST') return create(res, base, await readBody(req));
       const m = /^\/Users\/([^/]+)$/.exec(path);
       if (m && !uuid.test(m[1])) return scimError(res, 404, `User ${m[1]} not found`);
+      if (m && mode === 'stored' && req.method === 'GET') return storedGet(res, base, m[1]);
+      if (m && mode === 'idp' && req.method === 'PATCH') return idpPatch(res, base, m[1], await readBody(req));
       if (m && req.method === 'GET') {
         const { rows } = await pool.query<Row>(`select ${VIEW} from users u where u.account_id = $1 and u.id = $2`, [accountId, m[1]]);
         if (!rows[0]) return scimError(res, 404, `User ${m[1]} not found`);

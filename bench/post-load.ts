@@ -3,7 +3,9 @@
  * (issue 10: writes must not serialise on the account). Switchboard runs from dist/ in its own child process
  * (bench/scim-http.ts --serve-switchboard, nothing seeded) on a scratch PostgreSQL database; this process sends
  * the requests over keep-alive connections and prints the rate of each block of users. Target: the last block's
- * rate at least 90 % of the first's.
+ * rate at least 90 % of the first's. While it loads, pg_stat_activity is sampled every 50 ms: per block, the
+ * share of the sampled active statements of the bench database waiting, by wait event (Lock/transactionid,
+ * LWLock/MultiXact…, …), so a serialising point shows where it is.
  *
  * Run: npx tsx bench/post-load.ts [--users=100000] [--block=10000] [--concurrency=8]
  */
@@ -24,6 +26,8 @@ export interface PostLoadResult {
   rates: number[];
   /** last block's rate ÷ first block's. */
   ratio: number;
+  /** Per block: wait event → share of the sampled active backends (of the bench database) waiting on it. */
+  waits: Record<string, number>[];
 }
 
 export async function benchPostLoad(options: { users?: number; block?: number; concurrency?: number; log?: (line: string) => void } = {}): Promise<PostLoadResult> {
@@ -46,6 +50,23 @@ export async function benchPostLoad(options: { users?: number; block?: number; c
       child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
       readline.createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as { url: string; idpToken: string }));
     });
+    // Wait-event sampling on a connection of its own.
+    const sampler = knexFactory({ client: 'pg', connection: `${serverUrl}/postgres`, pool: { min: 1, max: 1 } });
+    let samples: Record<string, number> = {};
+    let sampled = 0;
+    let sampling = true;
+    const sampleLoop = (async () => {
+      while (sampling) {
+        const { rows } = (await sampler.raw(
+          `select coalesce(wait_event_type || '/' || wait_event, 'CPU') as w from pg_stat_activity where datname = ? and state = 'active' and pid <> pg_backend_pid()`,
+          [DB_NAME],
+        )) as { rows: { w: string }[] };
+        for (const r of rows) samples[r.w] = (samples[r.w] ?? 0) + 1;
+        sampled += rows.length;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const waits: Record<string, number>[] = [];
     let next = 0;
     const rates: number[] = [];
     let blockStart = performance.now();
@@ -69,14 +90,22 @@ export async function benchPostLoad(options: { users?: number; block?: number; c
         if (++done % block === 0) {
           const now = performance.now();
           rates.push(block / ((now - blockStart) / 1000));
-          log(`  users ${done - block + 1}–${done}: ${Math.round(rates.at(-1)!)} users/s`);
+          const shares = Object.fromEntries(Object.entries(samples).sort((a, b) => b[1] - a[1]).map(([w, n]) => [w, n / Math.max(1, sampled)]));
+          waits.push(shares);
+          samples = {};
+          sampled = 0;
+          const top = Object.entries(shares).slice(0, 5).map(([w, f]) => `${w} ${Math.round(f * 100)} %`).join(', ');
+          log(`  users ${done - block + 1}–${done}: ${Math.round(rates.at(-1)!)} users/s  (active backends: ${top})`);
           blockStart = now;
         }
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    sampling = false;
+    await sampleLoop;
+    await sampler.destroy();
     const ratio = rates.length > 0 ? rates.at(-1)! / rates[0]! : 0;
-    return { users, block, concurrency, rates, ratio };
+    return { users, block, concurrency, rates, ratio, waits };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));

@@ -16,10 +16,12 @@
  *   actions     bench/actions-throughput.ts, when that file exists
  *   csv-import  POST /Imports of 10,000 and 100,000 rows vs COPY of the same rows into the same tables (the floor), peak RSS of
  *               each size, and GET /Users as text/csv of the users imported; on PostgreSQL and PGlite (bench/csv-import.ts)
+ *   filter-or   issue 13 item 17: `emails.value co` chains of 10, 100 and 400 terms (and 400 `userName co`) as POST /Users/.search over
+ *               50,000 users vs the matching rows read once by a bare statement (the floor), on PostgreSQL (bench/filter-or.ts)
  *   console     the admin console in Chromium: JavaScript shipped sign-in → Users page vs 150 KB, the Users page's first list and
  *               search-as-you-type results vs their GET /Users alone (the floor), 100,000 users on PostgreSQL (bench/console.ts)
  * Options: --only=<name>[,<name>…]  --post-users=N --post-block=N (post-load, default 100000 and 10000)  --users=N (scim-http, default 100000)  --duration=S (scim-http, default 5)
- *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --pbx=N (largest MiVB export, default 100000)  --console-users=N (default 100000)  --no-pglite
+ *          --mail=N (default 10000)  --ldap=N (largest LDAP size, default 100000)  --ldap-pglite=N (PGlite's, default 100000)  --actions=N (default 10000, the issue's action size)  --csv=N (largest CSV size, default 100000)  --entra=N (largest Entra size, default 100000)  --pbx=N (largest MiVB export, default 100000)  --console-users=N (default 100000)  --filter-users=N (default 50000)  --no-pglite
  * The actions size is below its file's default: it writes every user through UserService.apply, about 100 users/s
  * on a 2-core machine, and `npm run bench` should stay under 15 minutes.
  */
@@ -137,6 +139,14 @@ const benches: { name: string; run: () => Promise<void> }[] = [
       await benchCsvImport({
         databases: [{ database: 'postgres', sizes }, ...(process.argv.includes('--no-pglite') ? [] : [{ database: 'pglite' as const, sizes }])],
       });
+    },
+  },
+  {
+    name: 'filter-or',
+    async run() {
+      const { benchFilterOr, printFilterOr } = await import('./filter-or.js');
+      console.log('Filters joining many terms with or (issue 13 item 17):');
+      printFilterOr(await benchFilterOr(Number(arg('filter-users') ?? 50_000)));
     },
   },
   {

@@ -10,6 +10,7 @@
  * Works on PostgreSQL and PGlite (any knex). Run:
  *   npx tsx bench/seed-users.ts --database-url=postgres://postgres@127.0.0.1:5432/switchboard_bench [--count=100000] [--account-id=UUID]
  */
+import { backfillSql } from '../migrations/20261207010000_users_resource.js';
 import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { migrateLatest, openDatabase } from '../src/db/database.js';
@@ -71,8 +72,8 @@ const sqlArray = (values: string[]) => `array[${values.map((v) => `'${v.replace(
 function batchSql(): string {
   return `
     with ins as (
-      insert into users (account_id, user_name, display_name, given_name, family_name, active, primary_email, source, data, created_at, updated_at, updated_by)
-      select :accountId::uuid, n.user_name, n.display_name, n.given, n.family, true, n.user_name, 'local',
+      insert into users (account_id, user_name, display_name, given_name, family_name, active, primary_email, source, resource, data, created_at, updated_at, updated_by)
+      select :accountId::uuid, n.user_name, n.display_name, n.given, n.family, true, n.user_name, 'local', '{}'::jsonb,
         jsonb_build_object(
           'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'),
           'userName', n.user_name,
@@ -117,9 +118,13 @@ export async function seedUsers(knex: Knex, options: SeedOptions): Promise<SeedR
     await knex.transaction(async (trx) => {
       // Row triggers off for the batch (the per-row users_count trigger would update the same accounts row
       // 25,000 times in one transaction, which is quadratic), then the count it would have kept, in one update.
+      // Seeding is no request: past the server's STATEMENT_TIMEOUT_MS (a loaded machine took longer for one batch).
+      await trx.raw('set local statement_timeout = 0');
       await trx.raw('set local session_replication_role = replica');
       await trx.raw(sql, { accountId: options.accountId, from, to, base, updatedBy: options.updatedBy ?? 'seed', domain: options.domain ?? 'corp.example' });
       await trx.raw('set local session_replication_role = origin');
+      // The stored representations (users.resource), rendered as the migration that added them renders existing users.
+      await trx.raw(backfillSql("u.account_id = ? and u.resource = '{}'::jsonb"), [options.accountId]);
       await trx.raw(
         `insert into account_user_counts as c (account_id, shard, user_count) values (?, 0, ?)
          on conflict (account_id, shard) do update set user_count = c.user_count + excluded.user_count`,

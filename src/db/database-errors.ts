@@ -35,3 +35,10 @@ export function databaseFault(error: unknown): DatabaseFault | undefined {
   if (Array.isArray(errors) && errors.length > 0 && errors.every((e) => databaseFault(e) === 'unavailable')) return 'unavailable';
   return undefined;
 }
+
+/** The client went away before its request was answered: its statements were cancelled, or not run. */
+export class RequestAbandonedError extends Error {
+  constructor() {
+    super('The client closed the connection before the answer; its statements were cancelled');
+  }
+}

@@ -1,3 +1,4 @@
+import { usersRepo } from './users-repo.js';
 import type { Knex } from 'knex';
 import type { Executor } from './database.js';
 import { isUuid } from './accounts-repo.js';
@@ -107,11 +108,15 @@ export const groupsRepo = {
       updated_by: changes.updatedBy,
       updated_at: changes.at,
     });
+    // Members show the group's display name (and are ordered by it) in their stored representations.
+    if (changes.displayName !== current.displayName) await usersRepo.refreshGroups(db, current.accountId, { membersOf: current.id });
   },
 
   async delete(db: Executor, accountId: string, id: string): Promise<void> {
     await db('group_members').where({ account_id: accountId, member_id: id }).delete();
+    const members = (await db('group_members').where({ account_id: accountId, group_id: id }).delete().returning('member_id')) as { member_id: string }[];
     await db('groups').where({ account_id: accountId, id }).delete();
+    await usersRepo.refreshGroups(db, accountId, members.map((m) => m.member_id));
   },
 
   /** Ids among `ids` that are neither a user nor a group of the account. */
@@ -143,13 +148,15 @@ export const groupsRepo = {
         .insert(chunk.map((m) => ({ account_id: accountId, group_id: groupId, member_id: m.id, member_type: m.type })))
         .onConflict(['account_id', 'group_id', 'member_id'])
         .ignore();
+      await usersRepo.refreshGroups(db, accountId, chunk.filter((m) => m.type === 'User').map((m) => m.id));
     }
   },
 
   async removeMembers(db: Executor, accountId: string, groupId: string, ids: string[] | 'all'): Promise<void> {
     const q = db('group_members').where({ account_id: accountId, group_id: groupId });
     if (ids !== 'all') q.whereIn('member_id', ids.filter(isUuid));
-    await q.delete();
+    const removed = (await q.delete().returning(['member_id', 'member_type'])) as { member_id: string; member_type: string }[];
+    await usersRepo.refreshGroups(db, accountId, removed.filter((m) => m.member_type === 'User').map((m) => m.member_id));
   },
 
   async count(db: Executor, accountId: string, where?: { sql: string; bindings: readonly unknown[] }): Promise<number> {

@@ -8,7 +8,7 @@
  * conditions of a value filter (`emails[type eq "work" and value eq "a@x"]`) apply to one and the same element.
  */
 import { DomainError } from '../domain/errors.js';
-import { withNullAsPresence, type FilterNode, type ComparisonOperator, type ComparisonValue } from '../domain/scim-filter.js';
+import { orGroupKey, withNullAsPresence, type ComparisonNode, type FilterNode, type ComparisonOperator, type ComparisonValue } from '../domain/scim-filter.js';
 import {
   resolveAttributePath, UnknownAttributeError,
   type AttributeDef, type AttributeType, type ResolvedPath, type ResourceTypeDef,
@@ -115,6 +115,12 @@ export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** The LIKE pattern of co, sw or ew. */
+function likePattern(op: ComparisonOperator, value: string): string {
+  const escaped = escapeLike(value);
+  return op === 'co' ? `%${escaped}%` : op === 'sw' ? `${escaped}%` : `%${escaped}`;
+}
+
 class Compiler {
   readonly bindings: unknown[] = [];
   constructor(private readonly mapping: ResourceSqlMapping) {}
@@ -126,8 +132,9 @@ class Compiler {
 
   node(node: FilterNode): string {
     switch (node.op) {
-      case 'and':
       case 'or':
+        return this.or(node.filters);
+      case 'and':
         return `(${node.filters.map((f) => this.node(f)).join(` ${node.op} `)})`;
       case 'not':
         return `(not ${this.node(node.filter)})`;
@@ -136,6 +143,87 @@ class Compiler {
       default:
         return this.attributeCondition(node.attrPath, node.op, node.op === 'pr' ? undefined : node.value);
     }
+  }
+
+  /**
+   * An `or` with the comparisons of one attribute (orGroupKey) answered together: one `= any(…)` / `like any(…)`,
+   * inside one sub-query for a multi-valued attribute. 400 `emails.value co` terms were 400 correlated sub-queries
+   * per user (33 s over 50,000 users); as one, PostgreSQL reads user_emails once, or its trigram index.
+   */
+  private or(filters: FilterNode[]): string {
+    const groups = new Map<string, ComparisonNode[]>();
+    const parts: (FilterNode | ComparisonNode[])[] = [];
+    for (const f of filters) {
+      const key = orGroupKey(f);
+      if (key === undefined) {
+        parts.push(f);
+        continue;
+      }
+      let group = groups.get(key);
+      if (!group) {
+        group = [];
+        groups.set(key, group);
+        parts.push(group);
+      }
+      group.push(f as ComparisonNode);
+    }
+    const sql = parts.map((p) => (!Array.isArray(p) ? this.node(p) : p.length === 1 ? this.node(p[0]!) : this.anyOf(p)));
+    return `(${sql.join(' or ')})`;
+  }
+
+  /** Comparisons of one attribute with eq, co, sw or ew, as one condition; one by one where that is not possible. */
+  private anyOf(terms: ComparisonNode[]): string {
+    const oneByOne = () => terms.map((t) => this.node(t)).join(' or ');
+    const path = resolveForFilter(this.mapping.resourceType, terms[0]!.attrPath);
+    const { attribute } = path;
+    let expr: ValueExpr | undefined;
+    let def: AttributeDef | undefined;
+    let collection: Collection | undefined;
+    if (attribute.multiValued) {
+      const storage = this.storage(attributeOnly(path));
+      if (storage.kind !== 'collection') return oneByOne();
+      if (attribute.type === 'complex') {
+        def = path.subAttribute ?? attribute.subAttributes?.find((s) => s.name === 'value');
+        if (!def) return oneByOne();
+        collection = chooseCollection(storage, [def.name], path.canonical);
+        expr = collection.subAttribute!(def.name);
+      } else {
+        collection = storage.collection;
+        expr = collection.element;
+        def = attribute;
+      }
+    } else if (attribute.type !== 'complex' || path.subAttribute) {
+      const storage = this.storage(path);
+      if (storage.kind === 'value') {
+        expr = storage.expr;
+        def = path.subAttribute ?? attribute;
+      }
+    }
+    const condition = expr && def ? this.stringAnyOf(expr, def, terms) : undefined;
+    if (condition === undefined) return oneByOne();
+    return collection ? exists(collection, condition) : condition;
+  }
+
+  /** What stringLeaf compares for each term, as one condition; undefined when the values are not compared as text. */
+  private stringAnyOf(expr: ValueExpr, def: AttributeDef, terms: ComparisonNode[]): string | undefined {
+    if (!stringTypes.has(def.type) || def.type === 'binary' || expr.kind === 'const') return undefined;
+    const caseExact = def.caseExact === true;
+    const values = terms.map((t) => ({ op: t.op, value: caseExact ? (t.value as string) : (t.value as string).toLowerCase() }));
+    if (expr.kind === 'sql' && expr.sqlType === 'uuid') {
+      if (values.some((v) => v.op !== 'eq')) return undefined;
+      // As stringLeaf: a uuid's text is lower case, so another spelling names no resource.
+      const ids = values.map((v) => v.value).filter((v) => uuidPattern.test(v) && v === v.toLowerCase());
+      return ids.length === 0 ? 'false' : guard(expr, `${expr.sql} = any(${this.bind(ids)}::uuid[])`);
+    }
+    const text = expr.kind === 'jsonb' ? expr.text : expr.sqlType === 'unknown' ? `(${expr.sql})::text` : expr.sql;
+    const compared = !caseExact && !(expr.kind === 'sql' && expr.caseless) ? `lower(${text})` : text;
+    const equal = values.filter((v) => v.op === 'eq').map((v) => v.value);
+    const patterns = values.filter((v) => v.op !== 'eq').map((v) => likePattern(v.op, v.value));
+    const parts = [
+      ...(equal.length > 0 ? [`${compared} = any(${this.bind(equal)}::text[])`] : []),
+      ...(patterns.length > 0 ? [`${compared} like any(${this.bind(patterns)}::text[])`] : []),
+    ];
+    return guard(expr, parts.length === 1 ? parts[0]! : `(${parts.join(' or ')})`, text);
   }
 
   private storage(path: ResolvedPath): AttributeStorage {
@@ -254,12 +342,8 @@ class Compiler {
   }
 
   private textComparison(sql: string, op: ComparisonOperator, value: string): string {
-    switch (op) {
-      case 'co': return `${sql} like ${this.bind(`%${escapeLike(value)}%`)}`;
-      case 'sw': return `${sql} like ${this.bind(`${escapeLike(value)}%`)}`;
-      case 'ew': return `${sql} like ${this.bind(`%${escapeLike(value)}`)}`;
-      default: return `${sql} ${sqlOperator[op]} ${this.bind(value)}`;
-    }
+    if (op === 'co' || op === 'sw' || op === 'ew') return `${sql} like ${this.bind(likePattern(op, value))}`;
+    return `${sql} ${sqlOperator[op]} ${this.bind(value)}`;
   }
 
   private booleanLeaf(expr: ValueExpr, name: string, op: ComparisonOperator, value: string | number | boolean): string {

@@ -122,6 +122,11 @@ export const sourceLinksRepo = {
     ];
   },
 
+  /** The users one source links (whose representations change when the source goes). */
+  async userIdsOfSource(db: Executor, accountId: string, sourceId: string): Promise<string[]> {
+    return (await db('user_source_links').where({ account_id: accountId, source_id: sourceId }).distinct('user_id').pluck('user_id')) as string[];
+  },
+
   async deleteForUser(db: Executor, accountId: string, userId: string, sourceId: string): Promise<void> {
     await db('user_source_links').where({ account_id: accountId, user_id: userId, source_id: sourceId }).delete();
   },

@@ -130,6 +130,8 @@ export interface PlannedWrite<C extends CurrentUser = CurrentUser> {
   source: string;
   updatedBy: string;
   at: Date;
+  /** The current user's source links (as the item gave them): with `link`, what the representation's lockedAttributes come from. */
+  links: readonly LinkFact[];
   /** Source writers: the link to write. */
   link?: { sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null; anchorUnlinked: boolean };
   /** The audit entry, when the users row changes. */
@@ -321,7 +323,7 @@ function planOne<C extends CurrentUser>(writer: Writer, p: PreparedWrite<C>, fac
   const changed = changedAttributes(before, next, EXTENSION_URNS);
   const user = !current ? 'insert' : changed.length > 0 || item.password !== undefined || item.unregister ? 'update' : 'none';
   const write: PlannedWrite<C> = {
-    id, current, user, next, changed, ignored: p.ignored, source: writer.type === 'source' ? writer.kind : 'local', updatedBy: writer.actor, at: facts.now,
+    id, current, user, next, changed, ignored: p.ignored, links: item.links, source: writer.type === 'source' ? writer.kind : 'local', updatedBy: writer.actor, at: facts.now,
     ...(item.password !== undefined ? { password: item.password } : {}),
     ...(item.unregister ? { registered: false, passwordHash: null } : {}),
   };

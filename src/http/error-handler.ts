@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { sendError } from '../scim/scim-http.js';
-import { databaseFault } from '../db/database-errors.js';
+import { databaseFault, RequestAbandonedError } from '../db/database-errors.js';
 
 /** What a client is told to wait when the database cannot answer. */
 const RETRY_AFTER_SECONDS = 5;
@@ -46,6 +46,11 @@ function fromDatabase(error: { code?: string; constraint?: string; detail?: stri
 
 /** The last resort: every error leaves as a SCIM error body, and nothing internal leaks into it. */
 export function respondWithError(logger: Logger, error: unknown, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  // Nobody is left to answer.
+  if (error instanceof RequestAbandonedError) {
+    res.destroy();
+    return;
+  }
   if (res.headersSent) {
     res.end();
     return;

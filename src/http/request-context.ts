@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Response } from 'express';
 import type { Principal } from '../domain/principal.js';
@@ -34,4 +34,16 @@ export function originOf(req: IncomingMessage, publicUrl: string | undefined): s
   if (publicUrl) return publicUrl;
   const proto = firstValue(req.headers['x-forwarded-proto']) ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
   return `${proto}://${req.headers.host ?? 'localhost'}`;
+}
+
+/**
+ * Fires when the client closes the connection before its response is complete (the console aborts the search of
+ * the previous keystroke): selectRows then cancels the request's statement and starts no other.
+ */
+export function abandonedSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -11,6 +11,13 @@ export interface ListParams {
   cursor?: string;
   attributes: string[];
   excludedAttributes: string[];
+  /**
+   * Not in RFC 7644 (whose §3.4.2 lets a provider take parameters of its own): count at most this many matches.
+   * The console asks for it, since counting thousands of matches costs more than the page; a response past it says
+   * `totalResultsLimited: true` beside totalResults = the limit. Clients that do not ask get the exact count, and
+   * so does a list without a filter (the account's user count costs nothing). Users lists only.
+   */
+  totalResultsLimit?: number;
 }
 
 function whole(name: string, raw: unknown): number | undefined {
@@ -47,6 +54,8 @@ export function parseListParams(source: Record<string, unknown>, maxResults: num
   if (cursor !== undefined && get('startIndex') !== undefined) {
     throw new DomainError('invalidValue', 'Use either cursor or startIndex pagination, not both');
   }
+  const totalResultsLimit = whole('totalResultsLimit', get('totalResultsLimit'));
+  if (totalResultsLimit !== undefined && totalResultsLimit < 1) throw new DomainError('invalidValue', `totalResultsLimit must be at least 1, got ${totalResultsLimit}`);
   return {
     ...(typeof filter === 'string' && filter.trim() !== '' ? { filter } : {}),
     ...(typeof sortBy === 'string' && sortBy.trim() !== '' ? { sortBy: sortBy.trim() } : {}),
@@ -56,5 +65,6 @@ export function parseListParams(source: Record<string, unknown>, maxResults: num
     ...(cursor !== undefined ? { cursor } : {}),
     attributes: attributeList(get('attributes')),
     excludedAttributes: attributeList(get('excludedAttributes')),
+    ...(totalResultsLimit !== undefined ? { totalResultsLimit } : {}),
   };
 }

@@ -8,10 +8,10 @@ import { changedAttributes, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { adminOnlyRightsViolation, keepAdminOnlyAttributes, SELF_DELETE_REFUSAL, welcomesOnCreate } from '../domain/user-rules.js';
 import type { Trx } from '../db/database.js';
-import type { StoredUser } from '../db/users-repo.js';
+import type { StoredUser, WrittenUser } from '../db/users-repo.js';
 import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
-import { contextOf, type RequestContext } from '../http/request-context.js';
+import { abandonedSignal, contextOf, type RequestContext } from '../http/request-context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
@@ -19,7 +19,7 @@ import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
 import { resourceTypes, scimmySchemas } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
-import { toUserResource } from './user-resource.js';
+import { toUserResource, withBase } from '../domain/user-resource.js';
 import { acceptsCsv, exportUsersCsv } from './users-csv-export.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
@@ -54,22 +54,33 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 }
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
-export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams): Promise<JsonObject> {
+export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: AbortSignal): Promise<JsonObject> {
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-  const withGroups = projection.includes('groups');
-  if (params.count === 0) return listResponse([], await deps.users.count(accountId, params.filter), params.cursor === undefined ? params.startIndex : undefined);
+  const counting = { abandoned, limit: params.totalResultsLimit };
+  // totalResultsLimit (the console's): past it, totalResults is the limit and says so. A list without a filter
+  // reads the account's user count, exact at no cost.
+  const counted = (n: number): { totalResults: number; extra: JsonObject } =>
+    params.filter !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
+      ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
+      : { totalResults: n, extra: {} };
+  if (params.count === 0) {
+    const { totalResults, extra } = counted(await deps.users.count(accountId, params.filter, counting));
+    return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
+  }
   // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
   let total = 0;
-  const list = async (query: UserListRequest) => {
-    const rows = await deps.users.list(accountId, { ...query, withTotal: true });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter);
+  // The stored representations (users.resource): a list never shows the raw source records (`advanced`).
+  const list = async (query: Omit<UserListRequest, 'withGroups'>) => {
+    const rows = await deps.users.listResources(accountId, { ...query, withTotal: true, totalLimit: params.totalResultsLimit, abandoned });
+    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter, counting);
     return rows;
   };
-  const base = { filter: params.filter, sortBy: params.sortBy, withGroups };
+  const base = { filter: params.filter, sortBy: params.sortBy };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
-    return listResponse(rows.map((u) => projection.apply(toUserResource(u, scimBase))), total, params.startIndex);
+    const { totalResults, extra } = counted(total);
+    return listResponse(rows.map((u) => projection.apply(withBase(u.resource, scimBase))), totalResults, params.startIndex, extra);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
   const now = deps.clock.now();
@@ -82,21 +93,21 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
       const back = await list({ ...base, descending: !descending, after: position, limit: params.count + 1 });
       const hasMoreBack = back.length > params.count;
       const page = back.slice(0, params.count).reverse();
-      const extra: JsonObject = {};
+      const { totalResults, extra } = counted(total);
       if (page.length > 0) {
         extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
         if (hasMoreBack) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
       }
-      return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+      return listResponse(page.map((u) => projection.apply(withBase(u.resource, scimBase))), totalResults, undefined, extra);
     }
     rows = await list({ ...base, descending, after: position, limit: params.count + 1 });
   }
   const hasMore = rows.length > params.count;
   const page = rows.slice(0, params.count);
-  const extra: JsonObject = {};
+  const { totalResults, extra } = counted(total);
   if (hasMore && page.length > 0) extra.nextCursor = encodeCursor({ value: page[page.length - 1].sortValue, id: page[page.length - 1].id }, queryKey, now);
   if (params.cursor !== '' && page.length > 0) extra.previousCursor = encodeCursor({ value: page[0].sortValue, id: page[0].id }, queryKey, now, 'previous');
-  return listResponse(page.map((u) => projection.apply(toUserResource(u, scimBase))), total, undefined, extra);
+  return listResponse(page.map((u) => projection.apply(withBase(u.resource, scimBase))), totalResults, undefined, extra);
 }
 
 /**
@@ -116,12 +127,15 @@ function requireUsers(ctx: RequestContext): void {
 async function getOne(users: UserService, ctx: RequestContext, query: JsonObject, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const params = parseListParams(query, 1);
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-  const view = await users.get(ctx.accountId, id, projection.includes('groups'), projection.includes('advanced', URN.switchboardUser));
-  if (notModified(req, view.version)) {
-    sendScim(res, 304, undefined, { ETag: etagOf(view.version) });
+  // The raw source records (`advanced`, only when asked for) are read from the links; anything else is the stored representation.
+  const { version, resource } = projection.includes('advanced', URN.switchboardUser)
+    ? await users.get(ctx.accountId, id, true, true).then((view) => ({ version: view.version, resource: () => toUserResource(view, ctx.scimBase) }))
+    : await users.getResource(ctx.accountId, id).then((found) => ({ version: found.version, resource: () => withBase(found.resource, ctx.scimBase) }));
+  if (notModified(req, version)) {
+    sendScim(res, 304, undefined, { ETag: etagOf(version) });
     return;
   }
-  sendScim(res, 200, projection.apply(toUserResource(view, ctx.scimBase)), { ETag: etagOf(view.version) });
+  sendScim(res, 200, projection.apply(resource()), { ETag: etagOf(version) });
 }
 
 /**
@@ -139,7 +153,7 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
           await exportUsersCsv(deps.users, ctx.accountId, parseListParams(query, deps.maxResults), res);
           return;
         }
-        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults)));
+        sendScim(res, 200, await listUsers(deps, ctx.accountId, ctx.scimBase, parseListParams(query, deps.maxResults), abandonedSignal(res)));
       },
     },
     {
@@ -156,13 +170,14 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
 export function usersRouter(deps: UsersRouterDeps): Router {
   const router = Router({ mergeParams: true });
   const { users } = deps;
-  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string) => {
+  /** Answers with the user's stored representation: the one a create just wrote, else read. */
+  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string, written?: WrittenUser) => {
     const { scimBase } = contextOf(res);
-    const view = await users.get(accountId, id);
+    const found = written?.resource ? { id, version: written.version, resource: written.resource } : await users.getResource(accountId, id);
     const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(toUserResource(view, scimBase));
-    const headers: Record<string, string> = { ETag: etagOf(view.version) };
-    if (status === 201) headers.Location = `${scimBase}/Users/${view.id}`;
+    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(withBase(found.resource, scimBase));
+    const headers: Record<string, string> = { ETag: etagOf(found.version) };
+    if (status === 201) headers.Location = `${scimBase}/Users/${found.id}`;
     sendScim(res, status, body, headers);
   };
 
@@ -231,7 +246,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, scimBase } = contextOf(res);
     const body = (req.body ?? {}) as JsonObject;
     if (Array.isArray(body.schemas) && !body.schemas.includes(URN.searchRequest)) throw new DomainError('invalidSyntax', `A search request must use schema ${URN.searchRequest}`);
-    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults)));
+    sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults), abandonedSignal(res)));
   });
 
   router.post('/Users', async (req, res) => {
@@ -249,7 +264,7 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       await deps.welcomeCreatedUser(trx, account, created.user, writer);
       return created;
     });
-    await respond(req, res, 201, accountId, result.user.id);
+    await respond(req, res, 201, accountId, result.user.id, result.user);
   });
 
   router.put('/Users/:id', async (req, res) => {

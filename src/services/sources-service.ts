@@ -3,6 +3,8 @@
  * `parseConfig` validates configuration; write-only (secret) properties are kept when a change omits them
  * and are never returned.
  */
+import { sourceLinksRepo } from '../db/source-links-repo.js';
+import { usersRepo } from '../db/users-repo.js';
 import { isDeepStrictEqual } from 'node:util';
 import cron from 'node-cron';
 import type { Connector, ConfigProperty } from '../../connectors/sdk/index.js';
@@ -223,7 +225,12 @@ export class SourcesService {
   async delete(accountId: string, id: string, ifMatch?: number): Promise<void> {
     const current = await this.get(accountId, id);
     if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
-    await sourcesRepo.delete(this.db, accountId, id);
+    await this.db.transaction(async (trx) => {
+      // Its links go with it (on delete cascade): its users' representations no longer show what it owned.
+      const linked = await sourceLinksRepo.userIdsOfSource(trx, accountId, id);
+      await sourcesRepo.delete(trx, accountId, id);
+      await usersRepo.refreshResources(trx, accountId, linked);
+    });
   }
 }
 

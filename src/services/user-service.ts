@@ -11,7 +11,7 @@ import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredUser, type UserView, type ListQuery } from '../db/users-repo.js';
+import { usersRepo, type StoredResource, type StoredUser, type UserView, type ListQuery, type WrittenUser, type CountOptions } from '../db/users-repo.js';
 import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
@@ -22,7 +22,8 @@ import { ruleFacts } from './rule-facts.js';
 export { EXTENSION_URNS };
 
 export interface WriteResult {
-  user: StoredUser;
+  /** With `resource`, its stored representation, when the write created it. */
+  user: WrittenUser;
   created: boolean;
   changed: string[];
   ignored: string[];
@@ -79,6 +80,19 @@ export class UserService {
     return user;
   }
 
+  /** A user's stored representation (without the base URL: domain/user-resource.ts withBase completes it). */
+  async getResource(accountId: string, id: string): Promise<StoredResource> {
+    const found = await usersRepo.findResource(this.db, accountId, id);
+    if (!found) throw notFound(`User ${id}`);
+    return found;
+  }
+
+  /** `list` of the stored representations. */
+  listResources(accountId: string, request: Omit<UserListRequest, 'withGroups'>) {
+    const { filter, sortBy, ...query } = request;
+    return usersRepo.listResources(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }) });
+  }
+
   /** A page of users: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
   list(accountId: string, request: UserListRequest) {
     const { filter, sortBy, ...query } = request;
@@ -86,8 +100,8 @@ export class UserService {
   }
 
   /** totalResults of a SCIM filter (all users without one). */
-  count(accountId: string, filter?: string) {
-    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where);
+  count(accountId: string, filter?: string, options: CountOptions = {}) {
+    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where, options);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */
@@ -213,6 +227,7 @@ export class UserService {
         case 'unlink':
           if (writer.type !== 'source') throw new Error('only a source unlinks');
           await sourceLinksRepo.deleteForUser(trx, accountId, id, writer.sourceId);
+          await usersRepo.refreshResources(trx, accountId, [id]);
           await auditRepo.record(trx, { accountId, actor: writer.actor, action: 'user.unlink', targetType: 'User', targetId: id, details: { sourceId: writer.sourceId } }, now);
           return 'unregistered';
         case 'unregister': {

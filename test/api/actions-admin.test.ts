@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { usersRepo } from '../../src/db/users-repo.js';
 import type { Deps } from '../../src/deps.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -282,7 +283,8 @@ describe('Actions: MiVB deployment emails, licences, SMS numbers, deletion, audi
         .send({ schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'provisioning' });
       expect(provisioning.status).to.equal(201);
       const idp = await createUser({ accountId: a.accountId, token: provisioning.body.token as string }, 'idp');
-      await knex()('users').where({ account_id: a.accountId, id: idp }).update({ registered: true });
+      await knex()('users').where({ account_id: a.accountId, id: idp }).update({ registered: true }); // A registered user, short of the registration flow: its stored representation follows.
+    await usersRepo.refreshResources(knex(), a.accountId, [idp]);
       const pbx = await createUser(a, 'pbx');
       await linkToSource(a.accountId, pbx, 'mivb');
       const cloud = await createUser(a, 'cloud');

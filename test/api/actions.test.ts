@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { usersRepo } from '../../src/db/users-repo.js';
 import type { Deps } from '../../src/deps.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -130,7 +131,8 @@ describe('Actions: sendWelcomeEmail and resetPassword', () => {
     const { accountId, token } = await createAccountWithToken(t, { name: 'Resetco', type: 'customer' });
     const reg = await createUser(accountId, token, 'reg', 'reg@example.test');
     const unreg = await createUser(accountId, token, 'unreg', 'unreg@example.test');
-    await deps.db.knex('users').where({ account_id: accountId, id: reg }).update({ registered: true });
+    await deps.db.knex('users').where({ account_id: accountId, id: reg }).update({ registered: true }); // A registered user, short of the registration flow: its stored representation follows.
+    await usersRepo.refreshResources(deps.db.knex, accountId, [reg]);
     const sent = smtp.messages.length;
 
     const res = await runAction(accountId, token, { type: 'resetPassword', targets: { filter: 'userName sw "reg" or userName eq "unreg"' } });

@@ -184,17 +184,29 @@ describe(`hardening: filter cost (${testDatabaseKind})`, () => {
   let t: TestApp;
   after(async () => t?.close());
 
-  it('when a filter joins more than 100 terms with or, then 400 invalidFilter naming the limit; 100 terms are served', async () => {
+  it('when a filter joins more than 100 conditions with or that each need a search, then 400 invalidFilter naming the limit; 400 comparisons of one attribute are one search and served', async () => {
     t = await createTestApp();
-    const terms = (n: number) => Array.from({ length: n }, (_, i) => `emails.value co "${i}x"`).join(' or ');
     const auth = { Authorization: `Bearer ${t.operatorToken}` };
-    const over = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(terms(101))}`).set(auth);
+    const created = await t.request.post('/scim/v2/Users').set(auth).send({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'or.chain@corp.example', name: { givenName: 'Or', familyName: 'Chain' }, emails: [{ value: 'or.chain-399x@corp.example' }] });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const search = (filter: string) => t.request.post('/scim/v2/Users/.search').set(auth).send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter });
+    // A value filter per term is a sub-query per term: capped.
+    const valuePaths = (n: number) => Array.from({ length: n }, (_, i) => `emails[value co "${i}x"]`).join(' or ');
+    const over = await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(valuePaths(101))}`).set(auth);
     expect(over.status).to.equal(400);
     expect(over.body.scimType).to.equal('invalidFilter');
-    expect(over.body.detail).to.contain('limit is 100');
-    const search = await t.request.post('/scim/v2/Users/.search').set(auth).send({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: terms(400) });
-    expect(search.status).to.equal(400);
-    expect((await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(terms(100))}`).set(auth)).status).to.equal(200);
+    expect(over.body.detail).to.contain('101 conditions').and.to.contain('limit is 100');
+    expect((await t.request.get(`/scim/v2/Users?filter=${encodeURIComponent(valuePaths(100))}`).set(auth)).status).to.equal(200);
+    // The issue's 400 emails.value co terms: one search, served.
+    const emailTerms = Array.from({ length: 400 }, (_, i) => `emails.value co "${i + 1}"`).join(' or ');
+    const served = await search(emailTerms);
+    expect(served.status, JSON.stringify(served.body)).to.equal(200);
+    expect(served.body.Resources.map((u: { userName: string }) => u.userName)).to.deep.equal(['or.chain@corp.example']);
+    // 60 comparisons on each of two attributes are two searches, and 100 ungrouped ones beside them are over the limit.
+    const mixed = `${Array.from({ length: 60 }, (_, i) => `userName sw "${i}y" or emails.value ew "${i}y"`).join(' or ')} or ${valuePaths(100)}`;
+    const refused = await search(mixed);
+    expect(refused.status).to.equal(400);
+    expect(refused.body.detail).to.contain('102 conditions');
   });
 
   it('when a statement runs past STATEMENT_TIMEOUT_MS on PostgreSQL, then it is cancelled and read as a statement timeout (503 with Retry-After at the edge); PGlite runs one statement at a time and takes no timeout', async () => {

@@ -5,6 +5,7 @@
  * user; and delete a user from that account", and MiTeam Meetings licences that need "at least one MiTeam
  * Meetings subscription/order assigned to" the account, never past its seats.
  */
+import { usersRepo } from '../../src/db/users-repo.js';
 import { expect } from 'chai';
 import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
@@ -90,7 +91,8 @@ describe(`seed: who may manage the users of an account (${testDatabaseKind})`, (
     expect(second.status).to.equal(201);
     const admin = await t.request.post(`${b}/Users`).set(h).send(newUser('cy@customer.test', { accountAdmin: true }));
     expect(admin.status).to.equal(201);
-    await knex()('users').where({ account_id: customerId, id }).update({ registered: true });
+    await knex()('users').where({ account_id: customerId, id }).update({ registered: true }); // A registered user, short of the registration flow: its stored representation follows.
+    await usersRepo.refreshResources(knex(), customerId, [id]);
     for (const [type, params] of [['sendWelcomeEmail', {}], ['resetPassword', {}], ['assignLicense', { product: MTM }]] as const) {
       const res = await t.request.post(`${b}/Actions`).set(h).send({ schemas: [ACTION], type, targets: { ids: [id] }, params });
       expect(res.status, `${type}: ${JSON.stringify(res.body)}`).to.equal(201);

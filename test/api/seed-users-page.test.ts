@@ -4,6 +4,7 @@
  * its Property, Product and SMS Number filters and their exclusions, Search Users, "You cannot order users by SMS
  * Number", and the email that must not be "already assigned to an existing user in the customer account".
  */
+import { usersRepo } from '../../src/db/users-repo.js';
 import { expect } from 'chai';
 import { createAccountWithToken, createTestApp, scimJson, type TestApp } from '../support/test-app.js';
 import { testDatabaseKind } from '../support/test-database.js';
@@ -55,7 +56,8 @@ describe(`seed: the Users page, its columns, filters and search (${testDatabaseK
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       ids[userName] = res.body.id as string;
     }
-    await t.db.knex('users').where({ account_id: a.accountId }).whereIn('id', [ids.ann, ids.bob]).update({ registered: true });
+    await t.db.knex('users').where({ account_id: a.accountId }).whereIn('id', [ids.ann, ids.bob]).update({ registered: true }); // A registered user, short of the registration flow: its stored representation follows.
+    await usersRepo.refreshResources(t.db.knex, a.accountId, [ids.ann, ids.bob]);
     const off = await t.request.patch(`${base()}/Users/${ids.eve}`).set(auth()).send({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: false }] });
     expect(off.status).to.equal(200);
     // dan is a PBX user, cat a MiCloud Connect user.

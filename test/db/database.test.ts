@@ -24,8 +24,8 @@ describe(`database (${testDatabaseKind})`, () => {
     try {
       const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Acme' }).returning('id');
       await db.knex('users').insert([
-        { account_id: account.id, user_name: 'a', data: {} },
-        { account_id: account.id, user_name: 'b', data: {} },
+        { account_id: account.id, user_name: 'a', data: {}, resource: {} },
+        { account_id: account.id, user_name: 'b', data: {}, resource: {} },
       ]);
       await db.knex('users').where({ account_id: account.id, user_name: 'a' }).delete();
       const [row] = (await db.knex('account_user_counts').where({ account_id: account.id }).sum({ n: 'user_count' })) as { n: string | number }[];

@@ -43,6 +43,8 @@ async function insertUser(db: TestDatabase, accountId: string, spec: UserSpec): 
   const [row] = await db.knex('users').insert({
     account_id: accountId,
     user_name: spec.userName,
+    // Only the filter's SQL is tested here: no representation is read.
+    resource: {},
     external_id: spec.externalId ?? null,
     given_name: spec.givenName ?? null,
     family_name: spec.familyName ?? null,
@@ -319,6 +321,33 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     expect(await userNames('meta.version eq "W/\\"2\\""')).to.deep.equal([]);
   });
 
+  it('when an or joins comparisons of one attribute (answered as one = any / like any), then it matches what the comparisons match one by one', async () => {
+    const oneByOne = async (terms: string[]) => [...new Set((await Promise.all(terms.map((t) => userNames(t)))).flat())].sort();
+    const cases: string[][] = [
+      ['emails.value co "SMITH"', 'emails.value eq "B@Y.COM"', 'emails.value sw "mixed@"', 'emails.value ew ".au"', 'emails.value co "%"'],
+      ['emails co "x.com"', 'emails eq "gen3@corp.example"'],
+      ['userName eq "BJENSEN"', 'userName co "smith"', 'userName sw "gen1"', 'userName ew "case"'],
+      ['externalId eq "EXT-1"', 'externalId eq "Ext-1"', 'externalId sw "ext"'],
+      ['displayName co "babs"', 'displayName eq "mixed case"'],
+      ['title co "guide"', 'title eq "engineer"', 'title sw "100%"'],
+      ['extensions eq "1001"', 'extensions sw "100"', 'extensions eq "9999"'],
+      ['phoneNumbers.value co "0001"', 'phoneNumbers.value eq "+15550001"'],
+      [`id eq "${ids.get('jsmith')}"`, `id eq "${ids.get('bjensen')!.toUpperCase()}"`, `id eq "${ids.get('twin')}"`, 'id eq "not-a-uuid"'],
+      [`groups.value eq "${groupSales}"`, `groups.value eq "${groupEmpty}"`],
+      [`${ENT}:department eq "sales"`, `${ENT}:department co "eer"`],
+    ];
+    for (const terms of cases) {
+      const expected = await oneByOne(terms);
+      expect(await userNames(terms.join(' or ')), terms.join(' or ')).to.deep.equal(expected);
+      expect(await userNames(`not (${terms.join(' or ')})`), `not (${terms.join(' or ')})`).to.deep.equal(all().filter((n) => !expected.includes(n)));
+    }
+    // Beside other conditions and in another account's query.
+    expect(await userNames('emails.value co "smith" or emails.value eq "a@x.com" or active eq false')).to.deep.equal(
+      await oneByOne(['emails.value co "smith"', 'emails.value eq "a@x.com"', 'active eq false']),
+    );
+    expect(await select('users', userMap, 'user_name', 'emails.value eq "twin@x.com" or emails.value eq "a@x.com"', accountB)).to.deep.equal(['bjensen']);
+  });
+
   it('when the other account is queried, then only its own users match', async () => {
     expect(await select('users', userMap, 'user_name', 'userName eq "bjensen"', accountB)).to.deep.equal(['bjensen']);
     expect(await select('users', userMap, 'user_name', 'emails.value eq "a@x.com"', accountB)).to.deep.equal([]);
@@ -416,8 +445,8 @@ if (testDatabaseKind === 'postgres') {
       db = await createTestDatabase();
       [{ id: accountId }] = await db.knex('accounts').insert({ type: 'customer', name: 'Big' }).returning('id');
       await db.knex.raw(
-        `insert into users (account_id, user_name, given_name, family_name, primary_email, data)
-         select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@' || md5(i::text) || '.example', '{}'::jsonb
+        `insert into users (account_id, user_name, given_name, family_name, primary_email, data, resource)
+         select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@' || md5(i::text) || '.example', '{}'::jsonb, '{}'::jsonb
          from generate_series(1, 5000) i`,
         [accountId],
       );
@@ -448,6 +477,14 @@ if (testDatabaseKind === 'postgres') {
 
     it('when name.familyName sw is filtered, then the family name trigram index is used', async () => {
       expect(await plan('name.familyName sw "Smi"')).to.include('users_lower_family_name_trgm_idx');
+    });
+
+    it('when an or joins emails.value co terms, then they are one search of the email trigram index, not one sub-query each', async () => {
+      const filter = Array.from({ length: 10 }, (_, i) => `emails.value co "${i}${i}${i}x"`).join(' or ');
+      const shown = await plan(filter);
+      expect(shown).to.include('user_emails_lower_value_trgm_idx');
+      expect(shown).not.to.include('SubPlan');
+      expect(compileFilter(parseScimFilter(filter), mapping).sql.match(/exists/g)).to.have.length(1);
     });
 
     it('when userName eq is filtered, then the unique lower(user_name) index is used', async () => {

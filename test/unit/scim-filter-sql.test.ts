@@ -65,6 +65,25 @@ describe('compileFilter (SQL shape)', () => {
     });
   });
 
+  it('when an or joins comparisons of one attribute, then they are one = any / like any (in one exists), the others stay apart', () => {
+    expect(compile('emails.value co "A%" or emails.value eq "B@X" or userName sw "c" or emails.value ew "d" or userName eq "E"')).to.deep.equal({
+      sql:
+        '(exists (select 1 from user_emails r where r.account_id = u.account_id and r.user_id = u.id and (lower(r.value) = any(?::text[]) or lower(r.value) like any(?::text[])))' +
+        ' or (lower(u.user_name) = any(?::text[]) or lower(u.user_name) like any(?::text[])))',
+      bindings: [['b@x'], ['%a\\%%', '%d'], ['e'], ['c%']],
+    });
+    expect(compile('externalId eq "A" or externalId eq "b" or displayName co "x" or displayName co "y"')).to.deep.equal({
+      sql: '((u.external_id is not null and u.external_id = any(?::text[])) or (u.display_name is not null and lower(u.display_name) like any(?::text[])))',
+      bindings: [['A', 'b'], ['%x%', '%y%']],
+    });
+    const id = '26118915-6090-4610-87e4-49d8ca9f808d';
+    expect(compile(`id eq "${id}" or id eq "${id.toUpperCase()}" or id eq "x"`)).to.deep.equal({ sql: '(u.id = any(?::uuid[]))', bindings: [[id]] });
+    expect(compile('id eq "x" or id eq "y"')).to.deep.equal({ sql: '(false)', bindings: [] });
+    // Not strings, ne, or one term alone: compiled one by one, as before.
+    expect(compile('active eq true or active eq false').sql).to.equal('(u.active = ? or u.active = ?)');
+    expect(compile('userName ne "a" or userName ne "b"').sql).to.equal('((not lower(u.user_name) = ?) or (not lower(u.user_name) = ?))');
+  });
+
   it('when a valuePath is compiled, then all its conditions sit in one exists', () => {
     const { sql } = compile('emails[type eq "work" and not (value co "@x")]');
     expect(sql.match(/exists/g)).to.have.length(1);

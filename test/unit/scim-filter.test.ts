@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseScimFilter, MAX_FILTER_LENGTH, type FilterNode } from '../../src/domain/scim-filter.js';
+import { parseScimFilter, MAX_FILTER_LENGTH, MAX_OR_TERMS, type FilterNode } from '../../src/domain/scim-filter.js';
 import { DomainError } from '../../src/domain/errors.js';
 
 function invalidFilter(text: string): DomainError {
@@ -163,8 +163,19 @@ describe('parseScimFilter', () => {
     expect(parseScimFilter(`${'('.repeat(20)}a eq 1${')'.repeat(20)}`)).to.deep.equal(eq('a', 1));
   });
 
+  it('when or joins conditions, then those that each need a search are capped at MAX_OR_TERMS and comparisons of one attribute with a string count once', () => {
+    const chain = (n: number, term: (i: number) => string) => Array.from({ length: n }, (_, i) => term(i)).join(' or ');
+    expect(invalidFilter(chain(101, (i) => `a eq ${i}`)).detail).to.match(/joins 101 conditions with "or" .* the limit is 100/);
+    expect(invalidFilter(chain(101, (i) => `emails[value co "${i}"]`)).detail).to.contain('101 conditions');
+    expect(invalidFilter(`(${chain(60, (i) => `a eq ${i}`)}) and (${chain(41, (i) => `b eq ${i}`)})`).detail).to.contain('101 conditions');
+    expect((parseScimFilter(chain(400, (i) => `emails.value co "${i}"`)) as { filters: FilterNode[] }).filters).to.have.length(400);
+    expect(() => parseScimFilter(chain(300, (i) => ['userName sw', 'emails.value eq', 'displayName co'][i % 3] + ` "${i}"`))).not.to.throw();
+    expect(invalidFilter(`${chain(300, (i) => `userName co "${i}"`)} or ${chain(100, (i) => `x eq ${i}`)}`).detail).to.contain('101 conditions');
+    expect(MAX_OR_TERMS).to.equal(100);
+  });
+
   it('when many conditions are chained, then the tree keeps them all in order', () => {
-    // 100 `or` terms: the most one filter may join (MAX_OR_TERMS); `and` terms are not capped.
+    // 100 `or` conditions that each need a search: the most one filter may join (MAX_OR_TERMS); `and` terms are not capped.
     const text = Array.from({ length: 100 }, (_, i) => `a eq ${i}`).join(' or ');
     const node = parseScimFilter(text);
     expect(node.op).to.equal('or');

@@ -14,3 +14,9 @@ export function searchFilterFor(text: string): string | undefined {
   if (t.includes('@')) return `(emails.value sw ${v} or userName sw ${v})`;
   return `(displayName co ${v} or userName sw ${v})`;
 }
+
+/**
+ * Matches the Users page counts at most (the API's totalResultsLimit); more show as "1,000+ users". Counting every
+ * match of a broad search ("ma": 14,765 of 100,000 users) took ten times as long as its page.
+ */
+export const COUNT_LIMIT = 1000;

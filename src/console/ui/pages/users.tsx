@@ -49,7 +49,7 @@ export function modifiedBy(value: unknown): string {
   return `${words} (${id.slice(0, 8)})`;
 }
 
-import { searchFilterFor as searchFilter } from '../search-filter.js';
+import { COUNT_LIMIT, searchFilterFor as searchFilter } from '../search-filter.js';
 
 export function Users(props: { session: Session; accountId: string; account: Json | undefined }) {
   const api = useMemo(() => scim(props.accountId), [props.accountId]);
@@ -64,7 +64,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
   const [sort, setSort] = useState<{ by: string; order: 'ascending' | 'descending' }>({ by: '', order: 'ascending' });
   const [cursors, setCursors] = useState<string[]>(['']);
   const [page, setPage] = useState(0);
-  const [list, setList] = useState<{ rows: Json[]; total: number; next?: string } | undefined>();
+  const [list, setList] = useState<{ rows: Json[]; total: number; more: boolean; next?: string } | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [showCc, setShowCc] = useState(() => localStorage.getItem('switchboard.contactCenter') === 'on');
@@ -91,10 +91,10 @@ export function Users(props: { session: Session; accountId: string; account: Jso
   useEffect(() => {
     const controller = new AbortController();
     api
-      .get('/Users', { filter: filter || undefined, sortBy: sort.by || undefined, sortOrder: sort.by ? sort.order : undefined, count: PAGE_SIZE, cursor: cursors[page] ?? '', attributes: ATTRIBUTES }, controller.signal)
+      .get('/Users', { filter: filter || undefined, sortBy: sort.by || undefined, sortOrder: sort.by ? sort.order : undefined, count: PAGE_SIZE, cursor: cursors[page] ?? '', attributes: ATTRIBUTES, totalResultsLimit: COUNT_LIMIT }, controller.signal)
       .then((res) => {
         setError(undefined);
-        setList({ rows: (res.Resources ?? []) as Json[], total: Number(res.totalResults ?? 0), next: res.nextCursor as string | undefined });
+        setList({ rows: (res.Resources ?? []) as Json[], total: Number(res.totalResults ?? 0), more: res.totalResultsLimited === true, next: res.nextCursor as string | undefined });
       })
       .catch((e: unknown) => {
         if (controller.signal.aborted) return;
@@ -273,7 +273,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
 
       <ErrorNote error={error} />
       <p class="count" aria-live="polite">
-        {list ? `${list.total.toLocaleString()} users` : 'Loading…'}
+        {list ? `${list.total.toLocaleString()}${list.more ? '+' : ''} users` : 'Loading…'}
       </p>
       <table class="user-list">
         <thead>
