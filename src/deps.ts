@@ -139,7 +139,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const sessions = new SessionService(knex, clock, tokens, config.session);
   const registration = new RegistrationService(knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
-  const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
+  const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom, leaseMs: config.mailLeaseMs });
   const actions = new ActionService({
     db: knex, clock, logger, users, registration, linkBase: config.linkBase,
   });
