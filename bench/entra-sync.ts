@@ -11,24 +11,18 @@
  *
  * Run: npx tsx bench/entra-sync.ts [--sizes=10000,100000] [--changes=1000] [--db=postgres|pglite] [--ldap=100000]
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { entraConnector } from '../connectors/entra/index.js';
 import { GraphTestServer } from '../connectors/entra/testing/graph-test-server.js';
 import type { Connector } from '../connectors/sdk/index.js';
 import type { SyncCounts } from '../src/db/sync-runs-repo.js';
-import { migrateLatest } from '../src/db/database.js';
-import { systemClock } from '../src/lib/clock.js';
-import { silentLogger } from '../src/lib/logger.js';
-import { UserService } from '../src/services/user-service.js';
-import { SyncEngine } from '../src/sync/sync-engine.js';
-import { benchLdapSync, openBenchDatabase, rssSampler, type BenchDatabase, type LdapSyncFigures } from './ldap-sync.js';
+import { benchLdapSync, type BenchDatabase, type LdapSyncFigures } from './ldap-sync.js';
+import { benchChildMain, fmt, mib, runBenchChild, withBenchSource, type FullRunFigures } from './source-sync-child.js';
 
 export interface EntraSyncFigures {
   database: BenchDatabase;
   users: number;
-  full: { seconds: number; usersPerSecond: number; peakRssBytes: number; baseRssBytes: number; counts: SyncCounts };
+  full: FullRunFigures;
   incremental: { changed: number; seconds: number; counts: SyncCounts };
 }
 
@@ -42,40 +36,16 @@ interface GraphAccess {
 
 /** The child: full run, then (after the parent changed `changes` users) an incremental one. */
 async function childRun(database: BenchDatabase, users: number, changes: number, graph: GraphAccess, askForChanges: () => Promise<void>): Promise<EntraSyncFigures> {
-  const { db, drop } = await openBenchDatabase(database, 'switchboard_bench_entra');
-  try {
-    await migrateLatest(db.knex);
-    const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Bench' }).returning('id');
-    const accountId = (account as { id: string }).id;
-    const [source] = await db.knex('sources')
-      .insert({ account_id: accountId, name: 'entra', kind: 'entra', config: JSON.stringify({ ...graph, authorityUrl: graph.url, graphUrl: graph.url, url: undefined }) })
-      .returning('id');
-    const sourceId = (source as { id: string }).id;
-    const engine = new SyncEngine({ db, users: new UserService(db.knex, systemClock), clock: systemClock, logger: silentLogger, connectors: new Map([['entra', entraConnector as Connector]]) });
-
-    (globalThis as { gc?: () => void }).gc?.();
-    const baseRssBytes = process.memoryUsage.rss();
-    const rss = rssSampler();
-    const start = performance.now();
-    const full = await engine.run(accountId, sourceId, { mode: 'full' });
-    const fullSeconds = (performance.now() - start) / 1000;
-    const peakRssBytes = rss.stop();
-    if (full.status !== 'succeeded' || full.counts.created !== users) throw new Error(`full run ${full.status} ${JSON.stringify(full.counts)}: ${full.error}`);
-
+  const config = { ...graph, authorityUrl: graph.url, graphUrl: graph.url, url: undefined };
+  return withBenchSource({ database, dbName: 'switchboard_bench_entra', kind: 'entra', connector: entraConnector as Connector, config }, async ({ engine, accountId, sourceId, fullRun }) => {
+    const full = await fullRun(users);
     await askForChanges();
     const incStart = performance.now();
     const inc = await engine.run(accountId, sourceId, { mode: 'incremental' });
     const incSeconds = (performance.now() - incStart) / 1000;
     if (inc.status !== 'succeeded' || inc.counts.updated !== changes) throw new Error(`incremental run ${inc.status} ${JSON.stringify(inc.counts)}: ${inc.error}`);
-    return {
-      database,
-      users,
-      full: { seconds: fullSeconds, usersPerSecond: users / fullSeconds, peakRssBytes, baseRssBytes, counts: full.counts },
-      incremental: { changed: changes, seconds: incSeconds, counts: inc.counts },
-    };
-  } finally {
-    await drop();
-  }
+    return { database, users, full, incremental: { changed: changes, seconds: incSeconds, counts: inc.counts } };
+  });
 }
 
 /** One (database, size): the Graph test server here, the sync in a child; the child asks for the changes on stdout. */
@@ -86,31 +56,14 @@ async function runSize(database: BenchDatabase, users: number, changes: number):
     const tenant = graph.addUsers(users);
     graph.defaultPageSize = 999;
     const access: GraphAccess = { tenantId: graph.tenantId, clientId: app.clientId, clientSecret: app.clientSecret!, url: graph.url, caCertPem: graph.caCertPem };
-    const file = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', `--db=${database}`, `--sizes=${users}`, `--changes=${changes}`], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    child.stdin.write(`${JSON.stringify(access)}\n`);
-    const lines = createInterface({ input: child.stdout });
     const step = Math.floor(users / changes);
-    return await new Promise<EntraSyncFigures>((resolve, reject) => {
-      let result: EntraSyncFigures | undefined;
-      lines.on('line', (line) => {
-        if (line === 'changes?') {
-          for (let i = 0; i < changes; i++) graph.updateUser(tenant[i * step]!.id, { jobTitle: `Changed ${i}` });
-          child.stdin.write('go\n');
-        } else if (line.startsWith('{')) result = JSON.parse(line) as EntraSyncFigures;
-      });
-      child.once('error', reject);
-      child.once('close', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`bench child (${database}, ${users}) exited ${code}`))));
+    return await runBenchChild<EntraSyncFigures>(fileURLToPath(import.meta.url), [`--db=${database}`, `--sizes=${users}`, `--changes=${changes}`], access, () => {
+      for (let i = 0; i < changes; i++) graph.updateUser(tenant[i * step]!.id, { jobTitle: `Changed ${i}` });
     });
   } finally {
     await graph.stop();
   }
 }
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 export interface EntraSyncBenchOptions {
   databases: { database: BenchDatabase; sizes: number[] }[];
@@ -132,7 +85,7 @@ export async function benchEntraSync(options: EntraSyncBenchOptions): Promise<{ 
       log(`    incr   ${fmt(r.incremental.changed)} changed, read again whole in JSON batches  ${fmt(r.incremental.seconds, 2).padStart(6)} s  ${JSON.stringify({ updated: r.incremental.counts.updated, unchanged: r.incremental.counts.unchanged })}`);
     }
   }
-  const [ldap] = await benchLdapSync({ databases: [{ database: 'postgres', sizes: [options.ldapEntries] }], changes: 1_000, log: () => undefined });
+  const [ldap] = await benchLdapSync({ databases: [{ database: 'postgres', sizes: [options.ldapEntries] }], changes: 1_000, rounds: 1, log: () => undefined });
   if (ldap) {
     log(`  floor  LDAP full sync, ${fmt(ldap.entries)} slapd entries (postgres, this run)  ${fmt(ldap.full.usersPerSecond).padStart(7)} users/s  ${fmt(ldap.full.seconds, 2)} s`);
     const largest = entra.filter((r) => r.database === 'postgres').sort((a, b) => b.users - a.users)[0];
@@ -153,21 +106,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const changes = Number(arg('changes') ?? 1000);
   const dbs = (arg('db') ?? 'postgres').split(',') as BenchDatabase[];
   if (process.argv.includes('--child')) {
-    const input = createInterface({ input: process.stdin });
-    const next = (): Promise<string> => new Promise((resolve) => input.once('line', resolve));
-    const work = (async () => {
-      const access = JSON.parse(await next()) as GraphAccess;
-      const result = await childRun(dbs[0]!, sizes[0]!, changes, access, async () => {
-        console.log('changes?');
-        await next();
-      });
-      console.log(JSON.stringify(result));
-      input.close();
-    })();
-    work.catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
+    benchChildMain<GraphAccess>((access, askForChanges) => childRun(dbs[0]!, sizes[0]!, changes, access, askForChanges));
   } else {
     benchEntraSync({ databases: dbs.map((database) => ({ database, sizes })), changes, ldapEntries: Number(arg('ldap') ?? Math.max(...sizes)) }).catch((error: unknown) => {
       console.error(error);

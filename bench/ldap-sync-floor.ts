@@ -11,7 +11,7 @@ import { peopleLdif, startSlapd } from '../test/support/slapd.js';
 
 export const PAGE_SIZE = 500;
 /** What the connector asks for with its default openldap attribute map. */
-const ATTRIBUTES = requestedAttributes(ldapConnector.parseConfig({ url: 'ldap://127.0.0.1', bindDn: 'cn=x', bindPassword: 'x', baseDn: 'dc=x' }));
+export const ATTRIBUTES = requestedAttributes(ldapConnector.parseConfig({ url: 'ldap://127.0.0.1', bindDn: 'cn=x', bindPassword: 'x', baseDn: 'dc=x' }));
 
 export interface LdapReadFigures {
   entries: number;

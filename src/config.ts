@@ -34,6 +34,8 @@ export interface Config {
   };
   schedulerEnabled: boolean;
   mailWorkerEnabled: boolean;
+  /** How long a mail worker's claim on a message lasts: after a crash, its messages are sent by another worker then. */
+  mailLeaseMs: number;
   /** The built admin console served at `/` (src/console/build.ts writes it). */
   consoleDir: string;
   /** Console sessions end after this long unused, and this long after sign-in whatever their use. */
@@ -213,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schedulerEnabled: flag(env, 'SCHEDULER_ENABLED', true),
     mailWorkerEnabled: flag(env, 'MAIL_WORKER_ENABLED', true),
+    mailLeaseMs: integer(env, 'MAIL_LEASE_SECONDS', 60, 1) * 1000,
     consoleDir: env.CONSOLE_DIR ? path.resolve(env.CONSOLE_DIR) : defaultConsoleDir(),
     session: { idleMs: integer(env, 'SESSION_IDLE_MINUTES', 30, 1) * 60_000, absoluteMs: integer(env, 'SESSION_MAX_HOURS', 12, 1) * 3600_000 },
     limits: {

@@ -5,6 +5,7 @@
  */
 import type { Router } from 'express';
 import type { Config } from './config.js';
+import { SftpSessionPool } from '../connectors/sdk/index.js';
 import { connectorRegistry, type ConnectorRegistry } from './connectors.js';
 import { migrateLatest, openDatabase, type Database } from './db/database.js';
 import { actionResourceType } from './domain/action-schema.js';
@@ -138,7 +139,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const sessions = new SessionService(knex, clock, tokens, config.session);
   const registration = new RegistrationService(knex, clock);
   const mailer = overrides.mailer ?? createMailerFromConfig({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, logger });
-  const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom });
+  const mailWorker = new MailWorker({ db: knex, mailer, clock, logger, from: config.mailFrom, leaseMs: config.mailLeaseMs });
   const actions = new ActionService({
     db: knex, clock, logger, users, registration, linkBase: config.linkBase,
   });
@@ -146,7 +147,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const imports = new ImportService({ db: knex, clock, logger, users, welcome: welcomeCreatedUser });
   const secrets = new SecretBox(config.secretKey ?? readOrCreateKeyFile(config.dataDir).key, config.previousSecretKeys);
   const sources = new SourcesService(knex, clock, connectors, secrets);
-  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors, secrets });
+  const sftpSessions = new SftpSessionPool();
+  const syncEngine = new SyncEngine({ db, users, clock, logger, connectors, secrets, sessions: sftpSessions });
   const syncRuns = new SyncRunsService({ db: knex, sources, runner: syncEngine });
   const scheduler = new SyncScheduler({ db: knex, engine: syncEngine, clock, logger, kinds: [...connectors.keys()] });
   const writeBack = new WriteBackWorker({ db: knex, clock, logger, connectors, secrets });
@@ -200,6 +202,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       },
       stop: () => actions.drain(),
     },
+    // Stopped after the runs that may hold a session.
+    { name: 'sftp-sessions', start: () => undefined, stop: () => sftpSessions.close() },
     { name: 'sync-runs', start: () => undefined, stop: () => syncEngine.drain() },
     ...(config.schedulerEnabled ? [scheduler, { name: 'write-back', start: () => writeBack.start(), stop: () => writeBack.stop() }] : []),
     ...(config.mailWorkerEnabled ? [{ name: 'mail', start: () => mailWorker.start(), stop: () => mailWorker.stop() }] : []),
@@ -208,7 +212,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   return Object.freeze({
     config, db, logger, clock, metrics: createMetrics(), rateLimits, secrets, connectors,
-    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
+    tokens, accounts, users, groups, sessions, registration, actions, imports, sources, sftpSessions, syncEngine, syncRuns, scheduler, writeBack, mailer, mailWorker,
     resourceTypes, flatScimRoutes, scimRouters, publicRouters, workers: Object.freeze(workers),
     async close() {
       for (const worker of [...workers].reverse()) await worker.stop();

@@ -121,7 +121,7 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
   const dir = await mkdtemp(join(tmpdir(), `switchboard-${spec.kind}-`));
   try {
     const copy = join(dir, 'export.csv');
-    const transport = openTransport(config.file.location, config.file);
+    const transport = openTransport(config.file.location, { ...config.file, ...(ctx?.sessions ? { sessions: ctx.sessions } : {}) });
     let meta: ExportMeta;
     let hash: string;
     let readAtMs: number;

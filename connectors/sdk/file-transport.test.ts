@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { startExportServer, type ExportServer } from '../../test/support/https-export-server.js';
 import { putExport, startSshd, type Sshd } from '../../test/support/sshd.js';
-import { ConnectorError, openTransport, parseFileLocation, type FileLocation, type OpenResult, type RawFileLocation } from './index.js';
+import { ConnectorError, openTransport, parseFileLocation, SftpSessionPool, type ExportMeta, type FileLocation, type OpenResult, type RawFileLocation } from './index.js';
 
 function location(raw: RawFileLocation): FileLocation {
   const issues: string[] = [];
@@ -111,6 +111,97 @@ describe('connectors/sdk file transports', () => {
         await transport.close();
       }
       expect(await readFile(join(sshd.dir, 'switchboard-username-1.csv'), 'utf8')).to.equal('one\n');
+    });
+
+    describe('sessions kept between runs (SftpSessionPool)', () => {
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+      async function until(test: () => boolean): Promise<void> {
+        for (const deadline = Date.now() + 5000; !test(); await new Promise((r) => setTimeout(r, 20))) {
+          if (Date.now() > deadline) throw new Error('timed out');
+        }
+      }
+      /** One run of a source: open (unchanged when `previous` is the version read), read, close. */
+      async function run(pool: SftpSessionPool, owner: string, path: string, previous?: ExportMeta, creds: Partial<RawFileLocation> = {}): Promise<OpenResult & { text?: string }> {
+        const transport = openTransport(location({ location: sshd.url(path), hostKeySha256: sshd.hostKeySha256, password: sshd.password, ...creds }), { timeoutMs: 10_000, sessions: { pool, owner } });
+        try {
+          const opened = await transport.open(previous);
+          return opened.unchanged ? opened : { ...opened, text: await text(opened) };
+        } finally {
+          await transport.close();
+        }
+      }
+
+      it('when a source runs again, then its session is reused (no new login), other sources and other credentials get their own, and an idle one is ended', async () => {
+        await putExport(sshd, 'kept.csv', 'k\n');
+        await utimes(join(sshd.dir, 'kept.csv'), new Date(), new Date(Date.now() - 10_000));
+        const pool = new SftpSessionPool({ idleMs: 1000 });
+        try {
+          const logins = sshd.logins();
+          const first = await run(pool, 's1', `${sshd.dir}/kept.csv`);
+          expect(first.text).to.equal('k\n');
+          await until(() => sshd.logins() === logins + 1);
+          const second = await run(pool, 's1', `${sshd.dir}/kept.csv`, { ...first.meta, readAtMs: Date.now() });
+          expect(second.unchanged).to.equal(true);
+          expect((await run(pool, 's1', `${sshd.dir}/kept.csv`)).text).to.equal('k\n');
+          await settle();
+          expect(sshd.logins()).to.equal(logins + 1);
+          expect(pool.opened).to.equal(1);
+          await run(pool, 's2', `${sshd.dir}/kept.csv`);
+          await run(pool, 's1', `${sshd.dir}/kept.csv`, undefined, { password: undefined, privateKeyPem: sshd.privateKeyPem });
+          await until(() => sshd.logins() === logins + 3);
+          expect(pool.opened).to.equal(3);
+          // Past idleMs, the kept session was ended: the next run logs in again.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          await run(pool, 's1', `${sshd.dir}/kept.csv`);
+          await until(() => sshd.logins() === logins + 4);
+        } finally {
+          await pool.close();
+        }
+      });
+
+      it('when the server drops the kept connection, then the next run opens a new session and reads', async () => {
+        await putExport(sshd, 'dropped.csv', 'd\n');
+        const pool = new SftpSessionPool({ idleMs: 60_000 });
+        try {
+          expect((await run(pool, 's1', `${sshd.dir}/dropped.csv`)).text).to.equal('d\n');
+          const logins = sshd.logins();
+          await sshd.dropConnections();
+          // At once, before the client may have seen the connection end, and again later.
+          expect((await run(pool, 's1', `${sshd.dir}/dropped.csv`)).text).to.equal('d\n');
+          await sshd.dropConnections();
+          await settle();
+          expect((await run(pool, 's1', `${sshd.dir}/dropped.csv`)).text).to.equal('d\n');
+          await until(() => sshd.logins() === logins + 2);
+          expect(pool.opened).to.equal(3);
+        } finally {
+          await pool.close();
+        }
+      });
+
+      it('when the server at the address is replaced by one with another host key, then the run fails showing the new fingerprint', async () => {
+        const old = await startSshd();
+        const pool = new SftpSessionPool({ idleMs: 60_000 });
+        let replacement: Sshd | undefined;
+        try {
+          await putExport(old, 'users.csv', 'u\n');
+          const pinned = { location: old.url(`${old.dir}/users.csv`), hostKeySha256: old.hostKeySha256, password: old.password };
+          const read = () => {
+            const transport = openTransport(location(pinned), { timeoutMs: 10_000, sessions: { pool, owner: 's1' } });
+            return transport.open().then(text).finally(() => transport.close());
+          };
+          expect(await read()).to.equal('u\n');
+          await old.dropConnections();
+          await old.stop();
+          replacement = await startSshd({ port: old.port });
+          const error = await failure(read());
+          expect(error.kind).to.equal('auth');
+          expect(error.message).to.include(`the server offered ${replacement.hostKeySha256}`);
+        } finally {
+          await pool.close();
+          await replacement?.stop();
+          await old.stop();
+        }
+      });
     });
   });
 

@@ -7,6 +7,7 @@ export * from './file-transport.js';
 export * from './csv-export.js';
 export * from './file-connector.js';
 export { hostKeyFingerprint } from './sftp-transport.js';
+export { SftpSessionPool, type SessionPolicy } from './sftp-sessions.js';
 export * from './guid.js';
 export * from './phone.js';
 export * from './attribute-map.js';

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
+import type { SessionPolicy } from './sessions.js';
 
 /** What identifies one version of an export without reading it (kept in the source's state). */
 export interface ExportMeta {
@@ -33,6 +34,8 @@ export interface FileTransport {
 export interface TransportOptions {
   pattern?: string;
   timeoutMs: number;
+  /** Keeps connections open between a source's runs (sftp: SftpSessionPool); `owner`, the source's id, is part of the key. */
+  sessions?: { pool: SessionPolicy; owner: string };
 }
 
 export interface DirectoryEntry {

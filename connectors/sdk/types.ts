@@ -4,6 +4,7 @@
  * of records, deletions and state checkpoints. The sync engine owns matching, ownership, writes,
  * cursors and the decision to delete. Nothing here imports from `src/`.
  */
+import type { SessionPolicy } from './sessions.js';
 
 /** A JSON value: what a state checkpoint may hold (it is stored as jsonb by the engine). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -186,6 +187,8 @@ export interface ReadContext {
   logger?: ConnectorLogger;
   /** Called each time the connector waits to retry a request the source throttled or failed (the run's `counts.retries`). */
   onRetry?: (detail: { waitMs: number }) => void;
+  /** Connections kept open between the runs of one source (`owner`: its id); without it, each read connects anew. */
+  sessions?: { pool: SessionPolicy; owner: string };
 }
 
 /** A JSON-schema-like description of a connector's configuration, for forms and validation messages. */

@@ -163,6 +163,18 @@ export const sourcesRepo = {
     return row ? { enabled: row.enabled as boolean, nextRetryAt: row.next_retry_at ? new Date(row.next_retry_at as string) : null } : undefined;
   },
 
+  /**
+   * Claims a cron slot of the source for this instance: true for the one instance that moves the source's last
+   * claimed slot forward to `slot`, false for every other (and for a slot not after the last one claimed).
+   */
+  async claimScheduledTick(db: Executor, accountId: string, id: string, slot: Date): Promise<boolean> {
+    const count = await db('sources')
+      .where({ account_id: accountId, id })
+      .andWhere((q) => q.whereNull('last_scheduled_tick').orWhere('last_scheduled_tick', '<', slot))
+      .update({ last_scheduled_tick: slot });
+    return count === 1;
+  },
+
   async saveState(db: Executor, accountId: string, sourceId: string, state: unknown, at: Date): Promise<void> {
     await db('sources').where({ account_id: accountId, id: sourceId }).update({ state: JSON.stringify(state), updated_at: at });
   },

@@ -389,15 +389,4 @@ export const syncRunsRepo = {
   async setMissingSince(db: Executor, accountId: string, sourceId: string, anchor: string, at: Date): Promise<void> {
     await db('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor }).update({ missing_since: at, hash: null });
   },
-
-  /** Every link of the source: anchor, user, hash and missing_since (the deletion phase compares them with the anchors seen). */
-  async linksOfSource(db: Executor, accountId: string, sourceId: string): Promise<{ anchor: string; userId: string; hash: string | null; missingSince: Date | null }[]> {
-    const rows = (await db('user_source_links').where({ account_id: accountId, source_id: sourceId }).select('anchor', 'user_id', 'hash', 'missing_since')) as Row[];
-    return rows.map((r) => ({
-      anchor: r.anchor as string,
-      userId: r.user_id as string,
-      hash: (r.hash as string | null) ?? null,
-      missingSince: r.missing_since ? new Date(r.missing_since as string) : null,
-    }));
-  },
 };

@@ -38,6 +38,25 @@ export interface ResourceTypeDef {
   extensions: { schema: SchemaDef; required: boolean }[];
 }
 
+export type AttributeOptions = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
+
+/**
+ * One attribute, with RFC 7643 §2.2's defaults for what `options` leaves out (single-valued, optional, readWrite,
+ * returned by default, caseExact false, uniqueness none), spelled as scimmy describes an attribute, so that the core
+ * schemas built with it equal scimmy's: caseExact only on string, reference and binary; uniqueness on all types but
+ * boolean and complex, where it appears only when given.
+ */
+export function attr(name: string, type: AttributeType, description: string, options: AttributeOptions = {}): AttributeDef {
+  const textual = type === 'string' || type === 'reference' || type === 'binary';
+  return {
+    name, type, multiValued: false, description, required: false,
+    ...(textual ? { caseExact: false } : {}),
+    mutability: 'readWrite', returned: 'default',
+    ...(type !== 'boolean' && type !== 'complex' ? { uniqueness: 'none' as const } : {}),
+    ...options,
+  };
+}
+
 /** id, externalId and meta: on every resource, described by RFC 7643 §3.1 rather than by a schema. */
 export const commonAttributes: AttributeDef[] = [
   {

@@ -58,15 +58,18 @@ function removeAttribute(doc: JsonObject, key: string): void {
 
 /**
  * The next document: the record's attributes over the current user's document (extensions merged one level
- * deeper); attributes this source stated last time and no longer states are removed.
+ * deeper); attributes this source stated last time and no longer states are removed. The result shares values
+ * with `current` and `attributes` (only the top level and the extension objects it changes are new): the write
+ * path copies a document once before it changes or stores it (cleanDocument), and a deep copy here as well cost
+ * a second copy of every record, and its garbage, in a full sync.
  */
 export function mergeRecord(current: JsonObject | undefined, attributes: JsonObject, previouslyOwned: readonly string[]): JsonObject {
-  const next: JsonObject = structuredClone(current ?? { schemas: [CORE_USER_URN] });
+  const next: JsonObject = { ...(current ?? { schemas: [CORE_USER_URN] }) };
   // A value equal to the stored one keeps the stored form: jsonb reorders object keys, and the write path's diff
   // (ownership, audit, run results) compares JSON text, so `{value, type}` against a stored `{type, value}` would
   // count as a change.
   const put = (target: JsonObject, key: string, value: unknown) => {
-    if (!isDeepStrictEqual(target[key], value)) target[key] = structuredClone(value);
+    if (!isDeepStrictEqual(target[key], value)) target[key] = value;
   };
   for (const [key, value] of Object.entries(attributes)) {
     if (isExtension(key, value)) {
@@ -152,20 +155,6 @@ export function deletionLimit(threshold: DeleteThreshold, linked: number): numbe
   return Math.min(threshold.count, Math.floor((threshold.percent * linked) / 100));
 }
 
-/**
- * The anchors a run deactivates: its explicit deletes of live links, and, after a complete read, every live link it
- * did not see. Links already missing are not deactivated again.
- */
-export function anchorsToDeactivate(
-  links: readonly { anchor: string; missingSince: Date | null }[], seen: ReadonlySet<string>, deletes: readonly string[], complete: boolean,
-): string[] {
-  const live = new Set(links.filter((l) => !l.missingSince).map((l) => l.anchor));
-  const out = new Set<string>();
-  for (const anchor of deletes) if (live.has(anchor)) out.add(anchor);
-  if (complete) for (const anchor of live) if (!seen.has(anchor)) out.add(anchor);
-  return [...out];
-}
-
 /** Whether the deactivations pass the threshold (or were confirmed), and the numbers the refusal names. */
 export function thresholdCheck(threshold: DeleteThreshold, linked: number, deactivations: number, allowDeletes: boolean): { stop: false } | { stop: true; message: string } {
   const limit = deletionLimit(threshold, linked);
@@ -178,10 +167,4 @@ export function thresholdCheck(threshold: DeleteThreshold, linked: number, deact
       `(the smaller of ${counted(threshold.count, 'user')} and ${threshold.percent} %); nothing was deactivated. ` +
       'Check the directory, then run again with allowDeletes (switchboard sync run --allow-deletes) to confirm',
   };
-}
-
-/** Users missing longer than the grace period (and not seen again in this run) are deleted. */
-export function expiredLinks<L extends { anchor: string; missingSince: Date | null }>(links: readonly L[], seen: ReadonlySet<string>, now: Date, graceDays: number): L[] {
-  const graceMs = graceDays * 24 * 3600_000;
-  return links.filter((l) => l.missingSince && now.getTime() - l.missingSince.getTime() >= graceMs && !seen.has(l.anchor));
 }

@@ -109,6 +109,14 @@ export interface WriteFacts {
   now: Date;
   /** Ids for new users, in the order the plan asks (the caller's random source). */
   newId: () => string;
+  /**
+   * Users an earlier batch of the caller creates in a transaction that may not have committed when these facts
+   * were read (a CSV import plans its next batch while the database writes the one before): they count as written
+   * items before this batch, whether the facts show them or not. New users only: they give up no unique value,
+   * and an admin among them is counted once (see planWrites). Seats need nothing here: they are counted under the
+   * account row lock, which the earlier batch holds until it commits when it hands out a licence.
+   */
+  uncommittedUsers?: readonly { id: string; doc: JsonObject }[];
 }
 
 /** A write that passed: what usersRepo.writePlanned stores. */
@@ -255,6 +263,13 @@ export function planWrites<C extends CurrentUser>(writer: Writer, prepared: read
   /** Users written by an earlier item: their stored unique values no longer count, `taken` has their new ones. */
   const written = new Set<string>();
   const taken = new Map<string, { userId: string; value: string }>();
+  for (const user of facts.uncommittedUsers ?? []) {
+    written.add(user.id);
+    for (const u of uniqueValuesOf(user.doc)) taken.set(`${u.attribute}:${u.key}`, { userId: user.id, value: u.value });
+    // Counted twice when the count was read after the earlier batch committed; that only matters to the last-admin
+    // rule, which then decides alike: the new admin is one of the others either way.
+    if (admins !== undefined && isAccountAdmin(user.doc)) admins++;
+  }
 
   return prepared.map((p): PlanOutcome<C> => {
     if (p instanceof DomainError) return { ok: false, error: p };

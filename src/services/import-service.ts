@@ -3,7 +3,8 @@
  * UserService.write) as the importing admin, with the rules of the Add User form; rows are matched to users by email
  * (mode upsert) and written in batches, each batch in one transaction with its rows' outcomes; a failing row
  * never stops the others. The file is read twice: once whole before anything is written (header, charset, CSV
- * syntax, row count), then batch by batch.
+ * syntax, row count), then batch by batch, the next batch read and planned while the database writes the one
+ * before (startBatch).
  */
 import type { Knex } from 'knex';
 import type { Account } from '../domain/account.js';
@@ -17,6 +18,8 @@ import { usersRepo, type StoredUser } from '../db/users-repo.js';
 import type { Clock } from '../lib/clock.js';
 import { CsvReadError, readCsv, UnsupportedCharsetError } from '../lib/csv.js';
 import type { Logger } from '../lib/logger.js';
+import type { PlannedWrite } from '../domain/write-plan.js';
+import type { JsonObject } from '../domain/user-rules.js';
 import type { UserService, WriteRequest } from './user-service.js';
 
 /** Up to this many rows, POST answers when the import is done (201); more run in the background (202). */
@@ -68,6 +71,38 @@ interface Run {
   counts: ImportCounts;
   /** Email key → the line that first gave it. */
   seen: Map<string, number>;
+  /** Rows handed to batches so far. */
+  rowsPlanned: number;
+  /** The last line of the last batch started, and of the first batch that failed. */
+  lastLine: number;
+  failedAtLine?: number;
+}
+
+type UncommittedUsers = readonly { id: string; doc: JsonObject }[];
+
+/** A batch whose transaction is running (ImportService.startBatch). */
+interface InFlight {
+  /** Resolved once its writes are planned: the users it creates, or 'wait' when the next batch must wait for it to end. */
+  planned: Promise<UncommittedUsers | 'wait'>;
+  /** Resolved once its users are written (UserService.write returned), or it failed. */
+  written: Promise<void>;
+  /** Settled when it has committed, or failed. */
+  committed: Promise<void>;
+  /** The batch before it has committed (or failed). */
+  before: Promise<void>;
+}
+
+/** What a batch knows of the one before it. */
+interface Overlap {
+  uncommitted: UncommittedUsers;
+  /** UserService.write's `planned`: hands the plan to the next batch. */
+  planned: (writes: readonly PlannedWrite<StoredUser>[]) => void;
+  /** UserService.write's `after`: the batch before has written its users. */
+  previousWritten: Promise<void>;
+  /** Called once the batch's users are written. */
+  wrote: () => void;
+  /** The batch before has committed; rejects when it failed. */
+  before: Promise<void> | undefined;
 }
 
 interface PendingRow {
@@ -116,7 +151,7 @@ export class ImportService {
       throw error;
     }
     const run: Run = {
-      request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(),
+      request, importId: created.id, columns: scan.columns, writer: { type: 'admin', actor: request.actor }, counts: emptyCounts(scan.rows), seen: new Map(), rowsPlanned: 0, lastLine: 1,
     };
     const task = this.execute(run).finally(() => request.release?.());
     if (scan.rows > SYNC_ROW_LIMIT) {
@@ -189,12 +224,18 @@ export class ImportService {
     return { header, columns, delimiter, rows };
   }
 
-  /** The second pass: the rows in batches; the import ends succeeded, completed_with_errors, or failed on an unexpected error. */
+  /**
+   * The second pass: the rows in batches; the import ends succeeded, completed_with_errors, or failed on an
+   * unexpected error. Batches overlap (see startBatch): while the database writes one, the next is read from the
+   * file and planned.
+   */
   private async execute(run: Run): Promise<void> {
     const { logger } = this.options;
     const { request } = run;
     let batch: PendingRow[] = [];
-    let lastLine = 1;
+    let previous: InFlight | undefined;
+    // The statistics refreshed during the import: beside the batches, not between them (ANALYZE takes no lock an insert waits for).
+    let analyzing: Promise<void> = Promise.resolve();
     try {
       let first = true;
       for await (const record of readCsv(request.open(), { charset: request.charset })) {
@@ -203,26 +244,74 @@ export class ImportService {
           continue;
         }
         batch.push({ line: record.line, cells: record.cells });
-        lastLine = record.line;
         if (batch.length >= BATCH_ROWS) {
-          const written = run.counts.created + run.counts.updated;
-          await this.writeBatch(run, batch);
+          previous = await this.startBatch(run, batch, previous);
           batch = [];
-          // Every ANALYZE_EVERY_ROWS users written, the planner learns how many there are now (usersRepo.analyze).
-          if (!request.dryRun && Math.floor((run.counts.created + run.counts.updated) / ANALYZE_EVERY_ROWS) > Math.floor(written / ANALYZE_EVERY_ROWS)) {
-            await this.analyze(run);
+          // Every ANALYZE_EVERY_ROWS rows, the planner learns how many there are now (usersRepo.analyze).
+          if (!request.dryRun && Math.floor(run.rowsPlanned / ANALYZE_EVERY_ROWS) > Math.floor((run.rowsPlanned - BATCH_ROWS) / ANALYZE_EVERY_ROWS)) {
+            await analyzing;
+            analyzing = this.analyze(run);
           }
         }
       }
-      if (batch.length > 0) await this.writeBatch(run, batch);
+      if (batch.length > 0) previous = await this.startBatch(run, batch, previous);
+      await previous?.committed;
+      await analyzing;
       if (!request.dryRun && run.counts.created + run.counts.updated >= ANALYZE_AFTER_ROWS) await this.analyze(run);
     } catch (error) {
+      // The batches after the failed one were rolled back; wait for them to end before saying so.
+      await previous?.committed.catch(() => undefined);
+      await analyzing;
       logger.error({ err: error, importId: run.importId }, 'import stopped');
       const detail = error instanceof DomainError ? error.detail : 'an unexpected error';
-      await this.finish(run, 'failed', `The import stopped at the batch ending on line ${lastLine} on ${detail}; the rows before it were ${request.dryRun ? 'checked' : 'written'} and are in results`);
+      await this.finish(run, 'failed', `The import stopped at the batch ending on line ${run.failedAtLine ?? run.lastLine} on ${detail}; the rows before it were ${request.dryRun ? 'checked' : 'written'} and are in results`);
       return;
     }
     await this.finish(run, run.counts.failed > 0 ? 'completed_with_errors' : 'succeeded', null);
+  }
+
+  /**
+   * Starts one batch and answers once its writes are planned, while the database still writes them: the caller
+   * then reads and plans the next batch, so Node's share of a batch (about 0.3 ms a row: the CSV, the documents, the
+   * plan) runs beside the database's instead of after it (bench csv-import). At most two batches are in flight, and
+   * they commit in file order: a batch waits for the one before it to commit before it commits, and rolls back when
+   * that one failed. Planned before the one before it has committed, a batch counts the users that one creates
+   * (WriteFacts.uncommittedUsers); after a batch that updates users, or in a dry run (whose batches are rolled back),
+   * the next is planned once it has ended, as if one at a time.
+   */
+  private async startBatch(run: Run, batch: readonly PendingRow[], previous: InFlight | undefined): Promise<InFlight> {
+    let uncommitted: UncommittedUsers = [];
+    if (previous) {
+      await previous.before;
+      const planned = await previous.planned;
+      if (planned === 'wait') await previous.committed;
+      else uncommitted = planned;
+    }
+    run.rowsPlanned += batch.length;
+    run.lastLine = batch[batch.length - 1]!.line;
+    let signal: (users: UncommittedUsers | 'wait') => void = () => undefined;
+    const planned = new Promise<UncommittedUsers | 'wait'>((resolve) => (signal = resolve));
+    let wrote: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const previousWritten = previous?.written ?? Promise.resolve();
+    const committed = this.writeBatch(run, batch, {
+      uncommitted,
+      planned: (writes) => signal(run.request.dryRun || writes.some((w) => w.user === 'update') ? 'wait' : writes.filter((w) => w.user === 'insert').map((w) => ({ id: w.id, doc: w.next }))),
+      previousWritten,
+      wrote,
+      before: previous?.committed,
+    })
+      .catch((error: unknown) => {
+        run.failedAtLine ??= batch[batch.length - 1]!.line;
+        throw error;
+      })
+      .finally(() => {
+        signal('wait');
+        wrote();
+      });
+    // Awaited later (by the next batch, or at the end); a failure is handled there.
+    committed.catch(() => undefined);
+    return { planned, written, committed, before: previous?.committed ?? Promise.resolve() };
   }
 
   /** Refreshes the planner's statistics; a failure only costs speed, so it is logged and the import goes on. */
@@ -256,7 +345,7 @@ export class ImportService {
    * UserService.write, the welcome emails of the users created, and the rows' outcomes with the import's progress. A dry
    * run does the same and rolls the transaction back, then records the outcomes alone.
    */
-  private async writeBatch(run: Run, batch: readonly PendingRow[]): Promise<void> {
+  private async writeBatch(run: Run, batch: readonly PendingRow[], overlap: Overlap): Promise<void> {
     const { db, clock, users, welcome } = this.options;
     const { request, writer } = run;
     const outcomes: ImportRow[] = batch.map((row) => ({ line: row.line, email: null, outcome: 'failed', reason: null, userId: null, cells: row.cells }));
@@ -298,7 +387,8 @@ export class ImportService {
           outcomes[i]!.reason = error.detail;
         }
       });
-      const results = await users.write(trx, request.accountId, writer, items, { account });
+      const results = await users.write(trx, request.accountId, writer, items, { account, uncommittedUsers: overlap.uncommitted, planned: overlap.planned, after: overlap.previousWritten });
+      overlap.wrote();
       for (let k = 0; k < results.length; k++) {
         const result = results[k]!;
         const row = outcomes[itemRow[k]!]!;
@@ -314,28 +404,29 @@ export class ImportService {
           if (sent.outcome !== 'done') row.reason = `welcome email not sent: ${sent.reason ?? sent.outcome}`;
         }
       }
-      return this.tally(run, outcomes);
     };
 
-    const record = async (executor: Knex | Trx, counts: ImportCounts) => {
+    const record = async (executor: Knex | Trx) => {
       await importsRepo.insertRows(executor, request.accountId, run.importId, outcomes);
-      await importsRepo.progress(executor, request.accountId, run.importId, counts, clock.now());
+      // The counts so far: the batch before this one has committed (overlap.before).
+      await importsRepo.progress(executor, request.accountId, run.importId, this.tally(run, outcomes), clock.now());
     };
     if (request.dryRun) {
-      let counts: ImportCounts | undefined;
+      await overlap.before;
       try {
         await db.transaction(async (trx) => {
-          counts = await write(trx);
+          await write(trx);
           throw new DryRunRollback();
         });
       } catch (error) {
         if (!(error instanceof DryRunRollback)) throw error;
       }
-      await record(db, counts!);
+      await record(db);
     } else {
       await db.transaction(async (trx) => {
-        const counts = await write(trx);
-        await record(trx, counts);
+        await write(trx);
+        await overlap.before;
+        await record(trx);
       });
     }
     run.counts = this.tally(run, outcomes);

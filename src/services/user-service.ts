@@ -6,7 +6,7 @@ import { DomainError, notFound } from '../domain/errors.js';
 import type { Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { deleteDecision, unregisteredDocument, type JsonObject } from '../domain/user-rules.js';
-import { factsNeeded, planWrites, prepareWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
+import { factsNeeded, planWrites, prepareWrite, type PlannedWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
@@ -41,6 +41,26 @@ export type UserListRequest = Omit<ListQuery, 'where' | 'orderBy'> & ListCriteri
 
 /** What `write` answers for one item: what was stored, or why nothing was. */
 export type WriteOutcome = { ok: true; result: WriteResult } | { ok: false; error: DomainError };
+
+/** `write`'s options. */
+export interface WriteOptions {
+  /** The account, when the caller holds it (read in this transaction). */
+  account?: Account;
+  /** Users the caller's previous batch creates in a transaction that may not have committed yet (WriteFacts.uncommittedUsers). */
+  uncommittedUsers?: readonly { id: string; doc: JsonObject }[];
+  /**
+   * Called once every item is planned, before the last statement is sent, with the writes about to be made: a
+   * caller that overlaps batches starts planning its next batch then, while the database writes this one.
+   */
+  planned?: (writes: readonly PlannedWrite<StoredUser>[]) => void;
+  /**
+   * Resolved once the caller's previous batch (still running in another transaction) has made its writes: this
+   * write waits for it before it writes, or locks the account row to count seats. Since the previous batch never
+   * waits for this one but to commit after it, the two cannot deadlock: the previous one never needs a lock this
+   * one took first (the account row's key-share lock of its inserts, a users-count shard).
+   */
+  after?: Promise<void>;
+}
 
 /** `apply`'s options: a WriteRequest without its current user and document, and the account when the caller holds it. */
 export type ApplyOptions = Omit<WriteRequest, 'current' | 'next'> & { account?: Account };
@@ -133,21 +153,27 @@ export class UserService {
    * merged document, `anchor`/`raw`/`ownedAttributes`/`linkHash` for the link), call `write` once per batch inside
    * your transaction, and read each outcome: `ok` with what was stored, or the DomainError to report.
    */
-  async write(trx: Trx, accountId: string, writer: Writer, items: readonly WriteRequest[], options: { account?: Account } = {}): Promise<WriteOutcome[]> {
-    const out: WriteOutcome[] = [];
-    let group: WriteRequest[] = [];
+  async write(trx: Trx, accountId: string, writer: Writer, items: readonly WriteRequest[], options: WriteOptions = {}): Promise<WriteOutcome[]> {
+    const groups: WriteRequest[][] = [[]];
     const keys = new Set<string>();
     for (const item of items) {
       const own = groupKeys(writer, item);
       if (own.some((k) => keys.has(k))) {
-        out.push(...(await this.writeGroup(trx, accountId, writer, group, options.account)));
-        group = [];
+        groups.push([]);
         keys.clear();
       }
-      group.push(item);
+      groups[groups.length - 1]!.push(item);
       for (const k of own) keys.add(k);
     }
-    out.push(...(await this.writeGroup(trx, accountId, writer, group, options.account)));
+    const out: WriteOutcome[] = [];
+    const planned: PlannedWrite<StoredUser>[] = [];
+    for (let g = 0; g < groups.length; g++) {
+      const last = g === groups.length - 1;
+      out.push(...(await this.writeGroup(trx, accountId, writer, groups[g]!, options, (writes) => {
+        planned.push(...writes);
+        if (last) options.planned?.(planned);
+      })));
+    }
     return out;
   }
 
@@ -159,21 +185,34 @@ export class UserService {
     return outcome!.result;
   }
 
-  private async writeGroup(trx: Trx, accountId: string, writer: Writer, group: readonly WriteRequest[], account: Account | undefined): Promise<WriteOutcome[]> {
-    if (group.length === 0) return [];
+  private async writeGroup(
+    trx: Trx, accountId: string, writer: Writer, group: readonly WriteRequest[], options: WriteOptions,
+    planned: (writes: readonly PlannedWrite<StoredUser>[]) => void,
+  ): Promise<WriteOutcome[]> {
+    const { account } = options;
+    if (group.length === 0) {
+      planned([]);
+      return [];
+    }
     const missing = group.filter((item) => item.current && !item.links).map((item) => item.current!.id);
     const linksOf = missing.length > 0 ? await sourceLinksRepo.forUsers(trx, accountId, missing) : new Map<string, SourceLink[]>();
     const prepared: (PreparedWrite<StoredUser> | DomainError)[] = group.map((item) =>
       prepareWrite(writer, { ...item, links: item.links ?? (item.current ? linksOf.get(item.current.id) ?? [] : []) }, { maxMultiValues: this.maxMultiValues }),
     );
-    const facts = await ruleFacts.forWrites(trx, accountId, factsNeeded(writer, prepared.filter((p): p is PreparedWrite<StoredUser> => !(p instanceof DomainError))), account);
-    const planned: PlanOutcome<StoredUser>[] = planWrites(writer, prepared, { ...facts, now: this.clock.now(), newId: randomUUID });
-    const writes = planned.flatMap((p) => (p.ok ? [p.write] : []));
+    const needs = factsNeeded(writer, prepared.filter((p): p is PreparedWrite<StoredUser> => !(p instanceof DomainError)));
+    if (needs.lockAccount) await options.after;
+    const facts = await ruleFacts.forWrites(trx, accountId, needs, account);
+    const plan: PlanOutcome<StoredUser>[] = planWrites(writer, prepared, {
+      ...facts, now: this.clock.now(), newId: randomUUID, ...(options.uncommittedUsers ? { uncommittedUsers: options.uncommittedUsers } : {}),
+    });
+    const writes = plan.flatMap((p) => (p.ok ? [p.write] : []));
+    planned(writes);
+    await options.after;
     for (const w of writes) if (w.password !== undefined) w.passwordHash = await hashPassword(w.password);
     const stored = await usersRepo.writePlanned(trx, accountId, writes);
     for (const w of writes) await this.enqueueUsernameWriteBack(trx, accountId, writer, w.id, w.current?.doc, w.next, w.at);
     let next = 0;
-    return planned.map((p): WriteOutcome => {
+    return plan.map((p): WriteOutcome => {
       if (!p.ok) return p;
       const user = stored[next++]!;
       return { ok: true, result: { user, created: p.write.user === 'insert', changed: p.write.changed, ignored: p.write.ignored } };

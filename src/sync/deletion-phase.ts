@@ -5,9 +5,10 @@
  * are deleted by the seed's delete rules. The final checkpoint is saved with the last deactivations.
  */
 import type { JsonValue } from '../../connectors/sdk/index.js';
-import { anchorsToDeactivate, diffOf, expiredLinks, thresholdCheck } from '../domain/sync-record.js';
+import { diffOf, thresholdCheck } from '../domain/sync-record.js';
 import { deletesAfterGrace } from '../domain/user-rules.js';
 import type { Database, Trx } from '../db/database.js';
+import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import type { Clock } from '../lib/clock.js';
@@ -30,32 +31,39 @@ export interface DeletionPhaseDeps {
 export async function deletionPhase(deps: DeletionPhaseDeps, ctx: RunContext, finalState: { state: JsonValue; complete: boolean } | undefined): Promise<boolean> {
   const { knex } = deps.db;
   const { accountId, source } = ctx;
-  const links = await syncRunsRepo.linksOfSource(knex, accountId, source.id);
-  const byAnchor = new Map(links.map((l) => [l.anchor, l]));
-  const anchors = anchorsToDeactivate(links, ctx.seen, ctx.deletes, finalState?.complete === true);
-  const linked = links.filter((l) => !l.missingSince).length;
+  // The links are compared with the anchors the read yielded in SQL (seen-anchors-repo.ts), page by page: the run
+  // holds neither, whatever the size of the source.
+  const run = { accountId, sourceId: source.id, runId: ctx.run.id };
+  const query = { deletes: ctx.deletes, complete: finalState?.complete === true };
+  const linked = await seenAnchorsRepo.liveLinks(knex, accountId, source.id);
+  const deactivations = await seenAnchorsRepo.countToDeactivate(knex, run, query);
   const threshold = { count: source.deleteThresholdCount, percent: source.deleteThresholdPercent };
-  const verdict = thresholdCheck(threshold, linked, anchors.length, ctx.options.allowDeletes === true);
+  const verdict = thresholdCheck(threshold, linked, deactivations, ctx.options.allowDeletes === true);
   if (verdict.stop) {
-    deps.logger.warn({ accountId, sourceId: source.id, deactivations: anchors.length, linked }, 'deletion threshold exceeded: run stopped before deactivating');
+    deps.logger.warn({ accountId, sourceId: source.id, deactivations, linked }, 'deletion threshold exceeded: run stopped before deactivating');
     ctx.counts.deactivated = 0;
     await syncRunsRepo.saveCounts(knex, accountId, ctx.run.id, ctx.counts);
     ctx.thresholdError = verdict.message;
     return true;
   }
   const now = deps.clock.now();
-  // The source kind's policy: MiCloud Connect users, for one, are never deleted (they stay deactivated).
-  const expired = deletesAfterGrace(source.kind) ? expiredLinks(links, ctx.seen, now, source.gracePeriodDays) : [];
+  // The source kind's policy: MiCloud Connect users, for one, are never deleted (they stay deactivated). Read before
+  // the deactivations, which start the grace period of others.
+  const expired = deletesAfterGrace(source.kind) ? await seenAnchorsRepo.expired(knex, run, new Date(now.getTime() - source.gracePeriodDays * 24 * 3600_000)) : [];
 
-  for (let i = 0; i === 0 || i < anchors.length; i += deps.batchSize) {
-    const slice = anchors.slice(i, i + deps.batchSize);
-    const last = i + deps.batchSize >= anchors.length;
+  // Pages in anchor order, each in its transaction; the last one (shorter than a batch, possibly empty) saves the
+  // final checkpoint. A dry run rolls each page back, and the keyset still moves on.
+  let after: string | null = null;
+  for (let last = false; !last; ) {
     await deps.inTransaction(ctx, async (trx) => {
-      const userIds = slice.map((anchor) => byAnchor.get(anchor)!.userId);
+      const slice = await seenAnchorsRepo.toDeactivate(trx, run, query, after, deps.batchSize);
+      last = slice.length < deps.batchSize;
+      after = slice.at(-1)?.anchor ?? after;
+      const userIds = slice.map((l) => l.userId);
       const current = await syncRunsRepo.usersForUpdate(trx, accountId, userIds);
       const linksOf = await sourceLinksRepo.forUsers(trx, accountId, userIds);
-      const targets = slice.flatMap((anchor) => {
-        const user = current.get(byAnchor.get(anchor)!.userId);
+      const targets = slice.flatMap(({ anchor, userId }) => {
+        const user = current.get(userId);
         return user ? [{ anchor, user, links: linksOf.get(user.id) ?? [] }] : [];
       });
       const written = await deps.users.write(

@@ -21,8 +21,6 @@ export interface RunContext {
   options: SyncRunOptions;
   counts: SyncCounts;
   seq: number;
-  /** Anchors the read yielded (a complete read deactivates the others). */
-  seen: Set<string>;
   /** Anchors the read reported deleted. */
   deletes: string[];
   /** Anchors deleted softly (still at the source, restorable): deactivated without starting the grace period. */

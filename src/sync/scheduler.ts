@@ -2,8 +2,10 @@
  * Runs enabled sources on their `schedule` (node-cron), incremental, as a worker started and stopped with the
  * server. Sources are re-read every `refreshMs` so schedule changes apply without a restart. A source whose
  * runs keep failing backs off: the engine records `consecutive_failures` and a growing `next_retry_at`, and a
- * tick before `next_retry_at` is skipped. Several instances may schedule the same source: the engine's advisory
- * lock lets one run, the others are refused (`conflict`) and skip the tick.
+ * tick before `next_retry_at` is skipped. Several instances may schedule the same source: each cron slot is
+ * claimed on the source's row, so one instance runs it and the others skip it, however short the run (the engine's
+ * advisory lock alone would let a second instance start once the first run ended). A run still going when the next
+ * slot comes holds the lock, and that slot is skipped (`conflict`).
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Knex } from 'knex';
@@ -54,7 +56,7 @@ export class SyncScheduler {
     }
     for (const [key, row] of wanted) {
       if (this.tasks.has(key)) continue;
-      const task = cron.schedule(row.schedule, () => this.track(this.tick(row.accountId, row.id)), { name: `sync:${key}`, noOverlap: true });
+      const task = cron.schedule(row.schedule, (context) => this.track(this.tick(row.accountId, row.id, context.date)), { name: `sync:${key}`, noOverlap: true });
       this.tasks.set(key, { schedule: row.schedule, task });
     }
   }
@@ -65,12 +67,19 @@ export class SyncScheduler {
     return p;
   }
 
-  /** One scheduled run, unless the source is backing off or already running. */
-  async tick(accountId: string, sourceId: string): Promise<void> {
+  /**
+   * One scheduled run, unless the source is backing off or already running, or another instance claimed the cron
+   * `slot` (the instant the tick was due; without one, as for a tick called directly, nothing is claimed).
+   */
+  async tick(accountId: string, sourceId: string, slot?: Date): Promise<void> {
     const source = await sourcesRepo.scheduleState(this.deps.db, accountId, sourceId);
     if (!source?.enabled) return;
     if (source.nextRetryAt && source.nextRetryAt.getTime() > this.deps.clock.now().getTime()) {
       this.deps.logger.info({ accountId, sourceId, nextRetryAt: source.nextRetryAt }, 'scheduled run skipped: backing off after failures');
+      return;
+    }
+    if (slot && !(await sourcesRepo.claimScheduledTick(this.deps.db, accountId, sourceId, slot))) {
+      this.deps.logger.debug({ accountId, sourceId, slot }, 'scheduled run skipped: another instance took this tick');
       return;
     }
     try {

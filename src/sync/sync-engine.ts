@@ -24,7 +24,7 @@ import type { SecretBox } from '../lib/secret-box.js';
  */
 import type { Knex } from 'knex';
 import PQueue from 'p-queue';
-import type { Connector, JsonValue, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
+import type { Connector, JsonValue, SessionPolicy, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import { tryTransactionLock } from '../db/advisory-locks.js';
 import type { Database, Trx } from '../db/database.js';
@@ -35,6 +35,7 @@ import type { Logger } from '../lib/logger.js';
 import type { UserService } from '../services/user-service.js';
 import { BatchApplier } from './batch-applier.js';
 import { deletionPhase } from './deletion-phase.js';
+import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
 import { applySourceGroups } from './group-sync.js';
 import { resolveManagers } from './manager-phase.js';
 import { messageOf, type RunContext, type SyncRunOptions } from './run-context.js';
@@ -56,6 +57,8 @@ export interface SyncEngineOptions {
   batchSize?: number;
   /** Quarantined records that fail the run. */
   maxErrors?: number;
+  /** Connections kept open between a source's runs (connectors/sdk SftpSessionPool): an unchanged export then costs no handshake. */
+  sessions?: SessionPolicy;
 }
 
 /** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
@@ -142,19 +145,22 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, seen: new Set(), deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
     let status: SyncRunStatus;
     let error: string | null = null;
     try {
+      // What a killed run of this source read is left over; this run starts from nothing.
+      await seenAnchorsRepo.clear(knex, accountId, source.id);
       status = await this.readAndApply(ctx, connector);
     } catch (caught) {
       status = 'failed';
       error = isConnectorError(caught) ? `${caught.kind}: ${caught.message}` : messageOf(caught);
       log.warn({ err: caught }, 'sync run failed');
     }
+    await seenAnchorsRepo.clear(knex, accountId, source.id).catch((e) => log.warn({ err: e }, 'could not clear the anchors a sync run read'));
     if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
     // Idle: the connector found nothing changed and the run touched nothing (an unchanged export).
@@ -185,23 +191,30 @@ export class SyncEngine {
     queue.on('error', (e) => (writeError ??= e));
     let batch: ConnectorRecord[] = [];
     let extras = noExtras();
+    // The anchors read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
+    let seen: string[] = [];
+    const run = { accountId: ctx.accountId, sourceId: ctx.source.id, runId: ctx.run.id };
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
       const records = batch;
       const carried = extras;
+      const anchors = seen;
       batch = [];
       extras = noExtras();
+      seen = [];
       if (records.length === 0 && state === undefined && carried.rejected.length === 0 && carried.skipped === 0) return;
       await queue.onSizeLessThan(1);
       if (writeError) throw writeError;
-      void queue.add(() => this.applyBatch(ctx, records, state, carried)).catch((e) => (writeError ??= e));
+      // The anchors outside the batch's transaction: a dry run rolls that back, and its deletion phase needs them too.
+      void queue.add(async () => (await seenAnchorsRepo.add(this.deps.db.knex, run, anchors), await this.applyBatch(ctx, records, state, carried))).catch((e) => (writeError ??= e));
     };
     try {
       const onRetry = (): void => void ctx.counts.retries++;
-      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry }) as AsyncIterable<SourceItem>) {
+      const sessions = this.deps.sessions ? { sessions: { pool: this.deps.sessions, owner: ctx.source.id } } : {};
+      for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry, ...sessions }) as AsyncIterable<SourceItem>) {
         if (writeError) throw writeError;
         if (item.type === 'record') {
-          ctx.seen.add(item.anchor);
+          seen.push(item.anchor);
           batch.push(item);
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
@@ -215,7 +228,7 @@ export class SyncEngine {
         } else if (item.type === 'rejected' || item.type === 'skipped') {
           // A rejected object that names its anchor is still in the source: its user is not taken as gone.
           if (item.type === 'rejected') {
-            if (item.anchor) ctx.seen.add(item.anchor);
+            if (item.anchor) seen.push(item.anchor);
             extras.rejected.push(item);
           } else extras.skipped++;
           if (extras.rejected.length + extras.skipped >= this.batchSize) await flush();

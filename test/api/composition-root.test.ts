@@ -52,12 +52,12 @@ describe('the composition root', () => {
 
   it('when the scheduler and the mail worker are off, then the workers are the recoveries, the run drain and the mailer, in start order', async () => {
     const deps = await build({});
-    expect(deps.workers.map((w) => w.name)).to.deep.equal(['source-secrets', 'imports', 'actions', 'sync-runs', 'mailer']);
+    expect(deps.workers.map((w) => w.name)).to.deep.equal(['source-secrets', 'imports', 'actions', 'sftp-sessions', 'sync-runs', 'mailer']);
   });
 
   it('when the scheduler (with the write-back worker) and the mail worker are on, then they start after the drains, so they stop before them', async () => {
     const deps = await build({ SCHEDULER_ENABLED: 'true', MAIL_WORKER_ENABLED: 'true' });
-    expect(deps.workers.map((w) => w.name)).to.deep.equal(['source-secrets', 'imports', 'actions', 'sync-runs', 'sync-scheduler', 'write-back', 'mail', 'mailer']);
+    expect(deps.workers.map((w) => w.name)).to.deep.equal(['source-secrets', 'imports', 'actions', 'sftp-sessions', 'sync-runs', 'sync-scheduler', 'write-back', 'mail', 'mailer']);
   });
 
   it('when connectors are passed in, then Sources accept only their kinds and a SyncRun runs the passed connector', async () => {

@@ -328,6 +328,54 @@ describe('Users CSV: import (POST /Imports) and export (GET /Users as text/csv)'
     }
   });
 
+  it('when rows of later batches take what earlier batches took or gave up, then each row is decided as if the rows before it were written, though batches overlap', async () => {
+    const big = await createTestApp({ IMPORT_MAX_BYTES: '4mb' });
+    try {
+      const b = await createAccountWithToken(big, { name: 'Overlap', type: 'customer' });
+      const patched = await big.request.patch(`/scim/v2/Accounts/${b.accountId}`).set('Authorization', `Bearer ${big.operatorToken}`).set('Content-Type', scimJson)
+        .send({ schemas: [PATCH], Operations: [{ op: 'replace', value: { settings: { miTeamMeetings: true }, subscriptions: [{ product: 'MiTeam Meetings', seats: 502 }] } }] });
+      expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+      const post = (body: string) => big.request.post(`${base(b.accountId)}/Imports`).set('Authorization', `Bearer ${b.token}`).set('Content-Type', 'text/csv').send(body);
+      expect((await post(`${HEADER}\nEx,Isting,existing@example.com,,,7000,,,,,\n`)).body.counts.created).to.equal(1);
+      // Batches of 500 rows: lines 2-501, 502-1001, 1002-1501, 1502-1601.
+      const row = (line: number, extension: string, licence = '') => `N${line},L${line},n${line}@example.com,,,${extension},,,${licence},,`;
+      const rows = new Map<number, string>();
+      for (let line = 2; line <= 1601; line++) rows.set(line, row(line, String(100_000 + line), line <= 501 ? 'MiTeam Meetings' : ''));
+      rows.set(502, row(502, '100502', 'MiTeam Meetings')); // seat 501
+      rows.set(503, row(503, '100503', 'MiTeam Meetings')); // seat 502, the last
+      rows.set(504, row(504, '100504', 'MiTeam Meetings')); // no seat left: batch 1's 500 count
+      rows.set(505, row(505, '100002')); // batch 1 (line 2) took it
+      rows.set(506, 'Ex,Isting,existing@example.com,,,7001,,,,,'); // gives up 7000
+      rows.set(1002, row(1002, '7000')); // free since line 506
+      rows.set(1003, row(1003, '100600')); // batch 2 (line 600) took it
+      rows.set(1004, row(1004, '100100')); // batch 1 (line 100) took it
+      rows.set(1502, row(1502, '7000')); // batch 3 (line 1002) took it
+      const res = await post(`${HEADER}\n${[...rows.values()].join('\n')}\n`);
+      expect(res.status).to.equal(202);
+      await big.deps.imports!.drain();
+      const done = await big.request.get(`${base(b.accountId)}/Imports/${res.body.id}`).set('Authorization', `Bearer ${b.token}`);
+      expect(done.body.status).to.equal('completed_with_errors');
+      const failed = (done.body.results as Json[]).filter((r) => r.outcome === 'failed').map((r) => `${r.line}: ${r.reason}`);
+      expect(failed).to.have.length(5);
+      expect(failed[0]).to.match(/^504: .*MiTeam Meetings.*seat/i);
+      expect(failed.slice(1)).to.deep.equal([
+        '505: One or more of the attribute values are already in use: extensions (100002)',
+        '1003: One or more of the attribute values are already in use: extensions (100600)',
+        '1004: One or more of the attribute values are already in use: extensions (100100)',
+        '1502: One or more of the attribute values are already in use: extensions (7000)',
+      ]);
+      expect(done.body.counts).to.deep.equal({ rows: 1600, created: 1594, updated: 1, unchanged: 0, failed: 5 });
+      const holders = await big.deps.db.knex('user_extensions').where({ account_id: b.accountId }).whereIn('number', ['7000', '7001']).select('number', 'user_id');
+      const created1002 = (done.body.results as Json[]).find((r) => r.line === 1002)!.userId;
+      const existing = (done.body.results as Json[]).find((r) => r.line === 506)!.userId;
+      expect(Object.fromEntries(holders.map((h: Json) => [h.number, h.user_id]))).to.deep.equal({ 7000: created1002, 7001: existing });
+      const licensed = await big.deps.db.knex('users').where({ account_id: b.accountId }).whereRaw(`data->'${EXT}'->'licenses' @> '["MiTeam Meetings"]'::jsonb`).count({ n: '*' });
+      expect(Number((licensed as Json[])[0]!.n)).to.equal(502);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('when imports are listed, then newest come first without results, and after 30 days they are gone', async () => {
     const a = await customer();
     const first = await postCsv(a, `${HEADER}\nA,B,list1@example.com,,,,,,,,\n`);

@@ -35,6 +35,28 @@ describe(`database (${testDatabaseKind})`, () => {
     }
   });
 
+  it('when two transactions insert users into one account at once, then the second does not wait for the first to add to the user count', async () => {
+    const db = await createTestDatabase();
+    try {
+      const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Acme' }).returning('id');
+      const insert = (trx: typeof db.knex, name: string) => trx('users').insert({ account_id: account.id, user_name: name, data: {}, resource: {} });
+      const first = await db.knex.transaction();
+      await insert(first, 'a');
+      // PGlite has one connection: there the second transaction can only follow the first.
+      if (testDatabaseKind === 'pglite') await first.commit();
+      const second = await db.knex.transaction();
+      // It would wait for the first's commit on a shard the first holds: past the lock timeout, an error.
+      await second.raw("set local lock_timeout = '2s'");
+      await insert(second, 'b');
+      await second.commit();
+      if (testDatabaseKind !== 'pglite') await first.commit();
+      const [row] = (await db.knex('account_user_counts').where({ account_id: account.id }).sum({ n: 'user_count' })) as { n: string | number }[];
+      expect(Number(row!.n)).to.equal(2);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('when a second process holds the data directory, then opening it is refused with a clear message', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-lock-'));
     // pid 1 is always alive and is not us: it stands for another Switchboard process.

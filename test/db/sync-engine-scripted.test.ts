@@ -108,6 +108,31 @@ describe('sync engine: runs over a scripted connector', () => {
     expect((await knex()('users').where({ account_id: accountId, user_name: 'person1@example.com' }).first()).active).to.equal(true);
   });
 
+  it('when a full read misses more users than a batch, then the deletion phase deactivates them all page by page, a dry run only reports them, and no anchor the runs read is kept', async () => {
+    const sourceId = await createSource({ delete_threshold_count: 100, delete_threshold_percent: 100 });
+    await engine().run(accountId, sourceId, { mode: 'full' });
+    const gone = Array.from({ length: 23 }, (_, i) => `p${i + 2}`);
+    directory.remove(...gone);
+    const dry = await engine().run(accountId, sourceId, { mode: 'full', dryRun: true });
+    expect(dry.counts.deactivated).to.equal(23);
+    expect(await knex()('users').where({ account_id: accountId, active: false }).count({ n: '*' }).then((r) => Number(r[0]!.n))).to.equal(0);
+    // What a killed run read is left behind: the source's next run clears it.
+    await knex()('sync_run_seen').insert(gone.map((anchor) => ({ account_id: accountId, source_id: sourceId, run_id: dry.id, anchor })));
+
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.status).to.equal('succeeded');
+    expect(run.counts).to.include({ deactivated: 23, unchanged: 2 });
+    const inactive = await knex()('users').where({ account_id: accountId, active: false }).pluck('user_name');
+    expect(inactive.sort()).to.deep.equal(gone.map((a) => `person${a.slice(1)}@example.com`).sort());
+    const results = await knex()('sync_run_results').where({ account_id: accountId, run_id: run.id, outcome: 'deactivated' }).pluck('anchor');
+    expect(results.sort()).to.deep.equal([...gone].sort());
+    expect(await stateOf(sourceId)).to.not.equal(null);
+    expect(await knex()('sync_run_seen').where({ source_id: sourceId }).count({ n: '*' }).then((r) => Number(r[0]!.n))).to.equal(0);
+
+    const again = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(again.counts).to.include({ deactivated: 0, unchanged: 2 });
+  });
+
   it('when a record is refused by the write plan, then it is quarantined with its reason and the rest of the batch is written', async () => {
     const sourceId = await createSource();
     directory.put(personRecord('bad', ''));

@@ -117,6 +117,18 @@ describe('sync scheduler: cron runs of enabled scheduled sources', () => {
     expect(await runsOf(sourceId)).to.have.length(1);
   });
 
+  it('when two instances tick for the same cron slot one after the other (the first run already over), then only the first runs it, and the next slot runs again', async () => {
+    const sourceId = await createSource('shared');
+    const other = new SyncScheduler({ db: t.deps.db.knex, engine, clock: t.clock, logger: createLogger({ level: 'silent' }), kinds: ['ldap'], refreshMs: 3_600_000 });
+    const slot = new Date('2026-12-07T02:00:00.000Z');
+    await scheduler.tick(accountId, sourceId, slot);
+    await other.tick(accountId, sourceId, slot);
+    await scheduler.tick(accountId, sourceId, slot);
+    expect((await runsOf(sourceId)).map((r) => r.status)).to.deep.equal(['succeeded']);
+    await other.tick(accountId, sourceId, new Date(slot.getTime() + 1000));
+    expect((await runsOf(sourceId)).map((r) => r.status)).to.deep.equal(['succeeded', 'succeeded']);
+  });
+
   it('when the source is already running, then the tick is skipped without an error', async () => {
     const sourceId = await createSource('busy');
     const { done } = await engine.start(accountId, sourceId, { mode: 'full' });

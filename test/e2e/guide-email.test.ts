@@ -22,7 +22,8 @@ async function addUserAsAdmin(server: ServerProcess, dataDir: string, email: str
 // second shell beside `switchboard serve`), and the guide's SMTP_URL example, pointed at a real SMTP server, logs
 // in with the example's percent-encoded user and password and delivers the email.
 describe('docs/email.md, followed literally', function () {
-  this.timeout(240_000);
+  // Upper bounds for a loaded 2-core machine (servers, npx and slapd start in them), not timings.
+  this.timeout(600_000);
   const dirs: string[] = [];
   const servers: ServerProcess[] = [];
   let smtp: SmtpTestServer | undefined;

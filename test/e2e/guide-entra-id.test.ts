@@ -13,7 +13,8 @@ const EXT = 'urn:switchboard:scim:schemas:extension:2.0:User';
 // docs/entra-id.md followed literally: its tested blocks (the account and token of step 1, then the requests of an
 // Entra provisioning cycle with the guide's attribute mappings) run against a real server.
 describe(`docs/entra-id.md, followed literally (${testDatabaseKind})`, function () {
-  this.timeout(180_000);
+  // Upper bounds for a loaded 2-core machine (servers, npx and slapd start in them), not timings.
+  this.timeout(600_000);
   let server: RunningServer;
   let dir: string;
   before(async () => {

@@ -13,7 +13,8 @@ const BOOT = 'sb_guide_okta_bootstrap_token_0123456789abcdef';
 // test's page, the lookup by userName, POST, the profile push by PUT, deactivation by a PATCH without a path,
 // Push Groups) against a real server.
 describe(`docs/okta.md, followed literally (${testDatabaseKind})`, function () {
-  this.timeout(180_000);
+  // Upper bounds for a loaded 2-core machine (servers, npx and slapd start in them), not timings.
+  this.timeout(600_000);
   let server: RunningServer;
   let dir: string;
   before(async () => {

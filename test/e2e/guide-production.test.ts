@@ -24,7 +24,8 @@ async function admin<T>(fn: (k: knexFactory.Knex) => Promise<T>, url = SERVER_UR
 }
 
 describe('docs/production.md, followed literally (PostgreSQL)', function () {
-  this.timeout(240_000);
+  // Upper bounds for a loaded 2-core machine (servers, npx and slapd start in them), not timings.
+  this.timeout(600_000);
   const suffix = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
   const live = `switchboard_guide_prod_${suffix}`;
   const restored = `switchboard_guide_restored_${suffix}`;

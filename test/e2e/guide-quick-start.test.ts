@@ -6,8 +6,9 @@ import { guideBlocks, runBash, scratchDir, startServerProcess, type ServerProces
 // The README's quick start, followed literally: `npm start`'s server (here `switchboard serve`, what npm start runs
 // after the build) in a fresh directory, then the README's tested blocks in a second shell in that directory.
 describe('README quick start, followed literally', function () {
-  // A fresh embedded database is migrated at start, and each npx call starts node: minutes on a loaded machine.
-  this.timeout(240_000);
+  // Upper bounds for a loaded 2-core machine, not timings: a fresh embedded database is migrated at start, and
+  // each npx call starts node.
+  this.timeout(600_000);
   let dir: string;
   let server: ServerProcess;
   before(async () => {

@@ -72,7 +72,7 @@ export function runBash(blocks: readonly GuideBlock[], options: { cwd: string; e
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 400_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -110,7 +110,7 @@ export async function startServerProcess(options: { cwd: string; env?: Record<st
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   let port = 0;
   while (!port) {
     const match = /"msg":"switchboard listening on [^"]*:(\d+)"/.exec(output);

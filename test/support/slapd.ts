@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
@@ -18,8 +19,8 @@ const SCHEMA_DIR = '/etc/ldap/schema';
 const MODULE_DIR = '/usr/lib/ldap';
 
 export interface SlapdOptions {
-  /** Loaded offline with `slapadd -q` before the server starts (fast bulk loads). */
-  initialLdif?: string;
+  /** Loaded offline with `slapadd -q` before the server starts (fast bulk loads); chunks are streamed to it (a million entries need not be one string). */
+  initialLdif?: string | Iterable<string>;
   /** A server certificate and key (PEM): the server then offers StartTLS on its ldap:// port. */
   tls?: { certificatePem: string; privateKeyPem: string };
 }
@@ -74,7 +75,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       tlsConf = `TLSCertificateFile ${join(dir, 'cert.pem')}\nTLSCertificateKeyFile ${join(dir, 'key.pem')}\n`;
     }
     await writeFile(confPath, slapdConf(dir, dbDir, tlsConf));
-    await run(SLAPADD_BIN, ['-q', '-f', confPath], BASE_LDIF + (options.initialLdif ?? ''));
+    const initial = options.initialLdif ?? '';
+    await run(SLAPADD_BIN, ['-q', '-f', confPath], typeof initial === 'string' ? BASE_LDIF + initial : (function* () { yield BASE_LDIF; yield* initial; })());
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
@@ -206,7 +208,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Runs a command with `input` on stdin; rejects with its stderr on a non-zero exit. */
-export function run(command: string, args: string[], input = ''): Promise<string> {
+export function run(command: string, args: string[], input: string | Iterable<string> = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -215,7 +217,8 @@ export function run(command: string, args: string[], input = ''): Promise<string
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr.trim()}`))));
-    child.stdin.end(input);
+    if (typeof input === 'string') child.stdin.end(input);
+    else Readable.from(input).pipe(child.stdin);
   });
 }
 
@@ -231,8 +234,17 @@ export interface PeopleLdifOptions {
 
 /** LDIF for `count` inetOrgPerson entries under ou=people (uid user0001…), for fixtures and benches. */
 export function peopleLdif(count: number, start = 0, peopleDn = `ou=people,${BASE_DN}`, options: PeopleLdifOptions = {}): string {
+  return [...peopleLdifChunks(count, start, peopleDn, options)].join('');
+}
+
+/** peopleLdif in chunks of 1,000 entries, made as they are read: what `startSlapd` streams to slapadd for large loads. */
+export function* peopleLdifChunks(count: number, start = 0, peopleDn = `ou=people,${BASE_DN}`, options: PeopleLdifOptions = {}): Generator<string> {
+  for (let from = start; from < start + count; from += 1000) yield peopleEntries(from, Math.min(1000, start + count - from), start, peopleDn, options);
+}
+
+function peopleEntries(from: number, count: number, start: number, peopleDn: string, options: PeopleLdifOptions): string {
   const parts: string[] = [];
-  for (let i = start; i < start + count; i++) {
+  for (let i = from; i < from + count; i++) {
     const n = String(i).padStart(5, '0');
     const stamp = options.modifiedFrom ? `modifyTimestamp: ${generalizedTime(options.modifiedFrom.getTime() + (i - start) * 60_000)}\n` : '';
     parts.push(`dn: uid=user${n},${peopleDn}
@@ -248,9 +260,10 @@ mobile: 0470 ${String(i % 1000000).padStart(6, '0')}
 title: Engineer
 employeeNumber: E${n}
 departmentNumber: R&D
-${stamp}`);
+${stamp}
+`);
   }
-  return parts.join('\n') + '\n';
+  return parts.join('');
 }
 
 /** `20240131235959Z` (whole seconds). */

@@ -11,6 +11,11 @@ export interface SmtpTestServerOptions {
   auth?: { user: string; pass: string };
   /** Wait this long before accepting each message (to stop a worker mid-way). */
   delayMs?: number;
+  /**
+   * Hold every transaction at RCPT TO, before the client sends any of the message, until `release()`: a client
+   * killed meanwhile leaves a transaction that delivered nothing (counted in `cut`).
+   */
+  holdAtRecipient?: boolean;
 }
 
 export interface SmtpTestServer {
@@ -21,6 +26,12 @@ export interface SmtpTestServer {
   messages: ParsedMail[];
   /** How many messages were refused on purpose. */
   refused: number;
+  /** Transactions held at RCPT TO now (holdAtRecipient). */
+  held: number;
+  /** Connections closed by the client in the middle of a transaction: after RCPT TO, before its message was accepted. */
+  cut: number;
+  /** Lets held transactions go on, and stops holding new ones. */
+  release(): void;
   /** Resolves once `count` messages were accepted; rejects after timeoutMs. */
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   stop(): Promise<void>;
@@ -40,7 +51,10 @@ export async function startSmtpTestServer(options: SmtpTestServerOptions = {}): 
   const messages: ParsedMail[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   let toRefuse = options.failFirst ?? 0;
-  const state = { refused: 0 };
+  const state = { refused: 0, cut: 0, holding: options.holdAtRecipient === true };
+  const held: Array<() => void> = [];
+  /** Sessions between RCPT TO and the acceptance of their message. */
+  const open = new Set<string>();
 
   const server = new SMTPServer({
     secure: false,
@@ -59,12 +73,21 @@ export async function startSmtpTestServer(options: SmtpTestServerOptions = {}): 
         callback(error);
       }
     },
-    onData(stream, _session, callback) {
+    onRcptTo(_address, session, callback) {
+      open.add(session.id);
+      if (!state.holding) return callback();
+      held.push(() => callback());
+    },
+    onClose(session) {
+      if (open.delete(session.id)) state.cut++;
+    },
+    onData(stream, session, callback) {
       readAll(stream)
         .then(async (raw) => {
           if (toRefuse > 0) {
             toRefuse--;
             state.refused++;
+            open.delete(session.id);
             const permanent = options.failWith === 'permanent';
             const error = new Error(permanent ? '5.1.1 Mailbox unavailable' : '4.3.0 Try again later') as Error & { responseCode: number };
             error.responseCode = permanent ? 550 : 451;
@@ -73,6 +96,7 @@ export async function startSmtpTestServer(options: SmtpTestServerOptions = {}): 
           }
           if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
           messages.push(await simpleParser(raw));
+          open.delete(session.id);
           callback(null, 'Message queued');
           for (const waiter of waiters.filter((w) => messages.length >= w.count)) {
             waiters.splice(waiters.indexOf(waiter), 1);
@@ -97,6 +121,16 @@ export async function startSmtpTestServer(options: SmtpTestServerOptions = {}): 
     messages,
     get refused() {
       return state.refused;
+    },
+    get held() {
+      return held.length;
+    },
+    get cut() {
+      return state.cut;
+    },
+    release() {
+      state.holding = false;
+      for (const go of held.splice(0)) go();
     },
     waitFor(count, timeoutMs = 10_000) {
       if (messages.length >= count) return Promise.resolve(messages);

@@ -31,6 +31,10 @@ export interface Sshd {
   dir: string;
   /** sftp://user@127.0.0.1:port<path> */
   url(path: string): string;
+  /** Logins accepted so far (sshd's log: "Accepted password|publickey for …"). */
+  logins(): number;
+  /** Ends every open connection, as a server restart or a network drop would (kills sshd's per-connection processes). */
+  dropConnections(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,7 +108,8 @@ async function waitForBanner(port: number, child: ChildProcess, log: () => strin
   }
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** `port`: listen there (a server replaced at the same address), else on a free port. */
+export async function startSshd(options: { port?: number } = {}): Promise<Sshd> {
   const root = await mkdtemp(join(tmpdir(), 'switchboard-sshd-'));
   await chmod(root, 0o755);
   const { password, fresh } = await sharedPassword();
@@ -120,7 +125,7 @@ export async function startSshd(): Promise<Sshd> {
   await mkdir(dir);
   await chown(dir, uid, gid);
   await mkdir('/run/sshd', { recursive: true });
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = join(root, 'sshd_config');
   await writeFile(
     config,
@@ -145,9 +150,14 @@ export async function startSshd(): Promise<Sshd> {
     ].join('\n'),
   );
   let log = '';
+  let pending = '';
+  let logins = 0;
   const child = spawn(SSHD_BIN, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (d: Buffer) => {
     log = (log + d.toString()).slice(-4000);
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    logins += lines.filter((line) => /Accepted (password|publickey) for /.test(line)).length;
   });
   await waitForBanner(port, child, () => log);
   return {
@@ -159,6 +169,17 @@ export async function startSshd(): Promise<Sshd> {
     hostKeySha256: await fingerprint(`${hostKey}.pub`),
     dir,
     url: (path: string) => `sftp://${SFTP_USER}@127.0.0.1:${port}${path}`,
+    logins: () => logins,
+    async dropConnections() {
+      const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).catch(() => ({ stdout: '' }));
+      for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -99,6 +99,27 @@ describe('the write plan (pure, domain/write-plan.ts)', () => {
     expect(errors(outcomes)).to.deep.equal(['uniqueness: One or more of the attribute values are already in use: emails (X@example.com)', null, null, 'uniqueness: One or more of the attribute values are already in use: userName']);
   });
 
+  it('when an earlier batch\'s new users may not be committed yet, then their unique values are taken and their admins count, whether the facts show them or not', () => {
+    const adminDoc = (userName: string) => doc(userName, { [SW]: { accountAdmin: true } });
+    const uncommittedUsers = [{ id: 'p1', doc: doc('p@example.com', { [SW]: { extensions: ['7000'], accountAdmin: true } }) }];
+    const items: WriteItem[] = [
+      { current: undefined, next: doc('q@example.com', { [SW]: { extensions: ['7000'] } }), links: [] },
+      { current: undefined, next: doc('p@example.com'), links: [] },
+      { current: current('u1', adminDoc('a@example.com')), next: doc('a@example.com'), links: [] },
+    ];
+    const expected = ['uniqueness: One or more of the attribute values are already in use: extensions (7000)', 'uniqueness: One or more of the attribute values are already in use: userName', null];
+    // Read before the earlier batch committed: no holder, one admin (u1), the new admin p1 still to come.
+    expect(errors(plan(admin, items, { accountAdmins: 1, uncommittedUsers }))).to.deep.equal(expected);
+    // Read after it committed: p1 holds its values and is counted; the same outcomes.
+    const holders = [
+      { attribute: 'extensions' as const, key: '7000', value: '7000', userId: 'p1' },
+      { attribute: 'userName' as const, key: 'p@example.com', value: 'p@example.com', userId: 'p1' },
+    ];
+    expect(errors(plan(admin, items, { accountAdmins: 2, uniqueHolders: holders, uncommittedUsers }))).to.deep.equal(expected);
+    // Without them, the same batch passes: it is the earlier batch that takes the values.
+    expect(errors(plan(admin, items, { accountAdmins: 1 }))).to.deep.equal([null, null, 'invalidValue: This is the last account admin of the account; make another user an account admin first']);
+  });
+
   it('when a password is given, then a short one is refused and a good one makes an update even with no other change', () => {
     const d = doc('a@example.com');
     expect(errors(plan(admin, [{ current: current('u1', d), next: d, links: [], password: 'short' }]))[0]).to.match(/at least 8 characters/);

@@ -1,0 +1,36 @@
+import { ldapConnector } from '../connectors/ldap/index.js';
+import type { Connector } from '../connectors/sdk/index.js';
+import { migrateLatest } from '../src/db/database.js';
+import { systemClock } from '../src/lib/clock.js';
+import { silentLogger } from '../src/lib/logger.js';
+import { UserService } from '../src/services/user-service.js';
+import { SyncEngine } from '../src/sync/sync-engine.js';
+import { peopleLdif, startSlapd } from '../test/support/slapd.js';
+import { openBenchDatabase } from './ldap-sync.js';
+const N = Number(process.argv[2] ?? 10000);
+const slapd = await startSlapd({ initialLdif: peopleLdif(N) });
+const { db, drop } = await openBenchDatabase((process.argv[3] ?? 'postgres') as 'postgres', 'sync10_diag');
+await migrateLatest(db.knex);
+const [account] = await db.knex('accounts').insert({ type: 'customer', name: 'Bench' }).returning('id');
+const accountId = (account as { id: string }).id;
+const [source] = await db.knex('sources').insert({ account_id: accountId, name: 'ldap', kind: 'ldap', config: JSON.stringify({ url: slapd.url, bindDn: slapd.bindDn, bindPassword: slapd.bindPassword, baseDn: slapd.peopleDn, pageSize: 500, defaultCountry: 'BE' }) }).returning('id');
+const engine = new SyncEngine({ db, users: new UserService(db.knex, systemClock), clock: systemClock, logger: silentLogger, connectors: new Map([['ldap', ldapConnector as Connector]]) });
+const started = new Map<string, { t: number; sql: string }>();
+const total = new Map<string, { ms: number; n: number }>();
+db.knex.on('query', (q: { __knexQueryUid: string; sql: string }) => started.set(q.__knexQueryUid, { t: performance.now(), sql: q.sql }));
+const done = (_r: unknown, q: { __knexQueryUid: string }) => {
+  const s = started.get(q.__knexQueryUid); if (!s) return; started.delete(q.__knexQueryUid);
+  const key = s.sql.replace(/\s+/g, ' ').slice(0, 90);
+  const e = total.get(key) ?? { ms: 0, n: 0 }; e.ms += performance.now() - s.t; e.n++; total.set(key, e);
+};
+db.knex.on('query-response', done); db.knex.on('query-error', (_e: unknown, q: { __knexQueryUid: string }) => done(null, q));
+const t0 = performance.now();
+const elu = performance.eventLoopUtilization();
+const r = await engine.run(accountId, (source as { id: string }).id, { mode: 'full' });
+const busy = performance.eventLoopUtilization(elu).utilization;
+const secs = (performance.now() - t0) / 1000;
+console.log(r.status, r.counts.created, 'seconds', secs.toFixed(2), 'busy', (busy * 100).toFixed(0) + '%');
+let sum = 0;
+for (const [k, v] of [...total].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) { sum += v.ms; console.log(v.ms.toFixed(0).padStart(7), String(v.n).padStart(5), k); }
+console.log('sum top ms', sum.toFixed(0));
+await slapd.stop(); await drop();
