@@ -62,8 +62,13 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
       const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
       if (hasBody && !req.complete) {
         const socket = req.socket;
-        socket.setTimeout(bodyTimeoutMs, () => socket.destroy());
-        const clear = () => socket.setTimeout(0);
+        const cut = () => socket.destroy();
+        socket.setTimeout(bodyTimeoutMs, cut);
+        // The callback is a 'timeout' listener: removed with the timer, else a keep-alive socket gathers one per request.
+        const clear = () => {
+          socket.setTimeout(0);
+          socket.removeListener('timeout', cut);
+        };
         req.once('end', clear);
         res.once('finish', clear);
       }

@@ -102,9 +102,8 @@ const SOURCE_COLUMNS = ['id', 'name', 'kind', 'enabled', 'state', 'lastRun', 'la
 export function failureOf(run: SyncRun): string | undefined {
   if (run.status === 'failed') return `sync run ${run.id} failed: ${run.error ?? 'no reason recorded'}`;
   if (run.status === 'stopped_deletion_threshold') {
-    // The server's reason gives the numbers and that nothing was deactivated; the advice is the CLI's, said once.
-    const reason = run.error ?? 'deletion threshold exceeded; nothing was deactivated';
-    return `sync run ${run.id} stopped: ${reason}. Check the directory, then run again with --allow-deletes to confirm.`;
+    // The server's reason gives the numbers, that nothing was deactivated, and how to confirm: printed as it is.
+    return `sync run ${run.id} stopped: ${run.error ?? 'deletion threshold exceeded; nothing was deactivated'}`;
   }
   return undefined;
 }

@@ -162,8 +162,9 @@ export function thresholdCheck(threshold: DeleteThreshold, linked: number, deact
   return {
     stop: true,
     message:
-      // Facts only: how to confirm (allowDeletes, the CLI's --allow-deletes) is said once, by the client that knows its own words.
+      // The one place the advice is given: API clients and the CLI (which prints this as it is) read the same words.
       `deletion threshold exceeded: ${deactivations} of ${counted(linked, 'linked user')} would be deactivated, more than the limit of ${limit} ` +
-      `(the smaller of ${counted(threshold.count, 'user')} and ${threshold.percent} %); nothing was deactivated`,
+      `(the smaller of ${counted(threshold.count, 'user')} and ${threshold.percent} %); nothing was deactivated. ` +
+      'Check the directory, then run again with allowDeletes (switchboard sync run --allow-deletes) to confirm',
   };
 }

@@ -17,6 +17,35 @@ const counts = [
   ...['Created', 'Updated', 'Deleted'].map((n) => attr(`groups${n}`, 'integer', `Groups owned by the source ${n.toLowerCase()}.`, ro)),
 ];
 
+/** The SyncRun's attributes; a Source's status.lastRun shows some of them. */
+const syncRunAttributes: AttributeDef[] = [
+  attr('sourceId', 'string', 'The source run.', { required: true, mutability: 'immutable', caseExact: true }),
+  attr('mode', 'string', 'full, incremental, or check (connect and authenticate only; the answer carries the outcome, nothing is recorded).', {
+    mutability: 'immutable', canonicalValues: ['full', 'incremental', 'check'],
+  }),
+  attr('dryRun', 'boolean', 'Compute the diff and change nothing.', { mutability: 'immutable' }),
+  attr('allowDeletes', 'boolean', 'Deactivate even past the deletion threshold.', { mutability: 'immutable' }),
+  attr('trigger', 'string', 'manual or schedule.', ro),
+  attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
+  attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
+  attr('idle', 'boolean', 'The source had not changed since the last run (an unchanged export): nothing was read or touched.', ro),
+  attr('error', 'string', 'Why the run failed or stopped.', ro),
+  attr('startedAt', 'dateTime', 'Start.', ro),
+  attr('finishedAt', 'dateTime', 'End.', ro),
+  attr('durationMs', 'integer', 'Duration in milliseconds.', ro),
+  attr('results', 'complex', 'Per-object results that are not unchanged (first 1000), returned on GET by id.', {
+    ...ro, multiValued: true, returned: 'request',
+    subAttributes: [
+      attr('anchor', 'string', 'Anchor of the record in the source.', ro),
+      attr('userId', 'string', 'The user.', ro),
+      attr('outcome', 'string', 'created, updated, deactivated, deleted or quarantined.', ro),
+      attr('changes', 'complex', 'attribute → { old, new }.', ro),
+      attr('error', 'string', 'Why the record was quarantined, or warnings.', ro),
+    ],
+  }),
+];
+const LAST_RUN_ATTRIBUTES = ['mode', 'trigger', 'dryRun', 'status', 'idle', 'counts', 'startedAt', 'finishedAt', 'error'];
+
 export const sourceResourceType: ResourceTypeDef = {
   id: 'Source',
   name: 'Source',
@@ -46,15 +75,7 @@ export const sourceResourceType: ResourceTypeDef = {
             ...ro,
             subAttributes: [
               attr('id', 'string', 'The SyncRun.', { ...ro, caseExact: true }),
-              attr('mode', 'string', 'full or incremental.', ro),
-              attr('trigger', 'string', 'manual or schedule.', ro),
-              attr('dryRun', 'boolean', 'A dry run: nothing was changed.', ro),
-              attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
-              attr('idle', 'boolean', 'The source had not changed: nothing was read.', ro),
-              attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
-              attr('startedAt', 'dateTime', 'Start.', ro),
-              attr('finishedAt', 'dateTime', 'End; absent while running.', ro),
-              attr('error', 'string', 'Why it failed or stopped.', ro),
+              ...syncRunAttributes.filter((a) => LAST_RUN_ATTRIBUTES.includes(a.name)).map((a) => ({ ...a, ...ro })),
             ],
           }),
           attr('nextRunAt', 'dateTime', 'When the scheduler will next start a run (the first cron tick not skipped by back-off); absent when not scheduled or disabled.', ro),
@@ -78,32 +99,7 @@ export const syncRunResourceType: ResourceTypeDef = {
     id: SYNC_RUN_URN,
     name: 'SyncRun',
     description: 'A sync run and its results.',
-    attributes: [
-      attr('sourceId', 'string', 'The source run.', { required: true, mutability: 'immutable', caseExact: true }),
-      attr('mode', 'string', 'full, incremental, or check (connect and authenticate only; the answer carries the outcome, nothing is recorded).', {
-        mutability: 'immutable', canonicalValues: ['full', 'incremental', 'check'],
-      }),
-      attr('dryRun', 'boolean', 'Compute the diff and change nothing.', { mutability: 'immutable' }),
-      attr('allowDeletes', 'boolean', 'Deactivate even past the deletion threshold.', { mutability: 'immutable' }),
-      attr('trigger', 'string', 'manual or schedule.', ro),
-      attr('status', 'string', 'running, succeeded, completed_with_errors, failed, stopped_deletion_threshold.', ro),
-      attr('counts', 'complex', 'Objects by outcome.', { ...ro, subAttributes: counts }),
-      attr('idle', 'boolean', 'The source had not changed since the last run (an unchanged export): nothing was read or touched.', ro),
-      attr('error', 'string', 'Why the run failed or stopped.', ro),
-      attr('startedAt', 'dateTime', 'Start.', ro),
-      attr('finishedAt', 'dateTime', 'End.', ro),
-      attr('durationMs', 'integer', 'Duration in milliseconds.', ro),
-      attr('results', 'complex', 'Per-object results that are not unchanged (first 1000), returned on GET by id.', {
-        ...ro, multiValued: true, returned: 'request',
-        subAttributes: [
-          attr('anchor', 'string', 'Anchor of the record in the source.', ro),
-          attr('userId', 'string', 'The user.', ro),
-          attr('outcome', 'string', 'created, updated, deactivated, deleted or quarantined.', ro),
-          attr('changes', 'complex', 'attribute → { old, new }.', ro),
-          attr('error', 'string', 'Why the record was quarantined, or warnings.', ro),
-        ],
-      }),
-    ],
+    attributes: syncRunAttributes,
   },
 };
 

@@ -87,6 +87,36 @@ describe(`hardening: faults (${testDatabaseKind})`, () => {
       expect(ms).to.be.below(4000);
     });
 
+    it('when one keep-alive connection carries many requests with bodies, then the body timer leaves no listener behind (no MaxListenersExceededWarning)', async () => {
+      s = await serve({ BODY_TIMEOUT_MS: '1000' });
+      const port = Number(new URL(s.server.url).port);
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning);
+      process.on('warning', onWarning);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const sockets = new Set<net.Socket>();
+      try {
+        for (let i = 0; i < 15; i++) {
+          const status = await new Promise<number | undefined>((resolve, reject) => {
+            const req = http.request({ port, host: '127.0.0.1', path: '/scim/v2/Accounts', method: 'POST', agent, headers: { Authorization: `Bearer ${OPERATOR_TOKEN}`, 'Content-Type': 'application/scim+json' } }, (res) => {
+              sockets.add(res.socket);
+              res.resume();
+              res.on('end', () => resolve(res.statusCode));
+            });
+            req.on('error', reject);
+            req.end(JSON.stringify({ name: `Keep-alive ${i}` }));
+          });
+          expect(status).to.equal(400);
+        }
+        await new Promise((r) => setImmediate(r));
+        expect(sockets.size).to.equal(1);
+        expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).to.deep.equal([]);
+      } finally {
+        process.off('warning', onWarning);
+        agent.destroy();
+      }
+    });
+
     it('when SIGTERM arrives (stop), then idle keep-alive connections close at once, a request in flight is answered with Connection: close, and the server stops right after', async () => {
       s = await serve();
       const port = Number(new URL(s.server.url).port);

@@ -87,7 +87,7 @@ describe('CLI: sources and sync against a running server', () => {
     const stopped = await cli(['sync', 'run', '--source', sourceId, '--account', accountId, '--full', '--wait']);
     expect(stopped.exitCode).to.equal(1);
     // The numbers in the right number, and the advice once, in the CLI's words.
-    expect(stopped.err.at(-1)).to.match(/^sync run \S+ stopped: deletion threshold exceeded: 5 of 12 linked users would be deactivated, more than the limit of 2 \(the smaller of 500 users and 20 %\); nothing was deactivated\. Check the directory, then run again with --allow-deletes to confirm\.$/);
+    expect(stopped.err.at(-1)).to.match(/^sync run \S+ stopped: deletion threshold exceeded: 5 of 12 linked users would be deactivated, more than the limit of 2 \(the smaller of 500 users and 20 %\); nothing was deactivated\. Check the directory, then run again with allowDeletes \(switchboard sync run --allow-deletes\) to confirm$/);
 
     const dry = await cli(['sync', 'run', '--source', sourceId, '--account', accountId, '--full', '--allow-deletes', '--dry-run', '--wait', '--json']);
     expect(dry.exitCode, dry.err.join('\n')).to.equal(0);
