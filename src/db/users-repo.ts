@@ -433,10 +433,25 @@ export const usersRepo = {
         writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, writer: w.audit.writer, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
       ),
     ];
+    // A link whose anchor another user's link of the source holds moves to this user (an identity provider
+    // reusing an externalId); that user's stored representation must drop the source's locks with it.
+    const movable = writes.flatMap((w) => (w.link && !w.link.anchorUnlinked && !w.link.anchorHeld ? [{ user_id: w.id, source_id: w.link.sourceId, anchor: w.link.anchor }] : []));
+    const displaced =
+      movable.length === 0
+        ? []
+        : (
+            await selectRows<{ user_id: string }>(
+              db,
+              `select distinct l.user_id from json_to_recordset(?::json) as v(user_id uuid, source_id uuid, anchor text)
+                 join user_source_links l on l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor and l.user_id <> v.user_id`,
+              [JSON.stringify(movable), accountId],
+            )
+          ).map((r) => r.user_id);
     if (lastJoins) {
       const last = chunks[chunks.length - 1]!;
       checkUpdated(await runAsOne<{ id: string }>(db, [...final, usersUpdate(accountId, last)]), last);
     } else await runAsOne(db, final);
+    if (displaced.length > 0) await usersRepo.refreshResources(db, accountId, displaced);
     return writes.map((w) => {
       const resource = resources.get(w.id);
       return resource ? { ...storedOf(accountId, w), resource } : storedOf(accountId, w);

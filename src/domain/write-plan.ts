@@ -142,7 +142,11 @@ export interface PlannedWrite<C extends CurrentUser = CurrentUser> {
   /** The current user's source links (as the item gave them): with `link`, what the representation's lockedAttributes come from. */
   links: readonly LinkFact[];
   /** Source writers: the link to write. */
-  link?: { sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null; anchorUnlinked: boolean };
+  /**
+   * `anchorUnlinked`: no link of the source holds the anchor (the caller looked); `anchorHeld`: the user's own link
+   * of the source already holds it. When neither, another user's link may hold the anchor and move to this user.
+   */
+  link?: { sourceId: string; sourceKind: SourceKind; anchor: string; ownedAttributes: string[]; raw: JsonObject; hash: string | null; anchorUnlinked: boolean; anchorHeld: boolean };
   /** The audit entry, when the users row changes: written with the row, its `updatedBy` and `at` (Modified By / On). */
   audit?: { action: string; writer: AuditWriter; details: JsonObject };
 }
@@ -348,7 +352,8 @@ function planOne<C extends CurrentUser>(writer: Writer, p: PreparedWrite<C>, fac
     const owned = claimedAttributes(writer, item, next);
     const existing = item.links.find((l) => l.sourceId === writer.sourceId);
     const anchor = item.anchor ?? existing?.anchor ?? (typeof next.externalId === 'string' ? next.externalId : id);
-    write.link = { sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, raw: item.raw ?? next, hash: item.linkHash ?? null, anchorUnlinked: item.anchorUnlinked === true };
+    write.link = { sourceId: writer.sourceId, sourceKind: kind, anchor, ownedAttributes: owned, raw: item.raw ?? next, hash: item.linkHash ?? null, anchorUnlinked: item.anchorUnlinked === true,
+      anchorHeld: existing?.anchor === anchor };
   }
   const via = auditWriterOf(writer);
   if (item.unregister) write.audit = { action: 'user.unregister', writer: via, details: { changed, reason: 'synced from a source: only the platform account is removed' } };

@@ -64,6 +64,15 @@ describe('stored user representations (users.resource) equal the plain rendering
     expect(got.body.meta.location).to.match(new RegExp(`${base}/Users/${bob.body.id}$`));
     expect(got.body[SB].lockedAttributes.map((l: Json) => l.attribute)).to.include('title');
 
+    // The identity provider reuses bob's externalId for a new user: the link moves, and bob's representation
+    // loses the provider's locks with it.
+    const reuse = await idp(t.request.post(`${base}/Users`)).send({ schemas: [USER], userName: 'rob@example.com', externalId: 'b1' });
+    ok(reuse, 201);
+    expect(await expectStoredAsPlain('externalId reused')).to.equal(3);
+    const bobAfter = await admin(t.request.get(`${base}/Users/${bob.body.id}`));
+    expect(bobAfter.body[SB].lockedAttributes ?? []).to.deep.equal([]);
+    ok(await idp(t.request.delete(`${base}/Users/${reuse.body.id}`)), 204);
+
     // Groups: members added and removed, the group renamed, then deleted.
     const team = await admin(t.request.post(`${base}/Groups`)).send({ schemas: [GROUP], displayName: 'Team', members: [{ value: ann.body.id }] });
     ok(team, 201);
