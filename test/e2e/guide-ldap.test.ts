@@ -2,12 +2,10 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serverCertificate } from '../../connectors/entra/testing/tls.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { guideBlocks, printedLines, runBash, scratchDir, withoutIds } from '../support/guide.js';
+import type { RunningServer } from '../../src/server.js';
+import { guideBlocks, printedLines, runBash, startGuideServer, withoutIds } from '../support/guide.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
-import { createTestDatabase, testDatabaseKind } from '../support/test-database.js';
+import { testDatabaseKind } from '../support/test-database.js';
 
 const BOOT = 'sb_guide_ldap_bootstrap_token_0123456789abcdef';
 
@@ -55,18 +53,11 @@ describe(`docs/ldap.md, followed literally (${testDatabaseKind})`, function () {
     caPem = certificate.certificatePem;
     slapd = await startSlapd({ tls: certificate });
     await slapd.add(people(slapd.peopleDn));
-    const db = await createTestDatabase();
-    dir = scratchDir('ldap');
-    server = await startServer(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_BOOTSTRAP_TOKEN: BOOT, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', DATA_DIR: path.join(dir, 'data') }),
-      { db, logger: silentLogger },
-      () => {},
-    );
+    const started = await startGuideServer('ldap', BOOT);
+    ({ server, dir } = started);
     after(async () => {
-      await server.stop();
-      await db.close();
+      await started.close();
       await slapd.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
     });
   });
 

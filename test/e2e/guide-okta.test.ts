@@ -1,11 +1,7 @@
 import { expect } from 'chai';
-import fs from 'node:fs';
-import path from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { guideBlocks, printedLines, runBash, scratchDir, withoutIds } from '../support/guide.js';
-import { createTestDatabase, testDatabaseKind } from '../support/test-database.js';
+import type { RunningServer } from '../../src/server.js';
+import { guideBlocks, printedLines, runBash, startGuideServer, withoutIds } from '../support/guide.js';
+import { testDatabaseKind } from '../support/test-database.js';
 
 const BOOT = 'sb_guide_okta_bootstrap_token_0123456789abcdef';
 
@@ -18,17 +14,10 @@ describe(`docs/okta.md, followed literally (${testDatabaseKind})`, function () {
   let server: RunningServer;
   let dir: string;
   before(async () => {
-    const db = await createTestDatabase();
-    dir = scratchDir('okta');
-    server = await startServer(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_BOOTSTRAP_TOKEN: BOOT, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', DATA_DIR: path.join(dir, 'data') }),
-      { db, logger: silentLogger },
-      () => {},
-    );
+    const started = await startGuideServer('okta', BOOT);
+    ({ server, dir } = started);
     after(async () => {
-      await server.stop();
-      await db.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await started.close();
     });
   });
 

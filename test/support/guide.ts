@@ -6,6 +6,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createTestDatabase } from './test-database.js';
 
 export interface GuideBlock {
   /** The first word of the info string: bash, json, http, … */
@@ -86,6 +90,33 @@ export function scratchDir(prefix: string): string {
   const base = path.join(repoRoot, '.guide-tests');
   fs.mkdirSync(base, { recursive: true });
   return fs.mkdtempSync(path.join(base, `${prefix}-`));
+}
+
+export interface GuideServer {
+  server: RunningServer;
+  /** The scratch directory the guide's commands run in (the server's DATA_DIR is its `data`). */
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** A listening server on a fresh test database, with the bootstrap token a guide's reader would have. */
+export async function startGuideServer(prefix: string, bootstrapToken: string): Promise<GuideServer> {
+  const db = await createTestDatabase();
+  const dir = scratchDir(prefix);
+  const server = await startServer(
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_BOOTSTRAP_TOKEN: bootstrapToken, SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', DATA_DIR: path.join(dir, 'data') }),
+    { db, logger: silentLogger },
+    () => {},
+  );
+  return {
+    server,
+    dir,
+    async close() {
+      await server.stop();
+      await db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface ServerProcess {
