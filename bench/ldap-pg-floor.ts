@@ -105,7 +105,7 @@ class Batch {
     const rawText = JSON.stringify(raw);
     const hash = createHash('sha256').update(`[${data},${rawText}]`).digest('hex').slice(0, 32);
     this.links += line([accountId, id, sourceId, 'ldap', one(entry, 'entryUUID')!, textArray(OWNED), data, rawText, hash, at, at]);
-    this.audit += line([accountId, actor, 'user.create', 'User', id, JSON.stringify({ changed: [...OWNED, `${SWITCHBOARD}:mobileCountry`] }), at]);
+    this.audit += line([accountId, actor, 'source', 'user.create', 'User', id, JSON.stringify({ changed: [...OWNED, `${SWITCHBOARD}:mobileCountry`] }), at]);
     const changes: Record<string, { old: null; new: unknown }> = {};
     for (const [key, value] of Object.entries(doc)) {
       if (key === 'schemas') continue;
@@ -127,7 +127,7 @@ class Batch {
       { sql: 'user_emails (account_id, user_id, position, value, type, is_primary)', text: this.emails },
       { sql: 'user_phone_numbers (account_id, user_id, position, value, type, is_primary)', text: this.phones },
       { sql: 'user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, created_at, updated_at)', text: this.links },
-      { sql: 'audit_log (account_id, actor, action, target_type, target_id, details, at)', text: this.audit },
+      { sql: 'audit_log (account_id, actor, writer, action, target_type, target_id, details, at)', text: this.audit },
       { sql: 'sync_run_results (account_id, run_id, seq, anchor, user_id, outcome, changes, error)', text: this.results },
     ];
   }

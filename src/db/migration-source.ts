@@ -21,9 +21,26 @@ interface MigrationFile {
   path: string;
 }
 
+/**
+ * The migration sources of a compiled checkout, or undefined where only `dist/` is shipped. `tsc -b` never deletes an
+ * output: a migration renamed or removed in the sources would otherwise still run from its stale `dist/` copy.
+ */
+async function sourceMigrationNames(): Promise<Set<string> | undefined> {
+  if (!compiled) return undefined;
+  try {
+    return new Set((await fs.readdir(path.resolve(migrationsDirectory, '../../migrations'))).filter((f) => f.endsWith('.ts')));
+  } catch {
+    return undefined;
+  }
+}
+
 export const migrationSource: Knex.MigrationSource<MigrationFile> = {
   async getMigrations() {
-    const files = (await fs.readdir(migrationsDirectory)).filter((f) => f.endsWith(loadedExtension) && !f.endsWith('.d.ts')).sort();
+    const sources = await sourceMigrationNames();
+    const files = (await fs.readdir(migrationsDirectory))
+      .filter((f) => f.endsWith(loadedExtension) && !f.endsWith('.d.ts'))
+      .filter((f) => sources === undefined || sources.has(`${f.slice(0, -loadedExtension.length)}.ts`))
+      .sort();
     return files.map((f) => ({ file: `${f.slice(0, -loadedExtension.length)}.ts`, path: path.join(migrationsDirectory, f) }));
   },
   getMigrationName(migration) {
