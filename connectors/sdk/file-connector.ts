@@ -42,16 +42,7 @@ export interface FileConnectorSpec<Config extends { file: FileSourceConfig }> {
 }
 
 /** The state a file connector saves: which export was read and its content hash. */
-export interface FileState {
-  hash: string;
-  file: string;
-  size?: number;
-  mtimeMs?: number;
-  etag?: string;
-  lastModified?: string;
-  readAtMs?: number;
-  rows: number;
-}
+export type FileState = ExportMeta & { hash: string; rows: number };
 
 function toState(hash: string, meta: ExportMeta, rows: number, readAtMs: number | undefined): FileState {
   const state: FileState = { hash, file: meta.file, rows };
