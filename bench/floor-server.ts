@@ -321,7 +321,7 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
          insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, created_at, updated_at)
          select u.account_id, u.id, $13, 'scim', coalesce($8, u.id::text), $14, $9, $9, $12, $12 from u
        )
-       insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.create', 'User', u.id::text, '{}'::jsonb, $12 from u`,
+       insert into audit_log (account_id, actor, writer, action, target_type, target_id, details, at) select u.account_id, 'floor', 'source', 'user.create', 'User', u.id::text, '{}'::jsonb, $12 from u`,
       [
         accountId,
         String(doc.userName),
@@ -364,7 +364,7 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
          select u.account_id, u.id, $6, 'scim', coalesce(u.data->>'externalId', u.id::text), array[$3::text], u.data, u.data, $5::timestamptz, $5::timestamptz from u
          on conflict (account_id, source_id, anchor) do update set owned_attributes = excluded.owned_attributes, attributes = excluded.attributes, raw = excluded.raw, updated_at = excluded.updated_at
        ), a as (
-         insert into audit_log (account_id, actor, action, target_type, target_id, details, at) select u.account_id, 'floor', 'user.update', 'User', u.id::text, '{}'::jsonb, $5::timestamptz from u
+         insert into audit_log (account_id, actor, writer, action, target_type, target_id, details, at) select u.account_id, 'floor', 'source', 'user.update', 'User', u.id::text, '{}'::jsonb, $5::timestamptz from u
        )
        select resource, version from u`,
       [accountId, id, op.path, String(op.value), at, sourceId],
