@@ -45,8 +45,8 @@ export const auditEventResourceType: ResourceTypeDef = {
       attr('writer', 'string', 'Through which writer: admin (console session), token (API token), source (sync run or identity provider), import (CSV import), link (registration or reset link), system.', {
         canonicalValues: [...auditWriters],
       }),
-      attr('action', 'string', 'What was done: user.create, user.update, user.delete, user.unregister, user.unlink, user.register, user.password_reset, group.*, account.*, token.*, session.*, action.<type>[.completed|.failed|.refused], import.*.'),
-      attr('targetType', 'string', 'The kind of resource changed: User, Group, Account, Token, Session, Action, Import.'),
+      attr('action', 'string', 'What was done: user.create, user.update, user.delete, user.unregister, user.unlink, user.register, user.password_reset, group.*, account.*, token.*, session.*, source.*, action.<type>[.completed|.failed|.refused], import.*.'),
+      attr('targetType', 'string', 'The kind of resource changed: User, Group, Account, Token, Session, Source, Action, Import.'),
       attr('targetId', 'string', 'The id of the resource changed.'),
       attr('userId', 'string', 'The user the event is about (targetType User).'),
       attr('changedAttributes', 'string', 'The attributes the change set or cleared (URN-qualified for extension attributes).', { multiValued: true }),
