@@ -13,7 +13,9 @@ describe(`list totals on every page shape (${testDatabaseKind})`, () => {
   let t: TestApp;
   let auth: { Authorization: string };
   let base: string;
-  before(async () => {
+  before(async function () {
+    // The first suite of a PGlite run builds its database template: minutes on a loaded 2-core machine.
+    this.timeout(180_000);
     t = await createTestApp();
     const account = await createAccountWithToken(t, { name: 'Totals', type: 'customer' });
     base = `/accounts/${account.accountId}/scim/v2`;
