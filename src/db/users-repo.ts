@@ -141,10 +141,54 @@ const DERIVED_COLUMNS = [
   ['primary_email', 'text'], ['sms_number', 'text'], ['account_admin', 'boolean'],
 ] as const;
 
-const USER_INSERT_COLUMNS = [
-  ['account_id', 'uuid'], ['id', 'uuid'], ...DERIVED_COLUMNS, ['data', 'jsonb'], ['resource', 'jsonb'], ['source', 'text'], ['password_hash', 'text'], ['updated_by', 'text'],
-  ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'],
-] as const;
+const DERIVED_COLUMN_NAMES = DERIVED_COLUMNS.map(([name]) => name).join(', ');
+const DERIVED_COLUMN_TYPES = DERIVED_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
+
+/**
+ * The documents of one writePlanned statement (each write's next document, by user id), sent and parsed once: the
+ * users row (`data`), its stored representation (`resource`, as a delta over the document: resourceInsert) and the
+ * source link (`attributes`) all read theirs from this CTE. Sent three times over, the document was serialised
+ * three times by Node and parsed twice each time by the server (json_to_recordset, then the jsonb column); as one
+ * jsonb parameter it is parsed once, and jsonb_to_recordset hands its values to jsonb columns as they are.
+ */
+const DOCS_CTE = 'written_docs';
+
+function docsStatement(writes: readonly PlannedWrite<StoredUser>[]): Statement {
+  return { name: DOCS_CTE, sql: 'select id, data from jsonb_to_recordset(?::jsonb) as v(id uuid, data jsonb)', bindings: [JSON.stringify(writes.map((w) => ({ id: w.id, data: w.next })))] };
+}
+
+/**
+ * How `target` differs from `base` at the top level: the keys it lacks (`drop`) and the values it holds that are
+ * not `base`'s own (`extra`, compared by identity: a representation made by spreading the document shares its
+ * values), so that `(base - drop) || extra` is `target` in SQL.
+ */
+function topLevelDelta(base: JsonObject, target: JsonObject): { drop: string[]; extra: JsonObject } {
+  const drop = Object.keys(base).filter((k) => !(k in target));
+  const extra: JsonObject = {};
+  for (const [k, v] of Object.entries(target)) if (base[k] !== v) extra[k] = v;
+  return { drop, extra };
+}
+
+const USERS_INSERT_SQL = `insert into users (account_id, id, ${DERIVED_COLUMN_NAMES}, data, resource, source, password_hash, updated_by, created_at, updated_at)
+  select v.account_id, v.id, ${DERIVED_COLUMN_NAMES.split(', ').map((c) => `v.${c}`).join(', ')}, d.data, (d.data - v.resource_drop) || v.resource_extra,
+         v.source, v.password_hash, v.updated_by, v.created_at, v.updated_at
+    from jsonb_to_recordset(?::jsonb) as v(account_id uuid, id uuid, ${DERIVED_COLUMN_TYPES}, resource_drop text[], resource_extra jsonb, source text, password_hash text,
+         updated_by text, created_at timestamptz, updated_at timestamptz)
+    join ${DOCS_CTE} as d on d.id = v.id`;
+
+/** New users' rows, their documents and representations from DOCS_CTE. */
+function usersInsert(accountId: string, inserts: readonly PlannedWrite<StoredUser>[], resources: ReadonlyMap<string, JsonObject>): Statement[] {
+  if (inserts.length === 0) return [];
+  const rows = inserts.map((w) => {
+    const { drop, extra } = topLevelDelta(w.next, resources.get(w.id)!);
+    return {
+      account_id: accountId, id: w.id, ...derivedColumns(w.next), resource_drop: drop, resource_extra: extra, source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
+      created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
+    };
+  });
+  return [{ sql: USERS_INSERT_SQL, bindings: [JSON.stringify(rows)] }];
+}
+
 
 /**
  * `resource = v.resource` with the groups the row's stored representation already holds: group memberships are
@@ -408,26 +452,20 @@ export const usersRepo = {
     for (const c of lastJoins ? chunks.slice(0, -1) : chunks) checkUpdated(await runAsOne<{ id: string }>(db, [usersUpdate(accountId, c)]), c);
 
     const resources = new Map(inserts.map((w) => [w.id, resourceOf(accountId, w)]));
+    const linked = writes.filter((w) => w.link);
     const final: Statement[] = [
-      ...recordsetInsert(
-        'users',
-        USER_INSERT_COLUMNS,
-        inserts.map((w) => ({
-          account_id: accountId, id: w.id, ...derivedColumns(w.next), data: w.next, resource: resources.get(w.id), source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
-          created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
-        })),
-      ),
+      ...(inserts.length > 0 || linked.length > 0 ? [docsStatement(writes.filter((w) => w.user === 'insert' || w.link))] : []),
+      ...usersInsert(accountId, inserts, resources),
       ...resourceOnlyUpdates(accountId, writes),
       ...recordsetInsert('user_emails', VALUE_ROW_COLUMNS, emailRows),
       ...recordsetInsert('user_phone_numbers', VALUE_ROW_COLUMNS, phoneRows),
       ...recordsetInsert('user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], extensionRows),
       ...sourceLinksRepo.upsertStatements(
-        writes.flatMap((w) =>
-          w.link
-            ? [{ accountId, userId: w.id, sourceId: w.link.sourceId, sourceKind: w.link.sourceKind, anchor: w.link.anchor, ownedAttributes: w.link.ownedAttributes,
-                 attributes: w.next, raw: w.link.raw, hash: w.link.hash, at: w.at, anchorUnlinked: w.link.anchorUnlinked }]
-            : [],
-        ),
+        linked.map((w) => ({
+          accountId, userId: w.id, sourceId: w.link!.sourceId, sourceKind: w.link!.sourceKind, anchor: w.link!.anchor, ownedAttributes: w.link!.ownedAttributes,
+          attributes: w.next, raw: w.link!.raw, hash: w.link!.hash, at: w.at, anchorUnlinked: w.link!.anchorUnlinked,
+        })),
+        DOCS_CTE,
       ),
       ...auditRepo.recordManyStatements(
         writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, writer: w.audit.writer, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
