@@ -104,7 +104,7 @@ function findViewStatement(withGroups: boolean, withRaw: boolean): string {
 }
 
 /**
- * Rows of one table inserted from one JSON parameter (`json_to_recordset`): one bound value per statement instead
+ * Rows of one table inserted from one JSON parameter (`jsonb_to_recordset`: parsed once, its jsonb values handed to jsonb columns as they are): one bound value per statement instead
  * of one per column and row, so neither knex nor the server handles thousands of parameters per batch, and the
  * statement's text is the same for one user and for a thousand.
  */
@@ -113,7 +113,7 @@ function recordsetInsert(table: string, columns: readonly (readonly [name: strin
   const names = columns.map(([name]) => name).join(', ');
   return [
     {
-      sql: `insert into ${table} (${names}) select ${names} from json_to_recordset(?::json) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+      sql: `insert into ${table} (${names}) select ${names} from jsonb_to_recordset(?::jsonb) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`,
       bindings: [JSON.stringify(rows)],
     },
   ];
@@ -135,7 +135,7 @@ function deleteRowsOfUsers(table: 'user_emails' | 'user_phone_numbers' | 'user_e
   ];
 }
 
-/** The derived columns and their SQL types, as `json_to_recordset` reads them. */
+/** The derived columns and their SQL types, as `jsonb_to_recordset` reads them. */
 const DERIVED_COLUMNS = [
   ['user_name', 'text'], ['external_id', 'text'], ['display_name', 'text'], ['given_name', 'text'], ['family_name', 'text'], ['active', 'boolean'],
   ['primary_email', 'text'], ['sms_number', 'text'], ['account_admin', 'boolean'],
@@ -197,14 +197,14 @@ function usersInsert(accountId: string, inserts: readonly PlannedWrite<StoredUse
 const KEEP_GROUPS = `resource = v.resource || jsonb_build_object('groups', coalesce(u.resource->'groups', '[]'::jsonb))`;
 
 /** The stored representations of users whose row does not change but whose links do (a source claiming other attributes). */
-const RESOURCES_UPDATE_SQL = `update users as u set ${KEEP_GROUPS} from json_to_recordset(?::json) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id`;
+const RESOURCES_UPDATE_SQL = `update users as u set ${KEEP_GROUPS} from jsonb_to_recordset(?::jsonb) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id`;
 
 const USERS_UPDATE_SQL = `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
        family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
        account_admin = v.account_admin, data = v.data, ${KEEP_GROUPS}, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at,
        password_hash = case when v.set_password then v.password_hash else u.password_hash end,
        registered = case when v.set_registered then v.registered else u.registered end
-  from json_to_recordset(?::json) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
+  from jsonb_to_recordset(?::jsonb) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
        active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, resource jsonb, version integer, updated_by text, updated_at timestamptz,
        set_password boolean, password_hash text, set_registered boolean, registered boolean)
  where u.account_id = ? and u.id = v.id
@@ -480,7 +480,7 @@ export const usersRepo = {
         : (
             await selectRows<{ user_id: string }>(
               db,
-              `select distinct l.user_id from json_to_recordset(?::json) as v(user_id uuid, source_id uuid, anchor text)
+              `select distinct l.user_id from jsonb_to_recordset(?::jsonb) as v(user_id uuid, source_id uuid, anchor text)
                  join user_source_links l on l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor and l.user_id <> v.user_id`,
               [JSON.stringify(movable), accountId],
             )
@@ -605,7 +605,7 @@ export const usersRepo = {
       const chunk = ids.slice(i, i + 1000);
       const rows = await selectRows<UserRow>(db, `select ${viewColumnsSql('u', true).join(', ')} from users as u where u.account_id = ? and u.id = any(?::uuid[])`, [accountId, chunk]);
       if (rows.length === 0) continue;
-      await db.raw('update users as u set resource = v.resource from json_to_recordset(?::json) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id', [
+      await db.raw('update users as u set resource = v.resource from jsonb_to_recordset(?::jsonb) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id', [
         JSON.stringify(rows.map((r) => ({ id: r.id, resource: storedUserResource(toView(r)) }))),
         accountId,
       ]);
