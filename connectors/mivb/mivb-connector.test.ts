@@ -68,6 +68,19 @@ describe('connectors/mivb over SFTP (OpenSSH sshd)', function () {
     ]);
   });
 
+  it('when two rows share a Login ID (in any case) with different directory numbers, then both are quarantined naming the anchor and its lines', async () => {
+    const dup = mivbRow(900);
+    dup[2] = 'USER2';
+    await putExport(sshd, 'anchors.csv', mivbExport(5, { extraLines: [dup.join(',')] }));
+    const items = await collect(mivbConnector.read(config('anchors.csv'), { mode: 'full' }));
+    expect(recordsOf(items).map((r) => r.anchor)).to.deep.equal(['login:user0', 'login:user1', 'login:user3', 'login:user4']);
+    expect(rejected(items).map(({ ref, anchor, error }) => ({ ref, anchor, error }))).to.deep.equal([
+      { ref: 'line 4', anchor: 'login:user2', error: 'the anchor login:user2 is on lines 4, 7: a conflict, every row quarantined (never merged)' },
+      { ref: 'line 7', anchor: 'login:user2', error: 'the anchor login:user2 is on lines 4, 7: a conflict, every row quarantined (never merged)' },
+    ]);
+    expect((finalState(items).state as { rows: number }).rows).to.equal(4);
+  });
+
   it('when a row is malformed, then it is rejected with its line number and the other rows are read', async () => {
     await putExport(sshd, 'malformed.csv', mivbExport(3, { extraLines: ['Only,three,fields', mivbRow(3).join(',')] }));
     const items = await collect(mivbConnector.read(config('malformed.csv'), { mode: 'full' }));

@@ -4,7 +4,8 @@
  *
  * A read fetches the export into a temporary file while hashing it (the export is never held in memory), then
  * reads that file twice: once for the keys that must be unique (the anchor, and a connector's own key such as
- * MiVB's directory number per cluster: every row sharing one is rejected, never merged), once to map and yield.
+ * MiVB's directory number per cluster: every row sharing one is rejected, never merged), kept as 8-byte digests
+ * (shared-keys.ts; a repeated digest costs one more read for the exact keys), once to map and yield.
  * An export whose version (size and modification time, or an HTTP 304) or content hash equals the saved state
  * gives an idle checkpoint and nothing else. Only the final checkpoint is saved, with `complete: true`: a run
  * killed half way reads the file again, and the records already applied come back unchanged.
@@ -16,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readCsv, type CsvColumns } from './csv-export.js';
+import { readCsv, type CsvColumns, type CsvRow } from './csv-export.js';
+import { RepeatedKeys } from './shared-keys.js';
 import { ConnectorError } from './errors.js';
 import { describeLocation, type FileLocation, type FileSourceConfig } from './file-location.js';
 import { openTransport, type ExportMeta } from './file-transport.js';
@@ -148,19 +150,31 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
     const columns = spec.columns(config);
     const rows = () => readCsv(createReadStream(copy), config.file.encoding, columns, meta.file, signal);
 
-    // Pass 1: the lines of every anchor and unique key that more than one row shares, to reject each of those
-    // rows. Holds one short key and a line number per row (a few MB at 100,000 rows), never the rows.
-    const anchors = new SharedKeys();
-    const keys = new SharedKeys();
+    // Pass 1: a digest of every anchor and unique key (shared-keys.ts: 8 bytes a row, never the rows or their keys).
+    const anchors = new RepeatedKeys();
+    const keys = new RepeatedKeys();
+    const keysOf = (item: CsvRow): { anchor?: string; unique?: string } => {
+      const outcome = spec.mapRow(item.values, item.line, config);
+      return { anchor: outcome.type === 'record' ? outcome.record.anchor : undefined, unique: spec.uniqueKey?.(item.values, config)?.key };
+    };
     for await (const item of rows()) {
       if (item.type !== 'row') continue;
-      const outcome = spec.mapRow(item.values, item.line, config);
-      if (outcome.type === 'record') anchors.note(outcome.record.anchor, item.line);
-      const unique = spec.uniqueKey?.(item.values, config);
-      if (unique) keys.note(unique.key, item.line);
+      const { anchor, unique } = keysOf(item);
+      if (anchor !== undefined) anchors.note(anchor);
+      if (unique !== undefined) keys.note(unique);
+    }
+    // Only when a digest repeats, the file is read once more for the lines of the keys more than one row holds (every
+    // row of such a key is rejected): an export without a conflict is read twice, not three times.
+    if ([anchors.mayRepeat(), keys.mayRepeat()].includes(true)) {
+      for await (const item of rows()) {
+        if (item.type !== 'row') continue;
+        const { anchor, unique } = keysOf(item);
+        if (anchor !== undefined) anchors.recheck(anchor, item.line);
+        if (unique !== undefined) keys.recheck(unique, item.line);
+      }
     }
 
-    // Pass 2: map and yield in file order.
+    // The last pass: map and yield in file order.
     let count = 0;
     for await (const item of rows()) {
       const ref = `line ${item.line}`;
@@ -191,26 +205,5 @@ async function* readExport<Config extends { file: FileSourceConfig }>(
     yield { type: 'state', state: toState(hash, meta, count, readAtMs) as unknown as JsonValue, complete: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Keys seen with the line of their first row; the lines of those seen more than once. */
-class SharedKeys {
-  private readonly first = new Map<string, number>();
-  private readonly repeated = new Map<string, number[]>();
-
-  note(key: string, line: number): void {
-    const first = this.first.get(key);
-    if (first === undefined) this.first.set(key, line);
-    else {
-      const lines = this.repeated.get(key);
-      if (lines) lines.push(line);
-      else this.repeated.set(key, [first, line]);
-    }
-  }
-
-  /** The lines of `key` when more than one row holds it. */
-  shared(key: string): number[] | undefined {
-    return this.repeated.get(key);
   }
 }

@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import type { Executor } from './database.js';
+import { claimDueRows, claimedRow } from './outbox-claims.js';
 import type { MailKind } from '../domain/mail-kinds.js';
 
 // The mail outbox table (migrations/20261129000300_create_outbox.ts). Every function takes the executor it runs
 // on: enqueue runs in the caller's transaction, so a message exists only if the action that caused it committed.
 //
-// Claims are fenced by `attempts`: claiming increments it, and markSent / markFailed / release only change a row
-// that is still `sending` with the attempt number of the claim. A worker that lost its lease can therefore not
-// overwrite the outcome of the worker that took the row over.
+// Claims are fenced by `attempts` (outbox-claims.ts): markSent / markFailed / release only change a row that is still
+// `sending` with the attempt number of the claim.
 
 export const OUTBOX = 'outbox';
 
@@ -118,32 +118,13 @@ export async function enqueue(trx: Executor, accountId: string, message: OutboxM
   return { id: (row as { id: string }).id, messageId };
 }
 
-/**
- * Claims up to `limit` due messages for `leaseMs`: pending rows whose next_attempt_at has come, and sending rows
- * whose lease expired (their worker died). Claimed rows become `sending` with `attempts` incremented; a sending
- * row's next_attempt_at is its lease expiry, so one index serves both. SKIP LOCKED keeps concurrent claimers apart.
- */
+/** Claims up to `limit` due messages for `leaseMs` (outbox-claims.ts), oldest first. */
 export async function claimDue(db: Executor, limit: number, now: Date, leaseMs: number): Promise<OutboxRow[]> {
-  if (limit <= 0) return [];
-  const leaseUntil = new Date(now.getTime() + leaseMs);
-  const { rows } = await db.raw(
-    `update outbox
-        set status = 'sending', attempts = attempts + 1, lease_until = :leaseUntil, next_attempt_at = :leaseUntil
-      where (account_id, id) in (
-        select account_id, id from outbox
-         where status in ('pending', 'sending') and next_attempt_at <= :now
-         order by next_attempt_at
-         limit :limit
-         for update skip locked
-      )
-      returning *`,
-    { now, leaseUntil, limit },
-  );
-  return (rows as DbRow[]).map(toOutboxRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  return (await claimDueRows<DbRow>(db, OUTBOX, limit, now, leaseMs)).map(toOutboxRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 }
 
 function claimed(db: Executor, row: Pick<OutboxRow, 'accountId' | 'id' | 'attempts'>) {
-  return db(OUTBOX).where({ account_id: row.accountId, id: row.id, status: 'sending', attempts: row.attempts });
+  return claimedRow(db, OUTBOX, row);
 }
 
 /** Bodies of credential emails are not kept once the message has left: the passwords live in the mailbox only. */

@@ -1,11 +1,9 @@
 import type { Executor } from './database.js';
 import type { SourceKind } from '../domain/ownership.js';
 
-export interface SourceRecord {
-  accountId: string;
-  id: string;
+/** The writable columns of a source (what an admin sets). */
+export interface SourceWrite {
   name: string;
-  kind: SourceKind;
   config: Record<string, unknown>;
   schedule: string | null;
   enabled: boolean;
@@ -13,6 +11,13 @@ export interface SourceRecord {
   deleteThresholdCount: number;
   deleteThresholdPercent: number;
   gracePeriodDays: number;
+}
+
+/** A stored source: what an admin sets, and what the platform keeps (its run state, status, version). */
+export interface SourceRecord extends SourceWrite {
+  accountId: string;
+  id: string;
+  kind: SourceKind;
   state: unknown;
   status: string;
   consecutiveFailures: number;
@@ -45,18 +50,6 @@ export const toSource = (r: Row): SourceRecord => ({
   createdAt: new Date(r.created_at as string),
   updatedAt: new Date(r.updated_at as string),
 });
-
-/** The writable columns of a source (what an admin sets). */
-export interface SourceWrite {
-  name: string;
-  config: Record<string, unknown>;
-  schedule: string | null;
-  enabled: boolean;
-  softMatch: boolean;
-  deleteThresholdCount: number;
-  deleteThresholdPercent: number;
-  gracePeriodDays: number;
-}
 
 const toWriteRow = (input: SourceWrite) => ({
   name: input.name,

@@ -5,7 +5,7 @@ import type { Executor } from './database.js';
 export interface Statement {
   sql: string;
   bindings: readonly unknown[];
-  /** Its name as a CTE of runAsOne (default `w<position>`): for a last statement that reads what this one returns. */
+  /** The name the statements after it in one `runAsOne` read its rows by (default `w<i>`, named by position). */
   name?: string;
 }
 

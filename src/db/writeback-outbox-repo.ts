@@ -5,6 +5,7 @@
  * are fenced by `attempts`, as in the mail outbox.
  */
 import type { Executor } from './database.js';
+import { claimDueRows, claimedRow } from './outbox-claims.js';
 
 export type WriteBackKind = 'username';
 export type WriteBackStatus = 'pending' | 'sending' | 'delivered' | 'failed';
@@ -75,37 +76,19 @@ export const writeBackOutboxRepo = {
     return inserted.length === 1;
   },
 
-  /** Claims due rows (pending, or sending with an expired lease) for `leaseMs`; SKIP LOCKED keeps workers apart. */
+  /** Claims due rows for `leaseMs` (outbox-claims.ts), oldest first. */
   async claimDue(db: Executor, limit: number, now: Date, leaseMs: number): Promise<WriteBackRow[]> {
-    const leaseUntil = new Date(now.getTime() + leaseMs);
-    const { rows } = (await db.raw(
-      `update ${TABLE}
-          set status = 'sending', attempts = attempts + 1, lease_until = :leaseUntil, next_attempt_at = :leaseUntil
-        where (account_id, id) in (
-          select account_id, id from ${TABLE}
-           where status in ('pending', 'sending') and next_attempt_at <= :now
-           order by next_attempt_at
-           limit :limit
-           for update skip locked
-        )
-        returning *`,
-      { now, leaseUntil, limit },
-    )) as { rows: DbRow[] };
-    return rows.map(toRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    return (await claimDueRows<DbRow>(db, TABLE, limit, now, leaseMs)).map(toRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   },
 
   async markDelivered(db: Executor, row: Claim, target: string, now: Date): Promise<boolean> {
-    const n = await db(TABLE)
-      .where({ account_id: row.accountId, id: row.id, status: 'sending', attempts: row.attempts })
-      .update({ status: 'delivered', target, delivered_at: now, lease_until: null, last_error: null });
+    const n = await claimedRow(db, TABLE, row).update({ status: 'delivered', target, delivered_at: now, lease_until: null, last_error: null });
     return n === 1;
   },
 
   /** Back to pending at `retryAt`, or failed for good when `retryAt` is null. */
   async markFailed(db: Executor, row: Claim, error: string, retryAt: Date | null): Promise<boolean> {
-    const n = await db(TABLE)
-      .where({ account_id: row.accountId, id: row.id, status: 'sending', attempts: row.attempts })
-      .update(retryAt ? { status: 'pending', next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 2000) } : { status: 'failed', lease_until: null, last_error: error.slice(0, 2000) });
+    const n = await claimedRow(db, TABLE, row).update(retryAt ? { status: 'pending', next_attempt_at: retryAt, lease_until: null, last_error: error.slice(0, 2000) } : { status: 'failed', lease_until: null, last_error: error.slice(0, 2000) });
     return n === 1;
   },
 

@@ -1,13 +1,10 @@
 /** The Action resource type, as plain data (served by discovery; validated in the action service). */
-import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
+import { attrWith, resourceDefaults, type AttributeOptions, type ResourceTypeDef } from './scim-schema.js';
 
 export const ACTION_URN = 'urn:switchboard:scim:schemas:core:2.0:Action';
 
-type Opt = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
-const attr = (name: string, type: AttributeDef['type'], description: string, opt: Opt = {}): AttributeDef => ({
-  name, type, description, multiValued: false, required: false, mutability: 'immutable', returned: 'default', caseExact: false, ...opt,
-});
-const ro: Opt = { mutability: 'readOnly' };
+const attr = attrWith(resourceDefaults('immutable'));
+const ro: AttributeOptions = { mutability: 'readOnly' };
 
 export const actionTypeValues = [
   'sendWelcomeEmail', 'resetPassword', 'sendMivbDeploymentEmails', 'assignLicense', 'unassignLicense', 'assignSmsNumbers', 'unassignSmsNumbers', 'deleteUsers',

@@ -2,7 +2,7 @@
  * The audit trail as the API shows it (/AuditEvents, README › Audit events): who changed what, when, and through
  * which writer, with the names of the attributes changed. Plain data and pure functions.
  */
-import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
+import { attrWith, resourceDefaults, type ResourceTypeDef } from './scim-schema.js';
 
 export const AUDIT_EVENT_URN = 'urn:switchboard:scim:schemas:core:2.0:AuditEvent';
 
@@ -27,10 +27,7 @@ export function changedAttributesOf(details: Readonly<Record<string, unknown>>):
   return Array.isArray(changed) ? changed.filter((c): c is string => typeof c === 'string') : [];
 }
 
-type Opt = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
-const attr = (name: string, type: AttributeDef['type'], description: string, opt: Opt = {}): AttributeDef => ({
-  name, type, description, multiValued: false, required: false, mutability: 'readOnly', returned: 'default', caseExact: true, ...opt,
-});
+const attr = attrWith(resourceDefaults('readOnly', true));
 
 export const auditEventResourceType: ResourceTypeDef = {
   id: 'AuditEvent',
@@ -48,8 +45,8 @@ export const auditEventResourceType: ResourceTypeDef = {
       attr('writer', 'string', 'Through which writer: admin (console session), token (API token), source (sync run or identity provider), import (CSV import), link (registration or reset link), system.', {
         canonicalValues: [...auditWriters],
       }),
-      attr('action', 'string', 'What was done: user.create, user.update, user.delete, user.unregister, user.unlink, user.register, user.password_reset, group.*, account.*, token.*, session.*, action.<type>[.completed|.failed|.refused], import.*.'),
-      attr('targetType', 'string', 'The kind of resource changed: User, Group, Account, Token, Session, Action, Import.'),
+      attr('action', 'string', 'What was done: user.create, user.update, user.delete, user.unregister, user.unlink, user.register, user.password_reset, group.*, account.*, token.*, session.*, source.*, action.<type>[.completed|.failed|.refused], import.*.'),
+      attr('targetType', 'string', 'The kind of resource changed: User, Group, Account, Token, Session, Source, Action, Import.'),
       attr('targetId', 'string', 'The id of the resource changed.'),
       attr('userId', 'string', 'The user the event is about (targetType User).'),
       attr('changedAttributes', 'string', 'The attributes the change set or cleared (URN-qualified for extension attributes).', { multiValued: true }),

@@ -1,12 +1,9 @@
 /** The Import resource type, as plain data (served by discovery; what the console and scripts read). */
-import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
+import { attrWith, resourceDefaults, type ResourceTypeDef } from './scim-schema.js';
 
 export const IMPORT_URN = 'urn:switchboard:scim:schemas:core:2.0:Import';
 
-type Opt = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
-const attr = (name: string, type: AttributeDef['type'], description: string, opt: Opt = {}): AttributeDef => ({
-  name, type, description, multiValued: false, required: false, mutability: 'readOnly', returned: 'default', caseExact: false, ...opt,
-});
+const attr = attrWith(resourceDefaults('readOnly'));
 
 export const importStatusValues = ['running', 'succeeded', 'completed_with_errors', 'failed'];
 export const rowOutcomeValues = ['created', 'updated', 'unchanged', 'failed'];

@@ -4,20 +4,15 @@
  * edit is not, and a Login ID changed later in the PBX does not overwrite `username` (the MiVB mapper never
  * states it). Pure: the write it returns is enqueued by the write path.
  */
+import type { UsernameWriteBack } from '../../connectors/sdk/index.js';
 import type { Writer } from './ownership.js';
 
 type JsonObject = Record<string, unknown>;
 const CORE_NAME = 'name';
 const SWITCHBOARD = 'urn:switchboard:scim:schemas:extension:2.0:User';
 
-export interface UsernameToApply {
-  type: 'username';
-  userId: string;
-  username: string;
-  givenName?: string;
-  familyName?: string;
-  email?: string;
-}
+/** The write-back message the MiVB connector delivers (connectors/sdk's contract). */
+export type UsernameToApply = UsernameWriteBack;
 
 function ext(doc: JsonObject | undefined): JsonObject {
   return ((doc?.[SWITCHBOARD] as JsonObject | undefined) ?? {}) as JsonObject;

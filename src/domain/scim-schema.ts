@@ -41,20 +41,43 @@ export interface ResourceTypeDef {
 export type AttributeOptions = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
 
 /**
- * One attribute, with RFC 7643 §2.2's defaults for what `options` leaves out (single-valued, optional, readWrite,
- * returned by default, caseExact false, uniqueness none), spelled as scimmy describes an attribute, so that the core
- * schemas built with it equal scimmy's: caseExact only on string, reference and binary; uniqueness on all types but
- * boolean and complex, where it appears only when given.
+ * What an attribute is when its `attr()` call leaves a characteristic out, with `description` in its place: the
+ * served order of the characteristics (/Schemas) is the order these defaults give them.
  */
-export function attr(name: string, type: AttributeType, description: string, options: AttributeOptions = {}): AttributeDef {
+export type AttributeDefaults = (type: AttributeType, description: string) => Omit<AttributeDef, 'name' | 'type'>;
+
+/**
+ * RFC 7643 §2.2's defaults (single-valued, optional, readWrite, returned by default, caseExact false, uniqueness
+ * none), spelled as scimmy describes an attribute, so that the core schemas built with them equal scimmy's:
+ * caseExact only on string, reference and binary; uniqueness on all types but boolean and complex, where it appears
+ * only when given.
+ */
+export const rfc7643Defaults: AttributeDefaults = (type, description) => {
   const textual = type === 'string' || type === 'reference' || type === 'binary';
   return {
-    name, type, multiValued: false, description, required: false,
+    multiValued: false, description, required: false,
     ...(textual ? { caseExact: false } : {}),
     mutability: 'readWrite', returned: 'default',
     ...(type !== 'boolean' && type !== 'complex' ? { uniqueness: 'none' as const } : {}),
-    ...options,
   };
+};
+
+/**
+ * The defaults of our own resource types (Action, Import, Source, SyncRun, AuditEvent): single-valued, optional,
+ * returned by default, no uniqueness, and the resource type's usual mutability and caseExact on every type.
+ */
+export function resourceDefaults(mutability: Mutability, caseExact = false): AttributeDefaults {
+  return (_type, description) => ({ description, multiValued: false, required: false, mutability, returned: 'default', caseExact });
+}
+
+/** One attribute: the `defaults` (RFC 7643's unless given), then what `options` says otherwise. */
+export function attr(name: string, type: AttributeType, description: string, options: AttributeOptions = {}, defaults: AttributeDefaults = rfc7643Defaults): AttributeDef {
+  return { name, type, ...defaults(type, description), ...options };
+}
+
+/** attr() with one resource type's defaults, for the attributes of its schema. */
+export function attrWith(defaults: AttributeDefaults): (name: string, type: AttributeType, description: string, options?: AttributeOptions) => AttributeDef {
+  return (name, type, description, options = {}) => attr(name, type, description, options, defaults);
 }
 
 /** id, externalId and meta: on every resource, described by RFC 7643 §3.1 rather than by a schema. */

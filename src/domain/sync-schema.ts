@@ -1,15 +1,12 @@
 /** The Source and SyncRun resource types, as plain data (served by discovery; validated in the routers). */
 import type { ConfigProperty, ConfigSchema } from '../../connectors/sdk/index.js';
-import type { AttributeDef, ResourceTypeDef } from './scim-schema.js';
+import { attrWith, resourceDefaults, type AttributeDef, type AttributeOptions, type ResourceTypeDef } from './scim-schema.js';
 
 export const SOURCE_URN = 'urn:switchboard:scim:schemas:core:2.0:Source';
 export const SYNC_RUN_URN = 'urn:switchboard:scim:schemas:core:2.0:SyncRun';
 
-type Opt = Partial<Omit<AttributeDef, 'name' | 'type' | 'description'>>;
-const attr = (name: string, type: AttributeDef['type'], description: string, opt: Opt = {}): AttributeDef => ({
-  name, type, description, multiValued: false, required: false, mutability: 'readWrite', returned: 'default', caseExact: false, ...opt,
-});
-const ro: Opt = { mutability: 'readOnly' };
+const attr = attrWith(resourceDefaults('readWrite'));
+const ro: AttributeOptions = { mutability: 'readOnly' };
 const counts = [
   ...['created', 'updated', 'unchanged', 'deactivated', 'deleted', 'quarantined'].map((n) => attr(n, 'integer', `Objects ${n}.`, ro)),
   attr('skipped', 'integer', 'Objects of the source that are not users (MiCloud contacts), left alone.', ro),

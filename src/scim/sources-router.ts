@@ -129,7 +129,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
 
   router.post('/Sources', async (req, res) => {
     requireSources(res);
-    await send(req, res, 201, await deps.sources.create(contextOf(res).accountId, sourceInputOf(req.body)));
+    await send(req, res, 201, await deps.sources.create(contextOf(res).accountId, sourceInputOf(req.body), contextOf(res).principal));
   });
 
   router.get('/Sources/:id', async (req, res) => {
@@ -139,7 +139,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
 
   router.put('/Sources/:id', async (req, res) => {
     requireSources(res);
-    const source = await deps.sources.update(contextOf(res).accountId, req.params.id!, (current) => sourceInputOf(req.body, current), ifMatchVersion(req));
+    const source = await deps.sources.update(contextOf(res).accountId, req.params.id!, (current) => sourceInputOf(req.body, current), contextOf(res).principal, ifMatchVersion(req));
     await send(req, res, 200, source);
   });
 
@@ -157,6 +157,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
         const { resource } = applyPatch(toSourceResource(current, deps.sources.redacted(current) as JsonObject, scimBase), ops, type);
         return sourceInputOf(resource, current);
       },
+      contextOf(res).principal,
       ifMatchVersion(req),
     );
     await send(req, res, 200, source);
@@ -164,7 +165,7 @@ export function sourcesRouter(deps: { sources: SourcesService; maxResults: numbe
 
   router.delete('/Sources/:id', async (req, res) => {
     requireSources(res);
-    await deps.sources.delete(contextOf(res).accountId, req.params.id!, ifMatchVersion(req));
+    await deps.sources.delete(contextOf(res).accountId, req.params.id!, contextOf(res).principal, ifMatchVersion(req));
     sendScim(res, 204);
   });
 

@@ -13,6 +13,9 @@ import type { Executor } from '../db/database.js';
 import { sourcesRepo, type SourceRecord, type SourceWrite } from '../db/sources-repo.js';
 import { syncRunsRepo, type SyncRunRecord } from '../db/sync-runs-repo.js';
 import { isUuid } from '../db/accounts-repo.js';
+import { auditRepo } from '../db/audit-repo.js';
+import { changedAttributes } from '../domain/ownership.js';
+import { auditActorOf, type Principal } from '../domain/principal.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { nextScheduledRun } from '../domain/schedule.js';
@@ -26,17 +29,8 @@ export interface SourceHealth {
   backoffUntil?: Date;
 }
 
-export interface SourceInput {
-  name: string;
-  kind: string;
-  config: Record<string, unknown>;
-  schedule: string | null;
-  enabled: boolean;
-  softMatch: boolean;
-  deleteThresholdCount: number;
-  deleteThresholdPercent: number;
-  gracePeriodDays: number;
-}
+/** What an admin gives for a source: its writable columns (secrets in plain text) and, on create, its kind. */
+export type SourceInput = SourceWrite & { kind: string };
 
 
 /** Names of write-only properties of a schema, as dotted paths. */
@@ -59,11 +53,17 @@ function getPath(obj: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
+/** Sets (or, with undefined, removes) the property at a dotted path; removing one under an absent object changes nothing. */
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let o = obj;
   for (const k of keys.slice(0, -1)) {
-    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    if (!o[k] || typeof o[k] !== 'object') {
+      // An entra source with a clientSecret has no clientCertificate: redacting its privateKeyPem must not add an empty
+      // one, which the output showed and every PATCH sent back (refused: certificatePem and privateKeyPem required).
+      if (value === undefined) return;
+      o[k] = {};
+    }
     o = o[k] as Record<string, unknown>;
   }
   if (value === undefined) delete o[keys[keys.length - 1]!];
@@ -164,24 +164,32 @@ export class SourcesService {
     }
   }
 
-  private write(input: SourceInput): SourceWrite {
-    return {
-      name: input.name.trim(),
-      config: this.sealed(input.kind, input.config),
-      schedule: input.schedule,
-      enabled: input.enabled,
-      softMatch: input.softMatch,
-      deleteThresholdCount: input.deleteThresholdCount,
-      deleteThresholdPercent: input.deleteThresholdPercent,
-      gracePeriodDays: input.gracePeriodDays,
-    };
+  private write({ kind, ...input }: SourceInput): SourceWrite {
+    return { ...input, name: input.name.trim(), config: this.sealed(kind, input.config) };
   }
 
-  async create(accountId: string, input: SourceInput): Promise<SourceRecord> {
+  /**
+   * The attributes a change sets or clears, as the audit trail names them (`config.<property>` for the connector's
+   * configuration): names only, never a value: a new secret shows as `config.bindPassword` and nothing more, the same one given again not at all.
+   */
+  private changedOf(before: SourceRecord, after: SourceRecord): string[] {
+    const documentOf = (source: SourceRecord): Record<string, unknown> => ({
+      name: source.name, schedule: source.schedule, enabled: source.enabled, softMatch: source.softMatch,
+      deleteThreshold: { count: source.deleteThresholdCount, percent: source.deleteThresholdPercent }, gracePeriodDays: source.gracePeriodDays,
+      ...Object.fromEntries(Object.entries(this.secrets.openAll(source.config)).map(([key, value]) => [`config.${key}`, value])),
+    });
+    return changedAttributes(documentOf(before), documentOf(after), []);
+  }
+
+  async create(accountId: string, input: SourceInput, principal: Principal): Promise<SourceRecord> {
     this.validate(input);
     const now = this.clock.now();
     try {
-      return await sourcesRepo.insert(this.db, accountId, input.kind, this.write(input), now);
+      return await this.db.transaction(async (trx) => {
+        const source = await sourcesRepo.insert(trx, accountId, input.kind, this.write(input), now);
+        await auditRepo.record(trx, { accountId, ...auditActorOf(principal), action: 'source.create', targetType: 'Source', targetId: source.id, details: { name: source.name, kind: source.kind } });
+        return source;
+      });
     } catch (error) {
       throw uniqueName(error, input.name);
     }
@@ -198,7 +206,7 @@ export class SourcesService {
   }
 
   /** Replaces the writable attributes; secrets the change omits keep their stored value. */
-  async update(accountId: string, id: string, change: (current: SourceRecord) => SourceInput, ifMatch?: number): Promise<SourceRecord> {
+  async update(accountId: string, id: string, change: (current: SourceRecord) => SourceInput, principal: Principal, ifMatch?: number): Promise<SourceRecord> {
     const current = await this.get(accountId, id);
     if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
     const input = change(current);
@@ -214,15 +222,21 @@ export class SourcesService {
     }
     this.validate(input);
     try {
-      const updated = await sourcesRepo.update(this.db, accountId, id, current.version, this.write(input), this.clock.now());
-      if (!updated) throw new DomainError('preconditionFailed', `Source ${id} changed meanwhile; read it again and retry`);
-      return updated;
+      return await this.db.transaction(async (trx) => {
+        const updated = await sourcesRepo.update(trx, accountId, id, current.version, this.write(input), this.clock.now());
+        if (!updated) throw new DomainError('preconditionFailed', `Source ${id} changed meanwhile; read it again and retry`);
+        const changed = this.changedOf(current, updated);
+        // Turning a source on or off and nothing else is its own event (sources enable|disable), to filter on.
+        const action = changed.length === 1 && changed[0] === 'enabled' ? (updated.enabled ? 'source.enable' : 'source.disable') : 'source.update';
+        if (changed.length > 0) await auditRepo.record(trx, { accountId, ...auditActorOf(principal), action, targetType: 'Source', targetId: id, details: { changed } });
+        return updated;
+      });
     } catch (error) {
       throw uniqueName(error, input.name);
     }
   }
 
-  async delete(accountId: string, id: string, ifMatch?: number): Promise<void> {
+  async delete(accountId: string, id: string, principal: Principal, ifMatch?: number): Promise<void> {
     const current = await this.get(accountId, id);
     if (ifMatch !== undefined && ifMatch !== current.version) throw new DomainError('preconditionFailed', `Source ${id} is at version W/"${current.version}", not W/"${ifMatch}"`);
     await this.db.transaction(async (trx) => {
@@ -230,6 +244,7 @@ export class SourcesService {
       const linked = await sourceLinksRepo.userIdsOfSource(trx, accountId, id);
       await sourcesRepo.delete(trx, accountId, id);
       await usersRepo.refreshResources(trx, accountId, linked);
+      await auditRepo.record(trx, { accountId, ...auditActorOf(principal), action: 'source.delete', targetType: 'Source', targetId: id, details: { name: current.name, kind: current.kind } });
     });
   }
 }
