@@ -238,19 +238,12 @@ export interface ListQuery {
   /** Keyset: continue after this (sort value as text, id). */
   after?: { value: string | null; id: string };
   withGroups: boolean;
-  /**
-   * Also read totalResults (what count() answers for `where`) in the same statement, as an uncorrelated scalar
-   * subquery run once: each row then carries it in `total`. An empty page carries nothing: ask count().
-   */
-  withTotal?: boolean;
-  /** Count at most this many and one more (CountOptions.limit). */
-  totalLimit?: number;
   /** The request's abandonedSignal: its statement is cancelled when the client goes away. */
   abandoned?: AbortSignal;
 }
 
-export type ListedUser = UserView & { sortValue: string | null; total?: number };
-export type ListedResource = StoredResource & { sortValue: string | null; total?: number };
+export type ListedUser = UserView & { sortValue: string | null };
+export type ListedResource = StoredResource & { sortValue: string | null };
 
 export interface CountOptions {
   abandoned?: AbortSignal;
@@ -303,16 +296,15 @@ function pageStatement(accountId: string, query: ListQuery, columns: string): { 
       bindings.push(value, value, id);
     }
   }
-  const total = query.withTotal ? countSql(accountId, query.where, query.totalLimit) : undefined;
-  const head = total ? { sql: `select ${output}, ${total.sql} as total_results`, bindings: total.bindings } : { sql: `select ${output}`, bindings: [] };
+  const head = `select ${output}`;
   if (query.offset) {
     // Skip on bare rows first: the output subselects (groups, links) then run for the page only, not the offset.
     return {
-      sql: `${head.sql} from users as u where u.account_id = ? and u.id in (select u.id from users as u where ${conditions.join(' and ')} ${orderBy} offset ? limit ?) ${orderBy}`,
-      bindings: [...head.bindings, accountId, ...bindings, query.offset, query.limit],
+      sql: `${head} from users as u where u.account_id = ? and u.id in (select u.id from users as u where ${conditions.join(' and ')} ${orderBy} offset ? limit ?) ${orderBy}`,
+      bindings: [accountId, ...bindings, query.offset, query.limit],
     };
   }
-  return { sql: `${head.sql} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`, bindings: [...head.bindings, ...bindings, query.limit] };
+  return { sql: `${head} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`, bindings: [...bindings, query.limit] };
 }
 
 export const usersRepo = {
@@ -539,15 +531,15 @@ export const usersRepo = {
    */
   async list(db: Executor, accountId: string, query: ListQuery): Promise<ListedUser[]> {
     const { sql, bindings } = pageStatement(accountId, query, viewColumnsSql('u', query.withGroups).join(', '));
-    const rows = await selectRows<UserRow & { sort_value: string | null; total_results?: number | string | null }>(db, sql, bindings, query.abandoned);
-    return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
+    const rows = await selectRows<UserRow & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
+    return rows.map((r) => ({ ...toView(r), sortValue: r.sort_value }));
   },
 
   /** `list` of the stored representations (users.resource): the page's rows alone, no group or link read. */
   async listResources(db: Executor, accountId: string, query: Omit<ListQuery, 'withGroups'>): Promise<ListedResource[]> {
     const { sql, bindings } = pageStatement(accountId, { ...query, withGroups: false }, 'u.id, u.version, u.resource');
-    const rows = await selectRows<StoredResource & { sort_value: string | null; total_results?: number | string | null }>(db, sql, bindings, query.abandoned);
-    return rows.map((r) => ({ id: r.id, version: r.version, resource: r.resource, sortValue: r.sort_value, ...(query.withTotal ? { total: Number(r.total_results ?? 0) } : {}) }));
+    const rows = await selectRows<StoredResource & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
+    return rows.map((r) => ({ id: r.id, version: r.version, resource: r.resource, sortValue: r.sort_value }));
   },
 
   /** One user's stored representation (GET /Users/{id}): one column of one row, by primary key. */

@@ -13,6 +13,7 @@ import { contextOf } from '../http/request-context.js';
 import type { AuditService } from '../services/audit-service.js';
 import type { Clock } from '../lib/clock.js';
 import { cursorPage } from './cursor.js';
+import { totalProvenByPage } from './list-total.js';
 import { parseListParams } from './list-params.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
 import { projectionFor } from './projection.js';
@@ -53,22 +54,22 @@ export function auditEventsRouter(deps: { audit: AuditService; clock: Clock; max
     const criteria = { filter: params.filter, sortBy: params.sortBy };
     const projection = projectionFor(auditEventResourceType, params.attributes, params.excludedAttributes);
     const descending = params.sortOrder === 'descending';
-    const total = await deps.audit.count(accountId, params.filter);
     const render = (events: StoredAuditEvent[]) => events.map((e) => projection.apply(toAuditEventResource(e, scimBase)));
+    const total = async (pageLength: number, nextCursor?: string) => totalProvenByPage(params, pageLength, nextCursor) ?? (await deps.audit.count(accountId, params.filter));
     if (params.count === 0) {
-      sendScim(res, 200, listResponse([], total, params.cursor === undefined ? params.startIndex : undefined));
+      sendScim(res, 200, listResponse([], await total(0), params.cursor === undefined ? params.startIndex : undefined));
       return;
     }
     if (params.cursor === undefined) {
       const events = await deps.audit.list(accountId, { ...criteria, descending, offset: params.startIndex - 1, limit: params.count });
-      sendScim(res, 200, listResponse(render(events), total, params.startIndex));
+      sendScim(res, 200, listResponse(render(events), await total(events.length), params.startIndex));
       return;
     }
     const { page, extra } = await cursorPage(
       { cursor: params.cursor, count: params.count, descending, queryKey: [accountId, 'AuditEvents', params.filter ?? '', params.sortOrder], now: deps.clock.now(), ttlSeconds: deps.cursorTtlSeconds },
       (q) => deps.audit.list(accountId, { ...criteria, ...q }),
     );
-    sendScim(res, 200, listResponse(render(page), total, undefined, extra));
+    sendScim(res, 200, listResponse(render(page), await total(page.length, extra.nextCursor), undefined, extra));
   });
 
   router.get('/AuditEvents/:id', async (req, res) => {

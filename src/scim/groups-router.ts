@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors.js';
 import { auditActorOf, hasCapability } from '../domain/principal.js';
 import type { StoredGroup, GroupMember, ListedGroup } from '../db/groups-repo.js';
 import { cursorPage } from './cursor.js';
+import { totalProvenByPage } from './list-total.js';
 import type { GroupService } from '../services/group-service.js';
 import { contextOf } from '../http/request-context.js';
 import { parseListParams, type ListParams } from './list-params.js';
@@ -69,7 +70,6 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
   const list = async (res: Response, params: ListParams) => {
     const { accountId, scimBase } = contextOf(res);
     const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
-    const total = await groups.count(accountId, params.filter);
     const descending = params.sortOrder === 'descending';
     const base = { filter: params.filter, sortBy: params.sortBy, offset: 0 };
     let page: ListedGroup[] = [];
@@ -88,6 +88,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
       page = paged.page;
       Object.assign(extra, paged.extra);
     }
+    const total = totalProvenByPage(params, page.length, extra.nextCursor as string | undefined) ?? (await groups.count(accountId, params.filter));
     const members = projection.includes('members') ? await groups.members(accountId, page.map((g) => g.id)) : undefined;
     const resources = page.map((g) => projection.apply(toGroupResource(g, members ? members.get(g.id) ?? [] : undefined, scimBase)));
     sendScim(res, 200, listResponse(resources, total, params.cursor === undefined ? params.startIndex : undefined, extra));

@@ -13,6 +13,7 @@ import type { UserListRequest, UserService } from '../services/user-service.js';
 import type { Clock } from '../lib/clock.js';
 import { abandonedSignal, contextOf, type RequestContext } from '../http/request-context.js';
 import { cursorPage } from './cursor.js';
+import { totalProvenByPage } from './list-total.js';
 import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
@@ -70,18 +71,13 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
     const { totalResults, extra } = counted(await deps.users.count(accountId, params.filter, counting));
     return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
   }
-  // totalResults comes with the page, in the same statement; only an empty page asks count() on its own.
-  let total = 0;
   // The stored representations (users.resource): a list never shows the raw source records (`advanced`).
-  const list = async (query: Omit<UserListRequest, 'withGroups'>) => {
-    const rows = await deps.users.listResources(accountId, { ...query, withTotal: true, totalLimit: params.totalResultsLimit, abandoned });
-    total = rows.length > 0 ? rows[0].total! : await deps.users.count(accountId, params.filter, counting);
-    return rows;
-  };
+  const list = (query: Omit<UserListRequest, 'withGroups'>) => deps.users.listResources(accountId, { ...query, abandoned });
+  const total = async (proven: number | undefined) => counted(proven ?? (await deps.users.count(accountId, params.filter, counting)));
   const base = { filter: params.filter, sortBy: params.sortBy };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
-    const { totalResults, extra } = counted(total);
+    const { totalResults, extra } = await total(totalProvenByPage(params, rows.length, undefined));
     return listResponse(rows.map((u) => projection.apply(withBase(u.resource, scimBase))), totalResults, params.startIndex, extra);
   }
   const queryKey = [accountId, params.filter ?? '', params.sortBy ?? '', params.sortOrder];
@@ -89,7 +85,7 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
     { cursor: params.cursor, count: params.count, descending, queryKey, now: deps.clock.now(), ttlSeconds: deps.cursorTtlSeconds },
     (q) => list({ ...base, ...q }),
   );
-  const { totalResults, extra } = counted(total);
+  const { totalResults, extra } = await total(totalProvenByPage(params, page.length, cursors.nextCursor));
   return listResponse(page.map((u) => projection.apply(withBase(u.resource, scimBase))), totalResults, undefined, { ...extra, ...cursors });
 }
 

@@ -61,13 +61,28 @@ export class BatchApplier {
     }
     const links: Map<string, BatchLink> = await syncRunsRepo.linksByAnchors(trx, accountId, source.id, [...anchors]);
     const attributesOf = (record: ConnectorRecord) => resolveManager(record.attributes as JsonObject, (anchor) => links.get(anchor)?.userId);
+    // recordHash (the record's JSON through SHA-256) is most of what an unchanged record costs, and both the locking
+    // pass below and resolve() ask for it: it is computed once per record, again only when the record's manager
+    // resolves to another user in between (the one input of attributesOf that a write of this batch can change).
+    // Measured: a changed MiVB export of 20,000 rows (1,000 changed) spent 1.24 s of its 14.7 s profile in recordHash
+    // for 40,000 calls (load average 15-19).
+    const hashes = new Map<ConnectorRecord, { managerId: string | undefined; hash: string }>();
+    const hashOf = (record: ConnectorRecord, attributes: JsonObject): string => {
+      const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
+      const managerId = managerAnchor === undefined ? undefined : links.get(managerAnchor)?.userId;
+      const known = hashes.get(record);
+      if (known && known.managerId === managerId) return known.hash;
+      const hash = recordHash(attributes, record.raw);
+      hashes.set(record, { managerId, hash });
+      return hash;
+    };
     const toLock = new Set<string>();
     const unlinked: ConnectorRecord[] = [];
     for (const record of records) {
       if (!record.anchor) continue;
       const link = links.get(record.anchor);
       if (!link) unlinked.push(record);
-      else if (link.missingSince !== null || link.hash !== recordHash(attributesOf(record), record.raw)) toLock.add(link.userId);
+      else if (link.missingSince !== null || link.hash !== hashOf(record, attributesOf(record))) toLock.add(link.userId);
     }
     const matcher = await BatchMatcher.load(trx, accountId, source.id, source.softMatch, unlinked);
     for (const id of matcher.singleCandidates()) toLock.add(id);
@@ -106,7 +121,7 @@ export class BatchApplier {
     const resolve = async (record: ConnectorRecord, slot: number): Promise<PendingWrite | RecordOutcome> => {
       const attributes = attributesOf(record);
       noteUnresolvedManager(ctx, record, attributes);
-      const hash = recordHash(attributes, record.raw);
+      const hash = hashOf(record, attributes);
       const link = links.get(record.anchor);
       if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
       const userId = link ? link.userId : await matcher.match(record);

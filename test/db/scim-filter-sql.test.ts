@@ -487,8 +487,21 @@ if (testDatabaseKind === 'postgres') {
       expect(compileFilter(parseScimFilter(filter), mapping).sql.match(/exists/g)).to.have.length(1);
     });
 
-    it('when userName eq is filtered, then the unique lower(user_name) index is used', async () => {
-      expect(await plan('userName eq "User42-x"')).to.include('users_account_id_lower_user_name_idx');
+    it('when userName eq is filtered, then it is one probe of a lower(user_name) btree of the account (the unique one or the prefix one)', async () => {
+      expect(await plan('userName eq "User42-x"')).to.match(/Index (Only )?Scan using users_account_id_lower_user_name(_pattern)?_idx/);
+    });
+
+    it('when userName sw is filtered, then it is a range of the account\'s userName prefix index, not a trigram search', async () => {
+      const shown = await plan('userName sw "User42-"');
+      expect(shown).to.include('users_account_id_lower_user_name_pattern_idx');
+      expect(shown).to.include("~>=~ 'user42-'");
+      expect(shown).not.to.include('users_lower_user_name_trgm_idx');
+    });
+
+    it('when the console\'s search (displayName co or userName sw) is filtered, then each branch is read from its index, neither scans the account', async () => {
+      const shown = await plan('displayName co "carol" or userName sw "user4217-"');
+      expect(shown).to.include('users_lower_display_name_trgm_idx').and.include('users_account_id_lower_user_name_pattern_idx');
+      expect(shown).not.to.include('Seq Scan');
     });
   });
 }

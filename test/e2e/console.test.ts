@@ -208,6 +208,33 @@ describe(`Admin console in Chromium (${testDatabaseKind})`, function () {
     await row('Alice Admin').waitFor();
   });
 
+  it('when Search Users is typed, then each search is sent once (none sent and abandoned at once) and the list is marked busy until its answer is drawn', async () => {
+    const sent: string[] = [];
+    const record = (request: { url(): string }) => {
+      const url = new URL(request.url());
+      if (url.pathname.endsWith('/scim/v2/Users') && url.searchParams.has('filter')) sent.push(url.searchParams.get('filter')!);
+    };
+    page.on('request', record);
+    try {
+      const final = '(displayName co "carol" or userName sw "carol")';
+      const answered = page.waitForResponse((r) => new URL(r.url()).searchParams.get('filter') === final);
+      const search = page.getByLabel('Search Users');
+      await search.pressSequentially('carol', { delay: 60 });
+      await answered;
+      await page.locator('table.user-list[aria-busy="false"]').waitFor();
+      await rowCount(1);
+      expect(await page.locator('table.user-list tbody tr').innerText()).to.contain('Carol Cole');
+      expect(sent.at(-1)).to.equal(final);
+      // Before, a new filter reset the page in an effect of its own: every search went out twice, the first aborted.
+      expect(sent.length).to.be.greaterThan(1);
+      expect(new Set(sent).size).to.equal(sent.length, `sent: ${sent.join(' | ')}`);
+    } finally {
+      page.off('request', record);
+    }
+    await page.getByLabel('Search Users').fill('');
+    await row('Alice Admin').waitFor();
+  });
+
   it('when filters are added, then the SMS Number filter and the Property filter exclude each other, and the SMS Number filter disables Search Users', async () => {
     await page.getByLabel('Search Users').fill('bo');
     await page.getByRole('button', { name: '+ Add Filter' }).click();

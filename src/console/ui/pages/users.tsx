@@ -62,9 +62,11 @@ export function Users(props: { session: Session; accountId: string; account: Jso
   const [smsDraft, setSmsDraft] = useState('');
   // Unsorted (the order users were added) until a column is chosen: the first list at 100,000 users needs no sort.
   const [sort, setSort] = useState<{ by: string; order: 'ascending' | 'descending' }>({ by: '', order: 'ascending' });
-  const [cursors, setCursors] = useState<string[]>(['']);
-  const [page, setPage] = useState(0);
+  // The page shown and the cursors reaching each page, for the list they belong to (its filter and order).
+  const [paging, setPaging] = useState<{ key: string; page: number; cursors: string[] }>({ key: '', page: 0, cursors: [''] });
   const [list, setList] = useState<{ rows: Json[]; total: number; more: boolean; next?: string } | undefined>();
+  // The request the list or the error on screen answers.
+  const [answered, setAnswered] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [showCc, setShowCc] = useState(() => localStorage.getItem('switchboard.contactCenter') === 'on');
@@ -82,26 +84,33 @@ export function Users(props: { session: Session; accountId: string; account: Jso
     .filter(Boolean)
     .join(' and ');
 
-  // A new filter or order starts again at the first page.
-  useEffect(() => {
-    setCursors(['']);
-    setPage(0);
-  }, [filter, sort.by, sort.order]);
+  // A new filter or order starts again at the first page, in the render that changes it: resetting the page in an
+  // effect afterwards sent every search twice, the first request aborted (and its statement cancelled) at once.
+  const listKey = JSON.stringify([filter, sort.by, sort.order]);
+  const at = paging.key === listKey ? paging : { key: listKey, page: 0, cursors: [''] };
+  const page = at.page;
+  const cursor = at.cursors[page] ?? '';
+  const request = JSON.stringify([listKey, cursor, reload]);
+  // The list on screen is not yet the answer to what is asked (a search typed, another page): assistive technology
+  // hears that it is being updated.
+  const busy = answered !== request;
 
   useEffect(() => {
     const controller = new AbortController();
     api
-      .get('/Users', { filter: filter || undefined, sortBy: sort.by || undefined, sortOrder: sort.by ? sort.order : undefined, count: PAGE_SIZE, cursor: cursors[page] ?? '', attributes: ATTRIBUTES, totalResultsLimit: COUNT_LIMIT }, controller.signal)
+      .get('/Users', { filter: filter || undefined, sortBy: sort.by || undefined, sortOrder: sort.by ? sort.order : undefined, count: PAGE_SIZE, cursor, attributes: ATTRIBUTES, totalResultsLimit: COUNT_LIMIT }, controller.signal)
       .then((res) => {
         setError(undefined);
         setList({ rows: (res.Resources ?? []) as Json[], total: Number(res.totalResults ?? 0), more: res.totalResultsLimited === true, next: res.nextCursor as string | undefined });
+        setAnswered(request);
       })
       .catch((e: unknown) => {
         if (controller.signal.aborted) return;
         setError(e instanceof ApiError ? e.detail : String(e));
+        setAnswered(request);
       });
     return () => controller.abort();
-  }, [api, filter, sort.by, sort.order, page, cursors, reload]);
+  }, [api, request]);
 
   const toggleSort = (column: Column) =>
     setSort((s) => ({ by: column.sortBy, order: s.by === column.sortBy && s.order === 'ascending' ? 'descending' : 'ascending' }));
@@ -275,7 +284,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
       <p class="count" aria-live="polite">
         {list ? `${list.total.toLocaleString()}${list.more ? '+' : ''} users` : 'Loading…'}
       </p>
-      <table class="user-list">
+      <table class="user-list" aria-busy={busy}>
         <thead>
           <tr>
             <th scope="col" class="select">
@@ -316,7 +325,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
         </tbody>
       </table>
       <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+        <button type="button" disabled={page === 0} onClick={() => setPaging({ ...at, page: page - 1 })}>
           Previous page
         </button>
         <span>Page {page + 1}</span>
@@ -325,8 +334,7 @@ export function Users(props: { session: Session; accountId: string; account: Jso
           disabled={!list?.next}
           onClick={() => {
             if (!list?.next) return;
-            setCursors((c) => [...c.slice(0, page + 1), list.next!]);
-            setPage(page + 1);
+            setPaging({ key: listKey, page: page + 1, cursors: [...at.cursors.slice(0, page + 1), list.next] });
           }}
         >
           Next page
