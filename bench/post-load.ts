@@ -14,6 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory from 'knex';
+import { arg } from './bench-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DB_NAME = process.env.BENCH_DB_NAME ?? 'switchboard_bench_post';
@@ -120,7 +121,6 @@ export function printPostLoad(r: PostLoadResult, log: (line: string) => void = c
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const result = await benchPostLoad({ users: Number(arg('users') ?? 100_000), block: Number(arg('block') ?? 10_000), concurrency: Number(arg('concurrency') ?? 8) });
   printPostLoad(result);
 }
