@@ -201,11 +201,11 @@ export const syncRunsRepo = {
 
   async insertResults(db: Executor, accountId: string, runId: string, results: readonly SyncResult[]): Promise<void> {
     if (results.length === 0) return;
-    // One JSON parameter per statement (json_to_recordset), not one bound value per column and result.
+    // One JSON parameter per statement (jsonb_to_recordset: parsed once, its jsonb values handed over as they are), not one bound value per column and result.
     await db.raw(
       `insert into sync_run_results (account_id, run_id, seq, anchor, user_id, outcome, changes, error)
        select ?, ?, seq, anchor, user_id, outcome, changes, error
-         from json_to_recordset(?::json) as v(seq integer, anchor text, user_id uuid, outcome text, changes jsonb, error text)`,
+         from jsonb_to_recordset(?::jsonb) as v(seq integer, anchor text, user_id uuid, outcome text, changes jsonb, error text)`,
       [accountId, runId, JSON.stringify(results.map((r) => ({ seq: r.seq, anchor: r.anchor, user_id: r.userId, outcome: r.outcome, changes: r.changes, error: r.error })))],
     );
   },
