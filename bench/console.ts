@@ -125,7 +125,12 @@ export async function benchConsole(users: number): Promise<ConsoleBench> {
     });
     for (const term of ['smith', 'gonz', 'mar', 'okafor', 'peeters', 'ana', 'james.sm', '0001']) {
       const filter = searchFilterFor(term)!;
-      const floor = await direct(`filter=${encodeURIComponent(filter)}&${USER_LIST_QUERY}`);
+      // The floor warm, as the page's own search runs (right after it): the median of three, the first of which
+      // reads the term's rows into the cache (a lone cold floor, 946 ms for "smith" on the loaded machine, read as
+      // the page being faster than its own request).
+      const floors = [];
+      for (let i = 0; i < 3; i++) floors.push(await direct(`filter=${encodeURIComponent(filter)}&${USER_LIST_QUERY}`));
+      const floor = { ...floors[0]!, ms: median(floors.map((f) => f.ms)) };
       await box.fill('');
       await page.locator('p.count', { hasText: `${fmt(seeded.count + 1)} users` }).waitFor({ timeout: 30_000 });
       await page.locator('table.user-list[aria-busy="false"]').waitFor({ timeout: 30_000 });
