@@ -33,6 +33,7 @@ import type { Connector, ConnectorLogger, JsonValue, ReadContext, ReadRequest, S
 import { ConnectorError } from '../sdk/index.js';
 import { ldapConfigSchema, parseLdapConfig, requestedAttributes, type LdapConfig } from './config.js';
 import { dirSyncResponses, filterWithAnyOf, openLdapSession, readEntry, searchPages, showDeletedControl, type LdapSession } from './ldap-client.js';
+import { DnIndex } from './dn-index.js';
 import { anchorOf, entryValues, formatGuid, guidBytes, mapLdapEntry, normaliseDn, type LdapEntry } from './ldap-mapper.js';
 
 export { ldapConfigSchema, parseLdapConfig, type LdapConfig } from './config.js';
@@ -122,9 +123,9 @@ export function scopeKeyOf(config: LdapConfig): string {
 /** DN → anchor of entries seen in this read, to emit a manager as an anchor when possible. */
 function dnIndex(config: LdapConfig): { remember(entry: LdapEntry, anchor: string): void; resolve(dn: string): string | undefined } {
   if (config.attributeMap.manager.length === 0) return { remember: () => undefined, resolve: () => undefined };
-  const byDn = new Map<string, string>();
+  const byDn = new DnIndex();
   return {
-    remember: (entry, anchor) => void byDn.set(normaliseDn(entry.dn), anchor),
+    remember: (entry, anchor) => byDn.set(normaliseDn(entry.dn), anchor),
     resolve: (dn) => byDn.get(normaliseDn(dn)),
   };
 }

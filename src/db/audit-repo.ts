@@ -44,12 +44,12 @@ export const auditRepo = {
   /** recordMany()'s statement (none for no entries), to run with others (runAsOne). */
   recordManyStatements(entries: readonly (AuditEntry & { at?: Date })[]): Statement[] {
     if (entries.length === 0) return [];
-    // One JSON parameter per statement; json_to_recordset yields the rows in array order, so the ids follow it.
+    // One JSON parameter per statement; jsonb_to_recordset yields the rows in array order (a jsonb array keeps its order), so the ids follow it.
     return [
       {
         sql: `insert into audit_log (account_id, actor, writer, action, target_type, target_id, details, at)
        select account_id, actor, writer, action, target_type, target_id, coalesce(details, '{}'::jsonb), coalesce(at, now())
-         from json_to_recordset(?::json) as v(account_id uuid, actor text, writer text, action text, target_type text, target_id text, details jsonb, at timestamptz)`,
+         from jsonb_to_recordset(?::jsonb) as v(account_id uuid, actor text, writer text, action text, target_type text, target_id text, details jsonb, at timestamptz)`,
         bindings: [
           JSON.stringify(
             entries.map((entry) => ({

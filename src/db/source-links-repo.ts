@@ -89,23 +89,29 @@ export const sourceLinksRepo = {
     for (const statement of sourceLinksRepo.upsertStatements(links)) await db.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
   },
 
-  /** upsertMany's statements (one or two), to run with others (runAsOne). */
-  upsertStatements(links: readonly LinkWrite[]): Statement[] {
-    // One JSON parameter per statement (json_to_recordset), not one bound value per column and link.
+  /**
+   * upsertMany's statements (one or two), to run with others (runAsOne). `attributesFrom`: a statement of the same
+   * runAsOne (by its name) whose rows `(id uuid, data jsonb)` hold each link's attributes by user id, so they are
+   * not sent again (usersRepo.writePlanned's documents).
+   */
+  upsertStatements(links: readonly LinkWrite[], attributesFrom?: string): Statement[] {
+    // One JSON parameter per statement (jsonb_to_recordset), not one bound value per column and link.
+    const attributes = attributesFrom ? 'd.data' : 'v.attributes';
+    const join = attributesFrom ? ` join ${attributesFrom} as d on d.id = v.user_id` : '';
     const statement = (rows: readonly LinkWrite[], onConflict: string): Statement[] =>
       rows.length === 0
         ? []
         : [
             {
               sql: `insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, missing_since, created_at, updated_at)
-         select account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, hash, null, at, at
-           from json_to_recordset(?::json) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
-                attributes jsonb, raw jsonb, hash text, at timestamptz)${onConflict}`,
+         select v.account_id, v.user_id, v.source_id, v.source_kind, v.anchor, v.owned_attributes, ${attributes}, v.raw, v.hash, null, v.at, v.at
+           from jsonb_to_recordset(?::jsonb) as v(account_id uuid, user_id uuid, source_id uuid, source_kind text, anchor text, owned_attributes text[],
+                attributes jsonb, raw jsonb, hash text, at timestamptz)${join}${onConflict}`,
               bindings: [
                 JSON.stringify(
                   rows.map((link) => ({
                     account_id: link.accountId, user_id: link.userId, source_id: link.sourceId, source_kind: link.sourceKind, anchor: link.anchor,
-                    owned_attributes: link.ownedAttributes, attributes: link.attributes, raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
+                    owned_attributes: link.ownedAttributes, ...(attributesFrom ? {} : { attributes: link.attributes }), raw: link.raw, hash: link.hash ?? null, at: link.at.toISOString(),
                   })),
                 ),
               ],

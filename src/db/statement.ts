@@ -5,6 +5,8 @@ import type { Executor } from './database.js';
 export interface Statement {
   sql: string;
   bindings: readonly unknown[];
+  /** The name the statements after it in one `runAsOne` read its rows by (default `w<i>`, named by position). */
+  name?: string;
 }
 
 /** The statement a knex query builder would run, to be run with others by `runAsOne`. */
@@ -27,7 +29,7 @@ export async function runAsOne<T>(db: Executor, statements: readonly Statement[]
   if (statements.length === 0) return [];
   const main = statements[statements.length - 1]!;
   const ctes = statements.slice(0, -1);
-  const sql = ctes.length === 0 ? main.sql : `with ${ctes.map((s, i) => `w${i} as (${s.sql})`).join(', ')} ${main.sql}`;
+  const sql = ctes.length === 0 ? main.sql : `with ${ctes.map((s, i) => `${s.name ?? `w${i}`} as (${s.sql})`).join(', ')} ${main.sql}`;
   const result = (await db.raw(sql, [...ctes.flatMap((s) => s.bindings), ...main.bindings] as Knex.RawBinding[])) as { rows?: T[] };
   return result.rows ?? [];
 }

@@ -104,7 +104,7 @@ function findViewStatement(withGroups: boolean, withRaw: boolean): string {
 }
 
 /**
- * Rows of one table inserted from one JSON parameter (`json_to_recordset`): one bound value per statement instead
+ * Rows of one table inserted from one JSON parameter (`jsonb_to_recordset`: parsed once, its jsonb values handed to jsonb columns as they are): one bound value per statement instead
  * of one per column and row, so neither knex nor the server handles thousands of parameters per batch, and the
  * statement's text is the same for one user and for a thousand.
  */
@@ -113,7 +113,7 @@ function recordsetInsert(table: string, columns: readonly (readonly [name: strin
   const names = columns.map(([name]) => name).join(', ');
   return [
     {
-      sql: `insert into ${table} (${names}) select ${names} from json_to_recordset(?::json) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+      sql: `insert into ${table} (${names}) select ${names} from jsonb_to_recordset(?::jsonb) as v(${columns.map(([name, type]) => `${name} ${type}`).join(', ')})`,
       bindings: [JSON.stringify(rows)],
     },
   ];
@@ -135,16 +135,60 @@ function deleteRowsOfUsers(table: 'user_emails' | 'user_phone_numbers' | 'user_e
   ];
 }
 
-/** The derived columns and their SQL types, as `json_to_recordset` reads them. */
+/** The derived columns and their SQL types, as `jsonb_to_recordset` reads them. */
 const DERIVED_COLUMNS = [
   ['user_name', 'text'], ['external_id', 'text'], ['display_name', 'text'], ['given_name', 'text'], ['family_name', 'text'], ['active', 'boolean'],
   ['primary_email', 'text'], ['sms_number', 'text'], ['account_admin', 'boolean'],
 ] as const;
 
-const USER_INSERT_COLUMNS = [
-  ['account_id', 'uuid'], ['id', 'uuid'], ...DERIVED_COLUMNS, ['data', 'jsonb'], ['resource', 'jsonb'], ['source', 'text'], ['password_hash', 'text'], ['updated_by', 'text'],
-  ['created_at', 'timestamptz'], ['updated_at', 'timestamptz'],
-] as const;
+const DERIVED_COLUMN_NAMES = DERIVED_COLUMNS.map(([name]) => name).join(', ');
+const DERIVED_COLUMN_TYPES = DERIVED_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
+
+/**
+ * The documents of one writePlanned statement (each write's next document, by user id), sent and parsed once: the
+ * users row (`data`), its stored representation (`resource`, as a delta over the document: resourceInsert) and the
+ * source link (`attributes`) all read theirs from this CTE. Sent three times over, the document was serialised
+ * three times by Node and parsed twice each time by the server (json_to_recordset, then the jsonb column); as one
+ * jsonb parameter it is parsed once, and jsonb_to_recordset hands its values to jsonb columns as they are.
+ */
+const DOCS_CTE = 'written_docs';
+
+function docsStatement(writes: readonly PlannedWrite<StoredUser>[]): Statement {
+  return { name: DOCS_CTE, sql: 'select id, data from jsonb_to_recordset(?::jsonb) as v(id uuid, data jsonb)', bindings: [JSON.stringify(writes.map((w) => ({ id: w.id, data: w.next })))] };
+}
+
+/**
+ * How `target` differs from `base` at the top level: the keys it lacks (`drop`) and the values it holds that are
+ * not `base`'s own (`extra`, compared by identity: a representation made by spreading the document shares its
+ * values), so that `(base - drop) || extra` is `target` in SQL.
+ */
+function topLevelDelta(base: JsonObject, target: JsonObject): { drop: string[]; extra: JsonObject } {
+  const drop = Object.keys(base).filter((k) => !(k in target));
+  const extra: JsonObject = {};
+  for (const [k, v] of Object.entries(target)) if (base[k] !== v) extra[k] = v;
+  return { drop, extra };
+}
+
+const USERS_INSERT_SQL = `insert into users (account_id, id, ${DERIVED_COLUMN_NAMES}, data, resource, source, password_hash, updated_by, created_at, updated_at)
+  select v.account_id, v.id, ${DERIVED_COLUMN_NAMES.split(', ').map((c) => `v.${c}`).join(', ')}, d.data, (d.data - v.resource_drop) || v.resource_extra,
+         v.source, v.password_hash, v.updated_by, v.created_at, v.updated_at
+    from jsonb_to_recordset(?::jsonb) as v(account_id uuid, id uuid, ${DERIVED_COLUMN_TYPES}, resource_drop text[], resource_extra jsonb, source text, password_hash text,
+         updated_by text, created_at timestamptz, updated_at timestamptz)
+    join ${DOCS_CTE} as d on d.id = v.id`;
+
+/** New users' rows, their documents and representations from DOCS_CTE. */
+function usersInsert(accountId: string, inserts: readonly PlannedWrite<StoredUser>[], resources: ReadonlyMap<string, JsonObject>): Statement[] {
+  if (inserts.length === 0) return [];
+  const rows = inserts.map((w) => {
+    const { drop, extra } = topLevelDelta(w.next, resources.get(w.id)!);
+    return {
+      account_id: accountId, id: w.id, ...derivedColumns(w.next), resource_drop: drop, resource_extra: extra, source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
+      created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
+    };
+  });
+  return [{ sql: USERS_INSERT_SQL, bindings: [JSON.stringify(rows)] }];
+}
+
 
 /**
  * `resource = v.resource` with the groups the row's stored representation already holds: group memberships are
@@ -153,14 +197,14 @@ const USER_INSERT_COLUMNS = [
 const KEEP_GROUPS = `resource = v.resource || jsonb_build_object('groups', coalesce(u.resource->'groups', '[]'::jsonb))`;
 
 /** The stored representations of users whose row does not change but whose links do (a source claiming other attributes). */
-const RESOURCES_UPDATE_SQL = `update users as u set ${KEEP_GROUPS} from json_to_recordset(?::json) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id`;
+const RESOURCES_UPDATE_SQL = `update users as u set ${KEEP_GROUPS} from jsonb_to_recordset(?::jsonb) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id`;
 
 const USERS_UPDATE_SQL = `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
        family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
        account_admin = v.account_admin, data = v.data, ${KEEP_GROUPS}, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at,
        password_hash = case when v.set_password then v.password_hash else u.password_hash end,
        registered = case when v.set_registered then v.registered else u.registered end
-  from json_to_recordset(?::json) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
+  from jsonb_to_recordset(?::jsonb) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
        active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, resource jsonb, version integer, updated_by text, updated_at timestamptz,
        set_password boolean, password_hash text, set_registered boolean, registered boolean)
  where u.account_id = ? and u.id = v.id
@@ -400,26 +444,20 @@ export const usersRepo = {
     for (const c of lastJoins ? chunks.slice(0, -1) : chunks) checkUpdated(await runAsOne<{ id: string }>(db, [usersUpdate(accountId, c)]), c);
 
     const resources = new Map(inserts.map((w) => [w.id, resourceOf(accountId, w)]));
+    const linked = writes.filter((w) => w.link);
     const final: Statement[] = [
-      ...recordsetInsert(
-        'users',
-        USER_INSERT_COLUMNS,
-        inserts.map((w) => ({
-          account_id: accountId, id: w.id, ...derivedColumns(w.next), data: w.next, resource: resources.get(w.id), source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
-          created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
-        })),
-      ),
+      ...(inserts.length > 0 || linked.length > 0 ? [docsStatement(writes.filter((w) => w.user === 'insert' || w.link))] : []),
+      ...usersInsert(accountId, inserts, resources),
       ...resourceOnlyUpdates(accountId, writes),
       ...recordsetInsert('user_emails', VALUE_ROW_COLUMNS, emailRows),
       ...recordsetInsert('user_phone_numbers', VALUE_ROW_COLUMNS, phoneRows),
       ...recordsetInsert('user_extensions', [['account_id', 'uuid'], ['user_id', 'uuid'], ['number', 'text']], extensionRows),
       ...sourceLinksRepo.upsertStatements(
-        writes.flatMap((w) =>
-          w.link
-            ? [{ accountId, userId: w.id, sourceId: w.link.sourceId, sourceKind: w.link.sourceKind, anchor: w.link.anchor, ownedAttributes: w.link.ownedAttributes,
-                 attributes: w.next, raw: w.link.raw, hash: w.link.hash, at: w.at, anchorUnlinked: w.link.anchorUnlinked }]
-            : [],
-        ),
+        linked.map((w) => ({
+          accountId, userId: w.id, sourceId: w.link!.sourceId, sourceKind: w.link!.sourceKind, anchor: w.link!.anchor, ownedAttributes: w.link!.ownedAttributes,
+          attributes: w.next, raw: w.link!.raw, hash: w.link!.hash, at: w.at, anchorUnlinked: w.link!.anchorUnlinked,
+        })),
+        DOCS_CTE,
       ),
       ...auditRepo.recordManyStatements(
         writes.flatMap((w) => (w.audit ? [{ accountId, actor: w.updatedBy, writer: w.audit.writer, action: w.audit.action, targetType: 'User', targetId: w.id, details: w.audit.details, at: w.at }] : [])),
@@ -434,7 +472,7 @@ export const usersRepo = {
         : (
             await selectRows<{ user_id: string }>(
               db,
-              `select distinct l.user_id from json_to_recordset(?::json) as v(user_id uuid, source_id uuid, anchor text)
+              `select distinct l.user_id from jsonb_to_recordset(?::jsonb) as v(user_id uuid, source_id uuid, anchor text)
                  join user_source_links l on l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor and l.user_id <> v.user_id`,
               [JSON.stringify(movable), accountId],
             )
@@ -559,7 +597,7 @@ export const usersRepo = {
       const chunk = ids.slice(i, i + 1000);
       const rows = await selectRows<UserRow>(db, `select ${viewColumnsSql('u', true).join(', ')} from users as u where u.account_id = ? and u.id = any(?::uuid[])`, [accountId, chunk]);
       if (rows.length === 0) continue;
-      await db.raw('update users as u set resource = v.resource from json_to_recordset(?::json) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id', [
+      await db.raw('update users as u set resource = v.resource from jsonb_to_recordset(?::jsonb) as v(id uuid, resource jsonb) where u.account_id = ? and u.id = v.id', [
         JSON.stringify(rows.map((r) => ({ id: r.id, resource: storedUserResource(toView(r)) }))),
         accountId,
       ]);

@@ -168,3 +168,27 @@ export function thresholdCheck(threshold: DeleteThreshold, linked: number, deact
       'Check the directory, then run again with allowDeletes (switchboard sync run --allow-deletes) to confirm',
   };
 }
+
+/**
+ * What one batch of a run changes that a later batch's records look up: the anchors of its records (`anchor:`,
+ * whether written or not) and the match keys its users answered to before or answer to after its writes
+ * (`kind:value`, matchKeysOf). A later batch whose records read none of them may be planned before it commits.
+ */
+export function batchKeys(anchors: Iterable<string>, writes: readonly { current?: { doc: JsonObject } | undefined; next: JsonObject }[]): Set<string> {
+  const keys = new Set<string>();
+  for (const anchor of anchors) keys.add(`anchor:${anchor}`);
+  for (const w of writes) {
+    for (const key of matchKeysOf(w.current?.doc)) keys.add(key);
+    for (const key of matchKeysOf(w.next)) keys.add(key);
+  }
+  return keys;
+}
+
+/** Whether a record reads one of these keys (batchKeys): its anchor's link, its manager's, or a user by one of its match keys. */
+export function readsBatchKeys(record: RecordFacts, keys: ReadonlySet<string>, softMatch: boolean): boolean {
+  if (keys.size === 0) return false;
+  if (keys.has(`anchor:${record.anchor}`)) return true;
+  const manager = managerAnchorOf(record.attributes as JsonObject);
+  if (manager !== undefined && keys.has(`anchor:${manager}`)) return true;
+  return recordMatchKeys(record, softMatch).some(({ kind, value }) => keys.has(`${kind}:${value}`));
+}

@@ -15,15 +15,14 @@ import type { SecretBox } from '../lib/secret-box.js';
  *   guarded by the threshold; the final checkpoint is saved in that phase's transaction.
  * - domain/sync-record.ts: the pure parts (merge, hash, present keys, diff, threshold arithmetic).
  *
- * Reading and writing overlap: a p-queue of concurrency 1 writes batch n while the connector fetches batch n+1
- * (at most one batch waits), so the write order stays the read order. A bad record is quarantined (a result row
+ * Reading, planning and writing overlap: the database writes batch n while the connector fetches batch n+1 and
+ * the engine plans it (startBatch); batches commit in read order. A bad record is quarantined (a result row
  * keeps the error) and the run goes on, until `maxErrors` (or more than half the records, past 10) fails it.
  * One run per source at a time: a PostgreSQL advisory lock held by a dedicated transaction for the whole run
  * (several instances), plus an in-process set (PGlite is single-process, its only connection must not be held).
  * Result rows are written for every object that is not `unchanged` (unchanged ones are only counted).
  */
 import type { Knex } from 'knex';
-import PQueue from 'p-queue';
 import type { Connector, JsonValue, SessionPolicy, SourceItem, SourceRecord as ConnectorRecord, SourceRejected } from '../../connectors/sdk/index.js';
 import { isConnectorError } from '../../connectors/sdk/index.js';
 import { tryTransactionLock } from '../db/advisory-locks.js';
@@ -34,13 +33,15 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { noTelemetry, type Telemetry } from '../lib/telemetry.js';
 import type { UserService } from '../services/user-service.js';
-import { BatchApplier } from './batch-applier.js';
+import { BatchApplier, type BatchOverlap } from './batch-applier.js';
+import { batchKeys, readsBatchKeys } from '../domain/sync-record.js';
+import type { JsonObject } from '../domain/user-rules.js';
 import { deletionPhase } from './deletion-phase.js';
 import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
 import { applySourceGroups } from './group-sync.js';
 import { resolveManagers } from './manager-phase.js';
 import { messageOf, type RunContext, type SyncRunOptions } from './run-context.js';
-import { emptyCounts, syncRunsRepo, type SyncResult, type SyncRunRecord, type SyncRunStatus } from '../db/sync-runs-repo.js';
+import { emptyCounts, syncRunsRepo, type SyncCounts, type SyncResult, type SyncRunRecord, type SyncRunStatus } from '../db/sync-runs-repo.js';
 
 export type { SyncRunRecord, SyncCounts, SyncResult, SyncRunStatus, SyncMode } from '../db/sync-runs-repo.js';
 export type { SyncRunOptions } from './run-context.js';
@@ -62,6 +63,24 @@ export interface SyncEngineOptions {
   sessions?: SessionPolicy;
   /** Where ended runs are reported (/metrics). */
   telemetry?: Telemetry;
+}
+
+/** What a batch about to commit tells the next one (startBatch). */
+interface BatchWrites {
+  /** The users it creates. */
+  uncommitted: readonly { id: string; doc: JsonObject }[];
+  /** What its records and writes touch (batchKeys). */
+  keys: ReadonlySet<string>;
+}
+
+/** A batch whose transaction is running (startBatch). */
+interface InFlight {
+  /** Resolved once its writes are planned: what the next batch must know of them, or 'wait' for it to end. */
+  planned: Promise<BatchWrites | 'wait'>;
+  /** Settled when it has committed, or failed. */
+  committed: Promise<void>;
+  /** The batch before it has committed (or failed). */
+  before: Promise<void>;
 }
 
 /** What a batch carries besides records: objects the connector could not make records of, or that are not users. */
@@ -193,14 +212,11 @@ export class SyncEngine {
     const request = ctx.options.mode === 'incremental' && ctx.source.state !== null && ctx.source.state !== undefined
       ? { mode: 'incremental' as const, state: ctx.source.state as JsonValue }
       : { mode: 'full' as const };
-    const queue = new PQueue({ concurrency: 1 });
-    let writeError: unknown;
-    queue.on('error', (e) => (writeError ??= e));
     let batch: ConnectorRecord[] = [];
     let extras = noExtras();
     // The anchors read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
     let seen: string[] = [];
-    const run = { accountId: ctx.accountId, sourceId: ctx.source.id, runId: ctx.run.id };
+    let previous: InFlight | undefined;
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
       const records = batch;
@@ -210,16 +226,12 @@ export class SyncEngine {
       extras = noExtras();
       seen = [];
       if (records.length === 0 && state === undefined && carried.rejected.length === 0 && carried.skipped === 0) return;
-      await queue.onSizeLessThan(1);
-      if (writeError) throw writeError;
-      // The anchors outside the batch's transaction: a dry run rolls that back, and its deletion phase needs them too.
-      void queue.add(async () => (await seenAnchorsRepo.add(this.deps.db.knex, run, anchors), await this.applyBatch(ctx, records, state, carried))).catch((e) => (writeError ??= e));
+      previous = await this.startBatch(ctx, records, state, carried, anchors, previous);
     };
     try {
       const onRetry = (): void => void ctx.counts.retries++;
       const sessions = this.deps.sessions ? { sessions: { pool: this.deps.sessions, owner: ctx.source.id } } : {};
       for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry, ...sessions }) as AsyncIterable<SourceItem>) {
-        if (writeError) throw writeError;
         if (item.type === 'record') {
           seen.push(item.anchor);
           batch.push(item);
@@ -251,10 +263,12 @@ export class SyncEngine {
         }
       }
       await flush();
+      await previous?.committed;
     } finally {
-      await queue.onIdle();
+      // A failed batch fails the one after it: both have ended before the run says so.
+      await previous?.before.catch(() => undefined);
+      await previous?.committed.catch(() => undefined);
     }
-    if (writeError) throw writeError;
     await resolveManagers({ users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
     // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
     if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
@@ -269,20 +283,30 @@ export class SyncEngine {
     return ctx.counts.quarantined > 0 ? 'completed_with_errors' : 'succeeded';
   }
 
-  private async inTransaction(ctx: RunContext, fn: (trx: Trx) => Promise<SyncResult[]>): Promise<void> {
+  /**
+   * `fn` in a transaction of the run, then its results and the run's counts saved in it (a dry run rolls it back and
+   * saves them after). With `before` (the batch before, still running: startBatch), `fn` calls `turn()` before it
+   * counts anything, so outcomes are counted in read order, and a failure takes back only what `fn` counted.
+   */
+  private async inTransaction(ctx: RunContext, fn: (trx: Trx, turn: () => Promise<void>) => Promise<SyncResult[]>, before: Promise<void> = Promise.resolve()): Promise<void> {
     const { knex } = this.deps.db;
     let results: SyncResult[] = [];
-    const countsBefore = { ...ctx.counts };
+    let countsBefore: SyncCounts | undefined;
+    const turn = async () => {
+      await before;
+      countsBefore ??= { ...ctx.counts };
+    };
     try {
       await knex.transaction(async (trx) => {
-        results = await fn(trx);
+        results = await fn(trx, turn);
+        await turn();
         if (ctx.options.dryRun) throw new RollbackDryRun();
         await syncRunsRepo.insertResults(trx, ctx.accountId, ctx.run.id, results);
         await syncRunsRepo.saveCounts(trx, ctx.accountId, ctx.run.id, ctx.counts);
       });
     } catch (error) {
       if (!(error instanceof RollbackDryRun)) {
-        Object.assign(ctx.counts, countsBefore);
+        if (countsBefore) Object.assign(ctx.counts, countsBefore);
         throw error;
       }
       // The users a dry run "created" were rolled back: their ids name nobody.
@@ -296,10 +320,12 @@ export class SyncEngine {
    * A batch in one transaction, with the checkpoint that follows it: the batch applier's outcomes are counted in
    * read order; too many quarantined records fail the run.
    */
-  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras = noExtras()): Promise<void> {
-    await this.inTransaction(ctx, async (trx) => {
+  private async applyBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, overlap: BatchOverlap): Promise<void> {
+    await this.inTransaction(ctx, async (trx, turn) => {
+      const outcomes = await this.applier.apply(trx, ctx, records, overlap);
+      await turn();
       const results: SyncResult[] = [];
-      for (const outcome of await this.applier.apply(trx, ctx, records)) this.count(ctx, results, outcome);
+      for (const outcome of outcomes) this.count(ctx, results, outcome);
       for (const rejected of extras.rejected) {
         this.count(ctx, results, { anchor: rejected.anchor ?? null, userId: null, outcome: 'quarantined', changes: {}, error: `${rejected.ref}: ${rejected.error}` });
       }
@@ -309,7 +335,48 @@ export class SyncEngine {
       }
       if (state !== undefined && !ctx.options.dryRun) await sourcesRepo.saveState(trx, ctx.accountId, ctx.source.id, state, this.deps.clock.now());
       return results;
-    });
+    }, overlap.after);
+  }
+
+  /**
+   * Starts one batch and answers once its writes are planned, while the database still writes them: the runner then
+   * reads and plans the next batch, so Node's share of a batch (the records merged, planned and serialised) runs
+   * beside the database's instead of after it, as the CSV import does (import-service.ts startBatch). At most two
+   * batches are in flight, and they commit in read order: a batch takes no row lock and writes nothing before the
+   * one ahead of it has committed (BatchOverlap.after), counts its outcomes after it, and rolls back when it failed.
+   * It is planned before that commit only when the batch ahead only creates users (their unique values are counted
+   * as taken: WriteOptions.uncommittedUsers) and none of its records reads what the batch ahead writes (an anchor,
+   * a manager's anchor, a match key: batchKeys); otherwise, and in a dry run, once the batch ahead has ended.
+   */
+  private async startBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, anchors: string[], previous: InFlight | undefined): Promise<InFlight> {
+    let uncommitted: BatchWrites['uncommitted'] = [];
+    if (previous) {
+      await previous.before;
+      const planned = await previous.planned;
+      if (planned === 'wait' || records.some((r) => readsBatchKeys(r, planned.keys, ctx.source.softMatch))) await previous.committed;
+      else uncommitted = planned.uncommitted;
+    }
+    let signal: (writes: BatchWrites | 'wait') => void = () => undefined;
+    const planned = new Promise<BatchWrites | 'wait'>((resolve) => (signal = resolve));
+    const before = previous?.committed ?? Promise.resolve();
+    const run = { accountId: ctx.accountId, sourceId: ctx.source.id, runId: ctx.run.id };
+    const committed = (async () => {
+      // The anchors outside the batch's transaction: a dry run rolls that back, and its deletion phase needs them too.
+      await seenAnchorsRepo.add(this.deps.db.knex, run, anchors);
+      await this.applyBatch(ctx, records, state, extras, {
+        uncommitted,
+        after: before,
+        planned: (writes) =>
+          signal(
+            writes === undefined || ctx.options.dryRun || writes.some((w) => w.user !== 'insert')
+              ? 'wait'
+              : { uncommitted: writes.map((w) => ({ id: w.id, doc: w.next })), keys: batchKeys(records.map((r) => r.anchor), writes) },
+          ),
+      });
+    })().finally(() => signal('wait'));
+    // Awaited by the next batch, or at the end of the read; a failure is handled there.
+    committed.catch(() => undefined);
+    return { planned, committed, before };
   }
 
   /** The run's groups in one transaction, after its users (see group-sync.ts). */

@@ -34,8 +34,8 @@ describe('sync engine: batched apply sees earlier records of the same batch', ()
       yield* items;
     },
   };
-  const engine = () =>
-    new SyncEngine({ db: t.deps.db, users: new UserService(t.deps.db.knex, t.clock), clock: t.clock, logger: silentLogger, connectors: new Map([['ldap', scripted]]), batchSize: 50 });
+  const engine = (batchSize = 50) =>
+    new SyncEngine({ db: t.deps.db, users: new UserService(t.deps.db.knex, t.clock), clock: t.clock, logger: silentLogger, connectors: new Map([['ldap', scripted]]), batchSize });
   const record = (anchor: string, userName: string, extra: Record<string, unknown> = {}, employeeNumber?: string): SourceRecord => ({
     type: 'record',
     anchor,
@@ -108,5 +108,36 @@ describe('sync engine: batched apply sees earlier records of the same batch', ()
     const old = await t.deps.db.knex('users').where({ account_id: accountId, user_name: 'old@example.com' }).first();
     expect(old.data.title).to.equal('Linked');
     expect(await t.deps.db.knex('user_source_links').where({ account_id: accountId, source_id: sourceId, user_id: old.id })).to.have.length(1);
+  });
+
+  it('when records read what the batch before them writes, then a run in overlapped batches of 2 ends as the same records in one batch', async () => {
+    // Batch n+1 is planned while batch n is written (sync-engine.ts startBatch): a record that reads an anchor, a
+    // manager's anchor or a match key of batch n must see it written; the others count its new unique values.
+    items = [
+      record('m1', 'boss@example.com'), record('a1', 'ann@example.com'),
+      // Reads batch 1: its manager's link, a user by email (already linked: quarantined), a userName batch 1 took.
+      record('e1', 'emp@example.com', { [ENTERPRISE]: { manager: { value: 'm1' } } }), record('b1', 'ann@example.com'),
+      record('x1', 'ANN@example.com', { emails: [{ value: 'other@example.com', type: 'work' }] }, 'X1'), record('c1', 'cid@example.com'),
+      // Reads nothing of batch 3: planned while batch 3 is written.
+      record('d1', 'dan@example.com'), record('f1', 'fay@example.com'),
+    ];
+    const outcome = async (batchSize: number) => {
+      ({ accountId } = await createAccountWithToken(t, { name: `Overlap ${batchSize} ${Math.random()}`, type: 'customer' }));
+      const sourceId = await createSource();
+      const run = await engine(batchSize).run(accountId, sourceId, { mode: 'full' });
+      const results = (await t.deps.db.knex('sync_run_results').where({ account_id: accountId, run_id: run.id }).orderBy('seq')) as { anchor: string; outcome: string }[];
+      const users = (await t.deps.db.knex('users').where({ account_id: accountId }).orderBy('user_name')) as { id: string; user_name: string; data: Record<string, { manager?: { value: string } }> }[];
+      const boss = users.find((u) => u.user_name === 'boss@example.com')!;
+      const emp = users.find((u) => u.user_name === 'emp@example.com')!;
+      return {
+        status: run.status, counts: run.counts, results: results.map((r) => `${r.anchor}:${r.outcome}`), userNames: users.map((u) => u.user_name),
+        managerIsBoss: emp.data[ENTERPRISE]?.manager?.value === boss.id,
+      };
+    };
+    const overlapped = await outcome(2);
+    const single = await outcome(50);
+    expect(overlapped).to.deep.equal(single);
+    expect(single.results).to.deep.equal(['m1:created', 'a1:created', 'e1:created', 'b1:quarantined', 'x1:quarantined', 'c1:created', 'd1:created', 'f1:created']);
+    expect(single.managerIsBoss).to.equal(true);
   });
 });

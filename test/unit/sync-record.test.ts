@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  deletionLimit, diffOf, matchKeysOf, mergeRecord, presentKeys, recordHash, recordMatchKeys, resolveManager, thresholdCheck,
+  batchKeys, deletionLimit, diffOf, matchKeysOf, mergeRecord, presentKeys, readsBatchKeys, recordHash, recordMatchKeys, resolveManager, thresholdCheck,
 } from '../../src/domain/sync-record.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -58,5 +58,22 @@ describe('the pure parts of a sync run (domain/sync-record.ts)', () => {
     const stop = thresholdCheck({ count: 50, percent: 10 }, 1000, 51, false);
     expect(stop.stop && stop.message).to.match(/51 of 1000 linked users would be deactivated, more than the limit of 50/);
     expect(thresholdCheck({ count: 50, percent: 10 }, 1000, 51, true)).to.deep.equal({ stop: false });
+  });
+
+  it('when a batch writes users, then a later record that reads its anchors, a manager among them or a match key it gave or took reads its keys, and an unrelated one does not', () => {
+    const keys = batchKeys(['m1', 'q1'], [
+      { current: undefined, next: { userName: 'Boss@example.com', emails: [{ value: 'boss@example.com' }] } },
+      { current: { doc: { userName: 'old@example.com', externalId: 'X9' } }, next: { userName: 'new@example.com', [ENT]: { employeeNumber: 'E7' } } },
+    ]);
+    const record = (anchor: string, attributes: Record<string, unknown>, hardKeys?: { externalId?: string; employeeNumber?: string }) => ({ anchor, attributes, raw: {}, ...(hardKeys ? { hardKeys } : {}) });
+    expect(readsBatchKeys(record('q1', { userName: 'z@example.com' }), keys, false)).to.equal(true);
+    expect(readsBatchKeys(record('e1', { userName: 'z@example.com', [ENT]: { manager: { value: 'm1' } } }), keys, false)).to.equal(true);
+    expect(readsBatchKeys(record('e2', { userName: 'z@example.com' }, { externalId: 'X9' }), keys, false)).to.equal(true);
+    expect(readsBatchKeys(record('e3', { userName: 'z@example.com' }, { employeeNumber: 'E7' }), keys, false)).to.equal(true);
+    // Soft keys only when the source soft-matches: userName and emails, case-insensitively.
+    expect(readsBatchKeys(record('e4', { userName: 'BOSS@example.com' }), keys, false)).to.equal(false);
+    expect(readsBatchKeys(record('e4', { userName: 'BOSS@example.com' }), keys, true)).to.equal(true);
+    expect(readsBatchKeys(record('e5', { userName: 'OLD@example.com' }), keys, true)).to.equal(true);
+    expect(readsBatchKeys(record('e6', { userName: 'z@example.com', emails: [{ value: 'z@example.com' }], [ENT]: { manager: { value: 'm2' } } }, { externalId: 'X1' }), keys, true)).to.equal(false);
   });
 });
