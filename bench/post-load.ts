@@ -59,7 +59,10 @@ export async function benchPostLoad(options: { users?: number; block?: number; c
     const sampleLoop = (async () => {
       while (sampling) {
         const { rows } = (await sampler.raw(
-          `select coalesce(wait_event_type || '/' || wait_event, 'CPU') as w from pg_stat_activity where datname = ? and state = 'active' and pid <> pg_backend_pid()`,
+          // A statement waiting on a lock is named by its first words: which write waits shows where it serialises.
+          `select coalesce(wait_event_type || '/' || wait_event, 'CPU')
+                  || case when wait_event_type = 'Lock' then ' in ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 48) else '' end as w
+             from pg_stat_activity where datname = ? and state = 'active' and pid <> pg_backend_pid()`,
           [DB_NAME],
         )) as { rows: { w: string }[] };
         for (const r of rows) samples[r.w] = (samples[r.w] ?? 0) + 1;
