@@ -7,6 +7,7 @@ import { startSmtpTestServer } from '../test/support/smtp-test-server.js';
 import { createAccountWithToken, createTestApp } from '../test/support/test-app.js';
 import { dropTestDatabases } from '../test/support/test-database.js';
 import { benchMailThroughput, type MailThroughputResult } from './mail-throughput.js';
+import { fmt } from './bench-util.js';
 
 // sendWelcomeEmail end to end: POST /Actions over {all: true} of an account with N users (a background action:
 // one link and one outbox row per user, each in its own transaction) while a MailWorker delivers the outbox to a
@@ -146,7 +147,6 @@ export async function benchActionsThroughput(users = 10000): Promise<ActionsThro
   return { ...own, mail, ratioToFloor: round(own.emailsPerSecond / mail.floor.emailsPerSecond, 3) };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function printActionsThroughput(r: ActionsThroughputResult): void {
   console.log(`Actions: sendWelcomeEmail over ${fmt(r.users)} users, end to end (database ${r.database}; setup ${fmt(r.setupSeconds, 1)} s through UserService.apply):`);

@@ -22,6 +22,7 @@ import { startServer } from '../src/server.js';
 import { RegistrationService } from '../src/services/registration-service.js';
 import { COUNT_LIMIT, searchFilterFor } from '../src/console/ui/search-filter.js';
 import { seedUsers } from './seed-users.js';
+import { fmt, median } from './bench-util.js';
 
 const DB_NAME = 'switchboard_bench_console';
 const BOOT = 'sb_bench_console_bootstrap_token_0123456789abcdef';
@@ -29,8 +30,6 @@ const PASSWORD = 'bench console password';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 // What the Users page asks (its count limited to COUNT_LIMIT), so that the floor is the page's own request.
 const USER_LIST_QUERY = `count=50&cursor=&totalResultsLimit=${COUNT_LIMIT}`;
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export interface ConsoleBench {
   users: number;

@@ -32,6 +32,7 @@ import { loadConfig } from '../src/config.js';
 import { createDeps } from '../src/deps.js';
 import { templateHeader } from '../src/domain/user-csv.js';
 import { silentLogger } from '../src/lib/logger.js';
+import { arg, fmt } from './bench-util.js';
 
 export type BenchDatabase = 'postgres' | 'pglite';
 const DB_NAME = 'switchboard_bench_csv';
@@ -240,7 +241,6 @@ function inChild(database: BenchDatabase, rows: number): Promise<CsvImportFigure
   });
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 export function printCsvImport(r: CsvImportFigures, log: (line: string) => void = console.log): void {
@@ -265,7 +265,6 @@ export async function benchCsvImport(options: { databases: { database: BenchData
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
   const dbs = (arg('db') ?? 'postgres,pglite').split(',') as BenchDatabase[];
   const work = process.argv.includes('--child')

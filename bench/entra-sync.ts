@@ -18,6 +18,7 @@ import type { Connector } from '../connectors/sdk/index.js';
 import type { SyncCounts } from '../src/db/sync-runs-repo.js';
 import { benchLdapSync, type BenchDatabase, type LdapSyncFigures } from './ldap-sync.js';
 import { benchChildMain, fmt, mib, runBenchChild, withBenchSource, type FullRunFigures } from './source-sync-child.js';
+import { arg } from './bench-util.js';
 
 export interface EntraSyncFigures {
   database: BenchDatabase;
@@ -101,7 +102,6 @@ export async function benchEntraSync(options: EntraSyncBenchOptions): Promise<{ 
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
   const changes = Number(arg('changes') ?? 1000);
   const dbs = (arg('db') ?? 'postgres').split(',') as BenchDatabase[];

@@ -14,12 +14,11 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { startServer } from '../src/server.js';
 import { seedUsers } from './seed-users.js';
+import { fmt, median } from './bench-util.js';
 
 const DB_NAME = 'switchboard_bench_filter_or';
 const BOOT = 'sb_bench_filter_or_bootstrap_token_0123456789abcdef';
 const RUNS = 3;
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export interface FilterOrCase {
   attribute: string;

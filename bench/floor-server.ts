@@ -219,57 +219,70 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
     });
   }
 
-  async function create(res: http.ServerResponse, base: string, doc: Json): Promise<void> {
-    const name = (doc.name as Json | undefined) ?? {};
-    const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Json[];
-    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+  /**
+   * What both creates (local and identity provider) write first: the users row of a new user (its document without
+   * id, meta and password) and its emails, as the CTE `u` and the statement that reads it; `userInsertParams` binds
+   * $1–$12 of both. `source` is the row's source column.
+   */
+  const insertUser = (source: 'local' | 'scim') => `u as (
+         insert into users (account_id, id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, resource, updated_by, created_at, updated_at)
+         values ($1, $10, $2, $3, $4, $5, $6, $7, $8, '${source}', $9, $11, 'floor', $12, $12) returning account_id, id
+       )`;
+  const INSERT_EMAILS = `insert into user_emails (account_id, user_id, position, value, type, is_primary)
+         select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
+           from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)`;
+  function newUser(doc: Json, source: 'local' | 'scim'): { data: Json; row: Row; at: Date } {
     const data = { ...doc };
     delete data.id;
     delete data.meta;
     delete data.password;
     const at = new Date();
-    const row: Row = { id: randomUUID(), data, registered: false, source: 'local', version: 1, created_at: at, updated_at: at, updated_by: 'floor' };
-    const stored = storedDoc(row, []);
-    await pool.query(
-      `with u as (
-         insert into users (account_id, id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, resource, updated_by, created_at, updated_at)
-         values ($1, $10, $2, $3, $4, $5, $6, $7, $8, 'local', $9, $11, 'floor', $12, $12) returning account_id, id
-       )
-       insert into user_emails (account_id, user_id, position, value, type, is_primary)
-       select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
-         from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)`,
-      [
-        accountId,
-        String(doc.userName),
-        typeof doc.displayName === 'string' ? doc.displayName : null,
-        typeof name.givenName === 'string' ? name.givenName : null,
-        typeof name.familyName === 'string' ? name.familyName : null,
-        doc.active === undefined ? true : doc.active === true,
-        primary && typeof primary.value === 'string' ? primary.value : null,
-        typeof doc.externalId === 'string' ? doc.externalId : null,
-        JSON.stringify(data),
-        row.id,
-        JSON.stringify(stored),
-        at.toISOString(),
-      ],
-    );
-    send(res, 201, resource(row, base), { ETag: 'W/"1"', Location: `${base}/Users/${row.id}` });
+    return { data, at, row: { id: randomUUID(), data, registered: false, source, version: 1, created_at: at, updated_at: at, updated_by: 'floor' } };
+  }
+  function userInsertParams(doc: Json, user: { data: Json; row: Row; at: Date }, stored: Json): unknown[] {
+    const name = (doc.name as Json | undefined) ?? {};
+    const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Json[];
+    const primary = emails.find((e) => e.primary === true) ?? emails[0];
+    return [
+      accountId,
+      String(doc.userName),
+      typeof doc.displayName === 'string' ? doc.displayName : null,
+      typeof name.givenName === 'string' ? name.givenName : null,
+      typeof name.familyName === 'string' ? name.familyName : null,
+      doc.active === undefined ? true : doc.active === true,
+      primary && typeof primary.value === 'string' ? primary.value : null,
+      typeof doc.externalId === 'string' ? doc.externalId : null,
+      JSON.stringify(user.data),
+      user.row.id,
+      JSON.stringify(stored),
+      user.at.toISOString(),
+    ];
+  }
+
+  async function create(res: http.ServerResponse, base: string, doc: Json): Promise<void> {
+    const user = newUser(doc, 'local');
+    await pool.query(`with ${insertUser('local')} ${INSERT_EMAILS}`, userInsertParams(doc, user, storedDoc(user.row, [])));
+    send(res, 201, resource(user.row, base), { ETag: 'W/"1"', Location: `${base}/Users/${user.row.id}` });
   }
 
   const COLUMN_OF: Record<string, string> = { displayname: 'display_name', username: 'user_name' };
-  async function patch(res: http.ServerResponse, base: string, id: string, body: Json): Promise<void> {
+  /** The one operation both PATCH floors take: a replace of one top-level attribute; undefined for anything else. */
+  function singleReplace(body: Json): { path: string; value: string; column: string | undefined } | undefined {
     const ops = (Array.isArray(body.Operations) ? body.Operations : []) as Json[];
     const op = ops[0];
-    if (ops.length !== 1 || !op || String(op.op).toLowerCase() !== 'replace' || typeof op.path !== 'string' || !/^\w+$/.test(op.path)) {
-      return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
-    }
-    const column = COLUMN_OF[op.path.toLowerCase()];
+    if (ops.length !== 1 || !op || String(op.op).toLowerCase() !== 'replace' || typeof op.path !== 'string' || !/^\w+$/.test(op.path)) return undefined;
+    return { path: op.path, value: String(op.value), column: COLUMN_OF[op.path.toLowerCase()] };
+  }
+
+  async function patch(res: http.ServerResponse, base: string, id: string, body: Json): Promise<void> {
+    const op = singleReplace(body);
+    if (!op) return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
     const { rows } = await pool.query<Row>(
-      `update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
+      `update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${op.column ? `${op.column} = $4, ` : ''}
               resource = jsonb_set(jsonb_set(u.resource, array[$3::text], to_jsonb($4::text)), '{meta,version}', to_jsonb('W/"' || (u.version + 1) || '"')),
               version = u.version + 1, updated_at = now(), updated_by = 'floor'
         where u.account_id = $1 and u.id = $2 returning ${BASE}`,
-      [accountId, id, op.path, String(op.value)],
+      [accountId, id, op.path, op.value],
     );
     if (!rows[0]) return scimError(res, 404, `User ${id} not found`);
     send(res, 200, resource(rows[0], base), { ETag: `W/"${rows[0].version}"` });
@@ -298,63 +311,31 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
 
   async function idpCreate(res: http.ServerResponse, base: string, doc: Json): Promise<void> {
     const sourceId = await scimSource();
-    const name = (doc.name as Json | undefined) ?? {};
-    const emails = (Array.isArray(doc.emails) ? doc.emails : []) as Json[];
-    const primary = emails.find((e) => e.primary === true) ?? emails[0];
-    const data = { ...doc };
-    delete data.id;
-    delete data.meta;
-    delete data.password;
-    const owned = Object.keys(data).filter((k) => k !== 'schemas');
-    const at = new Date();
-    const row: Row = { id: randomUUID(), data, registered: false, source: 'scim', version: 1, created_at: at, updated_at: at, updated_by: 'floor' };
-    const stored = storedDoc(row, [{ kind: 'scim', ownedAttributes: owned }]);
+    const user = newUser(doc, 'scim');
+    const owned = Object.keys(user.data).filter((k) => k !== 'schemas');
+    const stored = storedDoc(user.row, [{ kind: 'scim', ownedAttributes: owned }]);
     await pool.query(
-      `with u as (
-         insert into users (account_id, id, user_name, display_name, given_name, family_name, active, primary_email, external_id, source, data, resource, updated_by, created_at, updated_at)
-         values ($1, $10, $2, $3, $4, $5, $6, $7, $8, 'scim', $9, $11, 'floor', $12, $12) returning account_id, id
-       ), e as (
-         insert into user_emails (account_id, user_id, position, value, type, is_primary)
-         select u.account_id, u.id, (x.ord - 1)::smallint, x.v->>'value', x.v->>'type', coalesce((x.v->>'primary')::boolean, false)
-           from u cross join lateral jsonb_array_elements($9::jsonb->'emails') with ordinality x(v, ord)
+      `with ${insertUser('scim')}, e as (
+         ${INSERT_EMAILS}
        ), l as (
          insert into user_source_links (account_id, user_id, source_id, source_kind, anchor, owned_attributes, attributes, raw, created_at, updated_at)
          select u.account_id, u.id, $13, 'scim', coalesce($8, u.id::text), $14, $9, $9, $12, $12 from u
        )
        insert into audit_log (account_id, actor, writer, action, target_type, target_id, details, at) select u.account_id, 'floor', 'source', 'user.create', 'User', u.id::text, '{}'::jsonb, $12 from u`,
-      [
-        accountId,
-        String(doc.userName),
-        typeof doc.displayName === 'string' ? doc.displayName : null,
-        typeof name.givenName === 'string' ? name.givenName : null,
-        typeof name.familyName === 'string' ? name.familyName : null,
-        doc.active === undefined ? true : doc.active === true,
-        primary && typeof primary.value === 'string' ? primary.value : null,
-        typeof doc.externalId === 'string' ? doc.externalId : null,
-        JSON.stringify(data),
-        row.id,
-        JSON.stringify(stored),
-        at.toISOString(),
-        sourceId,
-        owned,
-      ],
+      [...userInsertParams(doc, user, stored), sourceId, owned],
     );
-    send(res, 201, withBase(stored, base), { ETag: 'W/"1"', Location: `${base}/Users/${row.id}` });
+    send(res, 201, withBase(stored, base), { ETag: 'W/"1"', Location: `${base}/Users/${user.row.id}` });
   }
 
   async function idpPatch(res: http.ServerResponse, base: string, id: string, body: Json): Promise<void> {
     const sourceId = await scimSource();
-    const ops = (Array.isArray(body.Operations) ? body.Operations : []) as Json[];
-    const op = ops[0];
-    if (ops.length !== 1 || !op || String(op.op).toLowerCase() !== 'replace' || typeof op.path !== 'string' || !/^\w+$/.test(op.path)) {
-      return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
-    }
-    const column = COLUMN_OF[op.path.toLowerCase()];
+    const op = singleReplace(body);
+    if (!op) return scimError(res, 400, 'the floor server patches one top-level attribute with replace');
     const at = new Date().toISOString();
     // One statement: the row (document and stored document), the scim link (claiming the attribute), the audit entry.
     const { rows } = await pool.query<{ resource: Json; version: number }>(
       `with u as (
-         update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${column ? `${column} = $4, ` : ''}
+         update users u set data = jsonb_set(u.data, array[$3::text], to_jsonb($4::text)), ${op.column ? `${op.column} = $4, ` : ''}
                 resource = jsonb_set(jsonb_set(jsonb_set(jsonb_set(u.resource, array[$3::text], to_jsonb($4::text)), '{meta,version}', to_jsonb('W/"' || (u.version + 1) || '"')),
                   '{meta,lastModified}', to_jsonb($5::text)), '{${SWITCHBOARD},modifiedBy}', '"floor"'),
                 version = u.version + 1, updated_at = $5::timestamptz, updated_by = 'floor'
@@ -367,7 +348,7 @@ export async function startFloorServer(options: FloorServerOptions): Promise<Flo
          insert into audit_log (account_id, actor, writer, action, target_type, target_id, details, at) select u.account_id, 'floor', 'source', 'user.update', 'User', u.id::text, '{}'::jsonb, $5::timestamptz from u
        )
        select resource, version from u`,
-      [accountId, id, op.path, String(op.value), at, sourceId],
+      [accountId, id, op.path, op.value, at, sourceId],
     );
     if (!rows[0]) return scimError(res, 404, `User ${id} not found`);
     send(res, 200, withBase(rows[0].resource, base), { ETag: `W/"${rows[0].version}"` });

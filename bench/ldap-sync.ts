@@ -35,6 +35,7 @@ import { peopleLdifChunks, replaceLdif, startSlapd, type Slapd } from '../test/s
 import { syncRunsRepo } from '../src/db/sync-runs-repo.js';
 import { ldapPgFloor, type PgFloorFigures } from './ldap-pg-floor.js';
 import { ATTRIBUTES, ldapsearchFloor, PAGE_SIZE } from './ldap-sync-floor.js';
+import { arg, fmt } from './bench-util.js';
 
 export type BenchDatabase = 'postgres' | 'pglite';
 // Per process: benches of other kinds (entra-sync, pbx-sync) run this one too, possibly at the same time.
@@ -283,7 +284,6 @@ export interface LdapSyncBenchOptions {
   log?: (line: string) => void;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 export function printLdapSync(r: LdapSyncFigures, log: (line: string) => void = console.log): void {
@@ -318,7 +318,6 @@ export async function benchLdapSync(options: LdapSyncBenchOptions): Promise<Ldap
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
   const changes = Number(arg('changes') ?? 1000);
   const rounds = Number(arg('rounds') ?? 2);

@@ -24,6 +24,7 @@ import type { SyncCounts } from '../src/db/sync-runs-repo.js';
 import { startSshd, SFTP_USER, type Sshd } from '../test/support/sshd.js';
 import { benchLdapSync, type LdapSyncFigures } from './ldap-sync.js';
 import { benchChildMain, fmt, mib, runBenchChild, withBenchSource, type FullRunFigures } from './source-sync-child.js';
+import { arg } from './bench-util.js';
 
 export interface PbxSyncFigures {
   rows: number;
@@ -154,7 +155,6 @@ export async function benchPbxSync(options: PbxSyncBenchOptions): Promise<{ pbx:
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
   const changes = Number(arg('changes') ?? 1000);
   if (process.argv.includes('--child')) {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory from 'knex';
+import { arg } from './bench-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DB_NAME = process.env.BENCH_DB_NAME ?? 'switchboard_bench_post';
@@ -58,7 +59,10 @@ export async function benchPostLoad(options: { users?: number; block?: number; c
     const sampleLoop = (async () => {
       while (sampling) {
         const { rows } = (await sampler.raw(
-          `select coalesce(wait_event_type || '/' || wait_event, 'CPU') as w from pg_stat_activity where datname = ? and state = 'active' and pid <> pg_backend_pid()`,
+          // A statement waiting on a lock is named by its first words: which write waits shows where it serialises.
+          `select coalesce(wait_event_type || '/' || wait_event, 'CPU')
+                  || case when wait_event_type = 'Lock' then ' in ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 48) else '' end as w
+             from pg_stat_activity where datname = ? and state = 'active' and pid <> pg_backend_pid()`,
           [DB_NAME],
         )) as { rows: { w: string }[] };
         for (const r of rows) samples[r.w] = (samples[r.w] ?? 0) + 1;
@@ -120,7 +124,6 @@ export function printPostLoad(r: PostLoadResult, log: (line: string) => void = c
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const result = await benchPostLoad({ users: Number(arg('users') ?? 100_000), block: Number(arg('block') ?? 10_000), concurrency: Number(arg('concurrency') ?? 8) });
   printPostLoad(result);
 }

@@ -32,11 +32,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { arg, fmt } from './bench-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const only = arg('only')?.split(',').map((s) => s.trim());
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** Run only when named in --only (too long for the default run). */
 const OPT_IN = new Set(['ldap-1m']);

@@ -22,6 +22,7 @@ import pg from 'pg';
 import { usersRepo } from '../src/db/users-repo.js';
 import { compileListFilter } from '../src/db/list-filter.js';
 import { seedUsers } from './seed-users.js';
+import { arg, fmt } from './bench-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OPERATOR_TOKEN = 'bench_operator_token_0123456789abcdefghijklmnopqrstuv';
@@ -376,7 +377,6 @@ async function cursorTiming(target: Target, deepCursor: string, samples = 40): P
   return { firstPageMs, deepPageMs, ratio: deepPageMs / firstPageMs };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 function cells(f: LoadFigures | undefined): string {
   if (!f) return `${'—'.padStart(8)} ${''.padStart(7)} ${''.padStart(7)} ${''.padStart(6)}`;
   const flag = f.non2xx + f.errors > 0 ? ` !${f.non2xx + f.errors}` : '';
@@ -626,7 +626,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   if (process.argv.includes('--serve-switchboard')) {
     await serveSwitchboard();
   } else {
-    const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
     const result = await benchScimHttp({ users: Number(arg('users') ?? 100_000), duration: Number(arg('duration') ?? 5), pglite: !process.argv.includes('--no-pglite') });
     printScimHttp(result);
   }

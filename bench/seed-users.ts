@@ -14,6 +14,7 @@ import { backfillSql } from '../migrations/20261207010000_users_resource.js';
 import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { migrateLatest, openDatabase } from '../src/db/database.js';
+import { arg } from './bench-util.js';
 
 const GIVEN = [
   'James', 'Mary', 'John', 'Patricia', 'Robert', 'Jennifer', 'Michael', 'Linda', 'William', 'Elizabeth', 'David', 'Barbara', 'Richard', 'Susan', 'Joseph', 'Jessica',
@@ -145,7 +146,6 @@ export async function createSeedAccount(knex: Knex, name = 'Bench Corp'): Promis
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const databaseUrl = arg('database-url') ?? process.env.DATABASE_URL;
   if (!databaseUrl) {
     console.error('usage: tsx bench/seed-users.ts --database-url=URL [--count=N] [--account-id=UUID]');

@@ -9,6 +9,8 @@ import { parse, type Info } from 'csv-parse';
 import { ConnectorError } from './errors.js';
 import type { FileEncoding } from './file-location.js';
 
+const LINE_BREAK = /[\r\n]/;
+
 export interface CsvColumns {
   /** Canonical column names the connector reads (as the vendor's export writes them). */
   known: readonly string[];
@@ -135,6 +137,8 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
   signal?.addEventListener('abort', abort, { once: true });
 
   let match: HeaderMatch | undefined;
+  // match.byIndex as an array, read once: iterating the Map gave a new [index, name] pair per column of every row.
+  let columnsAt: [number, string][] = [];
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       while (skipped.length > 0) yield skipped.shift()!;
@@ -142,12 +146,16 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
         drift = 0;
         match = matchHeader(record, columns);
         if (match.missing.length > 0) throw missingColumnsError(match, file);
+        columnsAt = [...match.byIndex];
         continue;
       }
       // csv-parse's `info.lines` is where the record ends, and it counts a CRLF inside a quoted field as two
       // lines: `drift` takes those back, and the record's own line breaks give where it starts.
+      // The cheap test first: a matchAll iterator for every field of every row allocated 24.5 MB of the 147 MB of a
+      // 10,000-row MiVB read (sampling heap profile); with it and columnsAt below, the read allocates 97 MB.
       let breaks = 0;
       for (const field of record) {
+        if (!LINE_BREAK.test(field)) continue;
         for (const m of field.matchAll(/\r\n|\r|\n/g)) {
           breaks++;
           if (m[0].length === 2) drift++;
@@ -160,7 +168,7 @@ export async function* readCsv(source: Readable, encoding: FileEncoding, columns
         continue;
       }
       const values: Record<string, string> = {};
-      for (const [i, name] of match.byIndex) {
+      for (const [i, name] of columnsAt) {
         const value = record[i]?.trim();
         if (value) values[name] = value;
       }

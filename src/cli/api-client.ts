@@ -14,26 +14,14 @@ export class ApiError extends Error {
 export class ApiClient {
   constructor(private readonly config: ClientConfig) {}
 
+  /** A SCIM request: the JSON answer of a success; an ApiError with the server's error (its text, when not JSON) otherwise. */
   async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-    if (!this.config.token) throw new Error('No token: pass --token or set SWITCHBOARD_TOKEN');
-    let response: Response;
-    try {
-      response = await fetch(`${this.config.url}${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${this.config.token}`,
-          Accept: 'application/scim+json',
-          ...(body !== undefined ? { 'Content-Type': 'application/scim+json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new Error(`Cannot reach ${this.config.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
-    }
+    const response = await this.raw(method, path, {
+      headers: { Accept: 'application/scim+json', ...(body !== undefined ? { 'Content-Type': 'application/scim+json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await response.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!response.ok) throw new ApiError(response.status, parsed);
-    return parsed as T;
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /**

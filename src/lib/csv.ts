@@ -6,6 +6,8 @@
 import { once } from 'node:events';
 import { TextDecoder } from 'node:util';
 import { parse, type CsvError } from 'csv-parse';
+// The file connectors' rule: `,` or `;`, whichever the header line holds more of outside quotes (`,` on a tie).
+import { detectDelimiter } from '../../connectors/sdk/csv-export.js';
 
 /** A file that cannot be read as CSV: what is wrong, and on which physical line (1-based). */
 export class CsvReadError extends Error {
@@ -85,19 +87,6 @@ async function* decodeLines(source: AsyncIterable<Buffer | Uint8Array> | Iterabl
   }
   const text = decode(rest, true);
   if (text !== '') yield text;
-}
-
-/** `,` or `;`, whichever the header line holds more of outside quotes (`,` on a tie). */
-export function detectDelimiter(headerLine: string): ',' | ';' {
-  let commas = 0;
-  let semicolons = 0;
-  let quoted = false;
-  for (const ch of headerLine) {
-    if (ch === '"') quoted = !quoted;
-    else if (!quoted && ch === ',') commas++;
-    else if (!quoted && ch === ';') semicolons++;
-  }
-  return semicolons > commas ? ';' : ',';
 }
 
 /**

@@ -149,7 +149,7 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
 export function usersRouter(deps: UsersRouterDeps): Router {
   const router = Router({ mergeParams: true });
   const { users } = deps;
-  /** Answers with the user's stored representation: the one a create just wrote, else read. */
+  /** Answers with the user's stored representation: the one the write just stored, else (the row unchanged) read. */
   const respond = async (req: Request, res: Response, status: number, accountId: string, id: string, written?: WrittenUser) => {
     const { scimBase } = contextOf(res);
     const found = written?.resource ? { id, version: written.version, resource: written.resource } : await users.getResource(accountId, id);
@@ -164,22 +164,22 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const { accountId, principal } = contextOf(res);
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
-    await users.transaction(async (trx) => {
+    const result = await users.transaction(async (trx) => {
       const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
       // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
       if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, input);
       refuseSelfGrantedRights(principal, current.doc, input);
       const writer = await writerFor(users, trx, accountId, principal);
-      await users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
+      return users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
     });
-    await respond(req, res, 200, accountId, id);
+    await respond(req, res, 200, accountId, id, result.user);
   };
 
   const patch = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
     const ops = parsePatchRequest(req.body);
-    await users.transaction(async (trx) => {
+    const result = await users.transaction(async (trx) => {
       const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
       // password is write-only and never stored in the document: pull it out of the operations first.
       let password: string | undefined;
@@ -205,9 +205,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       const writer = await writerFor(users, trx, accountId, principal);
       // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
       const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
-      await users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
+      return users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
     });
-    await respond(req, res, 200, accountId, id);
+    await respond(req, res, 200, accountId, id, result.user);
   };
 
   const remove = async (req: Request, res: Response, id: string) => {

@@ -19,7 +19,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
-import { replaceChanges, run, waitUntilBindable } from './slapd.js';
+import { replaceChanges, run, waitUntilBindable, withBoundClient } from './slapd.js';
 
 export const REALM = 'SB.TEST';
 export const AD_BASE_DN = 'DC=sb,DC=test';
@@ -172,15 +172,7 @@ function smbConf(conf: string, templateDir: string, dir: string): string {
 }
 
 function handle(url: string, dir: string, child: ChildProcess, server: Server, sockets: Set<Socket>, forget: () => void): SambaAd {
-  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
-    const client = new Client({ url, connectTimeout: 5000, timeout: 15000 });
-    try {
-      await client.bind(ADMIN_UPN, ADMIN_PASSWORD);
-      return await fn(client);
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  };
+  const withClient = <T>(fn: (client: Client) => Promise<T>): Promise<T> => withBoundClient({ url, connectTimeout: 5000, timeout: 15000 }, ADMIN_UPN, ADMIN_PASSWORD, fn);
   let stopped = false;
   return {
     url,

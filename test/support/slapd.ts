@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Attribute, Change, Client } from 'ldapts';
+import { Attribute, Change, Client, type ClientOptions } from 'ldapts';
 
 export const SLAPD_BIN = '/usr/sbin/slapd';
 export const SLAPADD_BIN = '/usr/sbin/slapadd';
@@ -99,16 +99,19 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   }
 }
 
+/** Runs `fn` with a client bound as `bindDn` (the test directory's writer), unbound afterwards. */
+export async function withBoundClient<T>(options: ClientOptions, bindDn: string, password: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client(options);
+  try {
+    await client.bind(bindDn, password);
+    return await fn(client);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
 function handle(url: string, port: number, dir: string, child: ChildProcess): Slapd {
-  const withClient = async <T>(fn: (client: Client) => Promise<T>): Promise<T> => {
-    const client = new Client({ url, connectTimeout: 5000 });
-    try {
-      await client.bind(BIND_DN, BIND_PASSWORD);
-      return await fn(client);
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  };
+  const withClient = <T>(fn: (client: Client) => Promise<T>): Promise<T> => withBoundClient({ url, connectTimeout: 5000 }, BIND_DN, BIND_PASSWORD, fn);
   let stopped = false;
   return {
     url,
