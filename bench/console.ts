@@ -6,6 +6,7 @@
  *     floor: the same GET /Users the page sends, from Node straight to the server;
  *   - search as you type: from the last keystroke of a term until the page shows that search's own result (the
  *     response to the last keystroke's request, drawn: the list no longer aria-busy, with its count) (target ≤ 150 ms),
+ *     timed in the page (the last keydown to the frame after the list stopped being busy), the driver's view beside it;
  *     beside the floor: that search's GET /Users alone; with the searches the page sent while the term was typed and
  *     how many of them it abandoned.
  * Run: npm run bench -- --only=console [--console-users=N]
@@ -36,7 +37,7 @@ export interface ConsoleBench {
   scriptBytesGzip: number;
   scripts: number;
   firstList: { ms: number[]; floorMs: number[] };
-  search: { term: string; total: number; limited: boolean; ms: number; floorMs: number; requests: number; aborted: number }[];
+  search: { term: string; total: number; limited: boolean; ms: number; driverMs: number; floorMs: number; requests: number; aborted: number }[];
 }
 
 export async function benchConsole(users: number): Promise<ConsoleBench> {
@@ -122,14 +123,45 @@ export async function benchConsole(users: number): Promise<ConsoleBench> {
     page.on('requestfailed', (request) => {
       if (searchesOf(request.url())) aborted++;
     });
+    // Timed in the page as well, free of the driver's round trips (each one tens of ms on a loaded machine): the
+    // search box's keydown times, and each time the list stops being busy, the next frame (the result drawn).
+    await page.evaluate(() => {
+      interface El { getAttribute(name: string): string | null; textContent: string | null; addEventListener(type: string, f: (e: { timeStamp: number }) => void): void }
+      const g = globalThis as unknown as {
+        document: { querySelector(selector: string): El | null };
+        MutationObserver: new (f: () => void) => { observe(target: El, options: { attributes: boolean; attributeFilter: string[] }): void };
+        requestAnimationFrame(f: () => void): void;
+        searchTimes: { keys: number[]; drawn: { at: number; count: string }[] };
+      };
+      g.searchTimes = { keys: [], drawn: [] };
+      g.document.querySelector('input[type=search]')!.addEventListener('keydown', (e) => g.searchTimes.keys.push(e.timeStamp));
+      const table = g.document.querySelector('table.user-list')!;
+      new g.MutationObserver(() => {
+        if (table.getAttribute('aria-busy') !== 'false') return;
+        const count = g.document.querySelector('p.count')?.textContent ?? '';
+        g.requestAnimationFrame(() => g.searchTimes.drawn.push({ at: performance.now(), count }));
+      }).observe(table, { attributes: true, attributeFilter: ['aria-busy'] });
+    });
+    type SearchTimes = { keys: number[]; drawn: { at: number; count: string }[] };
+    const searchTimes = () => page.evaluate(() => (globalThis as unknown as { searchTimes: SearchTimes }).searchTimes);
     for (const term of ['smith', 'gonz', 'mar', 'okafor', 'peeters', 'ana', 'james.sm', '0001']) {
       const filter = searchFilterFor(term)!;
-      const floor = await direct(`filter=${encodeURIComponent(filter)}&${USER_LIST_QUERY}`);
+      // The floor warm, as the page's own search runs (right after it): the median of three, the first of which
+      // reads the term's rows into the cache (a lone cold floor, 946 ms for "smith" on the loaded machine, read as
+      // the page being faster than its own request).
+      const floors = [];
+      for (let i = 0; i < 3; i++) floors.push(await direct(`filter=${encodeURIComponent(filter)}&${USER_LIST_QUERY}`));
+      const floor = { ...floors[0]!, ms: median(floors.map((f) => f.ms)) };
       await box.fill('');
       await page.locator('p.count', { hasText: `${fmt(seeded.count + 1)} users` }).waitFor({ timeout: 30_000 });
       await page.locator('table.user-list[aria-busy="false"]').waitFor({ timeout: 30_000 });
       sent = 0;
       aborted = 0;
+      await page.evaluate(() => {
+        const g = globalThis as unknown as { searchTimes: SearchTimes };
+        g.searchTimes.keys = [];
+        g.searchTimes.drawn = [];
+      });
       // The response to the last keystroke's search, not an earlier keystroke's result that happens to look alike
       // ("smit" shows 1,000+ users with a Smith first, as "smith" does).
       const answered = page.waitForResponse((r) => searchesOf(r.url()) && new URL(r.url()).searchParams.get('filter') === filter, { timeout: 30_000 });
@@ -143,9 +175,13 @@ export async function benchConsole(users: number): Promise<ConsoleBench> {
       // Drawn: the list no longer busy (it shows the answer to what is asked), with that answer's count.
       await page.locator('table.user-list[aria-busy="false"]').waitFor({ timeout: 30_000 });
       await page.locator('p.count', { hasText: new RegExp(`^${fmt(floor.total)}${floor.limited ? '\\+' : ''} users$`) }).waitFor({ timeout: 30_000 });
-      const ms = performance.now() - t0;
+      const driverMs = performance.now() - t0;
       if (floor.total > 0) await page.locator('table.user-list tbody tr').first().filter({ hasText: new RegExp(term, 'i') }).waitFor({ timeout: 30_000 });
-      search.push({ term, total: floor.total, limited: floor.limited, ms, floorMs: floor.ms, requests: sent, aborted });
+      // In the page: the last keydown to the frame after the list last stopped being busy (the answer to it).
+      const times = await searchTimes();
+      const drawn = times.drawn.at(-1);
+      const ms = drawn ? drawn.at - times.keys.at(-1)! : driverMs;
+      search.push({ term, total: floor.total, limited: floor.limited, ms, driverMs, floorMs: floor.ms, requests: sent, aborted });
     }
     await context.close();
     return { users: seeded.count + 1, scriptBytesGzip, scripts, firstList, search };
@@ -164,9 +200,9 @@ export function printConsole(r: ConsoleBench): void {
   const list = median(r.firstList.ms);
   const listFloor = median(r.firstList.floorMs);
   console.log(`  Users page first list (fresh navigation to first row drawn), median of ${r.firstList.ms.length}: ${fmt(list)} ms (max ${fmt(Math.max(...r.firstList.ms))}); floor (its GET /Users alone) ${fmt(listFloor, 1)} ms -> ${fmt(list / listFloor, 1)}x; target 1,000 ms (${list <= 1000 ? 'met' : 'MISSED'})`);
-  console.log('  Search as you type, last keystroke to result drawn (debounce 40 ms included):');
+  console.log('  Search as you type, last keystroke to result drawn, timed in the page (debounce 40 ms included):');
   for (const s of r.search) {
-    console.log(`    "${s.term}" ${`${fmt(s.total)}${s.limited ? '+' : ' '}`.padStart(7)} users   ${fmt(s.ms).padStart(5)} ms   floor (its GET /Users alone) ${fmt(s.floorMs, 1).padStart(6)} ms -> ${fmt(s.ms / s.floorMs, 1)}x   target 150 ms (${s.ms <= 150 ? 'met' : 'MISSED'}); ${s.requests} searches sent while typed, ${s.aborted} abandoned`);
+    console.log(`    "${s.term}" ${`${fmt(s.total)}${s.limited ? '+' : ' '}`.padStart(7)} users   ${fmt(s.ms).padStart(5)} ms   floor (its GET /Users alone) ${fmt(s.floorMs, 1).padStart(6)} ms -> ${fmt(s.ms / s.floorMs, 1)}x   target 150 ms (${s.ms <= 150 ? 'met' : 'MISSED'}); seen by the driver ${fmt(s.driverMs)} ms; ${s.requests} searches sent while typed, ${s.aborted} abandoned`);
   }
   const worst = Math.max(...r.search.map((s) => s.ms));
   console.log(`  search median ${fmt(median(r.search.map((s) => s.ms)))} ms, worst ${fmt(worst)} ms`);
