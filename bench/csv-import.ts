@@ -6,17 +6,26 @@
  *           in one transaction (COPY FROM STDIN on PostgreSQL, COPY FROM '/dev/blob' on PGlite): the database
  *           taking these rows with no per-row work at all. Target: import rows/s ≥ 50 % of the floor's.
  *   export  GET /Users with Accept: text/csv of the N users just imported, read to the end: rows/s and peak RSS.
+ *           It runs in a process of its own: measured in the import's process after the floor, its peak held the
+ *           floor's COPY text of every written row (724 MiB at 100,000 rows, the bench's own memory, not the
+ *           export's), and after the import alone the import's high-water mark (RSS does not shrink after a GC).
  *
- * Each (database, size) runs in a child process of its own, so its peak RSS is its own: flat memory from 10,000
- * to 100,000 rows means the two children peak alike. PostgreSQL runs use a scratch database
- * `switchboard_bench_csv` (dropped and created by the child, dropped at its end); PGlite runs use a data directory
+ * Each (database, size) runs in two child processes of their own, the import (then the floor) and the export on
+ * a new server over the same database, so each peak RSS is its own: flat memory from 10,000 to 100,000 rows means
+ * the children of both sizes peak alike. The child holds nothing of the file (written line by line,
+ * streamed to the server), and collects garbage before each measured phase. Beside RSS it reports the process's
+ * CPU time per row (process.cpuUsage: server and client are one process, so it includes the client's small share),
+ * a figure the machine's load does not inflate the way it inflates wall-clock rates. PostgreSQL runs use a scratch database
+ * `switchboard_bench_csv` (dropped and created by the import child, dropped by the parent at the end); PGlite runs use a data directory
  * in a temp dir.
  *
  * Run: npx tsx bench/csv-import.ts [--sizes=10000,100000] [--db=postgres,pglite]
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,9 +54,9 @@ export interface CsvImportFigures {
   rows: number;
   fileBytes: number;
   baseRssBytes: number;
-  import: { seconds: number; rowsPerSecond: number; peakRssBytes: number; counts: Record<string, number> };
+  import: { seconds: number; rowsPerSecond: number; cpuMsPerRow: number; peakRssBytes: number; counts: Record<string, number> };
   floor: { seconds: number; rowsPerSecond: number; tableRows: number };
-  export: { seconds: number; rowsPerSecond: number; peakRssBytes: number; bytes: number };
+  export: { seconds: number; rowsPerSecond: number; cpuMsPerRow: number; baseRssBytes: number; peakRssBytes: number; bytes: number };
 }
 
 /** Samples RSS every 20 ms; `stop` answers the peak seen. */
@@ -62,14 +71,28 @@ function rssSampler(): { stop(): number } {
   };
 }
 
-function csvOf(rows: number): string {
-  const lines = [templateHeader.join(',')];
+/** Writes the N-row file a thousand lines at a time, holding none of it: the child's memory is the server's. */
+async function writeCsv(file: string, rows: number): Promise<number> {
+  const out = createWriteStream(file);
+  let text = `${templateHeader.join(',')}\n`;
   for (let i = 0; i < rows; i++) {
     // Belgian mobiles +32 470 000000 … (valid E.164), extensions 100000 …, a few departments and titles.
-    lines.push(`First${i},Last${i},user${i}@example.com,+32470${String(i).padStart(6, '0')},BE,${100_000 + i},no,,,Dept ${i % 20},Title ${i % 50}`);
+    text += `First${i},Last${i},user${i}@example.com,+32470${String(i).padStart(6, '0')},BE,${100_000 + i},no,,,Dept ${i % 20},Title ${i % 50}\n`;
+    if (i % 1000 === 999 || i === rows - 1) {
+      if (!out.write(text)) await once(out, 'drain');
+      text = '';
+    }
   }
-  return `${lines.join('\n')}\n`;
+  out.end();
+  await once(out, 'finish');
+  return (await stat(file)).size;
 }
+
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
+const collect = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** The rows the account holds in each written table, as COPY text with the account id replaced by `copyId`. */
 async function dumpAccount(knex: Knex, kind: BenchDatabase, accountId: string, copyId: string): Promise<{ table: string; columns: string[]; text: string; rows: number }[]> {
@@ -139,25 +162,43 @@ async function copyIn(knex: Knex, kind: BenchDatabase, dump: { table: string; co
   return (performance.now() - start) / 1000;
 }
 
-export async function benchCsvImportOnce(database: BenchDatabase, rows: number): Promise<CsvImportFigures> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-csv-'));
-  let admin: Knex | undefined;
-  let url: string | undefined;
-  if (database === 'postgres') {
-    admin = knexFactory({ client: 'pg', connection: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`);
-    await admin.raw(`create database ${DB_NAME}`);
-    url = `${(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres').replace(/\/[^/]*$/, '')}/${DB_NAME}`;
-  }
+const adminUrl = () => process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The server of one phase: the scratch database (PostgreSQL) or the data directory `dir` (PGlite), listening on a free port. */
+async function startServer(database: BenchDatabase, dir: string): Promise<{ deps: Awaited<ReturnType<typeof createDeps>>; base: string; close(): Promise<void> }> {
+  const url = database === 'postgres' ? `${adminUrl().replace(/\/[^/]*$/, '')}/${DB_NAME}` : undefined;
   const config = loadConfig({
     DATA_DIR: dir, ...(url ? { DATABASE_URL: url } : {}), SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', IMPORT_MAX_BYTES: '200mb', LOG_LEVEL: 'silent', RATE_LIMITS: 'off',
   });
   const deps = await createDeps(config, { logger: silentLogger });
   const server = http.createServer(createApp(deps));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    deps,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.close();
+    },
+  };
+}
+
+type ImportPhase = Omit<CsvImportFigures, 'export'> & { accountId: string };
+
+/** The first child: a fresh database, the import (measured), then the floor (its COPY text is held in memory, so after). */
+async function importPhase(database: BenchDatabase, rows: number, dir: string): Promise<ImportPhase> {
+  if (database === 'postgres') {
+    const admin = knexFactory({ client: 'pg', connection: adminUrl() });
+    try {
+      await admin.raw(`drop database if exists ${DB_NAME} with (force)`);
+      await admin.raw(`create database ${DB_NAME}`);
+    } finally {
+      await admin.destroy();
+    }
+  }
+  const { deps, base, close } = await startServer(database, dir);
   try {
     await deps.tokens.bootstrap({ bootstrapToken: TOKEN, dataDir: dir, print: () => undefined });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const auth = { Authorization: `Bearer ${TOKEN}` };
     const created = await fetch(`${base}/scim/v2/Accounts`, {
       method: 'POST', headers: { ...auth, 'Content-Type': 'application/scim+json' },
@@ -166,14 +207,13 @@ export async function benchCsvImportOnce(database: BenchDatabase, rows: number):
     const accountId = ((await created.json()) as { id: string }).id;
     const scim = `${base}/accounts/${accountId}/scim/v2`;
     const file = join(dir, 'users.csv');
-    const text = csvOf(rows);
-    await writeFile(file, text);
-    const fileBytes = Buffer.byteLength(text);
-    (globalThis as { gc?: () => void }).gc?.();
+    const fileBytes = await writeCsv(file, rows);
+    collect();
     const baseRssBytes = process.memoryUsage.rss();
 
-    let sampler = rssSampler();
-    let start = performance.now();
+    const sampler = rssSampler();
+    const start = performance.now();
+    const cpu = process.cpuUsage();
     const posted = await fetch(`${scim}/Imports`, {
       method: 'POST', headers: { ...auth, 'Content-Type': 'text/csv', 'Content-Length': String(fileBytes) },
       body: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>, duplex: 'half',
@@ -182,6 +222,7 @@ export async function benchCsvImportOnce(database: BenchDatabase, rows: number):
     if (posted.status !== 201 && posted.status !== 202) throw new Error(`import answered ${posted.status}: ${JSON.stringify(started)}`);
     await deps.imports!.drain();
     const importSeconds = (performance.now() - start) / 1000;
+    const importCpuMs = cpuMs(cpu);
     const importPeak = sampler.stop();
     const done = (await (await fetch(`${scim}/Imports/${started.id}?excludedAttributes=results`, { headers: auth })).json()) as { status: string; counts: Record<string, number> };
     if (done.status !== 'succeeded' || done.counts.created !== rows) throw new Error(`import ended ${done.status}: ${JSON.stringify(done.counts)}`);
@@ -190,11 +231,26 @@ export async function benchCsvImportOnce(database: BenchDatabase, rows: number):
     const [copy] = (await deps.db.knex('accounts').insert({ type: 'customer', name: 'Bench CSV copy' }).returning('id')) as { id: string }[];
     const dump = await dumpAccount(deps.db.knex, database, accountId, copy!.id);
     const floorSeconds = await copyIn(deps.db.knex, database, dump);
+    return {
+      database, rows, fileBytes, baseRssBytes, accountId,
+      import: { seconds: importSeconds, rowsPerSecond: rows / importSeconds, cpuMsPerRow: importCpuMs / rows, peakRssBytes: importPeak, counts: done.counts },
+      floor: { seconds: floorSeconds, rowsPerSecond: rows / floorSeconds, tableRows: dump.reduce((n, d) => n + d.rows, 0) },
+    };
+  } finally {
+    await close();
+  }
+}
 
-    (globalThis as { gc?: () => void }).gc?.();
-    sampler = rssSampler();
-    start = performance.now();
-    const exported = await fetch(`${scim}/Users`, { headers: { ...auth, Accept: 'text/csv' } });
+/** The second child: a new server on the imported database, the export (measured) from a fresh process's memory. */
+async function exportPhase(database: BenchDatabase, rows: number, dir: string, accountId: string): Promise<CsvImportFigures['export']> {
+  const { base, close } = await startServer(database, dir);
+  try {
+    collect();
+    const baseRssBytes = process.memoryUsage.rss();
+    const sampler = rssSampler();
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const exported = await fetch(`${base}/accounts/${accountId}/scim/v2/Users`, { headers: { Authorization: `Bearer ${TOKEN}`, Accept: 'text/csv' } });
     let bytes = 0;
     let lines = 0;
     for await (const chunk of Readable.fromWeb(exported.body! as unknown as import('node:stream/web').ReadableStream<Uint8Array>)) {
@@ -202,38 +258,27 @@ export async function benchCsvImportOnce(database: BenchDatabase, rows: number):
       bytes += buffer.length;
       for (let i = buffer.indexOf(0x0a); i !== -1; i = buffer.indexOf(0x0a, i + 1)) lines++;
     }
-    const exportSeconds = (performance.now() - start) / 1000;
-    const exportPeak = sampler.stop();
+    const seconds = (performance.now() - start) / 1000;
+    const cpuMsPerRow = cpuMs(cpu) / rows;
+    const peakRssBytes = sampler.stop();
     if (lines !== rows + 1) throw new Error(`export gave ${lines} lines for ${rows} users`);
-
-    return {
-      database, rows, fileBytes, baseRssBytes,
-      import: { seconds: importSeconds, rowsPerSecond: rows / importSeconds, peakRssBytes: importPeak, counts: done.counts },
-      floor: { seconds: floorSeconds, rowsPerSecond: rows / floorSeconds, tableRows: dump.reduce((n, d) => n + d.rows, 0) },
-      export: { seconds: exportSeconds, rowsPerSecond: rows / exportSeconds, peakRssBytes: exportPeak, bytes },
-    };
+    return { seconds, rowsPerSecond: rows / seconds, cpuMsPerRow, baseRssBytes, peakRssBytes, bytes };
   } finally {
-    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    await deps.close();
-    await rm(dir, { recursive: true, force: true });
-    if (admin) {
-      await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
-      await admin.destroy();
-    }
+    await close();
   }
 }
 
-function inChild(database: BenchDatabase, rows: number): Promise<CsvImportFigures> {
+function child<T>(args: string[]): Promise<T> {
   const file = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', `--db=${database}`, `--sizes=${rows}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', file, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`bench child (${database}, ${rows}) exited ${code}`));
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench child (${args.join(' ')}) exited ${code}`));
       try {
-        resolve(JSON.parse(out.slice(out.indexOf('{'))) as CsvImportFigures);
+        resolve(JSON.parse(out.slice(out.indexOf('{'))) as T);
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
@@ -241,14 +286,33 @@ function inChild(database: BenchDatabase, rows: number): Promise<CsvImportFigure
   });
 }
 
+/** One (database, size): the import and the floor in one child process, the export in another, each peak RSS its own. */
+async function inChild(database: BenchDatabase, rows: number): Promise<CsvImportFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-csv-'));
+  try {
+    const { accountId, ...imported } = await child<ImportPhase>([`--db=${database}`, `--sizes=${rows}`, '--phase=import', `--dir=${dir}`]);
+    const exported = await child<CsvImportFigures['export']>([`--db=${database}`, `--sizes=${rows}`, '--phase=export', `--dir=${dir}`, `--account=${accountId}`]);
+    return { ...imported, export: exported };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    if (database === 'postgres') {
+      const admin = knexFactory({ client: 'pg', connection: adminUrl() });
+      await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
+      await admin.destroy();
+    }
+  }
+}
+
 const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 export function printCsvImport(r: CsvImportFigures, log: (line: string) => void = console.log): void {
   log(`  ${r.database.padEnd(8)} ${fmt(r.rows).padStart(7)} rows (${mib(r.fileBytes)} file; ${mib(r.baseRssBytes)} RSS before)`);
-  log(`    import  POST /Imports     ${fmt(r.import.rowsPerSecond).padStart(7)} rows/s  ${fmt(r.import.seconds, 2).padStart(6)} s  peak RSS ${mib(r.import.peakRssBytes)}`);
+  log(`    import  POST /Imports     ${fmt(r.import.rowsPerSecond).padStart(7)} rows/s  ${fmt(r.import.seconds, 2).padStart(6)} s  peak RSS ${mib(r.import.peakRssBytes)}  Node CPU ${fmt(r.import.cpuMsPerRow, 3)} ms/row`);
   log(`    floor   COPY of its rows  ${fmt(r.floor.rowsPerSecond).padStart(7)} rows/s  ${fmt(r.floor.seconds, 2).padStart(6)} s  (${fmt(r.floor.tableRows)} table rows)`);
   log(`    ratio   import/floor ${fmt((r.import.rowsPerSecond / r.floor.rowsPerSecond) * 100)} % (target ≥ 50 %)`);
-  log(`    export  GET /Users text/csv ${fmt(r.export.rowsPerSecond).padStart(7)} rows/s  ${fmt(r.export.seconds, 2).padStart(6)} s  peak RSS ${mib(r.export.peakRssBytes)}  (${mib(r.export.bytes)})`);
+  log(
+    `    export  GET /Users text/csv ${fmt(r.export.rowsPerSecond).padStart(7)} rows/s  ${fmt(r.export.seconds, 2).padStart(6)} s  peak RSS ${mib(r.export.peakRssBytes)} (${mib(r.export.baseRssBytes)} before)  Node CPU ${fmt(r.export.cpuMsPerRow, 3)} ms/row  (${mib(r.export.bytes)})`,
+  );
 }
 
 export async function benchCsvImport(options: { databases: { database: BenchDatabase; sizes: number[] }[]; log?: (line: string) => void }): Promise<CsvImportFigures[]> {
@@ -267,8 +331,9 @@ export async function benchCsvImport(options: { databases: { database: BenchData
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const sizes = (arg('sizes') ?? '10000,100000').split(',').map(Number);
   const dbs = (arg('db') ?? 'postgres,pglite').split(',') as BenchDatabase[];
+  const phase = arg('phase');
   const work = process.argv.includes('--child')
-    ? benchCsvImportOnce(dbs[0]!, sizes[0]!).then((r) => console.log(JSON.stringify(r)))
+    ? (phase === 'export' ? exportPhase(dbs[0]!, sizes[0]!, arg('dir')!, arg('account')!) : importPhase(dbs[0]!, sizes[0]!, arg('dir')!)).then((r) => console.log(JSON.stringify(r)))
     : benchCsvImport({ databases: dbs.map((database) => ({ database, sizes })) }).then(() => undefined);
   work.catch((error: unknown) => {
     console.error(error);

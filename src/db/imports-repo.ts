@@ -105,6 +105,20 @@ export const importsRepo = {
     );
   },
 
+  /**
+   * For each of these email keys (lower case) that rows of the import already hold, the first line giving it: one
+   * probe of import_rows_account_id_import_id_lower_email_idx per key.
+   */
+  async firstLines(db: Executor, accountId: string, importId: string, keys: readonly string[]): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map();
+    const { rows } = (await db.raw(
+      `select lower(email) as key, min(line) as line from import_rows
+        where account_id = ? and import_id = ? and lower(email) = any(?::text[]) group by lower(email)`,
+      [accountId, importId, [...keys]],
+    )) as { rows: { key: string; line: number }[] };
+    return new Map(rows.map((r) => [r.key, Number(r.line)]));
+  },
+
   /** An import created after `since` (older ones are past their 30 days). */
   async get(db: Executor, accountId: string, id: string, since: Date): Promise<StoredImport | undefined> {
     if (!isUuid(id)) return undefined;

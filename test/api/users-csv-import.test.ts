@@ -376,6 +376,44 @@ describe('Users CSV: import (POST /Imports) and export (GET /Users as text/csv)'
     }
   });
 
+  it('when an email comes back in a later batch, then each repeat fails naming the first line, whether the batch before or an earlier one gave it, and a dry run says the same', async () => {
+    const big = await createTestApp({ IMPORT_MAX_BYTES: '4mb' });
+    try {
+      const b = await createAccountWithToken(big, { name: 'Repeats', type: 'customer' });
+      const post = (body: string, query = '') => big.request.post(`${base(b.accountId)}/Imports${query}`).set('Authorization', `Bearer ${b.token}`).set('Content-Type', 'text/csv').send(body);
+      // Batches of 500 rows: lines 2-501, 502-1001, 1002-1301.
+      const rows = new Map<number, string>();
+      for (let line = 2; line <= 1301; line++) rows.set(line, `N${line},L${line},n${line}@example.com,,,,,,,,`);
+      rows.set(600, 'Re,Peat,N2@Example.com,,,,,,,,'); // batch 2: the batch before it gave it (line 2)
+      rows.set(1100, 'Re,Peat,n2@example.com,,,,,,,,'); // batch 3: a committed batch gave it (line 2)
+      rows.set(1200, 'Re,Peat,n2@example.com,,,,,,,,'); // and again in the same batch: still line 2
+      rows.set(1050, 'Re,Peat,n700@example.com,,,,,,,,'); // batch 3: the batch before it gave it (line 700)
+      rows.set(1250, 'Re,Peat,n1050@example.com,,,,,,,,'); // n1050 is not in the file before line 1250: created
+      const file = `${HEADER}\n${[...rows.values()].join('\n')}\n`;
+      const expected = [
+        '600: Email N2@Example.com is already on line 2 of the file; a user is imported once',
+        '1050: Email n700@example.com is already on line 700 of the file; a user is imported once',
+        '1100: Email n2@example.com is already on line 2 of the file; a user is imported once',
+        '1200: Email n2@example.com is already on line 2 of the file; a user is imported once',
+      ];
+      for (const query of ['?dryRun=true', '']) {
+        const res = await post(file, query);
+        expect(res.status).to.equal(202);
+        await big.deps.imports!.drain();
+        const done = await big.request.get(`${base(b.accountId)}/Imports/${res.body.id}`).set('Authorization', `Bearer ${b.token}`);
+        const failed = (done.body.results as Json[]).filter((r) => r.outcome === 'failed').map((r) => `${r.line}: ${r.reason}`);
+        expect(failed, query).to.deep.equal(expected);
+        expect(done.body.counts, query).to.deep.equal({ rows: 1300, created: 1296, updated: 0, unchanged: 0, failed: 4 });
+      }
+      const users = Number(((await big.deps.db.knex('users').where({ account_id: b.accountId }).count({ n: '*' })) as Json[])[0]!.n);
+      expect(users).to.equal(1296);
+      const n2 = await big.deps.db.knex('users').where({ account_id: b.accountId }).whereRaw('lower(primary_email) = ?', ['n2@example.com']).first();
+      expect(n2.data.name).to.deep.equal({ givenName: 'N2', familyName: 'L2' });
+    } finally {
+      await big.close();
+    }
+  });
+
   it('when imports are listed, then newest come first without results, and after 30 days they are gone', async () => {
     const a = await customer();
     const first = await postCsv(a, `${HEADER}\nA,B,list1@example.com,,,,,,,,\n`);
