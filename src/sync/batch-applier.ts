@@ -228,6 +228,8 @@ export class BatchApplier {
     try {
       return await attempt(batch, options);
     } catch (error) {
+      // The batch before failed (this one waits for its commit): this batch fails with it, nothing to retry.
+      await options.after;
       state.retried = true;
       // Made again record by record: the plan handed to the next batch (options.planned) is not called again.
       const retry: WriteOptions = { ...options };
