@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Executor } from './database.js';
 import type { SourceKind } from '../domain/ownership.js';
 
@@ -69,6 +70,9 @@ export interface ScheduledSource {
   schedule: string;
 }
 
+/** The name the account's `scim` source is created with. */
+const SCIM_SOURCE_NAME = 'SCIM push';
+
 export const sourcesRepo = {
   /** id → name of the given sources of the account. */
   async namesOf(db: Executor, accountId: string, ids: readonly string[]): Promise<Map<string, string>> {
@@ -87,14 +91,21 @@ export const sourcesRepo = {
   async scimSource(db: Executor, accountId: string): Promise<{ source: SourceRecord; created: boolean }> {
     const existing = await sourcesRepo.findScimSource(db, accountId);
     if (existing) return { source: existing, created: false };
-    const [row] = await db('sources')
-      .insert({ account_id: accountId, name: 'SCIM push', kind: 'scim' })
-      .onConflict(db.raw('(account_id) where kind = \'scim\''))
+    // Every unique index arbitrates, not only the scim one: two first pushes at once (an identity provider starts
+    // with several connections) otherwise met on the name index, checked first, and one answered 409.
+    const [row] = await db('sources').insert({ account_id: accountId, name: SCIM_SOURCE_NAME, kind: 'scim' }).onConflict().ignore().returning('*');
+    if (row) return { source: toSource(row as Row), created: true };
+    // Another transaction created it first (and has committed: the conflict waited for it) …
+    const raced = await sourcesRepo.findScimSource(db, accountId);
+    if (raced) return { source: raced, created: false };
+    // … or an admin's source of another kind holds the name: the scim source takes one of its own.
+    const [named] = await db('sources')
+      .insert({ account_id: accountId, name: `${SCIM_SOURCE_NAME} (${randomUUID().slice(0, 8)})`, kind: 'scim' })
+      .onConflict(db.raw("(account_id) where kind = 'scim'"))
       .ignore()
       .returning('*');
-    if (row) return { source: toSource(row as Row), created: true };
-    // Another transaction created it first (and has committed: the conflict waited for it).
-    return { source: toSource((await db('sources').where({ account_id: accountId, kind: 'scim' }).first()) as Row), created: false };
+    if (named) return { source: toSource(named as Row), created: true };
+    return { source: (await sourcesRepo.findScimSource(db, accountId))!, created: false };
   },
 
   async findById(db: Executor, accountId: string, id: string): Promise<SourceRecord | undefined> {
