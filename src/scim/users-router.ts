@@ -67,13 +67,13 @@ export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBa
     params.filter !== undefined && params.totalResultsLimit !== undefined && n > params.totalResultsLimit
       ? { totalResults: params.totalResultsLimit, extra: { totalResultsLimited: true } }
       : { totalResults: n, extra: {} };
+  const total = async (proven: number | undefined) => counted(proven ?? (await deps.users.count(accountId, params.filter, counting)));
   if (params.count === 0) {
-    const { totalResults, extra } = counted(await deps.users.count(accountId, params.filter, counting));
+    const { totalResults, extra } = await total(undefined);
     return listResponse([], totalResults, params.cursor === undefined ? params.startIndex : undefined, extra);
   }
   // The stored representations (users.resource): a list never shows the raw source records (`advanced`).
   const list = (query: Omit<UserListRequest, 'withGroups'>) => deps.users.listResources(accountId, { ...query, abandoned });
-  const total = async (proven: number | undefined) => counted(proven ?? (await deps.users.count(accountId, params.filter, counting)));
   const base = { filter: params.filter, sortBy: params.sortBy };
   if (params.cursor === undefined) {
     const rows = await list({ ...base, descending, offset: params.startIndex - 1, limit: params.count });
