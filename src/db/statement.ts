@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Executor } from './database.js';
+import { selectRows, type Executor } from './database.js';
 
 /** One SQL statement with `?` placeholders, as knex.raw takes it. */
 export interface Statement {
@@ -30,6 +30,6 @@ export async function runAsOne<T>(db: Executor, statements: readonly Statement[]
   const main = statements[statements.length - 1]!;
   const ctes = statements.slice(0, -1);
   const sql = ctes.length === 0 ? main.sql : `with ${ctes.map((s, i) => `${s.name ?? `w${i}`} as (${s.sql})`).join(', ')} ${main.sql}`;
-  const result = (await db.raw(sql, [...ctes.flatMap((s) => s.bindings), ...main.bindings] as Knex.RawBinding[])) as { rows?: T[] };
-  return result.rows ?? [];
+  // Outside a transaction the statement goes straight to a pooled connection (selectRows: past knex's runner).
+  return selectRows<T>(db, sql, [...ctes.flatMap((s) => s.bindings), ...main.bindings]);
 }

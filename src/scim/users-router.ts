@@ -50,7 +50,7 @@ function takePassword(body: unknown): string | undefined {
   return value;
 }
 
-export async function writerFor(users: UserService, trx: Trx, accountId: string, principal: Principal): Promise<Writer> {
+export async function writerFor(users: UserService, trx: Trx | undefined, accountId: string, principal: Principal): Promise<Writer> {
   if (principal.role === 'provisioning') return users.scimWriter(trx, accountId, writerOf(principal));
   const { actor, writer } = auditActorOf(principal);
   return { type: 'admin', actor, via: writer === 'source' ? 'token' : writer };
@@ -163,24 +163,29 @@ export function usersRouter(deps: UsersRouterDeps): Router {
   const replace = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
     const password = takePassword(req.body);
-    const input = coerceResource(req.body, rt, userSchema);
-    const result = await users.transaction(async (trx) => {
-      const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
-      if (input.id !== undefined && input.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+    // The body coerced once more for each further attempt: keepAdminOnlyAttributes fills in the one it is given.
+    let coerced: JsonObject | undefined = coerceResource(req.body, rt, userSchema);
+    // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
+    const result = await users.retryLostRaces(async () => {
+      const next = coerced ?? coerceResource(req.body, rt, userSchema);
+      coerced = undefined;
+      const { user: current, links } = await users.findWithLinks(accountId, id);
+      if (next.id !== undefined && next.id !== id) throw new DomainError('mutability', 'id cannot be changed');
       // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
-      if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, input);
-      refuseSelfGrantedRights(principal, current.doc, input);
-      const writer = await writerFor(users, trx, accountId, principal);
-      return users.apply(trx, accountId, writer, current, input, { password, ifMatch: ifMatchVersion(req), links });
+      if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, next);
+      refuseSelfGrantedRights(principal, current.doc, next);
+      const writer = await writerFor(users, undefined, accountId, principal);
+      return users.apply(undefined, accountId, writer, current, next, { password, ifMatch: ifMatchVersion(req), links });
     });
     await respond(req, res, 200, accountId, id, result.user);
   };
 
   const patch = async (req: Request, res: Response, id: string) => {
     const { accountId, principal } = contextOf(res);
-    const ops = parsePatchRequest(req.body);
-    const result = await users.transaction(async (trx) => {
-      const { user: current, links } = await users.findForUpdateWithLinks(trx, accountId, id);
+    // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
+    const result = await users.retryLostRaces(async () => {
+      const ops = parsePatchRequest(req.body);
+      const { user: current, links } = await users.findWithLinks(accountId, id);
       // password is write-only and never stored in the document: pull it out of the operations first.
       let password: string | undefined;
       const docOps = ops.filter((op) => {
@@ -202,10 +207,10 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       });
       const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
       refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
-      const writer = await writerFor(users, trx, accountId, principal);
+      const writer = await writerFor(users, undefined, accountId, principal);
       // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
       const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
-      return users.apply(trx, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
+      return users.apply(undefined, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
     });
     await respond(req, res, 200, accountId, id, result.user);
   };
@@ -234,15 +239,17 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     const password = takePassword(req.body);
     const input = coerceResource(req.body, rt, userSchema);
     refuseSelfGrantedRights(principal, {}, input);
-    const result = await users.transaction(async (trx) => {
-      const writer = await writerFor(users, trx, accountId, principal);
-      if (writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser) return users.apply(trx, accountId, writer, undefined, input, { password });
-      // An admin's new user is welcomed (the seed's Add User): the account is read once, for the rules and the email.
-      const account = await users.account(trx, accountId);
-      const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
-      await deps.welcomeCreatedUser(trx, account, created.user, writer);
-      return created;
-    });
+    const writer = await writerFor(users, undefined, accountId, principal);
+    // A new user: a write of its own (an identity provider's push, as few round trips as it can), or the admin's
+    // new user with its welcome email in one transaction (the seed's Add User: the account read once, for both).
+    const result = writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser
+      ? await users.apply(undefined, accountId, writer, undefined, input, { password })
+      : await users.transaction(async (trx) => {
+          const account = await users.account(trx, accountId);
+          const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
+          await deps.welcomeCreatedUser!(trx, account, created.user, writer);
+          return created;
+        });
     await respond(req, res, 201, accountId, result.user.id, result.user);
   });
 

@@ -6,12 +6,12 @@ import { DomainError, notFound } from '../domain/errors.js';
 import { auditWriterOf, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { deleteDecision, unregisteredDocument, type JsonObject } from '../domain/user-rules.js';
-import { factsNeeded, planWrites, prepareWrite, type PlannedWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
+import { factsNeeded, planWrites, prepareWrite, type FactNeeds, type PlannedWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
 import { auditRepo } from '../db/audit-repo.js';
-import type { Trx } from '../db/database.js';
+import type { Executor, Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
-import { usersRepo, type StoredResource, type StoredUser, type UserView, type ListQuery, type WrittenUser, type CountOptions } from '../db/users-repo.js';
+import { LOST_RACE, usersRepo, type StoredResource, type StoredUser, type UserView, type ListQuery, type WrittenUser, type CountOptions } from '../db/users-repo.js';
 import { compileListCriteria, type ListCriteria } from '../db/list-filter.js';
 import { writeBackOutboxRepo } from '../db/writeback-outbox-repo.js';
 import { usernameToApply } from '../domain/mivb-username.js';
@@ -20,6 +20,9 @@ import { TtlCache } from '../lib/ttl-cache.js';
 import { ruleFacts } from './rule-facts.js';
 
 export { EXTENSION_URNS };
+
+/** Attempts of retryLostRaces: a user written by more writers at once than this may answer 409 (retry). */
+const MAX_ATTEMPTS = 5;
 
 export interface WriteResult {
   /** With `resource`, its stored representation, when the write created it. */
@@ -131,11 +134,12 @@ export class UserService {
   }
 
   /** Writer for a SCIM push: the account's `scim` source. */
-  async scimWriter(trx: Trx, accountId: string, actor: string): Promise<Writer> {
+  async scimWriter(trx: Trx | undefined, accountId: string, actor: string): Promise<Writer> {
     let sourceId = this.scimSourceIds.get(accountId);
     if (sourceId === undefined) {
-      const { source, created } = await sourcesRepo.scimSource(trx, accountId);
-      if (!created) this.scimSourceIds.set(accountId, source.id);
+      const { source, created } = await sourcesRepo.scimSource(trx ?? this.db, accountId);
+      // Created outside a transaction, it is committed already.
+      if (!created || !trx) this.scimSourceIds.set(accountId, source.id);
       sourceId = source.id;
     }
     return { type: 'source', actor, sourceId, kind: 'scim' };
@@ -152,8 +156,12 @@ export class UserService {
    * For connector and import authors: build one WriteRequest per record (`current` from your matching, `next` the
    * merged document, `anchor`/`raw`/`ownedAttributes`/`linkHash` for the link), call `write` once per batch inside
    * your transaction, and read each outcome: `ok` with what was stored, or the DomainError to report.
+   *
+   * `trx` undefined: the write is a transaction of its own, with as few round trips as it can (a SCIM request's).
+   * Its `current` users may then be read without their row lock (findWithLinks): each update applies only to the
+   * version it was planned on, and otherwise fails with a LostRaceError, writing nothing (see retryLostRaces).
    */
-  async write(trx: Trx, accountId: string, writer: Writer, items: readonly WriteRequest[], options: WriteOptions = {}): Promise<WriteOutcome[]> {
+  async write(trx: Trx | undefined, accountId: string, writer: Writer, items: readonly WriteRequest[], options: WriteOptions = {}): Promise<WriteOutcome[]> {
     const groups: WriteRequest[][] = [[]];
     const keys = new Set<string>();
     for (const item of items) {
@@ -178,7 +186,7 @@ export class UserService {
   }
 
   /** `write` for one item: its result, or its refusal thrown. */
-  async apply(trx: Trx, accountId: string, writer: Writer, current: StoredUser | undefined, incoming: JsonObject, options: ApplyOptions = {}): Promise<WriteResult> {
+  async apply(trx: Trx | undefined, accountId: string, writer: Writer, current: StoredUser | undefined, incoming: JsonObject, options: ApplyOptions = {}): Promise<WriteResult> {
     const { account, ...rest } = options;
     const [outcome] = await this.write(trx, accountId, writer, [{ ...rest, current, next: incoming }], account ? { account } : {});
     if (!outcome!.ok) throw outcome!.error;
@@ -186,22 +194,36 @@ export class UserService {
   }
 
   private async writeGroup(
-    trx: Trx, accountId: string, writer: Writer, group: readonly WriteRequest[], options: WriteOptions,
+    trx: Trx | undefined, accountId: string, writer: Writer, group: readonly WriteRequest[], options: WriteOptions,
     planned: (writes: readonly PlannedWrite<StoredUser>[]) => void,
   ): Promise<WriteOutcome[]> {
-    const { account } = options;
     if (group.length === 0) {
       planned([]);
       return [];
     }
     const missing = group.filter((item) => item.current && !item.links).map((item) => item.current!.id);
-    const linksOf = missing.length > 0 ? await sourceLinksRepo.forUsers(trx, accountId, missing) : new Map<string, SourceLink[]>();
+    const linksOf = missing.length > 0 ? await sourceLinksRepo.forUsers(trx ?? this.db, accountId, missing) : new Map<string, SourceLink[]>();
     const prepared: (PreparedWrite<StoredUser> | DomainError)[] = group.map((item) =>
       prepareWrite(writer, { ...item, links: item.links ?? (item.current ? linksOf.get(item.current.id) ?? [] : []) }, { maxMultiValues: this.maxMultiValues }),
     );
-    const needs = factsNeeded(writer, prepared.filter((p): p is PreparedWrite<StoredUser> => !(p instanceof DomainError)));
+    const passed = prepared.filter((p): p is PreparedWrite<StoredUser> => !(p instanceof DomainError));
+    const needs = factsNeeded(writer, passed);
+    if (trx) return this.writePrepared(trx, accountId, writer, prepared, needs, options, planned);
+    // A write of its own: seats are counted under the account row lock, held until the write commits, and the
+    // seed's MiVB username goes to the write-back outbox with the write: those take a transaction. The rest reads
+    // its facts and writes in autocommit (writePlanned: one statement, or a transaction of its own when it needs more).
+    const ownTransaction = needs.lockAccount || passed.some((p) => usernameToApply(writer, p.item.current?.id ?? '', p.item.current?.doc, p.next) !== undefined);
+    if (ownTransaction) return this.db.transaction((t) => this.writePrepared(t, accountId, writer, prepared, needs, options, planned));
+    return this.writePrepared(this.db, accountId, writer, prepared, needs, options, planned);
+  }
+
+  private async writePrepared(
+    db: Executor, accountId: string, writer: Writer, prepared: readonly (PreparedWrite<StoredUser> | DomainError)[], needs: FactNeeds, options: WriteOptions,
+    planned: (writes: readonly PlannedWrite<StoredUser>[]) => void,
+  ): Promise<WriteOutcome[]> {
+    const { account } = options;
     if (needs.lockAccount) await options.after;
-    const facts = await ruleFacts.forWrites(trx, accountId, needs, account);
+    const facts = await ruleFacts.forWrites(db, accountId, needs, account);
     const plan: PlanOutcome<StoredUser>[] = planWrites(writer, prepared, {
       ...facts, now: this.clock.now(), newId: randomUUID, ...(options.uncommittedUsers ? { uncommittedUsers: options.uncommittedUsers } : {}),
     });
@@ -209,8 +231,8 @@ export class UserService {
     planned(writes);
     await options.after;
     for (const w of writes) if (w.password !== undefined) w.passwordHash = await hashPassword(w.password);
-    const stored = await usersRepo.writePlanned(trx, accountId, writes);
-    for (const w of writes) await this.enqueueUsernameWriteBack(trx, accountId, writer, w.id, w.current?.doc, w.next, w.at);
+    const stored = await usersRepo.writePlanned(db, accountId, writes);
+    for (const w of writes) await this.enqueueUsernameWriteBack(db, accountId, writer, w.id, w.current?.doc, w.next, w.at);
     let next = 0;
     return plan.map((p): WriteOutcome => {
       if (!p.ok) return p;
@@ -220,7 +242,7 @@ export class UserService {
   }
 
   /** The seed's apply-once MiVB username: written to the write-back outbox in the edit's transaction. */
-  private async enqueueUsernameWriteBack(trx: Trx, accountId: string, writer: Writer, userId: string, before: JsonObject | undefined, next: JsonObject, now: Date): Promise<void> {
+  private async enqueueUsernameWriteBack(trx: Executor, accountId: string, writer: Writer, userId: string, before: JsonObject | undefined, next: JsonObject, now: Date): Promise<void> {
     const message = usernameToApply(writer, userId, before, next);
     if (!message) return;
     // No MiVB source in the account: there is no PBX to write to.
@@ -228,9 +250,32 @@ export class UserService {
     if (sourceId) await writeBackOutboxRepo.enqueue(trx, { accountId, sourceId, userId, kind: 'username', payload: { ...message }, at: now });
   }
 
+  /**
+   * Runs `attempt` (a read of the user, then a write of its own planned on it: `write` without a transaction)
+   * again while it loses the race to another write of the user, at most MAX_ATTEMPTS times. Every losing attempt
+   * means another write of the user landed, so N writers of one user at once all land within N attempts; past
+   * the bound the client is told to retry (409).
+   */
+  async retryLostRaces<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (n >= MAX_ATTEMPTS || (error as { code?: unknown }).code !== LOST_RACE) throw error;
+      }
+    }
+  }
+
+  /** The user with its source links, without a lock, for a write of its own (`write` without a transaction, in retryLostRaces). */
+  async findWithLinks(accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] }> {
+    const found = await usersRepo.findWithLinks(this.db, accountId, id, false);
+    if (!found) throw notFound(`User ${id}`);
+    return found;
+  }
+
   /** The user under a row lock with its source links (pass them to write/apply as `links`): one round trip. */
   async findForUpdateWithLinks(trx: Trx, accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] }> {
-    const found = await usersRepo.findForUpdateWithLinks(trx, accountId, id);
+    const found = await usersRepo.findWithLinks(trx, accountId, id, true);
     if (!found) throw notFound(`User ${id}`);
     return found;
   }
