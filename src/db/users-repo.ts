@@ -357,6 +357,15 @@ function pageStatement(accountId: string, query: ListQuery, columns: string): { 
   return { sql: `${head} from users as u where ${conditions.join(' and ')} ${orderBy} limit ?`, bindings: [...bindings, query.limit] };
 }
 
+/**
+ * The unique values (uniqueValuesOf) that a unique index of the users tables holds, as the write plan compares
+ * them: userName (users_account_id_lower_user_name_idx), emails (user_emails_account_id_lower_value_idx), the SMS
+ * number (users_account_id_sms_number_idx). Extension numbers have none: only the plan keeps them unique.
+ */
+export const INDEXED_UNIQUE_ATTRIBUTES: ReadonlySet<UniqueValue['attribute']> = new Set(['userName', 'emails', 'smsNumber']);
+/** SQLSTATE of a write that met a unique index. */
+export const UNIQUE_VIOLATION = '23505';
+
 /** SQLSTATE of a write that must run in a transaction of its own (raised in the statement by switchboard_require). */
 const NEEDS_TRANSACTION = 'SB001';
 /** SQLSTATE of a write planned on a version of the row that is no longer current. */

@@ -74,17 +74,37 @@ describe(`identity-provider writes: round trips and races (${testDatabaseKind})`
   /** The statements of the users write: what the request sends beside its token and rate-limit bookkeeping. */
   const userStatements = (sql: string[]) => sql.filter((s) => !/\b(tokens|rate_limit\w*)\b/.test(s));
 
-  it('when an identity provider creates a user, then the request reads the unique values and writes in one statement, without BEGIN or COMMIT', async () => {
+  it('when an identity provider creates a user, then the request is one statement, without BEGIN or COMMIT', async () => {
     let res: { status: number; body: { id: string } } | undefined;
     const sql = userStatements(await statementsOf(async () => (res = await t.request.post(`${base}/Users`).set(idp).send(user(1)))));
     expect(res!.status, JSON.stringify(res!.body)).to.equal(201);
     expect(sql.filter((s) => /^(begin|commit)/i.test(s.trim())), sql.join('\n')).to.deep.equal([]);
-    expect(sql, sql.join('\n---\n')).to.have.length(2);
+    expect(sql, sql.join('\n---\n')).to.have.length(1);
     // All of it was written: row, value rows, link, audit entry.
     const id = res!.body.id;
     expect(await t.deps.db.knex('user_emails').where({ account_id: accountId, user_id: id }).pluck('value')).to.deep.equal(['trip1@idp.example']);
     expect(await t.deps.db.knex('user_source_links').where({ account_id: accountId, user_id: id }).first('anchor')).to.deep.equal({ anchor: 'trip-1' });
     expect(await t.deps.db.knex('audit_log').where({ account_id: accountId, target_id: id }).pluck('action')).to.deep.equal(['user.create']);
+  });
+
+  it('when an identity provider creates a user whose userName or email another user holds, then 409 naming the attribute, and nothing is written', async () => {
+    const held = await t.request.post(`${base}/Users`).set(idp).send(user(6));
+    expect(held.status).to.equal(201);
+    const countOf = async (table: string) => (await t.deps.db.knex(table).where({ account_id: accountId }).pluck('account_id')).length;
+    const before = { users: await countOf('users'), emails: await countOf('user_emails'), links: await countOf('user_source_links'), audit: await countOf('audit_log') };
+    for (const [body, attribute] of [
+      [{ ...user(7), userName: 'TRIP6@idp.example' }, /already in use: userName$/],
+      [{ ...user(8), emails: [{ value: 'Trip6@IDP.example', primary: true }] }, /already in use: emails \(trip6@idp\.example\)$/],
+    ] as const) {
+      let res: { status: number; body: { scimType?: string; detail?: string } } | undefined;
+      const sql = userStatements(await statementsOf(async () => (res = await t.request.post(`${base}/Users`).set(idp).send(body))));
+      expect(res!.status, JSON.stringify(res!.body)).to.equal(409);
+      expect(res!.body.scimType).to.equal('uniqueness');
+      expect(res!.body.detail).to.match(attribute);
+      // The write that met the unique index, then the holders read for the refusal: no second write.
+      expect(sql, sql.join('\n---\n')).to.have.length(2);
+    }
+    expect({ users: await countOf('users'), emails: await countOf('user_emails'), links: await countOf('user_source_links'), audit: await countOf('audit_log') }).to.deep.equal(before);
   });
 
   it('when an identity provider patches a user, then the request reads the user and writes in one statement, without BEGIN or COMMIT', async () => {
