@@ -161,6 +161,8 @@ class Compiler {
    */
   private orIndexable = true;
   private inOr = false;
+  /** How many uncorrelated arrays (anyElement) were written so far. */
+  private arrays = 0;
   constructor(private readonly mapping: ResourceSqlMapping, private readonly scope: FilterScope | undefined) {}
 
   private bind(value: unknown): string {
@@ -173,7 +175,7 @@ class Compiler {
       case 'or':
         return this.or(node.filters);
       case 'and':
-        return `(${node.filters.map((f) => this.node(f)).join(` ${node.op} `)})`;
+        return this.joined('and', node.filters.map((f) => () => this.node(f)));
       case 'not':
         return `(not ${this.negated(() => this.node(node.filter))})`;
       case '[]':
@@ -210,12 +212,30 @@ class Compiler {
       && parts.every((p) => (!Array.isArray(p) ? this.indexed(p) : p.length === 1 ? this.indexed(p[0]!) : p.every((t) => t.op === 'eq' && this.indexed(t))));
     this.inOr = true;
     try {
-      const sql = parts.map((p) => (!Array.isArray(p) ? this.node(p) : p.length === 1 ? this.node(p[0]!) : this.anyOf(p)));
-      return `(${sql.join(' or ')})`;
+      return this.joined('or', parts.map((p) => () => (!Array.isArray(p) ? this.node(p) : p.length === 1 ? this.node(p[0]!) : this.anyOf(p))));
     } finally {
       this.orIndexable = outer.orIndexable;
       this.inOr = outer.inOr;
     }
+  }
+
+  /**
+   * The terms of an `and` or `or`, those holding an uncorrelated array last: PostgreSQL evaluates them in the order
+   * written, and `id = any(array)` compares a row with each element in turn (a bitmap heap scan rechecks every row
+   * it fetches), so a row another term decides never reaches it. Counting `emails.value sw "j" or userName sw "j"`
+   * (10,091 of 100,000 users, an array of 13,445 ids): 1.7-1.8 s with the array first, 0.6-0.9 s last, 1.2-1.5 s as
+   * `exists` over every user (EXPLAIN ANALYZE, loaded machine). Every term is true or false, never NULL, so the
+   * order changes nothing else.
+   */
+  private joined(op: 'and' | 'or', terms: (() => string)[]): string {
+    const compiled = terms.map((compile) => {
+      const [arrays, from] = [this.arrays, this.bindings.length];
+      const sql = compile();
+      return { sql, bindings: this.bindings.splice(from), array: this.arrays > arrays };
+    });
+    const ordered = [...compiled.filter((c) => !c.array), ...compiled.filter((c) => c.array)];
+    for (const c of ordered) this.bindings.push(...c.bindings);
+    return `(${ordered.map((c) => c.sql).join(` ${op} `)})`;
   }
 
   /** Compiles what a `not` negates: no index answers a negation, so no branch inside is read as IndexedOr. */
@@ -292,6 +312,7 @@ class Compiler {
   private anyElement(collection: Collection, condition: string, indexed: boolean): string {
     const owned = collection.owned;
     if (!indexed || !owned || !this.scope || !this.inOr || !this.orIndexable) return exists(collection, condition);
+    this.arrays++;
     return `${owned.key} = any(array(select ${owned.owner} from ${collection.from} where ${condition} and ${owned.account} = ${this.bind(this.scope.accountId)}::uuid))`;
   }
 
