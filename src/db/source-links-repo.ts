@@ -30,12 +30,14 @@ export interface LinkRow {
   missing_since: Date | string | null;
 }
 
-/** The SQL of a column holding a user's link rows as JSON (`u` is the users row), for reads that want both at once. */
-export const linkRowsColumnSql = (alias: string) =>
-  `(select coalesce(json_agg(l), '[]'::json) from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as link_rows`;
-
-/** Links from linkRowsColumnSql's JSON (timestamps arrive as text; toLink makes them dates). */
-export const linksFromJson = (rows: readonly LinkRow[] | null | undefined): SourceLink[] => (rows ?? []).map(toLink);
+/**
+ * The SQL of a column holding a user's links as the write plan reads them (LinkFact: source, kind, anchor, owned
+ * attributes), for reads that want the user and its links at once. Not the whole rows: each holds the document
+ * twice more (`attributes`, `raw`), which the server would render and Node parse on every PUT and PATCH.
+ */
+export const linkFactsColumnSql = (alias: string) =>
+  `(select coalesce(json_agg(json_build_object('sourceId', l.source_id, 'sourceKind', l.source_kind, 'anchor', l.anchor, 'ownedAttributes', coalesce(l.owned_attributes, '{}'))), '[]'::json)
+      from user_source_links l where l.account_id = ${alias}.account_id and l.user_id = ${alias}.id) as link_facts`;
 
 const toLink = (r: LinkRow): SourceLink => ({
   accountId: r.account_id,

@@ -6,9 +6,9 @@ import { auditRepo } from './audit-repo.js';
 import type { AuditWriter } from '../domain/audit.js';
 import { sourceLinksRepo } from './source-links-repo.js';
 import { derivedColumns, extensionsOf, valueRowsOf, type UniqueHolder, type UniqueValue } from '../domain/user-document.js';
-import type { PlannedWrite } from '../domain/write-plan.js';
+import type { LinkFact, PlannedWrite } from '../domain/write-plan.js';
 import { linkState, storedUserResource } from '../domain/user-resource.js';
-import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
+import { linkFactsColumnSql } from './source-links-repo.js';
 import { isUuid, userCountSql } from './accounts-repo.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -503,7 +503,7 @@ async function writeStatements(db: Executor, accountId: string, writes: readonly
   });
 }
 
-const FIND_WITH_LINKS_SQL = `select ${baseColumns.map((c) => `u.${c}`).join(', ')}, ${linkRowsColumnSql('u')} from users as u where u.account_id = ? and u.id = ?`;
+const FIND_WITH_LINKS_SQL = `select ${baseColumns.map((c) => `u.${c}`).join(', ')}, ${linkFactsColumnSql('u')} from users as u where u.account_id = ? and u.id = ?`;
 const FIND_WITH_LINKS_FOR_UPDATE_SQL = `${FIND_WITH_LINKS_SQL} for update of u`;
 
 export const usersRepo = {
@@ -520,11 +520,11 @@ export const usersRepo = {
    * (FOR UPDATE), for a write in the caller's transaction; without, for a write that writePlanned applies only to
    * the version read.
    */
-  async findWithLinks(db: Executor, accountId: string, id: string, lock: boolean): Promise<{ user: StoredUser; links: SourceLink[] } | undefined> {
+  async findWithLinks(db: Executor, accountId: string, id: string, lock: boolean): Promise<{ user: StoredUser; links: LinkFact[] } | undefined> {
     if (!isUuid(id)) return undefined;
-    const rows = await selectRows<UserRow & { link_rows: LinkRow[] | null }>(db, lock ? FIND_WITH_LINKS_FOR_UPDATE_SQL : FIND_WITH_LINKS_SQL, [accountId, id]);
+    const rows = await selectRows<UserRow & { link_facts: LinkFact[] }>(db, lock ? FIND_WITH_LINKS_FOR_UPDATE_SQL : FIND_WITH_LINKS_SQL, [accountId, id]);
     const row = rows[0];
-    return row ? { user: toStored(row), links: linksFromJson(row.link_rows) } : undefined;
+    return row ? { user: toStored(row), links: row.link_facts } : undefined;
   },
 
   async findView(db: Executor, accountId: string, id: string, withGroups = true, withRaw = false): Promise<UserView | undefined> {

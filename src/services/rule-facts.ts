@@ -6,7 +6,7 @@
  */
 import type { Account } from '../domain/account.js';
 import { notFound } from '../domain/errors.js';
-import type { FactNeeds, WriteFacts } from '../domain/write-plan.js';
+import type { FactNeeds, LinkFact, WriteFacts } from '../domain/write-plan.js';
 import type { DeleteFacts } from '../domain/user-rules.js';
 import { isAccountAdmin } from '../domain/user-rules.js';
 import type { Writer } from '../domain/ownership.js';
@@ -14,7 +14,6 @@ import { accountsRepo } from '../db/accounts-repo.js';
 import { actionsRepo } from '../db/actions-repo.js';
 import type { Executor } from '../db/database.js';
 import { licencesRepo } from '../db/licences-repo.js';
-import type { SourceLink } from '../db/source-links-repo.js';
 import { sourcesRepo } from '../db/sources-repo.js';
 import { usersRepo, type StoredUser } from '../db/users-repo.js';
 
@@ -46,7 +45,7 @@ export const ruleFacts = {
   },
 
   /** The facts of a delete: the account's type for an admin's, the other admins when the user is one. */
-  async forDelete(db: Executor, accountId: string, writer: Writer, user: StoredUser, links: readonly SourceLink[]): Promise<DeleteFacts> {
+  async forDelete(db: Executor, accountId: string, writer: Writer, user: StoredUser, links: readonly LinkFact[]): Promise<DeleteFacts> {
     const facts: DeleteFacts = { writer, links, user: user.doc };
     if (writer.type !== 'admin') return facts;
     facts.accountType = (await accountOf(db, accountId, false)).type;

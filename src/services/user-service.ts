@@ -6,7 +6,7 @@ import { DomainError, notFound } from '../domain/errors.js';
 import { auditWriterOf, type Writer } from '../domain/ownership.js';
 import { EXTENSION_URNS } from '../domain/user-document.js';
 import { deleteDecision, unregisteredDocument, type JsonObject } from '../domain/user-rules.js';
-import { factsNeeded, planWrites, prepareWrite, type FactNeeds, type PlannedWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
+import { factsNeeded, planWrites, prepareWrite, type FactNeeds, type LinkFact, type PlannedWrite, type PreparedWrite, type PlanOutcome, type WriteItem } from '../domain/write-plan.js';
 import { auditRepo } from '../db/audit-repo.js';
 import type { Executor, Trx } from '../db/database.js';
 import { sourceLinksRepo, type SourceLink } from '../db/source-links-repo.js';
@@ -37,7 +37,7 @@ export interface WriteResult {
  * complete SCIM document, and what comes with it (see WriteItem in domain/write-plan.ts). `links`: the current
  * user's source links when the caller read them with the row; otherwise they are read for it.
  */
-export type WriteRequest = Omit<WriteItem<StoredUser>, 'links'> & { links?: readonly SourceLink[] };
+export type WriteRequest = Omit<WriteItem<StoredUser>, 'links'> & { links?: readonly LinkFact[] };
 
 /** A users list request: a repository ListQuery with the SCIM filter and sortBy in place of their SQL. */
 export type UserListRequest = Omit<ListQuery, 'where' | 'orderBy'> & ListCriteria;
@@ -278,14 +278,14 @@ export class UserService {
   }
 
   /** The user with its source links, without a lock, for a write of its own (`write` without a transaction, in retryLostRaces). */
-  async findWithLinks(accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] }> {
+  async findWithLinks(accountId: string, id: string): Promise<{ user: StoredUser; links: LinkFact[] }> {
     const found = await usersRepo.findWithLinks(this.db, accountId, id, false);
     if (!found) throw notFound(`User ${id}`);
     return found;
   }
 
   /** The user under a row lock with its source links (pass them to write/apply as `links`): one round trip. */
-  async findForUpdateWithLinks(trx: Trx, accountId: string, id: string): Promise<{ user: StoredUser; links: SourceLink[] }> {
+  async findForUpdateWithLinks(trx: Trx, accountId: string, id: string): Promise<{ user: StoredUser; links: LinkFact[] }> {
     const found = await usersRepo.findWithLinks(trx, accountId, id, true);
     if (!found) throw notFound(`User ${id}`);
     return found;
