@@ -38,6 +38,7 @@ import { batchKeys, readsBatchKeys } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
 import { deletionPhase } from './deletion-phase.js';
 import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
+import { runManagersRepo } from '../db/run-managers-repo.js';
 import { applySourceGroups } from './group-sync.js';
 import { resolveManagers } from './manager-phase.js';
 import { messageOf, type RunContext, type SyncRunOptions } from './run-context.js';
@@ -167,7 +168,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, deletes: [], softDeletes: new Set(), groups: [], groupDeletes: [], processed: 0, idle: false,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -176,6 +177,7 @@ export class SyncEngine {
     try {
       // What a killed run of this source read is left over; this run starts from nothing.
       await seenAnchorsRepo.clear(knex, accountId, source.id);
+      await runManagersRepo.clear(knex, accountId, source.id);
       status = await this.readAndApply(ctx, connector);
     } catch (caught) {
       status = 'failed';
@@ -183,6 +185,7 @@ export class SyncEngine {
       log.warn({ err: caught }, 'sync run failed');
     }
     await seenAnchorsRepo.clear(knex, accountId, source.id).catch((e) => log.warn({ err: e }, 'could not clear the anchors a sync run read'));
+    await runManagersRepo.clear(knex, accountId, source.id).catch((e) => log.warn({ err: e }, 'could not clear the managers a sync run waited for'));
     if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
     // Idle: the connector found nothing changed and the run touched nothing (an unchanged export).
@@ -269,7 +272,7 @@ export class SyncEngine {
       await previous?.before.catch(() => undefined);
       await previous?.committed.catch(() => undefined);
     }
-    await resolveManagers({ users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
+    await resolveManagers({ db: this.deps.db.knex, users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
     // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
     if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
     if (finalState || ctx.deletes.length > 0) {
