@@ -14,6 +14,7 @@ import { DomainError } from '../domain/errors.js';
 import { ownableAttributes } from '../domain/ownership.js';
 import { diffOf, managerAnchorOf, matchKeysOf, mergeRecord, presentKeys, recordHash, resolveManager } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
+import { ENTERPRISE_URN } from '../domain/user-document.js';
 import type { Trx } from '../db/database.js';
 import type { StoredUser } from '../db/users-repo.js';
 import type { PlannedWrite } from '../domain/write-plan.js';
@@ -41,9 +42,12 @@ interface PendingWrite {
 function notePendingManager(pending: Map<string, PendingManager>, record: ConnectorRecord, resolved: JsonObject, hash: string): void {
   const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
   if (managerAnchor && managerAnchorOf(resolved) === undefined && managerAnchor !== record.anchor) {
-    pending.set(record.anchor, { anchor: record.anchor, managerAnchor, attributes: record.attributes as JsonObject, raw: record.raw, hash });
+    const by = record.references?.find((r) => r.path === MANAGER_PATH && r.value === managerAnchor)?.by;
+    pending.set(record.anchor, { anchor: record.anchor, managerAnchor, managerBy: by, attributes: record.attributes as JsonObject, raw: record.raw, hash });
   } else pending.delete(record.anchor);
 }
+
+const MANAGER_PATH = `${ENTERPRISE_URN}:manager`;
 
 /**
  * What a batch knows of the batch before it, still running in another transaction (sync-engine.ts startBatch):

@@ -4,7 +4,8 @@
  * of the resolved record, so the next run finds it unchanged. A manager that is still not linked (outside the
  * source's scope) stays unset. The reports wait in the database (run-managers-repo.ts), read back a batch at a time,
  * so the run's memory does not grow with them; one whose link no longer holds the hash it wrote was written again
- * later in the run, by a record that had its manager or is waiting in its own row.
+ * later in the run, by a record that had its manager or is waiting in its own row. A manager the connector could only
+ * name by reference (an LDAP DN not read yet: SourceRecord.references) is found among the records the run read.
  */
 import { diffOf, recordHash, resolveManager } from '../domain/sync-record.js';
 import { ENTERPRISE_URN } from '../domain/user-document.js';
@@ -27,6 +28,7 @@ export async function resolveManagers(deps: ManagerPhaseDeps, ctx: RunContext): 
   if (ctx.options.dryRun) return;
   const { accountId, source } = ctx;
   const run = { accountId, sourceId: source.id, runId: ctx.run.id };
+  await runManagersRepo.resolveReferences(deps.db, run);
   let after: string | null = null;
   for (;;) {
     const slice = await runManagersRepo.page(deps.db, run, after, deps.batchSize);

@@ -37,7 +37,7 @@ import { BatchApplier, type BatchOverlap } from './batch-applier.js';
 import { batchKeys, readsBatchKeys } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
 import { deletionPhase } from './deletion-phase.js';
-import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
+import { seenAnchorsRepo, type SeenObject } from '../db/seen-anchors-repo.js';
 import { runManagersRepo } from '../db/run-managers-repo.js';
 import { applySourceGroups } from './group-sync.js';
 import { resolveManagers } from './manager-phase.js';
@@ -217,8 +217,8 @@ export class SyncEngine {
       : { mode: 'full' as const };
     let batch: ConnectorRecord[] = [];
     let extras = noExtras();
-    // The anchors read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
-    let seen: string[] = [];
+    // The objects read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
+    let seen: SeenObject[] = [];
     let previous: InFlight | undefined;
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
@@ -236,7 +236,7 @@ export class SyncEngine {
       const sessions = this.deps.sessions ? { sessions: { pool: this.deps.sessions, owner: ctx.source.id } } : {};
       for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry, ...sessions }) as AsyncIterable<SourceItem>) {
         if (item.type === 'record') {
-          seen.push(item.anchor);
+          seen.push(item);
           batch.push(item);
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
@@ -250,7 +250,7 @@ export class SyncEngine {
         } else if (item.type === 'rejected' || item.type === 'skipped') {
           // A rejected object that names its anchor is still in the source: its user is not taken as gone.
           if (item.type === 'rejected') {
-            if (item.anchor) seen.push(item.anchor);
+            if (item.anchor) seen.push({ anchor: item.anchor });
             extras.rejected.push(item);
           } else extras.skipped++;
           if (extras.rejected.length + extras.skipped >= this.batchSize) await flush();
@@ -351,7 +351,7 @@ export class SyncEngine {
    * as taken: WriteOptions.uncommittedUsers) and none of its records reads what the batch ahead writes (an anchor,
    * a manager's anchor, a match key: batchKeys); otherwise, and in a dry run, once the batch ahead has ended.
    */
-  private async startBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, anchors: string[], previous: InFlight | undefined): Promise<InFlight> {
+  private async startBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, anchors: SeenObject[], previous: InFlight | undefined): Promise<InFlight> {
     let uncommitted: BatchWrites['uncommitted'] = [];
     if (previous) {
       await previous.before;
