@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { usersRepo } from '../../src/db/users-repo.js';
 import { sourceLinksRepo } from '../../src/db/source-links-repo.js';
+import { analyse, indexesUsed, rowsRead } from '../support/plans.js';
 
 /**
  * The reads of an identity provider's POST in a large account on tables no ANALYZE has seen (autovacuum off, or
@@ -11,36 +12,6 @@ import { sourceLinksRepo } from '../../src/db/source-links-repo.js';
  */
 
 const USERS = 5000;
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  'Rows Removed by Index Recheck'?: number;
-  Plans?: PlanNode[];
-}
-
-/** Rows a plan read from `relation`: what its scans returned plus what their filters threw away. */
-function rowsRead(node: PlanNode, relation: string): number {
-  const own =
-    node['Relation Name'] === relation
-      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * node['Actual Loops']
-      : 0;
-  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child, relation), 0);
-}
-
-function indexesUsed(node: PlanNode): string[] {
-  return [...(node['Index Name'] ? [node['Index Name']] : []), ...(node.Plans ?? []).flatMap(indexesUsed)];
-}
-
-async function analyse(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[]): Promise<PlanNode> {
-  const result = (await db.raw(`explain (analyze, format json) ${sql}`, bindings as Knex.RawBinding[])) as { rows: { 'QUERY PLAN': { Plan: PlanNode }[] | string }[] };
-  const shown = result.rows[0]!['QUERY PLAN'];
-  return (typeof shown === 'string' ? (JSON.parse(shown) as { Plan: PlanNode }[]) : shown)[0]!.Plan;
-}
 
 describe('An identity provider\'s POST in a large account without statistics: one probe per key', () => {
   let db: TestDatabase;
