@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { expect } from 'chai';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { openDatabase } from '../../src/db/database.js';
 import { usersRepo } from '../../src/db/users-repo.js';
+import { userCountSql } from '../../src/db/accounts-repo.js';
 import { sourceLinksRepo } from '../../src/db/source-links-repo.js';
 import { analyse, indexesUsed, rowsRead } from '../support/plans.js';
 
@@ -90,5 +92,41 @@ describe('An identity provider\'s POST in a large account without statistics: on
     const plan = await analyse(db.knex, statements[0]!.sql, statements[0]!.bindings);
     expect(rowsRead(plan, 'users')).to.be.at.most(1);
     expect(rowsRead(plan, 'user_emails')).to.be.at.most(1);
+  });
+});
+
+describe('The user count kept by a pooled connection while account_user_counts grows', () => {
+  it('when the shard table has grown since the connection first wrote users, then a write reads its shards by the primary key, not the whole table', async () => {
+    const db = await createTestDatabase();
+    // One connection throughout (PGlite has only one): the triggers' plans are cached per connection.
+    const one = db.url ? await openDatabase({ databaseUrl: db.url, poolMax: 1 }) : db;
+    try {
+      const [{ id: accountId }] = (await one.knex('accounts').insert({ type: 'customer', name: 'Early' }).returning('id')) as { id: string }[];
+      // Eight writes, one statement each, while the table is a page: PL/pgSQL settles on a plan after five.
+      for (let i = 0; i < 8; i++) await one.knex('users').insert({ account_id: accountId, user_name: `early${i}`, data: {}, resource: {} });
+      // The table grows under the connection: other accounts' shards stand for the dead versions of a table no
+      // VACUUM reclaims (44 pages after 20,000 POSTs into one account, autovacuum off).
+      await db.knex.raw(`insert into accounts (type, name) select 'customer', 'other' || i from generate_series(1, 400) i`);
+      await db.knex.raw(`insert into account_user_counts (account_id, shard, user_count) select a.id, s, 0 from accounts a, generate_series(0, 15) s where a.name like 'other%'`);
+      // This backend's scans not yet flushed to the statistics (they may include its earlier transactions'): the
+      // difference across the write is the write's.
+      const scans = await one.knex.transaction(async (trx) => {
+        const read = async () => {
+          const { rows } = (await trx.raw(`select seq_scan, idx_scan from pg_stat_xact_user_tables where relname = 'account_user_counts'`)) as { rows: { seq_scan: string | number; idx_scan: string | number }[] };
+          return { seq: Number(rows[0]?.seq_scan ?? 0), idx: Number(rows[0]?.idx_scan ?? 0) };
+        };
+        const before = await read();
+        await trx('users').insert({ account_id: accountId, user_name: 'late', data: {}, resource: {} });
+        const after = await read();
+        return { seq: after.seq - before.seq, idx: after.idx - before.idx };
+      });
+      expect(scans.seq).to.equal(0);
+      expect(scans.idx).to.be.greaterThan(0);
+      const { rows } = (await one.knex.raw(`select ${userCountSql('?')} as n`, [accountId])) as { rows: { n: number }[] };
+      expect(Number(rows[0]!.n)).to.equal(9);
+    } finally {
+      if (one !== db) await one.close();
+      await db.close();
+    }
   });
 });
