@@ -116,7 +116,7 @@ export class UserService {
   /** `list` of the CSV export's rows. */
   listExport(accountId: string, request: Omit<UserListRequest, 'withGroups'>) {
     const { filter, sortBy, ...query } = request;
-    return usersRepo.listExport(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }) });
+    return usersRepo.listExport(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
   }
 
   /** A page of users: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
