@@ -480,19 +480,14 @@ export const usersRepo = {
     // the anchor is read in the statement that moves it (its CTEs all see the links as they were before it), not
     // in a select of its own: measured on the loaded 2-core machine, an identity provider's POST went from 5 round
     // trips to 4.
-    const movable = writes.flatMap((w) => (w.link && !w.link.anchorUnlinked && !w.link.anchorHeld ? [{ user_id: w.id, source_id: w.link.sourceId, anchor: w.link.anchor }] : []));
+    const movable = writes.flatMap((w) => (w.link && !w.link.anchorUnlinked && !w.link.anchorHeld ? [{ userId: w.id, sourceId: w.link.sourceId, anchor: w.link.anchor }] : []));
     const results: string[] = [];
     if (last.length > 0) {
       final.push({ ...usersUpdate(accountId, last, resources), name: 'updated' });
       results.push('select id, groups, false as displaced from updated');
     }
     if (movable.length > 0) {
-      final.push({
-        sql: `select distinct l.user_id from jsonb_to_recordset(?::jsonb) as v(user_id uuid, source_id uuid, anchor text)
-                join user_source_links l on l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor and l.user_id <> v.user_id`,
-        bindings: [JSON.stringify(movable), accountId],
-        name: 'displaced',
-      });
+      final.push({ ...sourceLinksRepo.displacedStatement(accountId, movable), name: 'displaced' });
       results.push('select user_id as id, null::jsonb as groups, true as displaced from displaced');
     }
     if (results.length > 0) final.push({ sql: results.join(' union all '), bindings: [] });
