@@ -7,6 +7,7 @@ import { columnMapping, groupsMapping, usersMapping } from '../../src/db/resourc
 import { userCountSql } from '../../src/db/accounts-repo.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { resourceTypes } from '../../src/scim/schemas.js';
+import { analyse, indexesUsed, rowsRead, type PlanNode } from '../support/plans.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const SB = 'urn:switchboard:scim:schemas:extension:2.0:User';
@@ -592,3 +593,52 @@ if (testDatabaseKind === 'postgres') {
     });
   });
 }
+
+// The same reads on tables no ANALYZE has seen (autovacuum off, or a bulk load it has not caught up with), on both
+// engines: what the planner picks from the tables' sizes alone must still read the matching users, not the account.
+describe('SCIM filter to SQL: userName reads without statistics', () => {
+  let db: TestDatabase;
+  let accountId: string;
+  const mapping = usersMapping('u');
+
+  before(async () => {
+    db = await createTestDatabase();
+    [{ id: accountId }] = (await db.knex('accounts').insert({ type: 'customer', name: 'Big' }).returning('id')) as { id: string }[];
+    await db.knex.raw(
+      `insert into users (account_id, user_name, given_name, family_name, primary_email, data, resource)
+       select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@example.com', '{}'::jsonb, '{}'::jsonb
+         from generate_series(1, 5000) i`,
+      [accountId],
+    );
+  });
+
+  after(async () => {
+    await db?.close();
+  });
+
+  async function read(filter: string): Promise<{ plan: PlanNode; ids: string[] }> {
+    const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
+    const statement = `select u.id from users u where u.account_id = ? and (${sql})`;
+    const plan = await analyse(db.knex, statement, [accountId, ...bindings]);
+    const ids = ((await db.knex.raw(statement, [accountId, ...bindings] as Knex.RawBinding[])) as { rows: { id: string }[] }).rows.map((r) => r.id);
+    return { plan, ids };
+  }
+
+  it('when userName eq is filtered, then one user is read by the (account, lower(userName)) key', async () => {
+    const { plan, ids } = await read('userName eq "USER4217-none"');
+    expect(ids).to.deep.equal([]);
+    expect(rowsRead(plan, 'users')).to.be.at.most(1);
+    const [{ user_name: userName }] = (await db.knex('users').where({ account_id: accountId }).whereRaw("user_name like 'user4217-%'").select('user_name')) as { user_name: string }[];
+    const found = await read(`userName eq "${userName!.toUpperCase()}"`);
+    expect(found.ids).to.have.length(1);
+    expect(rowsRead(found.plan, 'users')).to.equal(1);
+  });
+
+  it('when userName sw is filtered, then only the users of the prefix are read (a range of the prefix index)', async () => {
+    // user42-… and user420…user4299-…: 1 + 10 + 100 users of 5,000.
+    const { plan, ids } = await read('userName sw "user42"');
+    expect(ids).to.have.length(111);
+    expect(rowsRead(plan, 'users')).to.equal(111);
+    expect(indexesUsed(plan)).to.include('users_account_id_lower_user_name_pattern_idx');
+  });
+});
