@@ -10,6 +10,7 @@ import type { PlannedWrite } from '../domain/write-plan.js';
 import { linkState, storedUserResource } from '../domain/user-resource.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid, userCountSql } from './accounts-repo.js';
+import type { ExportedUser } from '../domain/user-csv.js';
 
 export type JsonObject = Record<string, unknown>;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -294,6 +295,8 @@ export interface ListQuery {
 
 export type ListedUser = UserView & { sortValue: string | null };
 export type ListedResource = StoredResource & { sortValue: string | null };
+/** A row of the CSV export (ExportedUser in domain/user-csv.ts) with its place in the list. */
+export type ListedExport = ExportedUser & { id: string; sortValue: string | null };
 
 export interface CountOptions {
   abandoned?: AbortSignal;
@@ -591,6 +594,16 @@ export const usersRepo = {
     const { sql, bindings } = pageStatement(accountId, { ...query, withGroups: false }, 'u.id, u.version, u.resource');
     const rows = await selectRows<StoredResource & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
     return rows.map((r) => ({ id: r.id, version: r.version, resource: r.resource, sortValue: r.sort_value }));
+  },
+
+  /**
+   * `list` of what a CSV export row shows: the page's rows alone, none of the columns it does not show and no link
+   * read (list's view reads every user's links as JSON, which the export then dropped; 1,000 users a page).
+   */
+  async listExport(db: Executor, accountId: string, query: Omit<ListQuery, 'withGroups'>): Promise<ListedExport[]> {
+    const { sql, bindings } = pageStatement(accountId, { ...query, withGroups: false }, 'u.id, u.data, u.registered, u.source, u.updated_at, u.updated_by');
+    const rows = await selectRows<Pick<UserRow, 'id' | 'data' | 'registered' | 'source' | 'updated_at' | 'updated_by'> & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
+    return rows.map((r) => ({ id: r.id, doc: r.data, registered: r.registered, source: r.source, updatedAt: asDate(r.updated_at), updatedBy: r.updated_by, sortValue: r.sort_value }));
   },
 
   /** One user's stored representation (GET /Users/{id}): one column of one row, by primary key. */

@@ -113,6 +113,12 @@ export class UserService {
     return usersRepo.listResources(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
   }
 
+  /** `list` of the CSV export's rows. */
+  listExport(accountId: string, request: Omit<UserListRequest, 'withGroups'>) {
+    const { filter, sortBy, ...query } = request;
+    return usersRepo.listExport(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
+  }
+
   /** A page of users: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
   list(accountId: string, request: UserListRequest) {
     const { filter, sortBy, ...query } = request;
