@@ -16,7 +16,8 @@ import knexFactory from 'knex';
 import { seedUsers } from './seed-users.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const distRoot = path.resolve(here, '..', 'dist');
+/** SWITCHBOARD_DIST: another build to measure (another worktree's dist/, for an A/B on the same machine state). */
+const distRoot = process.env.SWITCHBOARD_DIST ?? path.resolve(here, '..', 'dist');
 const [users = 2000, requests = 20000, connections = 2] = process.argv.slice(2).map(Number);
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const DB = `reads_cpu_${process.pid}`;

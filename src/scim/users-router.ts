@@ -24,6 +24,7 @@ import { toUserResource, withBase } from '../domain/user-resource.js';
 import { acceptsCsv, exportUsersCsv } from './users-csv-export.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
+import type { Abandonment } from '../lib/abandonment.js';
 
 const rt = resourceTypes.user;
 const userSchema = scimmySchemas.user.extend(scimmySchemas.enterpriseUser, false).extend(scimmySchemas.switchboardUser, false);
@@ -57,7 +58,7 @@ export async function writerFor(users: UserService, trx: Trx, accountId: string,
 }
 
 /** Users list for GET /Users and POST /Users/.search: SQL filter, stable order, index or RFC 9865 cursor paging. */
-export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: AbortSignal): Promise<JsonObject> {
+export async function listUsers(deps: UsersRouterDeps, accountId: string, scimBase: string, params: ListParams, abandoned?: Abandonment): Promise<JsonObject> {
   const descending = params.sortOrder === 'descending';
   const projection = projectionFor(rt, params.attributes, params.excludedAttributes);
   const counting = { abandoned, limit: params.totalResultsLimit };

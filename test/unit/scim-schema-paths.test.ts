@@ -40,9 +40,12 @@ describe('resolveAttributePath (answers kept per resource type)', () => {
 
   it('when a caller tries to change a kept answer, then it cannot, and the next caller reads it unchanged', () => {
     const resolved = resolveAttributePath(resourceTypes.user, 'name.givenName');
-    expect(() => {
+    expect(Object.isFrozen(resolved)).to.equal(true);
+    try {
       (resolved as { canonical: string }).canonical = 'changed';
-    }).to.throw(TypeError);
+    } catch (error) {
+      expect(error).to.be.instanceOf(TypeError); // strict-mode callers get a TypeError; others change nothing
+    }
     expect(resolveAttributePath(resourceTypes.user, 'name.givenName').canonical).to.equal('name.givenName');
   });
 });
