@@ -48,11 +48,29 @@ const floorChild = spawn(process.execPath, ['--import', 'tsx', path.join(here, '
   env: { ...process.env, NODE_ENV: 'production', FLOOR_DATABASE_URL: databaseUrl, FLOOR_ACCOUNT_ID: String(account.id), FLOOR_TOKEN: String(token.token) },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+// Whatever way this process ends, the floor ends with it.
+process.once('exit', () => floorChild.kill('SIGKILL'));
 const floor = await new Promise<{ url: string }>((resolve) => floorChild.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()) as { url: string })));
 /** user and system CPU time of a process in µs, from /proc (USER_HZ 100). */
 const cpuOf = (pid: number) => {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
+};
+/** CPU time (µs) of a process's main thread (JavaScript) and of its other threads (V8's GC helpers, libuv's pool). */
+const threadCpu = (pid: number | 'self') => {
+  const out = new Map<string, number>();
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      // Every thread of node is named "node": the main thread (JavaScript) is the one whose id is the process's.
+      const name = task === String(pid === 'self' ? process.pid : pid) ? 'main' : 'other threads';
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 };
 const cpuUsage = (pid: number | undefined, before?: { user: number; system: number }) => {
   const now = pid === undefined ? process.cpuUsage() : cpuOf(pid);
@@ -99,9 +117,11 @@ for (const s of scenarios) {
     let traced = '';
     tracer?.stderr.on('data', (d: Buffer) => (traced += d.toString()));
     if (tracer) await new Promise((done) => setTimeout(done, 1000));
+    const threadsBefore = threadCpu(target.pid ?? 'self');
     const before = cpuUsage(target.pid);
     const r = await drive(target.url, paths, requests);
     const used = cpuUsage(target.pid, before);
+    const threads = [...threadCpu(target.pid ?? 'self')].map(([name, us]) => [name, us - (threadsBefore.get(name) ?? 0)] as const).filter(([, us]) => us > 0);
     if (tracer) {
       const exited = new Promise((done) => tracer.once('exit', done));
       tracer.kill('SIGINT');
@@ -118,6 +138,7 @@ for (const s of scenarios) {
     }
     const ms = (used.user + used.system) / 1000 / r.total;
     console.log(`${s.name.padEnd(22)} ${target.name.padEnd(12)} ${ms.toFixed(3)} ms CPU/request (user ${(used.user / 1000 / r.total).toFixed(3)}, system ${(used.system / 1000 / r.total).toFixed(3)}) over ${r.total} requests at ${connections} connections, ${perRequest.toFixed(2)} transactions/request${r.non2xx ? `, ${r.non2xx} non-2xx!` : ''}`);
+    console.log(`  by thread (ms/request): ${threads.map(([name, us]) => `${name} ${(us / 1000 / r.total).toFixed(3)}`).join(', ')}`);
   }
 }
 fs.rmSync(loader);
