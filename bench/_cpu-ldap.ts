@@ -2,7 +2,8 @@
  * Load-robust figures of one LDAP full sync (issue 10): CPU seconds per 1,000 users of this process (Node) and of
  * the PostgreSQL backends serving its scratch database (/proc/<pid>/stat of the backends pg_stat_activity lists,
  * sampled every 500 ms), beside wall time and peak RSS; `--floor` runs bench/ldap-pg-floor.ts instead of the sync.
- * SIZES=1 prints the characters of string parameters sent per statement.
+ * SIZES=1 prints the characters of string parameters sent per statement. LIVE=1 collects garbage every second during
+ * the run and reports the largest heap left (the live heap, what grows with the directory when something is kept).
  *
  * Run: node --import tsx --expose-gc bench/_cpu-ldap.ts 10000 postgres [--floor]
  */
@@ -51,6 +52,9 @@ const timer = setInterval(() => void sampleBackends(), 500);
 (globalThis as { gc?: () => void }).gc?.();
 const base = process.memoryUsage.rss();
 const rss = rssSampler();
+let liveHeap = 0;
+const gc = (globalThis as { gc?: () => void }).gc;
+const live = process.env.LIVE && gc ? setInterval(() => (gc(), (liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed))), 1000) : undefined;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const floorMode = process.argv.includes('--floor');
@@ -67,13 +71,14 @@ const r = floorMode
 const secs = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 clearInterval(timer);
+clearInterval(live);
 await sampleBackends();
 const peak = rss.stop();
 let dbCpu = 0;
 for (const [pid, s] of backendCpu) dbCpu += s - (before.get(pid) ?? 0);
 const node = (cpu.user + cpu.system) / 1e6;
 const k = N / 1000;
-console.log(JSON.stringify({ status: r.status, created: r.counts.created, n: N, kind, wall: +secs.toFixed(2), nodeCpuPer1k: +(node / k).toFixed(3), dbCpuPer1k: +(dbCpu / k).toFixed(3), nodeCpu: +node.toFixed(2), dbCpu: +dbCpu.toFixed(2), peakMiB: Math.round(peak / 2 ** 20), baseMiB: Math.round(base / 2 ** 20), load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0] }));
+console.log(JSON.stringify({ status: r.status, created: r.counts.created, n: N, kind, wall: +secs.toFixed(2), nodeCpuPer1k: +(node / k).toFixed(3), dbCpuPer1k: +(dbCpu / k).toFixed(3), nodeCpu: +node.toFixed(2), dbCpu: +dbCpu.toFixed(2), peakMiB: Math.round(peak / 2 ** 20), ...(live ? { liveHeapMiB: +(liveHeap / 2 ** 20).toFixed(1) } : {}), baseMiB: Math.round(base / 2 ** 20), load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0] }));
 for (const [k, v] of [...SIZES].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 8)) console.log(v.bytes, v.n, v.twoByte, k);
 await slapd.stop();
 await drop();

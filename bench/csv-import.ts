@@ -40,6 +40,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDeps } from '../src/deps.js';
 import { templateHeader } from '../src/domain/user-csv.js';
+import { applyHeapGrowth } from '../src/lib/heap-growth.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { arg, fmt } from './bench-util.js';
 
@@ -169,7 +170,10 @@ async function startServer(database: BenchDatabase, dir: string): Promise<{ deps
   const url = database === 'postgres' ? `${adminUrl().replace(/\/[^/]*$/, '')}/${DB_NAME}` : undefined;
   const config = loadConfig({
     DATA_DIR: dir, ...(url ? { DATABASE_URL: url } : {}), SCHEDULER_ENABLED: 'false', MAIL_WORKER_ENABLED: 'false', IMPORT_MAX_BYTES: '200mb', LOG_LEVEL: 'silent', RATE_LIMITS: 'off',
+    ...(process.env.HEAP_GROWTH_PERCENT ? { HEAP_GROWTH_PERCENT: process.env.HEAP_GROWTH_PERCENT } : {}),
   });
+  // The heap policy of the server's process, as startServer sets it (HEAP_GROWTH_PERCENT, lib/heap-growth.ts).
+  applyHeapGrowth(config.heapGrowthPercent);
   const deps = await createDeps(config, { logger: silentLogger });
   const server = http.createServer(createApp(deps));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -350,7 +350,7 @@ async function captureSelects(knex: Knex, run: (trx: Knex.Transaction) => Promis
 
 /** EXPLAIN (no ANALYZE) of the statements Switchboard's list runs for a filter. */
 async function explainFilter(knex: Knex, url: string, accountId: string, filter: string): Promise<string[]> {
-  const where = compileListFilter(filter, 'user');
+  const where = compileListFilter(filter, 'user', accountId);
   const captured = await captureSelects(knex, async (trx) => {
     await usersRepo.count(trx, accountId, where);
     await usersRepo.list(trx, accountId, { where, withGroups: true, limit: 100 });

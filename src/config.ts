@@ -15,6 +15,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Largest CSV file POST /Imports takes (IMPORT_MAX_BYTES); larger → 413 before anything is written. */
   importMaxBytes: number;
+  /** How far the heap grows past the live heap before a full collection (HEAP_GROWTH_PERCENT; 0: V8's own, up to 300 %): lib/heap-growth.ts. */
+  heapGrowthPercent: number;
   logLevel: string;
   /** Absolute base URL clients reach us at; when unset, taken from each request's Host. */
   publicUrl: string | undefined;
@@ -204,6 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapToken,
     bodyLimitBytes: bytes(env, 'BODY_LIMIT', 1024 * 1024),
     importMaxBytes: bytes(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024),
+    heapGrowthPercent: integer(env, 'HEAP_GROWTH_PERCENT', 100),
     logLevel: logLevel(env),
     publicUrl,
     linkBase: publicUrl ?? loopbackBase(host, port),

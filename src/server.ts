@@ -5,6 +5,7 @@ import { createApp, serveMetrics } from './app.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
 import { gateConnections } from './db/connection-gate.js';
 import { shuttingDown } from './http/error-handler.js';
+import { applyHeapGrowth } from './lib/heap-growth.js';
 
 export interface RunningServer {
   deps: Deps;
@@ -40,6 +41,8 @@ function boundAddress(server: Server): string {
 
 /** config → deps → bootstrap → listen → workers; stop() drains requests, then workers, then the database. */
 export async function startServer(config: Config, overrides: DepsOverrides = {}, print: (line: string) => void = console.log): Promise<RunningServer> {
+  // The process's heap policy, before the server allocates anything of its own (lib/heap-growth.ts).
+  applyHeapGrowth(config.heapGrowthPercent);
   const deps = await createDeps(config, overrides);
   const { logger } = deps;
   try {

@@ -14,5 +14,13 @@
  * as `k.v`, and its columns are read as `p.<column>`. Bindings: the keys array first, then the probe's.
  */
 export function perKeyFrom(keysParameter: string, probe: string, options: { forUpdate?: boolean } = {}): string {
-  return `unnest(${keysParameter}) as k(v) cross join lateral (${probe} offset 0${options.forUpdate ? ' for update' : ''}) as p`;
+  return perRowFrom(`unnest(${keysParameter}) as k(v)`, probe, options);
+}
+
+/**
+ * The same probe per row of a relation of composite keys (`jsonb_to_recordset(?::jsonb) as v(…)`): the probe
+ * refers to the row's columns as `v.<column>` (whatever alias `rows` gives them), its own as `p.<column>`.
+ */
+export function perRowFrom(rows: string, probe: string, options: { forUpdate?: boolean } = {}): string {
+  return `${rows} cross join lateral (${probe} offset 0${options.forUpdate ? ' for update' : ''}) as p`;
 }

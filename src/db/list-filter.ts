@@ -47,10 +47,14 @@ const mappings = {
 
 export type ListableResource = keyof typeof mappings;
 
-export function compileListFilter(filter: string, resource: ListableResource): { sql: string; bindings: unknown[] } {
+/**
+ * `accountId`: the account listed, when the list is of one account's rows (FilterScope): a condition on emails, phone
+ * numbers or extensions in an `or` then reads their index for this account instead of every user of it.
+ */
+export function compileListFilter(filter: string, resource: ListableResource, accountId?: string): { sql: string; bindings: unknown[] } {
   const node = parseScimFilter(filter);
   if (resource === 'user') checkUserFilterRules(node, resourceTypes.user);
-  return compileFilter(node, mappings[resource]);
+  return compileFilter(node, mappings[resource], accountId === undefined ? undefined : { accountId });
 }
 
 export function mappingOf(resource: ListableResource) {
@@ -63,10 +67,10 @@ export interface ListCriteria {
   sortBy?: string | undefined;
 }
 
-/** A list request's filter and sortBy compiled to SQL for `resource` (each absent when not asked). */
-export function compileListCriteria(resource: ListableResource, criteria: ListCriteria): { where?: { sql: string; bindings: unknown[] }; orderBy?: string } {
+/** A list request's filter and sortBy compiled to SQL for `resource` (each absent when not asked); `accountId` as for compileListFilter. */
+export function compileListCriteria(resource: ListableResource, criteria: ListCriteria, accountId?: string): { where?: { sql: string; bindings: unknown[] }; orderBy?: string } {
   return {
-    ...(criteria.filter ? { where: compileListFilter(criteria.filter, resource) } : {}),
+    ...(criteria.filter ? { where: compileListFilter(criteria.filter, resource, accountId) } : {}),
     ...(criteria.sortBy ? { orderBy: sortExpression(mappings[resource], criteria.sortBy).sql } : {}),
   };
 }

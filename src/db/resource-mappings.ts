@@ -5,13 +5,18 @@
  */
 import { resolveAttributePath, type AttributeType, type ResolvedPath, type ResourceTypeDef } from '../domain/scim-schema.js';
 import { resourceTypes, URN } from '../domain/scim-schemas.js';
-import type { AttributeStorage, Collection, ResourceSqlMapping, SqlType, ValueExpr } from './scim-filter-sql.js';
+import type { AttributeStorage, Collection, IndexedOperator, ResourceSqlMapping, SqlType, ValueExpr } from './scim-filter-sql.js';
 
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** A column or SQL expression of the row. */
-export function column(sql: string, sqlType: SqlType, nullable = true, caseless = false): ValueExpr {
+export function column(sql: string, sqlType: SqlType, nullable = true, caseless = false): ValueExpr & { kind: 'sql' } {
   return { kind: 'sql', sql, sqlType, nullable, ...(caseless ? { caseless } : {}) };
+}
+
+/** A column the operators `ops` of which an index of the account answers (ValueExpr.indexed): name the index. */
+export function indexed(expr: ValueExpr & { kind: 'sql' }, ...ops: IndexedOperator[]): ValueExpr {
+  return { ...expr, indexed: ops };
 }
 
 /** A value inside jsonb, e.g. jsonbPath('u.data', ['name', 'middleName']). */
@@ -110,22 +115,29 @@ export function usersMapping(alias = 'u'): ResourceSqlMapping {
   const [emailsFrom, emailsWhere] = ofUser('user_emails').split(' where ') as [string, string];
   const [phonesFrom, phonesWhere] = ofUser('user_phone_numbers').split(' where ') as [string, string];
   const [extensionsFrom, extensionsWhere] = ofUser('user_extensions').split(' where ') as [string, string];
-  const contact = (from: string, where: string, caseless: boolean) => rows(from, where, {
-    value: column('r.value', 'text', false, caseless),
-    type: column('r.type', 'text'),
-    primary: column('r.is_primary', 'boolean', false),
-  }, 'r.is_primary desc, r.position');
+  const owned = { account: 'r.account_id', owner: 'r.user_id', key: `${a}.id` };
+  // Values: eq and sw on a btree of (account_id, value) (text_pattern_ops, migration 20261207080000); co and ew stay
+  // on the trigram indexes, searched across accounts, and are not marked: their matches are not bounded by a prefix.
+  const contact = (from: string, where: string, caseless: boolean) => ({
+    ...rows(from, where, {
+      value: indexed(column('r.value', 'text', false, caseless), 'eq', 'sw'),
+      type: column('r.type', 'text'),
+      primary: column('r.is_primary', 'boolean', false),
+    }, 'r.is_primary desc, r.position'),
+    owned,
+  });
   return defineMapping({
     resourceType: resourceTypes.user,
     alias,
     data: `${a}.data`,
     attributes: {
-      id: { kind: 'value', expr: column(`${a}.id`, 'uuid', false) },
-      externalId: { kind: 'value', expr: column(`${a}.external_id`, 'text') },
-      userName: { kind: 'value', expr: column(`${a}.user_name`, 'text', false) },
-      displayName: { kind: 'value', expr: column(`${a}.display_name`, 'text') },
-      'name.givenName': { kind: 'value', expr: column(`${a}.given_name`, 'text') },
-      'name.familyName': { kind: 'value', expr: column(`${a}.family_name`, 'text') },
+      // indexed: the btrees of (account_id, …) for eq (and sw where text_pattern_ops), the trigram indexes for the rest.
+      id: { kind: 'value', expr: indexed(column(`${a}.id`, 'uuid', false), 'eq') },
+      externalId: { kind: 'value', expr: indexed(column(`${a}.external_id`, 'text'), 'eq') },
+      userName: { kind: 'value', expr: indexed(column(`${a}.user_name`, 'text', false), 'eq', 'sw', 'co', 'ew') },
+      displayName: { kind: 'value', expr: indexed(column(`${a}.display_name`, 'text'), 'eq', 'sw', 'co', 'ew') },
+      'name.givenName': { kind: 'value', expr: indexed(column(`${a}.given_name`, 'text'), 'sw', 'co', 'ew') },
+      'name.familyName': { kind: 'value', expr: indexed(column(`${a}.family_name`, 'text'), 'eq', 'sw', 'co', 'ew') },
       active: { kind: 'value', expr: column(`${a}.active`, 'boolean', false) },
       // display (and anything else) is only in data: a condition naming it reads the jsonb array instead.
       emails: { kind: 'collection', collection: contact(emailsFrom, emailsWhere, false), fallback: jsonbArray(`${a}.data->'emails'`, 'complex') },
@@ -145,10 +157,10 @@ export function usersMapping(alias = 'u'): ResourceSqlMapping {
       'meta.version': { kind: 'value', expr: column(`('W/"' || ${a}.version || '"')`, 'text', false) },
       'meta.location': unavailable("'meta.location' is not filterable"),
       [userExtension('accountAdmin')]: { kind: 'value', expr: column(`${a}.account_admin`, 'boolean', false) },
-      [userExtension('smsNumber')]: { kind: 'value', expr: column(`${a}.sms_number`, 'text', true, true) },
+      [userExtension('smsNumber')]: { kind: 'value', expr: indexed(column(`${a}.sms_number`, 'text', true, true), 'eq') },
       [userExtension('extensions')]: {
         kind: 'collection',
-        collection: { from: extensionsFrom, where: extensionsWhere, element: column('r.number', 'text', false, true), primaryFirst: 'r.number' },
+        collection: { from: extensionsFrom, where: extensionsWhere, element: indexed(column('r.number', 'text', false, true), 'eq', 'sw'), primaryFirst: 'r.number', owned },
       },
       [userExtension('registered')]: { kind: 'value', expr: column(`${a}.registered`, 'boolean', false) },
       [userExtension('source')]: { kind: 'value', expr: column(`${a}.source`, 'text', false) },

@@ -17,6 +17,8 @@ import {
 /** SQL type of a column expression; 'unknown' compares strings through `::text`, which is safe for uuid columns too. */
 export type SqlType = 'text' | 'uuid' | 'boolean' | 'timestamptz' | 'numeric' | 'unknown';
 
+export type IndexedOperator = 'eq' | 'sw' | 'co' | 'ew';
+
 /** Where one attribute value is read from. */
 export type ValueExpr =
   /** A typed SQL expression, e.g. `u.user_name`, `r.is_primary`, `'W/"' || u.version || '"'`. */
@@ -27,6 +29,12 @@ export type ValueExpr =
     nullable: boolean;
     /** Stored values have no letter case (digits, or already lower-cased): compare without lower() so plain indexes apply. */
     caseless?: boolean;
+    /**
+     * The operators an index answers on this expression within one account, as the compiler writes them (eq as
+     * `=`, sw as a LIKE prefix, co and ew as LIKE on a trigram index): a condition with one of them reads only the
+     * rows it matches. An `or` whose every branch is so answered is read as a union of index scans (IndexedOr).
+     */
+    indexed?: readonly IndexedOperator[];
   }
   /** A value inside jsonb: `json` is the jsonb expression, `text` the same value as text (`->>`). */
   | { kind: 'jsonb'; json: string; text: string }
@@ -45,6 +53,21 @@ export interface Collection {
   subAttribute?: (name: string) => ValueExpr | undefined;
   /** ORDER BY putting the primary element first, else the first element (for sorting by a multi-valued attribute). */
   primaryFirst: string;
+  /** The elements are rows of a table of their own, keyed by account and owner: see OwnedRows. */
+  owned?: OwnedRows;
+}
+
+/**
+ * How the rows of `Collection.from` belong to the resource: `account` and `owner` columns of the rows, and the
+ * resource's `key` the owner column holds (`r.account_id`, `r.user_id`, `u.id`). With the account known when
+ * compiling (FilterScope), a condition an index answers is read uncorrelated, once:
+ * `u.id = any(array(select r.user_id from user_emails r where <condition> and r.account_id = ?))`, which the planner
+ * can OR with other index scans (BitmapOr) where it cannot combine a correlated `exists` with anything.
+ */
+export interface OwnedRows {
+  account: string;
+  owner: string;
+  key: string;
 }
 
 export type AttributeStorage =
@@ -66,6 +89,11 @@ export interface ResourceSqlMapping {
   storage(path: ResolvedPath): AttributeStorage;
   /** For sortBy: a refusal message (e.g. smsNumber) or a better expression (an indexed column). */
   sortRule?(path: ResolvedPath): { refuse: string } | { sql: string } | undefined;
+}
+
+/** What a filter is compiled for: the account listed (every row a list reads is of one account). */
+export interface FilterScope {
+  accountId: string;
 }
 
 export interface CompiledFilter {
@@ -123,7 +151,19 @@ function likePattern(op: ComparisonOperator, value: string): string {
 
 class Compiler {
   readonly bindings: unknown[] = [];
-  constructor(private readonly mapping: ResourceSqlMapping) {}
+  /**
+   * IndexedOr: inside an `or` whose every branch an index answers (and every enclosing `or` too, under no `not`),
+   * a condition on owned rows is read uncorrelated (OwnedRows), so that the planner ORs index scans instead of
+   * reading every row of the account. Elsewhere it stays `exists`: a semi-join (or anti-join under `not`) planned
+   * with the statistics of both tables, and a hashed sub-plan where the account is read anyway, which an
+   * uncorrelated array is not (`id = any(array)` compares each row with every element: a branch such as
+   * `emails.value sw "j"` holds some 10,000 ids).
+   */
+  private orIndexable = true;
+  private inOr = false;
+  /** How many uncorrelated arrays (anyElement) were written so far. */
+  private arrays = 0;
+  constructor(private readonly mapping: ResourceSqlMapping, private readonly scope: FilterScope | undefined) {}
 
   private bind(value: unknown): string {
     this.bindings.push(value);
@@ -135,9 +175,9 @@ class Compiler {
       case 'or':
         return this.or(node.filters);
       case 'and':
-        return `(${node.filters.map((f) => this.node(f)).join(` ${node.op} `)})`;
+        return this.joined('and', node.filters.map((f) => () => this.node(f)));
       case 'not':
-        return `(not ${this.node(node.filter)})`;
+        return `(not ${this.negated(() => this.node(node.filter))})`;
       case '[]':
         return this.valuePath(node.attrPath, node.filter);
       default:
@@ -167,8 +207,113 @@ class Compiler {
       }
       group.push(f as ComparisonNode);
     }
-    const sql = parts.map((p) => (!Array.isArray(p) ? this.node(p) : p.length === 1 ? this.node(p[0]!) : this.anyOf(p)));
-    return `(${sql.join(' or ')})`;
+    const outer = { orIndexable: this.orIndexable, inOr: this.inOr };
+    this.orIndexable = outer.orIndexable && this.scope !== undefined
+      && parts.every((p) => (!Array.isArray(p) ? this.indexed(p) : p.length === 1 ? this.indexed(p[0]!) : p.every((t) => t.op === 'eq' && this.indexed(t))));
+    this.inOr = true;
+    try {
+      return this.joined('or', parts.map((p) => () => (!Array.isArray(p) ? this.node(p) : p.length === 1 ? this.node(p[0]!) : this.anyOf(p))));
+    } finally {
+      this.orIndexable = outer.orIndexable;
+      this.inOr = outer.inOr;
+    }
+  }
+
+  /**
+   * The terms of an `and` or `or`, those holding an uncorrelated array last: PostgreSQL evaluates them in the order
+   * written, and `id = any(array)` compares a row with each element in turn (a bitmap heap scan rechecks every row
+   * it fetches), so a row another term decides never reaches it. Counting `emails.value sw "j" or userName sw "j"`
+   * (10,091 of 100,000 users, an array of 13,445 ids): 1.7-1.8 s with the array first, 0.6-0.9 s last, 1.2-1.5 s as
+   * `exists` over every user (EXPLAIN ANALYZE, loaded machine). Every term is true or false, never NULL, so the
+   * order changes nothing else.
+   */
+  private joined(op: 'and' | 'or', terms: (() => string)[]): string {
+    const compiled = terms.map((compile) => {
+      const [arrays, from] = [this.arrays, this.bindings.length];
+      const sql = compile();
+      return { sql, bindings: this.bindings.splice(from), array: this.arrays > arrays };
+    });
+    const ordered = [...compiled.filter((c) => !c.array), ...compiled.filter((c) => c.array)];
+    for (const c of ordered) this.bindings.push(...c.bindings);
+    return `(${ordered.map((c) => c.sql).join(` ${op} `)})`;
+  }
+
+  /** Compiles what a `not` negates: no index answers a negation, so no branch inside is read as IndexedOr. */
+  private negated(compile: () => string): string {
+    const outer = this.orIndexable;
+    this.orIndexable = false;
+    try {
+      return compile();
+    } finally {
+      this.orIndexable = outer;
+    }
+  }
+
+  /**
+   * Whether an index answers the condition within the account (ValueExpr.indexed; for a multi-valued attribute,
+   * only on owned rows): a comparison with an indexed operator, an `and` with one such term, an `or` of them all.
+   * A filter this cannot read (an unknown attribute) is not indexed here: compiling it raises the error.
+   */
+  private indexed(node: FilterNode): boolean {
+    try {
+      switch (node.op) {
+        case 'and':
+          return node.filters.some((f) => this.indexed(f));
+        case 'or':
+          return node.filters.every((f) => this.indexed(f));
+        case 'not':
+        case 'pr':
+          return false;
+        case '[]': {
+          const path = resolveForFilter(this.mapping.resourceType, node.attrPath);
+          if (!path.attribute.multiValued || path.attribute.type !== 'complex' || path.subAttribute) return false;
+          const storage = this.storage(path);
+          if (storage.kind !== 'collection') return false;
+          const subs = new Map<string, string>();
+          collectSubAttributes(node.filter, (relative) => {
+            subs.set(relative, resolveForFilter(this.mapping.resourceType, `${path.canonical}.${relative}`).subAttribute!.name);
+          });
+          // The collection valuePath reads: the rows, unless a sub-attribute is only in the jsonb fallback.
+          const collection = chooseCollection(storage, [...subs.values()], path.canonical);
+          if (!collection.owned) return false;
+          const within = (f: FilterNode): boolean => {
+            switch (f.op) {
+              case 'and': return f.filters.some(within);
+              case 'or': return f.filters.every(within);
+              case 'not': case 'pr': case '[]': return false;
+              default: return indexedComparison(collection.subAttribute!(subs.get(f.attrPath)!), f);
+            }
+          };
+          return within(node.filter);
+        }
+        default: {
+          const path = resolveForFilter(this.mapping.resourceType, node.attrPath);
+          const { attribute } = path;
+          if (!attribute.multiValued) {
+            const storage = this.storage(path);
+            return storage.kind === 'value' && indexedComparison(storage.expr, node);
+          }
+          const storage = this.storage(attributeOnly(path));
+          if (storage.kind !== 'collection') return false;
+          if (attribute.type !== 'complex') return storage.collection.owned !== undefined && indexedComparison(storage.collection.element, node);
+          const sub = path.subAttribute ?? attribute.subAttributes?.find((s) => s.name === 'value');
+          if (!sub) return false;
+          const collection = chooseCollection(storage, [sub.name], path.canonical);
+          return collection.owned !== undefined && indexedComparison(collection.subAttribute!(sub.name), node);
+        }
+      }
+    } catch (error) {
+      if (error instanceof DomainError) return false;
+      throw error;
+    }
+  }
+
+  /** The elements of `collection` on which `condition` holds, read uncorrelated when IndexedOr allows it, else `exists`. */
+  private anyElement(collection: Collection, condition: string, indexed: boolean): string {
+    const owned = collection.owned;
+    if (!indexed || !owned || !this.scope || !this.inOr || !this.orIndexable) return exists(collection, condition);
+    this.arrays++;
+    return `${owned.key} = any(array(select ${owned.owner} from ${collection.from} where ${condition} and ${owned.account} = ${this.bind(this.scope.accountId)}::uuid))`;
   }
 
   /** Comparisons of one attribute with eq, co, sw or ew, as one condition; one by one where that is not possible. */
@@ -201,7 +346,9 @@ class Compiler {
     }
     const condition = expr && def ? this.stringAnyOf(expr, def, terms) : undefined;
     if (condition === undefined) return oneByOne();
-    return collection ? exists(collection, condition) : condition;
+    // `= any(…)` is one btree search; `like any(…)` is not (a btree reads one LIKE prefix as a range).
+    const indexed = terms.every((t) => t.op === 'eq' && indexedComparison(expr, t));
+    return collection ? this.anyElement(collection, condition, indexed) : condition;
   }
 
   /** What stringLeaf compares for each term, as one condition; undefined when the values are not compared as text. */
@@ -237,13 +384,15 @@ class Compiler {
     const path = resolveForFilter(this.mapping.resourceType, attrPath);
     const { attribute } = path;
     // On a multi-valued attribute, ne means that no element equals the value (so also true when there is none).
-    if (attribute.multiValued && op === 'ne') return `(not ${this.attributeCondition(attrPath, 'eq', value)})`;
+    if (attribute.multiValued && op === 'ne') return `(not ${this.negated(() => this.attributeCondition(attrPath, 'eq', value))})`;
     if (attribute.multiValued) {
       const storage = this.storage(attributeOnly(path));
       if (storage.kind !== 'collection') throw new Error(`${path.canonical}: a multi-valued attribute needs a collection mapping`);
+      const comparison = op === 'pr' ? undefined : { op, value: value ?? null };
       if (attribute.type !== 'complex') {
         const collection = storage.collection;
-        return exists(collection, this.leaf(collection.element!, attribute, path.canonical, op, value));
+        const indexed = comparison !== undefined && indexedComparison(collection.element, comparison);
+        return this.anyElement(collection, this.leaf(collection.element!, attribute, path.canonical, op, value), indexed);
       }
       let sub = path.subAttribute;
       if (!sub) {
@@ -253,7 +402,9 @@ class Compiler {
         if (!sub) throw invalidFilter(`'${path.canonical}' has no value sub-attribute; name one of its sub-attributes`);
       }
       const collection = chooseCollection(storage, [sub.name], path.canonical);
-      return exists(collection, this.leaf(collection.subAttribute!(sub.name)!, sub, `${attribute.name}.${sub.name}`, op, value));
+      const expr = collection.subAttribute!(sub.name)!;
+      const indexed = comparison !== undefined && indexedComparison(expr, comparison);
+      return this.anyElement(collection, this.leaf(expr, sub, `${attribute.name}.${sub.name}`, op, value), indexed);
     }
     if (attribute.type === 'complex' && !path.subAttribute) {
       const storage = this.storage(path);
@@ -305,7 +456,7 @@ class Compiler {
         }
       }
     };
-    return exists(collection, element(filter));
+    return this.anyElement(collection, element(filter), this.indexed({ op: '[]', attrPath, filter }));
   }
 
   /** One comparison on one value expression, typed by the attribute definition. Never NULL. */
@@ -398,6 +549,13 @@ class Compiler {
 export function attributeOnly(path: ResolvedPath): ResolvedPath {
   if (!path.subAttribute) return path;
   return { ...path, subAttribute: undefined, canonical: path.canonical.slice(0, -(path.subAttribute.name.length + 1)) };
+}
+
+/** Whether an index answers `expr op value` (ValueExpr.indexed), for a string value. */
+function indexedComparison(expr: ValueExpr | undefined, comparison: { op: ComparisonOperator | 'pr'; value?: ComparisonValue }): boolean {
+  const { op } = comparison;
+  if (expr?.kind !== 'sql' || typeof comparison.value !== 'string' || (op !== 'eq' && op !== 'sw' && op !== 'co' && op !== 'ew')) return false;
+  return expr.indexed?.includes(op) === true;
 }
 
 const sqlOperator: Record<'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le', string> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
@@ -512,8 +670,8 @@ export function parseDateTime(value: string): number | undefined {
 }
 
 /** The filter as a boolean SQL expression with `?` placeholders, for `whereRaw(sql, bindings)`. */
-export function compileFilter(node: FilterNode, mapping: ResourceSqlMapping): CompiledFilter {
-  const compiler = new Compiler(mapping);
+export function compileFilter(node: FilterNode, mapping: ResourceSqlMapping, scope?: FilterScope): CompiledFilter {
+  const compiler = new Compiler(mapping, scope);
   const sql = compiler.node(withNullAsPresence(node));
   return { sql, bindings: compiler.bindings };
 }

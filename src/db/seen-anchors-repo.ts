@@ -11,6 +11,12 @@ export interface RunKey {
   runId: string;
 }
 
+/** An object the read yielded: its anchor, and how other records may refer to it (SourceRecord.referenceKeys). */
+export interface SeenObject {
+  anchor: string;
+  referenceKeys?: Readonly<Record<string, string>> | undefined;
+}
+
 export interface DeactivationQuery {
   /** Anchors the read reported deleted: deactivated when their link is live. */
   deletes: readonly string[];
@@ -27,12 +33,14 @@ const TO_DEACTIVATE = `from user_source_links l
    and (l.anchor = any(?::text[]) or (?::boolean and ${NOT_SEEN}))`;
 
 export const seenAnchorsRepo = {
-  /** Notes anchors the run read (repeats are harmless). */
-  async add(db: Executor, run: RunKey, anchors: readonly string[]): Promise<void> {
-    if (anchors.length === 0) return;
-    await db.raw('insert into sync_run_seen (account_id, source_id, run_id, anchor) select ?::uuid, ?::uuid, ?::uuid, unnest(?::text[])', [
-      run.accountId, run.sourceId, run.runId, [...anchors],
-    ]);
+  /** Notes anchors the run read, with the keys other records may refer to them by (repeats are harmless). */
+  async add(db: Executor, run: RunKey, seen: readonly SeenObject[]): Promise<void> {
+    if (seen.length === 0) return;
+    await db.raw(
+      `insert into sync_run_seen (account_id, source_id, run_id, anchor, reference_keys)
+       select ?::uuid, ?::uuid, ?::uuid, v.anchor, v.keys from jsonb_to_recordset(?::jsonb) as v(anchor text, keys jsonb)`,
+      [run.accountId, run.sourceId, run.runId, JSON.stringify(seen.map((s) => (s.referenceKeys ? { anchor: s.anchor, keys: s.referenceKeys } : { anchor: s.anchor })))],
+    );
   },
 
   /** Forgets what the source's runs read: at the end of a run, and at the start of the next one (after a killed run). */

@@ -1,6 +1,6 @@
 import { selectRows, type Executor } from './database.js';
 import type { Knex } from 'knex';
-import { perKeyFrom } from './key-lookup.js';
+import { perKeyFrom, perRowFrom } from './key-lookup.js';
 import type { Statement } from './statement.js';
 import type { SourceKind } from '../domain/ownership.js';
 
@@ -126,6 +126,23 @@ export const sourceLinksRepo = {
                 attributes = excluded.attributes, raw = excluded.raw, hash = excluded.hash, missing_since = excluded.missing_since, updated_at = excluded.updated_at`,
       ),
     ];
+  },
+
+  /**
+   * The users other than `userId` whose link of `sourceId` holds `anchor`, for each move (a statement to run with
+   * the write that moves the anchors: its CTEs see the links as they were). One primary-key probe per move
+   * (perRowFrom): a join of the moves with the links lets the planner read every link of the account and hash
+   * them, which it did on tables no ANALYZE had seen, so each identity provider's POST read the whole account
+   * (about 7,600 index tuples a POST at 8,000 users, measured with pg_stat_user_indexes).
+   */
+  displacedStatement(accountId: string, moves: readonly { userId: string; sourceId: string; anchor: string }[]): Statement {
+    return {
+      sql: `select distinct p.user_id from ${perRowFrom(
+        'jsonb_to_recordset(?::jsonb) as v(user_id uuid, source_id uuid, anchor text)',
+        'select l.user_id from user_source_links l where l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor',
+      )} where p.user_id <> v.user_id`,
+      bindings: [JSON.stringify(moves.map((m) => ({ user_id: m.userId, source_id: m.sourceId, anchor: m.anchor }))), accountId],
+    };
   },
 
   /** The users one source links (whose representations change when the source goes). */

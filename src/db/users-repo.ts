@@ -11,6 +11,7 @@ import { linkState, storedUserResource } from '../domain/user-resource.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid, userCountSql } from './accounts-repo.js';
 import type { Abandonment } from '../lib/abandonment.js';
+import type { ExportedUser } from '../domain/user-csv.js';
 
 export type JsonObject = Record<string, unknown>;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -170,24 +171,61 @@ function topLevelDelta(base: JsonObject, target: JsonObject): { drop: string[]; 
   return { drop, extra };
 }
 
+/**
+ * A representation's lockedAttributes sent once per statement: the users a source writes share one value
+ * (user-resource.ts gives equal claims the same array), about 1.2 KB a user of an LDAP source's, which each row
+ * sent again, a quarter of what a full sync sent per user. The rows carry an index into the statement's array
+ * (`v.locks`, null for none) and SQL puts the value back in the Switchboard extension; stored-resource.test.ts holds
+ * the result to the plain rendering.
+ */
+class SharedLocks {
+  private readonly index = new Map<unknown, number>();
+  private readonly values: unknown[] = [];
+
+  /** The representation without its lockedAttributes, and their index in this statement's array. */
+  take(resource: JsonObject): { resource: JsonObject; locks: number | null } {
+    const ext = resource[SWITCHBOARD] as JsonObject | undefined;
+    if (!ext || ext.lockedAttributes === undefined) return { resource, locks: null };
+    const { lockedAttributes, ...rest } = ext;
+    let at = this.index.get(lockedAttributes);
+    if (at === undefined) {
+      at = this.values.push(lockedAttributes) - 1;
+      this.index.set(lockedAttributes, at);
+    }
+    return { resource: { ...resource, [SWITCHBOARD]: rest }, locks: at };
+  }
+
+  /** The statement's array, bound where `withLocks` puts its placeholder. */
+  binding(): string {
+    return JSON.stringify(this.values);
+  }
+}
+
+/** `resource` (SQL) with the row's lockedAttributes put back from the statement's array (one placeholder: SharedLocks.binding). */
+function withLocks(resource: string): string {
+  return `case when v.locks is null then ${resource} else jsonb_set(${resource}, '{${SWITCHBOARD},lockedAttributes}'::text[], (?::jsonb) -> v.locks) end`;
+}
+
 const USERS_INSERT_SQL = `insert into users (account_id, id, ${DERIVED_COLUMN_NAMES}, data, resource, source, password_hash, updated_by, created_at, updated_at)
-  select v.account_id, v.id, ${DERIVED_COLUMN_NAMES.split(', ').map((c) => `v.${c}`).join(', ')}, d.data, (d.data - v.resource_drop) || v.resource_extra,
+  select v.account_id, v.id, ${DERIVED_COLUMN_NAMES.split(', ').map((c) => `v.${c}`).join(', ')}, d.data, ${withLocks('((d.data - v.resource_drop) || v.resource_extra)')},
          v.source, v.password_hash, v.updated_by, v.created_at, v.updated_at
-    from jsonb_to_recordset(?::jsonb) as v(account_id uuid, id uuid, ${DERIVED_COLUMN_TYPES}, resource_drop text[], resource_extra jsonb, source text, password_hash text,
+    from jsonb_to_recordset(?::jsonb) as v(account_id uuid, id uuid, ${DERIVED_COLUMN_TYPES}, resource_drop text[], resource_extra jsonb, locks integer, source text, password_hash text,
          updated_by text, created_at timestamptz, updated_at timestamptz)
     join ${DOCS_CTE} as d on d.id = v.id`;
 
 /** New users' rows, their documents and representations from DOCS_CTE. */
 function usersInsert(accountId: string, inserts: readonly PlannedWrite<StoredUser>[], resources: ReadonlyMap<string, JsonObject>): Statement[] {
   if (inserts.length === 0) return [];
+  const shared = new SharedLocks();
   const rows = inserts.map((w) => {
-    const { drop, extra } = topLevelDelta(w.next, resources.get(w.id)!);
+    const { resource, locks } = shared.take(resources.get(w.id)!);
+    const { drop, extra } = topLevelDelta(w.next, resource);
     return {
-      account_id: accountId, id: w.id, ...derivedColumns(w.next), resource_drop: drop, resource_extra: extra, source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
+      account_id: accountId, id: w.id, ...derivedColumns(w.next), resource_drop: drop, resource_extra: extra, locks, source: w.source, password_hash: w.passwordHash ?? null, updated_by: w.updatedBy,
       created_at: w.at.toISOString(), updated_at: w.at.toISOString(),
     };
   });
-  return [{ sql: USERS_INSERT_SQL, bindings: [JSON.stringify(rows)] }];
+  return [{ sql: USERS_INSERT_SQL, bindings: [shared.binding(), JSON.stringify(rows)] }];
 }
 
 
@@ -202,11 +240,11 @@ const RESOURCES_UPDATE_SQL = `update users as u set ${KEEP_GROUPS} from jsonb_to
 
 const USERS_UPDATE_SQL = `update users as u set user_name = v.user_name, external_id = v.external_id, display_name = v.display_name, given_name = v.given_name,
        family_name = v.family_name, active = v.active, primary_email = v.primary_email, sms_number = v.sms_number,
-       account_admin = v.account_admin, data = v.data, ${KEEP_GROUPS}, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at,
+       account_admin = v.account_admin, data = v.data, ${KEEP_GROUPS.replace('v.resource', withLocks('v.resource'))}, version = v.version, updated_by = v.updated_by, updated_at = v.updated_at,
        password_hash = case when v.set_password then v.password_hash else u.password_hash end,
        registered = case when v.set_registered then v.registered else u.registered end
   from jsonb_to_recordset(?::jsonb) as v(id uuid, user_name text, external_id text, display_name text, given_name text, family_name text,
-       active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, resource jsonb, version integer, updated_by text, updated_at timestamptz,
+       active boolean, primary_email text, sms_number text, account_admin boolean, data jsonb, resource jsonb, locks integer, version integer, updated_by text, updated_at timestamptz,
        set_password boolean, password_hash text, set_registered boolean, registered boolean)
  where u.account_id = ? and u.id = v.id
  returning u.id, u.resource->'groups' as groups`;
@@ -218,11 +256,12 @@ interface UpdatedRow {
 }
 
 function usersUpdate(accountId: string, writes: readonly PlannedWrite<StoredUser>[], resources: ReadonlyMap<string, JsonObject>): Statement {
+  const shared = new SharedLocks();
   const rows = writes.map((w) => ({
-    id: w.id, ...derivedColumns(w.next), data: w.next, resource: resources.get(w.id), version: w.current!.version + 1, updated_by: w.updatedBy, updated_at: w.at.toISOString(),
+    id: w.id, ...derivedColumns(w.next), data: w.next, ...shared.take(resources.get(w.id)!), version: w.current!.version + 1, updated_by: w.updatedBy, updated_at: w.at.toISOString(),
     set_password: w.passwordHash !== undefined, password_hash: w.passwordHash ?? null, set_registered: w.registered !== undefined, registered: w.registered ?? null,
   }));
-  return { sql: USERS_UPDATE_SQL, bindings: [JSON.stringify(rows), accountId] };
+  return { sql: USERS_UPDATE_SQL, bindings: [shared.binding(), JSON.stringify(rows), accountId] };
 }
 
 function resourceOnlyUpdates(accountId: string, writes: readonly PlannedWrite<StoredUser>[]): Statement[] {
@@ -295,6 +334,8 @@ export interface ListQuery {
 
 export type ListedUser = UserView & { sortValue: string | null };
 export type ListedResource = StoredResource & { sortValue: string | null };
+/** A row of the CSV export (ExportedUser in domain/user-csv.ts) with its place in the list. */
+export type ListedExport = ExportedUser & { id: string; sortValue: string | null };
 
 export interface CountOptions {
   abandoned?: Abandonment;
@@ -478,19 +519,14 @@ export const usersRepo = {
     // the anchor is read in the statement that moves it (its CTEs all see the links as they were before it), not
     // in a select of its own: measured on the loaded 2-core machine, an identity provider's POST went from 5 round
     // trips to 4.
-    const movable = writes.flatMap((w) => (w.link && !w.link.anchorUnlinked && !w.link.anchorHeld ? [{ user_id: w.id, source_id: w.link.sourceId, anchor: w.link.anchor }] : []));
+    const movable = writes.flatMap((w) => (w.link && !w.link.anchorUnlinked && !w.link.anchorHeld ? [{ userId: w.id, sourceId: w.link.sourceId, anchor: w.link.anchor }] : []));
     const results: string[] = [];
     if (last.length > 0) {
       final.push({ ...usersUpdate(accountId, last, resources), name: 'updated' });
       results.push('select id, groups, false as displaced from updated');
     }
     if (movable.length > 0) {
-      final.push({
-        sql: `select distinct l.user_id from jsonb_to_recordset(?::jsonb) as v(user_id uuid, source_id uuid, anchor text)
-                join user_source_links l on l.account_id = ? and l.source_id = v.source_id and l.anchor = v.anchor and l.user_id <> v.user_id`,
-        bindings: [JSON.stringify(movable), accountId],
-        name: 'displaced',
-      });
+      final.push({ ...sourceLinksRepo.displacedStatement(accountId, movable), name: 'displaced' });
       results.push('select user_id as id, null::jsonb as groups, true as displaced from displaced');
     }
     if (results.length > 0) final.push({ sql: results.join(' union all '), bindings: [] });
@@ -597,6 +633,16 @@ export const usersRepo = {
     const { sql, bindings } = pageStatement(accountId, { ...query, withGroups: false }, 'u.id, u.version, u.resource');
     const rows = await selectRows<StoredResource & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
     return rows.map((r) => ({ id: r.id, version: r.version, resource: r.resource, sortValue: r.sort_value }));
+  },
+
+  /**
+   * `list` of what a CSV export row shows: the page's rows alone, none of the columns it does not show and no link
+   * read (list's view reads every user's links as JSON, which the export then dropped; 1,000 users a page).
+   */
+  async listExport(db: Executor, accountId: string, query: Omit<ListQuery, 'withGroups'>): Promise<ListedExport[]> {
+    const { sql, bindings } = pageStatement(accountId, { ...query, withGroups: false }, 'u.id, u.data, u.registered, u.source, u.updated_at, u.updated_by');
+    const rows = await selectRows<Pick<UserRow, 'id' | 'data' | 'registered' | 'source' | 'updated_at' | 'updated_by'> & { sort_value: string | null }>(db, sql, bindings, query.abandoned);
+    return rows.map((r) => ({ id: r.id, doc: r.data, registered: r.registered, source: r.source, updatedAt: asDate(r.updated_at), updatedBy: r.updated_by, sortValue: r.sort_value }));
   },
 
   /** One user's stored representation (GET /Users/{id}): one column of one row, by primary key. */

@@ -10,7 +10,7 @@ export const AUDIT_EVENT_URN = 'urn:switchboard:scim:schemas:core:2.0:AuditEvent
  * Through which writer a change came: `admin` an administrator at the console (a sign-in session), `token` a
  * bearer token on the API (an admin's script, a user's /Me), `source` a source (a sync run, or an identity
  * provider's SCIM push), `import` a CSV import, `link` a user following a registration or reset link, `system` the
- * server itself (interrupted work marked failed).
+ * server itself (interrupted work marked failed) and operator commands run on its host (`switchboard secrets rotate`).
  */
 export type AuditWriter = 'admin' | 'token' | 'source' | 'import' | 'link' | 'system';
 export const auditWriters: readonly AuditWriter[] = ['admin', 'token', 'source', 'import', 'link', 'system'];

@@ -1,4 +1,5 @@
 import type { AuditWriter } from './audit.js';
+import { jsonCopy } from '../lib/json-copy.js';
 
 /**
  * Which source owns which attribute (README, design decisions): data plus one pure function. Attribute keys are
@@ -157,7 +158,7 @@ export function resolveWrite(
   incoming: JsonObject,
   extensionUrns: readonly string[],
 ): { next: JsonObject; refused: { attribute: string; owner: FieldOwner }[]; ignored: string[] } {
-  const next = JSON.parse(JSON.stringify(incoming)) as JsonObject;
+  const next = jsonCopy(incoming);
   const refused: { attribute: string; owner: FieldOwner }[] = [];
   const ignored: string[] = [];
   for (const attribute of changedAttributes(current, incoming, extensionUrns)) {

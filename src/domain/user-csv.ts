@@ -139,7 +139,10 @@ function sameOrNew(kept: unknown, wanted: string[], key: (s: string) => string):
 export function rowToDocument(current: JsonObject | undefined, cells: RowCells): JsonObject {
   const email = cells.email ?? '';
   if (email === '') throw new DomainError('invalidValue', 'Email is mandatory: the cell is empty');
-  const next = JSON.parse(JSON.stringify(current ?? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] })) as JsonObject;
+  // A shallow copy, as the sync's mergeRecord: the objects this function changes (name, the extensions) are copied
+  // below, the rest is shared with `current`, and the write path copies the document once before it changes or
+  // stores it (cleanDocument). The deep copy this was cost a second copy of every updated user and its garbage.
+  const next: JsonObject = { ...(current ?? { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] }) };
   const name = { ...((next.name as JsonObject | undefined) ?? {}) };
   const setOrClear = (target: JsonObject, key: string, value: string | undefined) => {
     if (value === undefined) return;

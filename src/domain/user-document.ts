@@ -4,6 +4,7 @@
  * read a document through these functions, so what is checked and what is stored cannot drift apart.
  */
 import { computedExtensionAttributes, SWITCHBOARD_URN, type JsonObject } from './user-rules.js';
+import { jsonCopy } from '../lib/json-copy.js';
 
 export const ENTERPRISE_URN = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const CORE_USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -11,7 +12,7 @@ export const EXTENSION_URNS = [ENTERPRISE_URN, SWITCHBOARD_URN] as const;
 
 /** The stored document: a deep copy without id, meta, groups, password and computed extension attributes; one primary per list. */
 export function cleanDocument(doc: JsonObject): JsonObject {
-  const out = JSON.parse(JSON.stringify(doc)) as JsonObject; // scimmy hands back Proxy-wrapped arrays that structuredClone refuses
+  const out = jsonCopy(doc);
   delete out.id;
   delete out.meta;
   delete out.groups;

@@ -27,8 +27,34 @@ export interface UserRenderInput {
   links: readonly { sourceId: string; kind: string; ownedAttributes: readonly string[]; anchor: string; raw?: unknown }[];
 }
 
+/**
+ * lockedAttributes by the links' claims, each distinct value made once and frozen: the users a source writes mostly
+ * share one (the source's attributes), so a batch's representations hold the same array, which the users
+ * statements send once however many users hold it (users-repo.ts sharedLocks). Bounded: a process writing many
+ * distinct claims starts over.
+ */
+const lockedByClaims = new Map<string, readonly JsonObject[] | undefined>();
+const MAX_LOCKED_KINDS = 512;
+
+function lockedAttributesOf(sorted: UserRenderInput['links']): readonly JsonObject[] | undefined {
+  let key = '';
+  for (const l of sorted) key += `${l.sourceId}\u0001${l.kind}\u0001${l.ownedAttributes.join('\u0002')}\u0003`;
+  if (lockedByClaims.has(key)) return lockedByClaims.get(key);
+  const owners = fieldOwners(sorted.map((l) => ({ sourceId: l.sourceId, kind: l.kind as SourceKind, ownedAttributes: l.ownedAttributes })));
+  const locked = owners.size === 0
+    ? undefined
+    : Object.freeze(
+        [...owners]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([attribute, owner]) => Object.freeze({ attribute, source: owner.kind, sourceId: owner.sourceId })),
+      );
+  if (lockedByClaims.size >= MAX_LOCKED_KINDS) lockedByClaims.clear();
+  lockedByClaims.set(key, locked);
+  return locked;
+}
+
 /** The computed part of the Switchboard extension that comes from the source links: connections and lockedAttributes. */
-export function linkState(links: UserRenderInput['links']): { connections: JsonObject; lockedAttributes?: JsonObject[] } {
+export function linkState(links: UserRenderInput['links']): { connections: JsonObject; lockedAttributes?: readonly JsonObject[] } {
   let pbx = false;
   let micloud = false;
   for (const link of links) {
@@ -36,14 +62,10 @@ export function linkState(links: UserRenderInput['links']): { connections: JsonO
     else if (link.kind === 'micloud') micloud = true;
   }
   // Links in sourceId order and owners by attribute: the same links give the same array, in whatever order read.
-  const sorted = [...links].sort((a, b) => (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0));
-  const owners = fieldOwners(sorted.map((l) => ({ sourceId: l.sourceId, kind: l.kind as SourceKind, ownedAttributes: l.ownedAttributes })));
-  const state: { connections: JsonObject; lockedAttributes?: JsonObject[] } = { connections: { pbx, micloud, iot: false } };
-  if (owners.size > 0) {
-    state.lockedAttributes = [...owners]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([attribute, owner]) => ({ attribute, source: owner.kind, sourceId: owner.sourceId }));
-  }
+  const sorted = links.length < 2 ? links : [...links].sort((a, b) => (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0));
+  const state: { connections: JsonObject; lockedAttributes?: readonly JsonObject[] } = { connections: { pbx, micloud, iot: false } };
+  const locked = lockedAttributesOf(sorted);
+  if (locked) state.lockedAttributes = locked;
   return state;
 }
 

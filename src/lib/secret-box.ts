@@ -23,6 +23,11 @@ export class SecretBox {
     this.keys = new Map([...previous, current].map((key) => [keyIdOf(key), key]));
   }
 
+  /** The id of the key this box seals under (public: every value it seals starts with it). */
+  get keyId(): string {
+    return this.currentId;
+  }
+
   static isSealed(value: unknown): value is string {
     return typeof value === 'string' && value.startsWith(PREFIX);
   }

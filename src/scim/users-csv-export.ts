@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { exportHeader, userToRow } from '../domain/user-csv.js';
-import type { ListedUser } from '../db/users-repo.js';
+import type { ListedExport } from '../db/users-repo.js';
 import { formatCsvRow } from '../lib/csv.js';
 import type { UserService } from '../services/user-service.js';
 import type { ListParams } from './list-params.js';
@@ -24,9 +24,9 @@ export async function exportUsersCsv(users: UserService, accountId: string, para
   let text = formatCsvRow(exportHeader);
   let after: { value: string | null; id: string } | undefined;
   for (;;) {
-    let page: ListedUser[];
+    let page: ListedExport[];
     try {
-      page = await users.list(accountId, { filter: params.filter, sortBy: params.sortBy, descending, limit: PAGE, withGroups: false, ...(after ? { after } : {}) });
+      page = await users.listExport(accountId, { filter: params.filter, sortBy: params.sortBy, descending, limit: PAGE, ...(after ? { after } : {}) });
     } catch (error) {
       // Once the status is sent, a failure can only cut the response short: the client sees an incomplete body.
       if (res.headersSent) res.destroy(error instanceof Error ? error : new Error(String(error)));

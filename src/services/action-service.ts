@@ -294,7 +294,7 @@ export class ActionService {
     }
     // {all: true} for MiVB deployment emails means every user with the MiVoice Business service.
     const filter = 'filter' in targets ? targets.filter : type === 'sendMivbDeploymentEmails' ? `${SWITCHBOARD_URN}:mivbService eq true` : undefined;
-    const where = filter ? compileListFilter(filter, 'user') : undefined;
+    const where = filter ? compileListFilter(filter, 'user', accountId) : undefined;
     const users: StoredUser[] = [];
     let after: { value: string | null; id: string } | undefined;
     for (;;) {

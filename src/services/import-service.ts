@@ -251,6 +251,10 @@ export class ImportService {
         if (batch.length >= BATCH_ROWS) {
           previous = await this.startBatch(run, batch, previous);
           batch = [];
+          // Backpressure: the next rows are read once the batch before the one just started has committed, so at
+          // most two batches are held (one writing, one planned or reading), not a third read ahead of them. The
+          // reading still overlaps the database's work on the batch just started.
+          await previous.before;
           // Every ANALYZE_EVERY_ROWS rows, the planner learns how many there are now (usersRepo.analyze).
           if (!request.dryRun && Math.floor(run.rowsPlanned / ANALYZE_EVERY_ROWS) > Math.floor((run.rowsPlanned - BATCH_ROWS) / ANALYZE_EVERY_ROWS)) {
             await analyzing;

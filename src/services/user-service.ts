@@ -110,18 +110,24 @@ export class UserService {
   /** `list` of the stored representations. */
   listResources(accountId: string, request: Omit<UserListRequest, 'withGroups'>) {
     const { filter, sortBy, ...query } = request;
-    return usersRepo.listResources(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }) });
+    return usersRepo.listResources(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
+  }
+
+  /** `list` of the CSV export's rows. */
+  listExport(accountId: string, request: Omit<UserListRequest, 'withGroups'>) {
+    const { filter, sortBy, ...query } = request;
+    return usersRepo.listExport(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
   }
 
   /** A page of users: the request's SCIM filter and sortBy are compiled to SQL here (a bad one is a DomainError). */
   list(accountId: string, request: UserListRequest) {
     const { filter, sortBy, ...query } = request;
-    return usersRepo.list(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }) });
+    return usersRepo.list(this.db, accountId, { ...query, ...compileListCriteria('user', { filter, sortBy }, accountId) });
   }
 
   /** totalResults of a SCIM filter (all users without one). */
   count(accountId: string, filter?: string, options: CountOptions = {}) {
-    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }).where, options);
+    return usersRepo.count(this.db, accountId, compileListCriteria('user', { filter }, accountId).where, options);
   }
 
   /** The account a write is checked against: read it once, pass it to write/apply (`account`) and to the rest. */

@@ -14,6 +14,7 @@ import { DomainError } from '../domain/errors.js';
 import { ownableAttributes } from '../domain/ownership.js';
 import { diffOf, managerAnchorOf, matchKeysOf, mergeRecord, presentKeys, recordHash, resolveManager } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
+import { ENTERPRISE_URN } from '../domain/user-document.js';
 import type { Trx } from '../db/database.js';
 import type { StoredUser } from '../db/users-repo.js';
 import type { PlannedWrite } from '../domain/write-plan.js';
@@ -23,6 +24,7 @@ import type { SourceRecord as ConnectorRecord } from '../../connectors/sdk/index
 import { BatchMatcher } from './matcher.js';
 import { messageOf, type RunContext } from './run-context.js';
 import { syncRunsRepo, type BatchLink, type SyncResult } from '../db/sync-runs-repo.js';
+import { runManagersRepo, type PendingManager } from '../db/run-managers-repo.js';
 
 export type RecordOutcome = Omit<SyncResult, 'seq'>;
 
@@ -33,13 +35,19 @@ interface PendingWrite {
   request: WriteRequest;
 }
 
-/** Remembers a record whose manager anchor did not resolve to a linked user (see manager-phase.ts). */
-function noteUnresolvedManager(ctx: RunContext, record: ConnectorRecord, resolved: JsonObject): void {
+/**
+ * A record whose manager anchor did not resolve to a linked user (see manager-phase.ts), noted in the batch's
+ * transaction; a record whose manager resolved takes back what an earlier record of its anchor in the batch noted.
+ */
+function notePendingManager(pending: Map<string, PendingManager>, record: ConnectorRecord, resolved: JsonObject, hash: string): void {
   const managerAnchor = managerAnchorOf(record.attributes as JsonObject);
   if (managerAnchor && managerAnchorOf(resolved) === undefined && managerAnchor !== record.anchor) {
-    ctx.unresolvedManagers.set(record.anchor, { managerAnchor, attributes: record.attributes as JsonObject, raw: record.raw });
-  } else ctx.unresolvedManagers.delete(record.anchor);
+    const by = record.references?.find((r) => r.path === MANAGER_PATH && r.value === managerAnchor)?.by;
+    pending.set(record.anchor, { anchor: record.anchor, managerAnchor, managerBy: by, attributes: record.attributes as JsonObject, raw: record.raw, hash });
+  } else pending.delete(record.anchor);
 }
+
+const MANAGER_PATH = `${ENTERPRISE_URN}:manager`;
 
 /**
  * What a batch knows of the batch before it, still running in another transaction (sync-engine.ts startBatch):
@@ -104,6 +112,7 @@ export class BatchApplier {
       hashes.set(record, { managerId, hash });
       return hash;
     };
+    const pendingManagers = new Map<string, PendingManager>();
     const toLock = new Set<string>();
     const unlinked: ConnectorRecord[] = [];
     for (const record of records) {
@@ -155,8 +164,8 @@ export class BatchApplier {
     /** The record's link, user and next document, or its outcome when it needs no write. */
     const resolve = async (record: ConnectorRecord, slot: number): Promise<PendingWrite | RecordOutcome> => {
       const attributes = attributesOf(record);
-      noteUnresolvedManager(ctx, record, attributes);
       const hash = hashOf(record, attributes);
+      notePendingManager(pendingManagers, record, attributes, hash);
       const link = links.get(record.anchor);
       if (link && link.hash === hash && link.missingSince === null) return { anchor: record.anchor, userId: link.userId, outcome: 'unchanged', changes: {}, error: null };
       const userId = link ? link.userId : await matcher.match(record);
@@ -215,6 +224,8 @@ export class BatchApplier {
     }
     await flush(true);
     report();
+    // An earlier batch of the run that noted one of these anchors has committed (readsBatchKeys: a record of its anchors waits for it).
+    await runManagersRepo.add(trx, { accountId, sourceId: source.id, runId: ctx.run.id }, [...pendingManagers.values()]);
     return outcomes;
   }
 

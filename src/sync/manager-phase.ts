@@ -2,38 +2,46 @@
  * Managers that were not linked when their reports were written (the report came first): once the whole read is
  * applied, each is set on its report through the write path, in batches, and the report's link hash becomes that
  * of the resolved record, so the next run finds it unchanged. A manager that is still not linked (outside the
- * source's scope) stays unset.
+ * source's scope) stays unset. The reports wait in the database (run-managers-repo.ts), read back a batch at a time,
+ * so the run's memory does not grow with them; one whose link no longer holds the hash it wrote was written again
+ * later in the run, by a record that had its manager or is waiting in its own row. A manager the connector could only
+ * name by reference (an LDAP DN not read yet: SourceRecord.references) is found among the records the run read.
  */
 import { diffOf, recordHash, resolveManager } from '../domain/sync-record.js';
 import { ENTERPRISE_URN } from '../domain/user-document.js';
 import type { JsonObject } from '../domain/user-rules.js';
-import type { Trx } from '../db/database.js';
+import type { Executor, Trx } from '../db/database.js';
+import { runManagersRepo } from '../db/run-managers-repo.js';
 import { sourceLinksRepo } from '../db/source-links-repo.js';
 import { syncRunsRepo, type SyncResult } from '../db/sync-runs-repo.js';
 import type { UserService } from '../services/user-service.js';
 import type { RunContext } from './run-context.js';
 
 export interface ManagerPhaseDeps {
+  db: Executor;
   users: UserService;
   batchSize: number;
   inTransaction: (ctx: RunContext, fn: (trx: Trx) => Promise<SyncResult[]>) => Promise<void>;
 }
 
 export async function resolveManagers(deps: ManagerPhaseDeps, ctx: RunContext): Promise<void> {
-  if (ctx.unresolvedManagers.size === 0 || ctx.options.dryRun) return;
+  if (ctx.options.dryRun) return;
   const { accountId, source } = ctx;
-  const pending = [...ctx.unresolvedManagers];
-  ctx.unresolvedManagers.clear();
-  for (let i = 0; i < pending.length; i += deps.batchSize) {
-    const slice = pending.slice(i, i + deps.batchSize);
+  const run = { accountId, sourceId: source.id, runId: ctx.run.id };
+  await runManagersRepo.resolveReferences(deps.db, run);
+  let after: string | null = null;
+  for (;;) {
+    const slice = await runManagersRepo.page(deps.db, run, after, deps.batchSize);
+    if (slice.length === 0) return;
+    after = slice[slice.length - 1]!.anchor;
     await deps.inTransaction(ctx, async (trx) => {
       const anchors = new Set<string>();
-      for (const [anchor, { managerAnchor }] of slice) anchors.add(anchor).add(managerAnchor);
+      for (const { anchor, managerAnchor } of slice) anchors.add(anchor).add(managerAnchor);
       const links = await syncRunsRepo.linksByAnchors(trx, accountId, source.id, [...anchors]);
-      const targets = slice.flatMap(([anchor, entry]) => {
-        const link = links.get(anchor);
+      const targets = slice.flatMap((entry) => {
+        const link = links.get(entry.anchor);
         const manager = links.get(entry.managerAnchor);
-        return link && manager ? [{ anchor, ...entry, userId: link.userId, managerId: manager.userId, owned: link.ownedAttributes }] : [];
+        return link && manager && link.hash === entry.hash ? [{ ...entry, userId: link.userId, managerId: manager.userId, owned: link.ownedAttributes }] : [];
       });
       const users = await syncRunsRepo.usersForUpdate(trx, accountId, targets.map((t) => t.userId));
       const linksOf = await sourceLinksRepo.forUsers(trx, accountId, targets.map((t) => t.userId));
@@ -48,7 +56,7 @@ export async function resolveManagers(deps: ManagerPhaseDeps, ctx: RunContext): 
           return {
             current: t.current, next: { ...t.current.doc, [ENTERPRISE_URN]: enterprise }, links: linksOf.get(t.userId) ?? [], anchor: t.anchor,
             raw: (stored?.raw ?? t.raw) as JsonObject, ownedAttributes: [...new Set([...t.owned, `${ENTERPRISE_URN}:manager`])],
-            linkHash: recordHash(resolveManager(t.attributes, (a) => links.get(a)?.userId), t.raw),
+            linkHash: recordHash(resolveManager(t.attributes as JsonObject, (a) => links.get(a)?.userId), t.raw),
           };
         }),
       );

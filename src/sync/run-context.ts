@@ -25,11 +25,6 @@ export interface RunContext {
   deletes: string[];
   /** Anchors deleted softly (still at the source, restorable): deactivated without starting the grace period. */
   softDeletes: Set<string>;
-  /**
-   * Records whose manager (an anchor of this source) was not linked yet when they were written: resolved once the
-   * whole read is applied (manager-phase.ts), whatever order the source sent users in.
-   */
-  unresolvedManagers: Map<string, { managerAnchor: string; attributes: Record<string, unknown>; raw: unknown }>;
   /** Groups the read yielded, applied once its users are written (group-sync.ts). */
   groups: SourceGroup[];
   groupDeletes: string[];

@@ -37,7 +37,8 @@ import { BatchApplier, type BatchOverlap } from './batch-applier.js';
 import { batchKeys, readsBatchKeys } from '../domain/sync-record.js';
 import type { JsonObject } from '../domain/user-rules.js';
 import { deletionPhase } from './deletion-phase.js';
-import { seenAnchorsRepo } from '../db/seen-anchors-repo.js';
+import { seenAnchorsRepo, type SeenObject } from '../db/seen-anchors-repo.js';
+import { runManagersRepo } from '../db/run-managers-repo.js';
 import { applySourceGroups } from './group-sync.js';
 import { resolveManagers } from './manager-phase.js';
 import { messageOf, type RunContext, type SyncRunOptions } from './run-context.js';
@@ -167,7 +168,7 @@ export class SyncEngine {
   private async execute(accountId: string, source: SourceRecord, connector: Connector, run: SyncRunRecord, options: SyncRunOptions): Promise<SyncRunRecord> {
     const { knex } = this.deps.db;
     const ctx: RunContext = {
-      accountId, source, run, options, counts: emptyCounts(), seq: 0, deletes: [], softDeletes: new Set(), unresolvedManagers: new Map(), groups: [], groupDeletes: [], processed: 0, idle: false,
+      accountId, source, run, options, counts: emptyCounts(), seq: 0, deletes: [], softDeletes: new Set(), groups: [], groupDeletes: [], processed: 0, idle: false,
       writer: { type: 'source', actor: `source:${source.id}`, sourceId: source.id, kind: source.kind },
     };
     const log = this.deps.logger.child({ accountId, sourceId: source.id, runId: run.id });
@@ -176,6 +177,7 @@ export class SyncEngine {
     try {
       // What a killed run of this source read is left over; this run starts from nothing.
       await seenAnchorsRepo.clear(knex, accountId, source.id);
+      await runManagersRepo.clear(knex, accountId, source.id);
       status = await this.readAndApply(ctx, connector);
     } catch (caught) {
       status = 'failed';
@@ -183,6 +185,7 @@ export class SyncEngine {
       log.warn({ err: caught }, 'sync run failed');
     }
     await seenAnchorsRepo.clear(knex, accountId, source.id).catch((e) => log.warn({ err: e }, 'could not clear the anchors a sync run read'));
+    await runManagersRepo.clear(knex, accountId, source.id).catch((e) => log.warn({ err: e }, 'could not clear the managers a sync run waited for'));
     if (status === 'stopped_deletion_threshold') error = error ?? ctx.thresholdError ?? 'deletion threshold exceeded';
     const at = this.deps.clock.now();
     // Idle: the connector found nothing changed and the run touched nothing (an unchanged export).
@@ -214,8 +217,8 @@ export class SyncEngine {
       : { mode: 'full' as const };
     let batch: ConnectorRecord[] = [];
     let extras = noExtras();
-    // The anchors read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
-    let seen: string[] = [];
+    // The objects read since the last flush, noted in the database with their batch (seen-anchors-repo.ts).
+    let seen: SeenObject[] = [];
     let previous: InFlight | undefined;
     let finalState: { state: JsonValue; complete: boolean } | undefined;
     const flush = async (state?: JsonValue) => {
@@ -233,7 +236,7 @@ export class SyncEngine {
       const sessions = this.deps.sessions ? { sessions: { pool: this.deps.sessions, owner: ctx.source.id } } : {};
       for await (const item of connector.read(config, request, { signal: ctx.options.signal, logger: this.deps.logger, onRetry, ...sessions }) as AsyncIterable<SourceItem>) {
         if (item.type === 'record') {
-          seen.push(item.anchor);
+          seen.push(item);
           batch.push(item);
           if (batch.length >= this.batchSize) await flush();
         } else if (item.type === 'delete') {
@@ -247,7 +250,7 @@ export class SyncEngine {
         } else if (item.type === 'rejected' || item.type === 'skipped') {
           // A rejected object that names its anchor is still in the source: its user is not taken as gone.
           if (item.type === 'rejected') {
-            if (item.anchor) seen.push(item.anchor);
+            if (item.anchor) seen.push({ anchor: item.anchor });
             extras.rejected.push(item);
           } else extras.skipped++;
           if (extras.rejected.length + extras.skipped >= this.batchSize) await flush();
@@ -269,7 +272,7 @@ export class SyncEngine {
       await previous?.before.catch(() => undefined);
       await previous?.committed.catch(() => undefined);
     }
-    await resolveManagers({ users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
+    await resolveManagers({ db: this.deps.db.knex, users: this.deps.users, batchSize: this.batchSize, inTransaction: (c, fn) => this.inTransaction(c, fn) }, ctx);
     // A complete read also tells which of the source's groups are gone (none, for a source that reads no groups).
     if (ctx.groups.length > 0 || ctx.groupDeletes.length > 0 || finalState?.complete) await this.applyGroups(ctx, finalState?.complete === true);
     if (finalState || ctx.deletes.length > 0) {
@@ -348,7 +351,7 @@ export class SyncEngine {
    * as taken: WriteOptions.uncommittedUsers) and none of its records reads what the batch ahead writes (an anchor,
    * a manager's anchor, a match key: batchKeys); otherwise, and in a dry run, once the batch ahead has ended.
    */
-  private async startBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, anchors: string[], previous: InFlight | undefined): Promise<InFlight> {
+  private async startBatch(ctx: RunContext, records: ConnectorRecord[], state: JsonValue | undefined, extras: BatchExtras, anchors: SeenObject[], previous: InFlight | undefined): Promise<InFlight> {
     let uncommitted: BatchWrites['uncommitted'] = [];
     if (previous) {
       await previous.before;

@@ -2,11 +2,12 @@ import type { Knex } from 'knex';
 import { expect } from 'chai';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../support/test-database.js';
 import { parseScimFilter } from '../../src/domain/scim-filter.js';
-import { compileFilter, sortExpression, type ResourceSqlMapping } from '../../src/db/scim-filter-sql.js';
+import { compileFilter, sortExpression, type FilterScope, type ResourceSqlMapping } from '../../src/db/scim-filter-sql.js';
 import { columnMapping, groupsMapping, usersMapping } from '../../src/db/resource-mappings.js';
 import { userCountSql } from '../../src/db/accounts-repo.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { resourceTypes } from '../../src/scim/schemas.js';
+import { analyse, indexesUsed, rowsRead, type PlanNode } from '../support/plans.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const SB = 'urn:switchboard:scim:schemas:extension:2.0:User';
@@ -140,14 +141,20 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     await db?.close();
   });
 
+  /** Compiled as a list compiles it (scoped to the account: IndexedOr) and unscoped (every condition `exists`): both must agree. */
   async function select(table: string, mapping: ResourceSqlMapping, column: string, filter: string, accountId = accountA): Promise<string[]> {
-    const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
-    const result = await db.knex.raw(
-      `select ${mapping.alias}.${column} as name, ${mapping.alias}.account_id as account from ${table} ${mapping.alias} where ${mapping.alias}.account_id = ? and (${sql})`,
-      [accountId, ...bindings] as Knex.RawBinding[],
-    );
-    for (const row of result.rows) expect(row.account).to.equal(accountId);
-    return (result.rows as { name: string }[]).map((r) => r.name).sort();
+    const run = async (scope: FilterScope | undefined) => {
+      const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping, scope);
+      const result = await db.knex.raw(
+        `select ${mapping.alias}.${column} as name, ${mapping.alias}.account_id as account from ${table} ${mapping.alias} where ${mapping.alias}.account_id = ? and (${sql})`,
+        [accountId, ...bindings] as Knex.RawBinding[],
+      );
+      for (const row of result.rows) expect(row.account).to.equal(accountId);
+      return (result.rows as { name: string }[]).map((r) => r.name).sort();
+    };
+    const scoped = await run({ accountId });
+    expect(await run(undefined), `${filter} without the account`).to.deep.equal(scoped);
+    return scoped;
   }
   const userNames = (filter: string) => select('users', userMap, 'user_name', filter);
   const all = () => users.map((u) => u.userName).sort();
@@ -348,6 +355,37 @@ describe(`SCIM filter to SQL (${testDatabaseKind})`, () => {
     expect(await select('users', userMap, 'user_name', 'emails.value eq "twin@x.com" or emails.value eq "a@x.com"', accountB)).to.deep.equal(['bjensen']);
   });
 
+  it('when an or whose every branch an index answers reads emails, phone numbers or extensions (IndexedOr), then it matches what exists matches', async () => {
+    const indexedOr = (filter: string) => compileFilter(parseScimFilter(filter), userMap, { accountId: accountA }).sql.includes('= any(array(');
+    const cases: [string, string[], boolean][] = [
+      // [filter, users, read through the account's index rather than exists]
+      ['emails.value sw "A@X" or userName sw "zzz"', ['bjensen', 'swapped'], true],
+      ['emails.value eq "MIXED@example.com" or userName eq "nobody"', ['MixedCase'], true],
+      ['emails eq "b@y.com" or emails eq "john@x.com" or userName eq "gen01"', ['bjensen', 'gen01', 'jsmith'], true],
+      ['emails.value sw "p%" or userName sw "zzz"', ['percent%_user'], true],
+      ['emails.value sw "p_" or userName sw "zzz"', [], true],
+      // One and the same element: swapped has a@x.com.au at home, b@y.com.au at work.
+      ['emails[type eq "work" and value sw "a@"] or userName sw "zzz"', ['bjensen'], true],
+      ['emails[type eq "home" and value sw "a@"] or userName sw "zzz"', ['swapped'], true],
+      ['emails[value sw "a@" or value sw "b@"] or userName eq "gen02"', ['bjensen', 'gen02', 'swapped'], true],
+      ['phoneNumbers.value sw "+1555" or extensions sw "100"', ['bjensen', 'jsmith'], true],
+      ['extensions eq "1002" or name.familyName sw "smithers"', ['asmithers', 'jsmith'], true],
+      ['(emails.value sw "gen1" or userName sw "gen2") and active eq true', ['gen01', 'gen10', 'gen11'], true],
+      ['emails.value sw "twin" or userName sw "twin"', [], true],
+      // Not answered by an index: exists, as before.
+      ['not (emails.value sw "a@" or userName sw "bj")', except('bjensen', 'swapped'), false],
+      ['emails ne "a@x.com" and (emails.value sw "gen1" or userName sw "zzz")', gen((i) => i === 1 || i >= 10), true],
+      ['emails.value sw "a@" or title eq "Engineer"', ['bjensen', 'jsmith', 'swapped'], false],
+      ['emails.value co "@y.com" or userName sw "zzz"', ['asmithers', 'bjensen', 'swapped'], false],
+      ['emails.value sw "a@"', ['bjensen', 'swapped'], false],
+    ];
+    for (const [filter, expected, indexed] of cases) {
+      expect(await userNames(filter), filter).to.deep.equal([...expected].sort());
+      expect(indexedOr(filter), `${filter}: read through the index`).to.equal(indexed);
+    }
+    expect(await select('users', userMap, 'user_name', 'emails.value sw "twin" or userName sw "zzz"', accountB)).to.deep.equal(['bjensen']);
+  });
+
   it('when the other account is queried, then only its own users match', async () => {
     expect(await select('users', userMap, 'user_name', 'userName eq "bjensen"', accountB)).to.deep.equal(['bjensen']);
     expect(await select('users', userMap, 'user_name', 'emails.value eq "a@x.com"', accountB)).to.deep.equal([]);
@@ -455,20 +493,46 @@ if (testDatabaseKind === 'postgres') {
          select account_id, id, 0, primary_email, 'work', true from users where account_id = ?`,
         [accountId],
       );
+      await db.knex.raw(
+        `insert into user_phone_numbers (account_id, user_id, position, value, type, is_primary)
+         select account_id, id, 0, '+3250' || (100000 + substr(user_name, 5, strpos(user_name, '-') - 5)::int), 'work', true from users where account_id = ?`,
+        [accountId],
+      );
+      await db.knex.raw(
+        `insert into user_extensions (account_id, user_id, number)
+         select account_id, id, (10000 + substr(user_name, 5, strpos(user_name, '-') - 5)::int)::text from users where account_id = ?`,
+        [accountId],
+      );
       // VACUUM as well as ANALYZE: right after a bulk insert the GIN indexes hold their new entries in the
       // pending list (fastupdate), which the planner prices high enough to prefer a sequential scan.
       await db.knex.raw('vacuum analyze users');
       await db.knex.raw('vacuum analyze user_emails');
+      await db.knex.raw('vacuum analyze user_phone_numbers');
+      await db.knex.raw('vacuum analyze user_extensions');
     });
 
     after(async () => {
       await db?.close();
     });
 
+    // Compiled as a list compiles it: for the account listed (FilterScope).
+    const compiled = (filter: string) => compileFilter(parseScimFilter(filter), mapping, { accountId });
+
     async function plan(filter: string): Promise<string> {
-      const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
+      const { sql, bindings } = compiled(filter);
       const result = await db.knex.raw(`explain select u.id from users u where u.account_id = ? and (${sql})`, [accountId, ...bindings] as Knex.RawBinding[]);
       return (result.rows as { 'QUERY PLAN': string }[]).map((r) => r['QUERY PLAN']).join('\n');
+    }
+
+    interface PlanNode { 'Actual Rows': number; 'Actual Loops': number; 'Rows Removed by Filter'?: number; 'Rows Removed by Index Recheck'?: number; Plans?: PlanNode[] }
+    /** The rows the statement read: each node's output and what its filters threw away, over its loops (EXPLAIN ANALYZE). */
+    async function rowsRead(filter: string): Promise<number> {
+      const { sql, bindings } = compiled(filter);
+      const result = await db.knex.raw(`explain (analyze, format json) select u.id from users u where u.account_id = ? and (${sql})`, [accountId, ...bindings] as Knex.RawBinding[]);
+      const [{ Plan: root }] = (result.rows as { 'QUERY PLAN': { Plan: PlanNode }[] }[])[0]!['QUERY PLAN'];
+      const read = (node: PlanNode): number => node['Actual Loops'] * (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0))
+        + (node.Plans ?? []).reduce((n, child) => n + read(child), 0);
+      return read(root);
     }
 
     it('when emails.value co is filtered, then the email trigram index is used', async () => {
@@ -498,6 +562,30 @@ if (testDatabaseKind === 'postgres') {
       expect(shown).not.to.include('users_lower_user_name_trgm_idx');
     });
 
+    it('when the console\'s search with "@" (emails.value sw or userName sw) is filtered, then both are index ranges of the account and a handful of its 5,000 rows are read', async () => {
+      const filter = 'emails.value sw "u4217@" or userName sw "u4217@"';
+      const shown = await plan(filter);
+      expect(shown).to.include('user_emails_account_id_lower_value_pattern_idx').and.include('users_account_id_lower_user_name_pattern_idx').and.include('BitmapOr');
+      expect(shown).not.to.include('Seq Scan').and.not.to.include('SubPlan');
+      // An exists here was a sub-plan tested against every user of the account: 5,000 rows read, 4,999 thrown away.
+      expect(await rowsRead(filter)).to.be.at.most(10);
+    });
+
+    it('when an identity provider looks an address up (emails.value eq or userName eq), then the email is one probe of the account\'s email index', async () => {
+      const [{ email }] = (await db.knex.raw('select primary_email as email from users where account_id = ? and user_name like ?', [accountId, 'user4217-%'])).rows as { email: string }[];
+      const filter = `emails.value eq "${email.toUpperCase()}" or userName eq "nobody"`;
+      expect(await plan(filter)).to.match(/user_emails_account_id_lower_value(_pattern)?_idx/).and.not.include('Seq Scan');
+      expect(await rowsRead(filter)).to.be.at.most(10);
+    });
+
+    it('when extensions sw or phoneNumbers.value sw is filtered in an or, then each is a range of its prefix index within the account', async () => {
+      const filter = 'extensions sw "14217" or phoneNumbers.value sw "+3250104217" or userName sw "user4217-"';
+      const shown = await plan(filter);
+      expect(shown).to.include('user_extensions_account_id_number_pattern_idx').and.include('user_phone_numbers_account_id_value_pattern_idx');
+      expect(shown).not.to.include('Seq Scan');
+      expect(await rowsRead(filter)).to.be.at.most(20);
+    });
+
     it('when the console\'s search (displayName co or userName sw) is filtered, then each branch is read from its index, neither scans the account', async () => {
       const shown = await plan('displayName co "carol" or userName sw "user4217-"');
       expect(shown).to.include('users_lower_display_name_trgm_idx').and.include('users_account_id_lower_user_name_pattern_idx');
@@ -505,3 +593,52 @@ if (testDatabaseKind === 'postgres') {
     });
   });
 }
+
+// The same reads on tables no ANALYZE has seen (autovacuum off, or a bulk load it has not caught up with), on both
+// engines: what the planner picks from the tables' sizes alone must still read the matching users, not the account.
+describe('SCIM filter to SQL: userName reads without statistics', () => {
+  let db: TestDatabase;
+  let accountId: string;
+  const mapping = usersMapping('u');
+
+  before(async () => {
+    db = await createTestDatabase();
+    [{ id: accountId }] = (await db.knex('accounts').insert({ type: 'customer', name: 'Big' }).returning('id')) as { id: string }[];
+    await db.knex.raw(
+      `insert into users (account_id, user_name, given_name, family_name, primary_email, data, resource)
+       select ?, 'user' || i || '-' || md5(i::text), 'Given' || (i % 97), initcap(substr(md5('f' || i), 1, 8)), 'u' || i || '@example.com', '{}'::jsonb, '{}'::jsonb
+         from generate_series(1, 5000) i`,
+      [accountId],
+    );
+  });
+
+  after(async () => {
+    await db?.close();
+  });
+
+  async function read(filter: string): Promise<{ plan: PlanNode; ids: string[] }> {
+    const { sql, bindings } = compileFilter(parseScimFilter(filter), mapping);
+    const statement = `select u.id from users u where u.account_id = ? and (${sql})`;
+    const plan = await analyse(db.knex, statement, [accountId, ...bindings]);
+    const ids = ((await db.knex.raw(statement, [accountId, ...bindings] as Knex.RawBinding[])) as { rows: { id: string }[] }).rows.map((r) => r.id);
+    return { plan, ids };
+  }
+
+  it('when userName eq is filtered, then one user is read by the (account, lower(userName)) key', async () => {
+    const { plan, ids } = await read('userName eq "USER4217-none"');
+    expect(ids).to.deep.equal([]);
+    expect(rowsRead(plan, 'users')).to.be.at.most(1);
+    const [{ user_name: userName }] = (await db.knex('users').where({ account_id: accountId }).whereRaw("user_name like 'user4217-%'").select('user_name')) as { user_name: string }[];
+    const found = await read(`userName eq "${userName!.toUpperCase()}"`);
+    expect(found.ids).to.have.length(1);
+    expect(rowsRead(found.plan, 'users')).to.equal(1);
+  });
+
+  it('when userName sw is filtered, then only the users of the prefix are read (a range of the prefix index)', async () => {
+    // user42-… and user420…user4299-…: 1 + 10 + 100 users of 5,000.
+    const { plan, ids } = await read('userName sw "user42"');
+    expect(ids).to.have.length(111);
+    expect(rowsRead(plan, 'users')).to.equal(111);
+    expect(indexesUsed(plan)).to.include('users_account_id_lower_user_name_pattern_idx');
+  });
+});

@@ -87,6 +87,31 @@ describe('sync engine: batched apply sees earlier records of the same batch', ()
     expect(again.counts).to.include({ unchanged: 3, created: 0, updated: 0 });
   });
 
+  it('when reports come batches before their managers, then the managers are set by the end of the run, waiting in the database, not in the run', async () => {
+    const sourceId = await createSource();
+    const reports = Array.from({ length: 7 }, (_, i) => record(`e${i}`, `emp${i}@example.com`, { [ENTERPRISE]: { manager: { value: `m${i % 2}` } } }));
+    // e6 comes again with no manager after its first record waited for one: the later record is the one kept.
+    items = [...reports, record('e6', 'emp6@example.com'), record('m0', 'boss0@example.com'), record('m1', 'boss1@example.com')];
+    let waiting = 0;
+    const noteWaiting = (q: { sql: string }) => {
+      if (/insert into sync_run_managers/.test(q.sql)) waiting++;
+    };
+    t.deps.db.knex.on('query', noteWaiting);
+    const first = await engine(3).run(accountId, sourceId, { mode: 'full' }).finally(() => t.deps.db.knex.off('query', noteWaiting));
+    expect(first.counts).to.include({ created: 9, quarantined: 0 });
+    expect(waiting, 'batches that noted reports waiting').to.equal(2);
+    const users = new Map(((await t.deps.db.knex('users').where({ account_id: accountId })) as { id: string; user_name: string; data: Record<string, { manager?: { value: string } }> }[]).map((u) => [u.user_name, u]));
+    for (let i = 0; i < 6; i++) {
+      expect(users.get(`emp${i}@example.com`)!.data[ENTERPRISE]?.manager, `manager of emp${i}`).to.deep.equal({ value: users.get(`boss${i % 2}@example.com`)!.id });
+    }
+    expect(users.get('emp6@example.com')!.data[ENTERPRISE]?.manager).to.equal(undefined);
+    expect(await t.deps.db.knex('sync_run_managers').where({ account_id: accountId })).to.have.length(0);
+    // The next read, with e6 once: each report's link holds the hash of its record with the manager resolved.
+    items = items.filter((_, i) => i !== 6);
+    const again = await engine(3).run(accountId, sourceId, { mode: 'full' });
+    expect(again.counts).to.include({ unchanged: 9, created: 0, updated: 0 });
+  });
+
   it('when the same anchor comes twice in a batch, then the second is applied over the first', async () => {
     const sourceId = await createSource();
     items = [record('a1', 'ann@example.com', { title: 'One' }), record('a1', 'ann@example.com', { title: 'Two' }), record('a1', 'ann@example.com', { title: 'Two' })];

@@ -244,6 +244,24 @@ describe('sync engine: LDAP into the database', () => {
     expect(second.status).to.equal('succeeded');
   });
 
+  it('when reports are read pages before their managers (their DNs not resolved by the connector), then one full run sets each manager and the next changes nothing', async () => {
+    // user00001 reports to user00025 and user00002 to user00029: entries read later (insertion order), pages and batches later.
+    await slapd.modify(people('user00001'), { manager: people('user00025') });
+    await slapd.modify(people('user00002'), { manager: people('user00029') });
+    await slapd.modify(people('user00003'), { manager: people('nobody') });
+    const sourceId = await createSource();
+    const first = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(first.status).to.equal('succeeded');
+    for (const [report, boss] of [['user00001', 'user00025'], ['user00002', 'user00029']] as const) {
+      const manager = (await byUserName(`${report}@example.com`)).data[ENTERPRISE] as Record<string, unknown>;
+      expect(manager.manager, `manager of ${report}`).to.deep.equal({ value: (await byUserName(`${boss}@example.com`)).id });
+    }
+    expect(((await byUserName('user00003@example.com')).data[ENTERPRISE] as Record<string, unknown>).manager).to.equal(undefined);
+    const second = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(second.counts).to.include({ unchanged: 30, updated: 0, created: 0 });
+    expect(((await byUserName('user00001@example.com')).data[ENTERPRISE] as Record<string, unknown>).manager).to.deep.equal({ value: (await byUserName('user00025@example.com')).id });
+  });
+
   it('keeps the manager as the linked user id', async () => {
     await slapd.modify(people('user00002'), { manager: people('user00001') });
     const sourceId = await createSource();

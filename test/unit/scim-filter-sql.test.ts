@@ -90,6 +90,27 @@ describe('compileFilter (SQL shape)', () => {
     expect(sql).to.match(/^exists \(select 1 from user_emails r where .* and \(\(r\.type is not null and lower\(r\.type\) = \?\) and \(not lower\(r\.value\) like \?\)\)\)$/);
   });
 
+  it('when an or whose every branch an index answers is compiled for an account, then owned rows are read uncorrelated, last, with the account bound', () => {
+    const account = '6f1c2d3e-0000-4000-8000-000000000001';
+    const scoped = (filter: string) => compileFilter(parseScimFilter(filter), users, { accountId: account });
+    const { sql, bindings } = scoped('emails.value sw "Ann@X" or userName sw "Ann@X"');
+    expect(sql).to.equal('(lower(u.user_name) like ? or u.id = any(array(select r.user_id from user_emails r where lower(r.value) like ? and r.account_id = ?::uuid)))');
+    expect(bindings).to.deep.equal(['ann@x%', 'ann@x%', account]);
+    // The array moves after the terms written after it, each with its own bindings.
+    const moved = scoped('extensions eq "12" or name.familyName sw "Ab" or phoneNumbers.value sw "+32"');
+    expect(moved.sql).to.equal('((u.family_name is not null and lower(u.family_name) like ?) or u.id = any(array(select r.user_id from user_extensions r where r.number = ? and r.account_id = ?::uuid))'
+      + ' or u.id = any(array(select r.user_id from user_phone_numbers r where r.value like ? and r.account_id = ?::uuid)))');
+    expect(moved.bindings).to.deep.equal(['ab%', '12', account, '+32%', account]);
+    // Without the account, under not, beside a branch no index answers, with co, alone, with ne, or as like any: exists as before.
+    const plain = [compile('emails.value sw "a" or userName sw "a"'), ...['not (emails.value sw "a" or userName sw "a")', 'emails.value sw "a" or title eq "a"',
+      'emails.value co "a" or userName sw "a"', 'emails.value sw "a"', 'emails ne "a" or userName eq "a"', 'emails.value sw "a" or emails.value sw "b"'].map(scoped)];
+    for (const compiled of plain) {
+      expect(compiled.sql).not.to.include('any(array(');
+      expect(compiled.sql).to.include('exists (');
+      expect(compiled.bindings).not.to.include(account);
+    }
+  });
+
   it('when not and ne are compiled, then they negate the whole (never-NULL) condition', () => {
     expect(compile('not (userName eq "a" or title pr)').sql).to.match(/^\(not \(lower\(u\.user_name\) = \? or coalesce\(/);
     expect(compile('title ne "x"').sql).to.equal("(not (u.data->>'title' is not null and lower(u.data->>'title') = ?))");

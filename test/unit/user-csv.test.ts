@@ -32,12 +32,18 @@ describe('Users CSV (pure parts)', () => {
     expect(() => resolveHeader(['First Name'], false)).to.throw('no Email column');
   });
 
-  it('when a row is mapped onto a user, then present columns are written, empty cells clear, absent columns keep, and lists in another order change nothing', () => {
+  it('when a row is mapped onto a user, then present columns are written, empty cells clear, absent columns keep, lists in another order change nothing, and the current document is never changed', () => {
     const columns = resolveHeader(['Email', 'Title', 'Extensions', 'Account Admin', 'Licenses', 'Mobile Number', 'Mobile Country'], false);
-    const current = {
+    // Frozen to the leaves: rowToDocument shares what it does not change with the current document (no deep copy),
+    // so a write into a shared object throws here (strict mode) instead of changing the stored user.
+    const freeze = <T>(value: T): T => {
+      if (value && typeof value === 'object') for (const v of Object.values(value)) freeze(v);
+      return Object.freeze(value);
+    };
+    const current = freeze({
       userName: 'ada@example.com', emails: [{ value: 'ada@example.com', primary: true }], name: { givenName: 'Ada', familyName: 'Lovelace' }, title: 'Countess',
       [EXT]: { extensions: ['2001', '2002'], licenses: ['MiTeam Meetings', 'Other'], mobileNumber: '+32470123456', mobileCountry: 'BE' },
-    };
+    });
     const same = rowToDocument(current, cellsOf(['ada@example.com', 'Countess', '2002;2001', 'no', 'other;miteam meetings', '+32470123456', 'BE'], columns));
     expect(same).to.deep.equal(current);
     const cleared = rowToDocument(current, cellsOf(['ada@example.com', '', '', 'yes', '', '', ''], columns));
