@@ -8,6 +8,7 @@ import { citext } from '@electric-sql/pglite/contrib/citext';
 import pg from 'pg';
 import { migrationConfig, normaliseMigrationNames } from './migration-source.js';
 import { RequestAbandonedError } from './database-errors.js';
+import type { Abandonment } from '../lib/abandonment.js';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
@@ -144,12 +145,30 @@ export async function openPglite(options: { dataDir?: string; loadDataDir?: Blob
   return pglite;
 }
 
+/**
+ * Every statement PostgreSQL prepares inside a connection is planned for the tables as they are when it runs, never
+ * from a plan cached earlier (plan_cache_mode): our own statements are unnamed and planned each time anyway, but the
+ * foreign-key checks of a write (`select 1 from users x where account_id = $1 and id = $2 for key share`) and the
+ * triggers' statements are prepared once per connection and, after five runs, kept as a generic plan made while the
+ * tables were nearly empty. Such a plan took an index on `account_id` alone for the check of a user's id (any of
+ * them ties with the primary key on a table the planner believes has a few rows), and a pooled connection kept it:
+ * every POST of a bulk load then read the whole account twice (the emails' and the source link's check), 2 scans
+ * and about 265 index tuples a POST at 500 users, loading by POST at 8 concurrent (pg_stat_user_indexes); most
+ * likely the 39,000 a scan of the quiet 40,000-user run too. Planned each time, the check is one probe of the
+ * primary key; a plan takes a few tens of µs.
+ */
+const PLANNED_EACH_TIME = 'plan_cache_mode=force_custom_plan';
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const knex = knexFactory({
       client: 'pg',
       log: quietKnexLog,
-      connection: { connectionString: options.databaseUrl, ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}) },
+      connection: {
+        connectionString: options.databaseUrl,
+        options: `-c ${PLANNED_EACH_TIME}`,
+        ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      },
       pool: { min: 0, max: options.poolMax ?? 10 },
       // A request waiting for a connection (the database gone, the pool exhausted) answers 503 after 10 s, not 60.
       acquireConnectionTimeout: 10_000,
@@ -164,6 +183,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   try {
     const pglite = await openPglite({ dataDir: pgliteDir, loadDataDir: options.loadDataDir });
+    await pglite.exec(`set ${PLANNED_EACH_TIME.replace('=', ' = ')}`);
     const knex = knexFactory({
       client: MultiStatementClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
@@ -280,7 +300,7 @@ function positional(sql: string): string {
  * keystroke stops taking a core from the one that replaced it. PGlite runs one statement at a time inside this
  * process and cannot cancel one: there only the statements not yet started are skipped.
  */
-export async function selectRows<T>(db: Executor, sql: string, bindings: readonly unknown[], abandoned?: AbortSignal): Promise<T[]> {
+export async function selectRows<T>(db: Executor, sql: string, bindings: readonly unknown[], abandoned?: Abandonment): Promise<T[]> {
   if (abandoned?.aborted) throw new RequestAbandonedError();
   if (db.isTransaction) return ((await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows;
   const client = db.client as unknown as PooledClient;

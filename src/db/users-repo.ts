@@ -10,6 +10,7 @@ import type { PlannedWrite } from '../domain/write-plan.js';
 import { linkState, storedUserResource } from '../domain/user-resource.js';
 import { linkRowsColumnSql, linksFromJson, type LinkRow, type SourceLink } from './source-links-repo.js';
 import { isUuid, userCountSql } from './accounts-repo.js';
+import type { Abandonment } from '../lib/abandonment.js';
 import type { ExportedUser } from '../domain/user-csv.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -322,7 +323,7 @@ export interface ListQuery {
   after?: { value: string | null; id: string };
   withGroups: boolean;
   /** The request's abandonedSignal: its statement is cancelled when the client goes away. */
-  abandoned?: AbortSignal;
+  abandoned?: Abandonment;
 }
 
 export type ListedUser = UserView & { sortValue: string | null };
@@ -331,7 +332,7 @@ export type ListedResource = StoredResource & { sortValue: string | null };
 export type ListedExport = ExportedUser & { id: string; sortValue: string | null };
 
 export interface CountOptions {
-  abandoned?: AbortSignal;
+  abandoned?: Abandonment;
   /**
    * Count at most this many matches and one more, so that more than `limit` shows: the scan stops there. Measured
    * at 100,000 users on the loaded 2-core machine, the console's search "ma" (14,765 matches) counted in 499 ms,

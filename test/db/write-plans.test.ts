@@ -130,3 +130,39 @@ describe('The user count kept by a pooled connection while account_user_counts g
     }
   });
 });
+
+describe('The foreign-key checks of a pooled connection while the account grows', () => {
+  it('when the account has grown since the connection first wrote, then the check of a value row\'s user reads that user alone', async () => {
+    const db = await createTestDatabase();
+    const one = db.url ? await openDatabase({ databaseUrl: db.url, poolMax: 1 }) : db;
+    try {
+      const [{ id: accountId }] = (await one.knex('accounts').insert({ type: 'customer', name: 'Growing' }).returning('id')) as { id: string }[];
+      // As the bench's empty seed and an import leave it: the users table analysed while empty.
+      await one.knex.raw('analyze users');
+      // Eight emails written while the account is small, one statement each: the check of each email's user is
+      // prepared in this connection and, after five, may be kept as a generic plan.
+      for (let i = 0; i < 8; i++) {
+        const [{ id }] = (await one.knex('users').insert({ account_id: accountId, user_name: `early${i}`, data: {}, resource: {} }).returning('id')) as { id: string }[];
+        await one.knex('user_emails').insert({ account_id: accountId, user_id: id, position: 0, value: `early${i}@example.com`, type: 'work', is_primary: true });
+      }
+      await db.knex.raw(
+        `insert into users (account_id, user_name, data, resource) select ?, 'grown' || i, '{}'::jsonb, '{}'::jsonb from generate_series(1, 3000) i`,
+        [accountId],
+      );
+      const [{ id: userId }] = (await one.knex('users').where({ account_id: accountId, user_name: 'grown42' }).select('id')) as { id: string }[];
+      const read = await one.knex.transaction(async (trx) => {
+        const fetched = async () => {
+          const { rows } = (await trx.raw(`select idx_tup_fetch, seq_tup_read from pg_stat_xact_user_tables where relname = 'users'`)) as { rows: { idx_tup_fetch: string | number; seq_tup_read: string | number }[] };
+          return Number(rows[0]?.idx_tup_fetch ?? 0) + Number(rows[0]?.seq_tup_read ?? 0);
+        };
+        const before = await fetched();
+        await trx('user_emails').insert({ account_id: accountId, user_id: userId, position: 0, value: 'grown42@example.com', type: 'work', is_primary: true });
+        return (await fetched()) - before;
+      });
+      expect(read).to.equal(1);
+    } finally {
+      if (one !== db) await one.close();
+      await db.close();
+    }
+  });
+});
