@@ -8,6 +8,7 @@ import { citext } from '@electric-sql/pglite/contrib/citext';
 import pg from 'pg';
 import { migrationConfig, normaliseMigrationNames } from './migration-source.js';
 import { RequestAbandonedError } from './database-errors.js';
+import type { Abandonment } from '../lib/abandonment.js';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
@@ -299,7 +300,7 @@ function positional(sql: string): string {
  * keystroke stops taking a core from the one that replaced it. PGlite runs one statement at a time inside this
  * process and cannot cancel one: there only the statements not yet started are skipped.
  */
-export async function selectRows<T>(db: Executor, sql: string, bindings: readonly unknown[], abandoned?: AbortSignal): Promise<T[]> {
+export async function selectRows<T>(db: Executor, sql: string, bindings: readonly unknown[], abandoned?: Abandonment): Promise<T[]> {
   if (abandoned?.aborted) throw new RequestAbandonedError();
   if (db.isTransaction) return ((await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows;
   const client = db.client as unknown as PooledClient;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
-import { runAsOne, type Statement } from './statement.js';
+import { runAsOne, SharedValues, type Statement } from './statement.js';
 import { auditRepo } from './audit-repo.js';
 import type { AuditWriter } from '../domain/audit.js';
 import { sourceLinksRepo } from './source-links-repo.js';
@@ -10,6 +10,7 @@ import type { LinkFact, PlannedWrite } from '../domain/write-plan.js';
 import { linkState, storedUserResource } from '../domain/user-resource.js';
 import { linkFactsColumnSql } from './source-links-repo.js';
 import { isUuid, userCountSql } from './accounts-repo.js';
+import type { Abandonment } from '../lib/abandonment.js';
 import type { ExportedUser } from '../domain/user-csv.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -178,25 +179,19 @@ function topLevelDelta(base: JsonObject, target: JsonObject): { drop: string[]; 
  * the result to the plain rendering.
  */
 class SharedLocks {
-  private readonly index = new Map<unknown, number>();
-  private readonly values: unknown[] = [];
+  private readonly shared = new SharedValues();
 
   /** The representation without its lockedAttributes, and their index in this statement's array. */
   take(resource: JsonObject): { resource: JsonObject; locks: number | null } {
     const ext = resource[SWITCHBOARD] as JsonObject | undefined;
     if (!ext || ext.lockedAttributes === undefined) return { resource, locks: null };
     const { lockedAttributes, ...rest } = ext;
-    let at = this.index.get(lockedAttributes);
-    if (at === undefined) {
-      at = this.values.push(lockedAttributes) - 1;
-      this.index.set(lockedAttributes, at);
-    }
-    return { resource: { ...resource, [SWITCHBOARD]: rest }, locks: at };
+    return { resource: { ...resource, [SWITCHBOARD]: rest }, locks: this.shared.indexOf(lockedAttributes) };
   }
 
   /** The statement's array, bound where `withLocks` puts its placeholder. */
   binding(): string {
-    return JSON.stringify(this.values);
+    return this.shared.binding();
   }
 }
 
@@ -328,7 +323,7 @@ export interface ListQuery {
   after?: { value: string | null; id: string };
   withGroups: boolean;
   /** The request's abandonedSignal: its statement is cancelled when the client goes away. */
-  abandoned?: AbortSignal;
+  abandoned?: Abandonment;
 }
 
 export type ListedUser = UserView & { sortValue: string | null };
@@ -337,7 +332,7 @@ export type ListedResource = StoredResource & { sortValue: string | null };
 export type ListedExport = ExportedUser & { id: string; sortValue: string | null };
 
 export interface CountOptions {
-  abandoned?: AbortSignal;
+  abandoned?: Abandonment;
   /**
    * Count at most this many matches and one more, so that more than `limit` shows: the scan stops there. Measured
    * at 100,000 users on the loaded 2-core machine, the console's search "ma" (14,765 matches) counted in 499 ms,

@@ -127,10 +127,37 @@ function findByName(attributes: AttributeDef[] | undefined, name: string): Attri
 }
 
 /**
+ * Resolved paths by resource type and path as written, an unknown path as null. A `userName eq` lookup resolves
+ * its attribute twice (the seed's filter rules, then the compiler), and each resolution sorted the schemas and
+ * built their lower-cased ids: 40 % of compiling that filter (CPU profile of 500,000 compilations). The answers
+ * are frozen, so no caller can change what the next one reads; the map is bounded, as paths come from clients.
+ */
+const resolvedPaths = new WeakMap<ResourceTypeDef, Map<string, Readonly<ResolvedPath> | null>>();
+const MAX_RESOLVED_PATHS = 2000;
+
+/**
  * Resolves "name.givenName", "emails.value", "urn:…:User:userName" or "urn:…:enterprise:2.0:User:manager.value"
  * case-insensitively against a resource type (RFC 7644 §3.10). Throws UnknownAttributeError.
  */
 export function resolveAttributePath(resourceType: ResourceTypeDef, path: string): ResolvedPath {
+  let known = resolvedPaths.get(resourceType);
+  if (!known) resolvedPaths.set(resourceType, (known = new Map()));
+  let resolved = known.get(path);
+  if (resolved === undefined) {
+    try {
+      resolved = Object.freeze(resolveUncached(resourceType, path));
+    } catch (error) {
+      if (!(error instanceof UnknownAttributeError)) throw error;
+      resolved = null;
+    }
+    if (known.size >= MAX_RESOLVED_PATHS) known.clear();
+    known.set(path, resolved);
+  }
+  if (resolved === null) throw new UnknownAttributeError(path);
+  return resolved;
+}
+
+function resolveUncached(resourceType: ResourceTypeDef, path: string): ResolvedPath {
   const schemas = [resourceType.schema, ...resourceType.extensions.map((e) => e.schema)];
   let rest = path;
   let schema: SchemaDef | undefined;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Response } from 'express';
 import type { Principal } from '../domain/principal.js';
+import { responseAbandonment, type Abandonment } from '../lib/abandonment.js';
 
 /** What the auth layer established for one request; passed explicitly, never kept on shared objects. */
 export interface RequestContext {
@@ -40,10 +41,6 @@ export function originOf(req: IncomingMessage, publicUrl: string | undefined): s
  * Fires when the client closes the connection before its response is complete (the console aborts the search of
  * the previous keystroke): selectRows then cancels the request's statement and starts no other.
  */
-export function abandonedSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
-  return controller.signal;
+export function abandonedSignal(res: ServerResponse): Abandonment {
+  return responseAbandonment(res);
 }

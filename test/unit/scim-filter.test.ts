@@ -174,6 +174,36 @@ describe('parseScimFilter', () => {
     expect(MAX_OR_TERMS).to.equal(100);
   });
 
+  it('when the filter is one comparison (read from the scan, without the library), then its tree is the one the library gives it in parentheses', () => {
+    const single = [
+      'userName eq "bjensen@example.com"',
+      'userName Eq "Ann"',
+      'urn:ietf:params:scim:schemas:core:2.0:User:userName EQ "x"',
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984"',
+      'name.familyName sw "Smi"',
+      'emails.value co "@corp"',
+      'meta.lastModified gt "2011-05-13T04:42:34Z"',
+      'a eq 42',
+      'a eq -1.5e2',
+      'a ne false',
+      'a eq null',
+      'a ne null',
+      String.raw`a eq "say \"hi\" caf\u00e9"`,
+      'a eq ""',
+      'a eq "and or not ( ) [ ]"',
+    ];
+    for (const text of single) {
+      // `(…)` is no single comparison at the token level: the library builds that tree.
+      expect(parseScimFilter(text), text).to.deep.equal(parseScimFilter(`(${text})`));
+    }
+    expect(parseScimFilter('userName eq "bjensen"')).to.deep.equal(eq('userName', 'bjensen'));
+    // What only looks like one comparison still goes through the grammar.
+    expect(invalidFilter('userName xx "a"').detail).to.match(/Unknown operator 'xx'/);
+    expect(invalidFilter('userName eq').detail).to.match(/Missing the value/);
+    expect(invalidFilter('userName eq bjensen').detail).to.match(/Invalid value/);
+    expect(parseScimFilter('title pr')).to.deep.equal({ op: 'pr', attrPath: 'title' });
+  });
+
   it('when many conditions are chained, then the tree keeps them all in order', () => {
     // 100 `or` conditions that each need a search: the most one filter may join (MAX_OR_TERMS); `and` terms are not capped.
     const text = Array.from({ length: 100 }, (_, i) => `a eq ${i}`).join(' or ');
