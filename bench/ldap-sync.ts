@@ -36,6 +36,8 @@ import { syncRunsRepo } from '../src/db/sync-runs-repo.js';
 import { ldapPgFloor, type PgFloorFigures } from './ldap-pg-floor.js';
 import { ATTRIBUTES, ldapsearchFloor, PAGE_SIZE } from './ldap-sync-floor.js';
 import { arg, fmt } from './bench-util.js';
+import { loadConfig } from '../src/config.js';
+import { applyHeapGrowth } from '../src/lib/heap-growth.js';
 
 export type BenchDatabase = 'postgres' | 'pglite';
 // Per process: benches of other kinds (entra-sync, pbx-sync) run this one too, possibly at the same time.
@@ -322,6 +324,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const changes = Number(arg('changes') ?? 1000);
   const rounds = Number(arg('rounds') ?? 2);
   const dbs = (arg('db') ?? 'postgres,pglite').split(',') as BenchDatabase[];
+  // A child is the server's sync: the server's heap policy (HEAP_GROWTH_PERCENT, lib/heap-growth.ts), as startServer sets it.
+  if (process.argv.includes('--child')) applyHeapGrowth(loadConfig().heapGrowthPercent);
   const work = process.argv.includes('--child')
     ? benchLdapSyncOnce(dbs[0]!, sizes[0]!, changes, rounds, !process.argv.includes('--no-floors')).then((r) => console.log(JSON.stringify(r)))
     : benchLdapSync({ databases: dbs.map((database) => ({ database, sizes })), changes, rounds, floors: !process.argv.includes('--no-floors') }).then(() => undefined);

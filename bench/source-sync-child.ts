@@ -11,7 +11,9 @@ import { SftpSessionPool, type Connector } from '../connectors/sdk/index.js';
 import type { Database } from '../src/db/database.js';
 import { migrateLatest } from '../src/db/database.js';
 import type { SyncCounts } from '../src/db/sync-runs-repo.js';
+import { loadConfig } from '../src/config.js';
 import { systemClock } from '../src/lib/clock.js';
+import { applyHeapGrowth } from '../src/lib/heap-growth.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { UserService } from '../src/services/user-service.js';
 import { SyncEngine } from '../src/sync/sync-engine.js';
@@ -102,6 +104,8 @@ export function runBenchChild<T>(file: string, args: readonly string[], access: 
 
 /** The child's side: reads the access, runs `work` (which calls `askForChanges` when it wants the source changed), prints the figures. */
 export function benchChildMain<A>(work: (access: A, askForChanges: () => Promise<void>) => Promise<unknown>): void {
+  // The child is the server's sync: the server's heap policy (HEAP_GROWTH_PERCENT, lib/heap-growth.ts), as startServer sets it.
+  applyHeapGrowth(loadConfig().heapGrowthPercent);
   const input = createInterface({ input: process.stdin });
   const next = (): Promise<string> => new Promise((resolve) => input.once('line', resolve));
   (async () => {

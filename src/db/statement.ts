@@ -9,6 +9,30 @@ export interface Statement {
   name?: string;
 }
 
+/**
+ * Values many rows of one statement hold alike, sent once: the statement binds `binding()` (a JSON array) where its
+ * SQL reads a row's value as `(?::jsonb) -> v.<index column>`, and each row carries `indexOf(value)`. Rows of one
+ * source's users mostly share their claims (owned attributes, lockedAttributes), each hundreds of bytes a row.
+ * Equal values are found by `key` (default: the value itself, by identity).
+ */
+export class SharedValues {
+  private readonly index = new Map<unknown, number>();
+  private readonly values: unknown[] = [];
+
+  indexOf(value: unknown, key: unknown = value): number {
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.values.push(value) - 1;
+      this.index.set(key, at);
+    }
+    return at;
+  }
+
+  binding(): string {
+    return JSON.stringify(this.values);
+  }
+}
+
 /** The statement a knex query builder would run, to be run with others by `runAsOne`. */
 export function statementOf(query: Knex.QueryBuilder): Statement {
   const { sql, bindings } = query.toSQL();

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { selectRows, type Executor } from './database.js';
 import { perKeyFrom } from './key-lookup.js';
-import { runAsOne, type Statement } from './statement.js';
+import { runAsOne, SharedValues, type Statement } from './statement.js';
 import { auditRepo } from './audit-repo.js';
 import type { AuditWriter } from '../domain/audit.js';
 import { sourceLinksRepo } from './source-links-repo.js';
@@ -179,25 +179,19 @@ function topLevelDelta(base: JsonObject, target: JsonObject): { drop: string[]; 
  * the result to the plain rendering.
  */
 class SharedLocks {
-  private readonly index = new Map<unknown, number>();
-  private readonly values: unknown[] = [];
+  private readonly shared = new SharedValues();
 
   /** The representation without its lockedAttributes, and their index in this statement's array. */
   take(resource: JsonObject): { resource: JsonObject; locks: number | null } {
     const ext = resource[SWITCHBOARD] as JsonObject | undefined;
     if (!ext || ext.lockedAttributes === undefined) return { resource, locks: null };
     const { lockedAttributes, ...rest } = ext;
-    let at = this.index.get(lockedAttributes);
-    if (at === undefined) {
-      at = this.values.push(lockedAttributes) - 1;
-      this.index.set(lockedAttributes, at);
-    }
-    return { resource: { ...resource, [SWITCHBOARD]: rest }, locks: at };
+    return { resource: { ...resource, [SWITCHBOARD]: rest }, locks: this.shared.indexOf(lockedAttributes) };
   }
 
   /** The statement's array, bound where `withLocks` puts its placeholder. */
   binding(): string {
-    return JSON.stringify(this.values);
+    return this.shared.binding();
   }
 }
 

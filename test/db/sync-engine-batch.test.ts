@@ -112,6 +112,17 @@ describe('sync engine: batched apply sees earlier records of the same batch', ()
     expect(again.counts).to.include({ unchanged: 9, created: 0, updated: 0 });
   });
 
+  it('when the records of one batch state different attributes, then each link owns exactly the attributes its record states, in its order', async () => {
+    const sourceId = await createSource();
+    items = [record('a1', 'ann@example.com', { title: 'Boss' }), record('b1', 'bob@example.com'), record('c1', 'cid@example.com', { displayName: 'Cid', title: 'Rep' })];
+    const run = await engine().run(accountId, sourceId, { mode: 'full' });
+    expect(run.counts).to.include({ created: 3, quarantined: 0 });
+    const owned = async (anchor: string) => ((await t.deps.db.knex('user_source_links').where({ account_id: accountId, source_id: sourceId, anchor }).first()) as { owned_attributes: string[] }).owned_attributes;
+    expect(await owned('a1')).to.deep.equal(['userName', 'emails', 'title']);
+    expect(await owned('b1')).to.deep.equal(['userName', 'emails']);
+    expect(await owned('c1')).to.deep.equal(['userName', 'emails', 'displayName', 'title']);
+  });
+
   it('when the same anchor comes twice in a batch, then the second is applied over the first', async () => {
     const sourceId = await createSource();
     items = [record('a1', 'ann@example.com', { title: 'One' }), record('a1', 'ann@example.com', { title: 'Two' }), record('a1', 'ann@example.com', { title: 'Two' })];
