@@ -8,6 +8,7 @@
  * Run: npm run build && node --import tsx bench/_reads-cpu.ts [users=2000] [requests=20000] [connections=2]
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import inspector from 'node:inspector/promises';
 import path from 'node:path';
@@ -82,10 +83,12 @@ const scenarios = [
   { name: 'GET /Users/{id}', paths: (prefix: string) => sample.map((u) => `${prefix}/scim/v2/Users/${u.id}`) },
   { name: 'filter userName eq', paths: (prefix: string) => sample.map((u) => `${prefix}${q(`userName eq "${u.user_name}"`)}`) },
 ];
-const loader = path.join(here, '_reads-load.mjs');
+// The load generator's script goes to the scratch directory, with autocannon imported by its resolved path.
+const loader = path.join(dataDir, 'load.mjs');
+const autocannonUrl = pathToFileURL(createRequire(import.meta.url).resolve('autocannon')).href;
 fs.writeFileSync(
   loader,
-  `import autocannon from 'autocannon';
+  `import autocannon from '${autocannonUrl}';
 const [url, token, amount, connections, pathsFile] = process.argv.slice(2);
 const paths = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(pathsFile, 'utf8')));
 let i = 0;
@@ -141,7 +144,6 @@ for (const s of scenarios) {
     console.log(`  by thread (ms/request): ${threads.map(([name, us]) => `${name} ${(us / 1000 / r.total).toFixed(3)}`).join(', ')}`);
   }
 }
-fs.rmSync(loader);
 floorChild.kill('SIGTERM');
 await new Promise((done) => floorChild.once('exit', done));
 await server.stop();
