@@ -165,4 +165,33 @@ describe('The foreign-key checks of a pooled connection while the account grows'
       await db.close();
     }
   });
+  it('when another account was analysed alone and a new account loads in bulk, then the check of a value row\'s user reads that user alone', async () => {
+    const db = await createTestDatabase();
+    const one = db.url ? await openDatabase({ databaseUrl: db.url, poolMax: 1 }) : db;
+    try {
+      const [{ id: first }] = (await one.knex('accounts').insert({ type: 'customer', name: 'First' }).returning('id')) as { id: string }[];
+      await one.knex.raw(`insert into users (account_id, user_name, data, resource) select ?, 'first' || i, '{}'::jsonb, '{}'::jsonb from generate_series(1, 3000) i`, [first]);
+      // As an import leaves it (usersRepo.analyze): statistics that know one account, holding every row.
+      await one.knex.raw('analyze users');
+      const read = await one.knex.transaction(async (trx) => {
+        const [{ id: second }] = (await trx('accounts').insert({ type: 'customer', name: 'Second' }).returning('id')) as { id: string }[];
+        await trx.raw(`insert into users (account_id, user_name, data, resource) select ?, 'second' || i, '{}'::jsonb, '{}'::jsonb from generate_series(1, 2000) i`, [second]);
+        const [{ id: userId }] = (await trx('users').where({ account_id: second, user_name: 'second42' }).select('id')) as { id: string }[];
+        const fetched = async () => {
+          const { rows } = (await trx.raw(`select idx_tup_fetch, seq_tup_read from pg_stat_xact_user_tables where relname = 'users'`)) as { rows: { idx_tup_fetch: string | number; seq_tup_read: string | number }[] };
+          return Number(rows[0]?.idx_tup_fetch ?? 0) + Number(rows[0]?.seq_tup_read ?? 0);
+        };
+        const before = await fetched();
+        await trx('user_emails').insert({ account_id: second, user_id: userId, position: 0, value: 'second42@example.com', type: 'work', is_primary: true });
+        return (await fetched()) - before;
+      });
+      // Planned for its values, the check took any index that leads with account_id (the statistics say the new
+      // account has no rows) and read the new account's 2,000 users for one: a bulk load into a second account
+      // grew with its square.
+      expect(read).to.equal(1);
+    } finally {
+      if (one !== db) await one.close();
+      await db.close();
+    }
+  });
 });
