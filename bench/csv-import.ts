@@ -104,7 +104,10 @@ async function dumpAccount(knex: Knex, kind: BenchDatabase, accountId: string, c
       [table],
     )) as { rows: { column_name: string }[] };
     const columns = rows.map((r) => r.column_name);
-    const select = columns.map((c) => (c === 'account_id' ? `'${copyId}'::uuid` : c)).join(', ');
+    // A user's id is unique across accounts (users_id_key): the copy's users take ids of their own, derived so that
+    // every row written under a user still names its copy.
+    const copyOf = (column: string) => `md5(${column}::text || '${copyId}')::uuid`;
+    const select = columns.map((c) => (c === 'account_id' ? `'${copyId}'::uuid` : (table === 'users' && c === 'id') || c === 'user_id' ? copyOf(c) : c)).join(', ');
     const sql = `copy (select ${select} from ${table} where account_id = '${accountId}') to ${kind === 'postgres' ? 'stdout' : `'/dev/blob'`}`;
     let text: string;
     if (kind === 'postgres') {
