@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { usersRepo } from '../../src/db/users-repo.js';
 import { userCountSql } from '../../src/db/accounts-repo.js';
 import { sourceLinksRepo } from '../../src/db/source-links-repo.js';
-import { analyse, indexesUsed, rowsRead } from '../support/plans.js';
+import { analyse, indexesUsed, rowsRead, scansDuring } from '../support/plans.js';
 
 /**
  * The reads of an identity provider's POST in a large account on tables no ANALYZE has seen (autovacuum off, or
@@ -108,20 +108,11 @@ describe('The user count kept by a pooled connection while account_user_counts g
       // VACUUM reclaims (44 pages after 20,000 POSTs into one account, autovacuum off).
       await db.knex.raw(`insert into accounts (type, name) select 'customer', 'other' || i from generate_series(1, 400) i`);
       await db.knex.raw(`insert into account_user_counts (account_id, shard, user_count) select a.id, s, 0 from accounts a, generate_series(0, 15) s where a.name like 'other%'`);
-      // This backend's scans not yet flushed to the statistics (they may include its earlier transactions'): the
-      // difference across the write is the write's.
-      const scans = await one.knex.transaction(async (trx) => {
-        const read = async () => {
-          const { rows } = (await trx.raw(`select seq_scan, idx_scan from pg_stat_xact_user_tables where relname = 'account_user_counts'`)) as { rows: { seq_scan: string | number; idx_scan: string | number }[] };
-          return { seq: Number(rows[0]?.seq_scan ?? 0), idx: Number(rows[0]?.idx_scan ?? 0) };
-        };
-        const before = await read();
-        await trx('users').insert({ account_id: accountId, user_name: 'late', data: {}, resource: {} });
-        const after = await read();
-        return { seq: after.seq - before.seq, idx: after.idx - before.idx };
-      });
-      expect(scans.seq).to.equal(0);
-      expect(scans.idx).to.be.greaterThan(0);
+      const scans = await one.knex.transaction((trx) =>
+        scansDuring(trx, 'account_user_counts', () => trx('users').insert({ account_id: accountId, user_name: 'late', data: {}, resource: {} })),
+      );
+      expect(scans.seqScans).to.equal(0);
+      expect(scans.indexScans).to.be.greaterThan(0);
       const { rows } = (await one.knex.raw(`select ${userCountSql('?')} as n`, [accountId])) as { rows: { n: number }[] };
       expect(Number(rows[0]!.n)).to.equal(9);
     } finally {
@@ -150,21 +141,16 @@ describe('The foreign-key checks of a pooled connection while the account grows'
         [accountId],
       );
       const [{ id: userId }] = (await one.knex('users').where({ account_id: accountId, user_name: 'grown42' }).select('id')) as { id: string }[];
-      const read = await one.knex.transaction(async (trx) => {
-        const fetched = async () => {
-          const { rows } = (await trx.raw(`select idx_tup_fetch, seq_tup_read from pg_stat_xact_user_tables where relname = 'users'`)) as { rows: { idx_tup_fetch: string | number; seq_tup_read: string | number }[] };
-          return Number(rows[0]?.idx_tup_fetch ?? 0) + Number(rows[0]?.seq_tup_read ?? 0);
-        };
-        const before = await fetched();
-        await trx('user_emails').insert({ account_id: accountId, user_id: userId, position: 0, value: 'grown42@example.com', type: 'work', is_primary: true });
-        return (await fetched()) - before;
-      });
-      expect(read).to.equal(1);
+      const scans = await one.knex.transaction((trx) =>
+        scansDuring(trx, 'users', () => trx('user_emails').insert({ account_id: accountId, user_id: userId, position: 0, value: 'grown42@example.com', type: 'work', is_primary: true })),
+      );
+      expect(scans.rowsRead).to.equal(1);
     } finally {
       if (one !== db) await one.close();
       await db.close();
     }
   });
+
   it('when another account was analysed alone and a new account loads in bulk, then the check of a value row\'s user reads that user alone', async () => {
     const db = await createTestDatabase();
     const one = db.url ? await openDatabase({ databaseUrl: db.url, poolMax: 1 }) : db;
@@ -173,22 +159,16 @@ describe('The foreign-key checks of a pooled connection while the account grows'
       await one.knex.raw(`insert into users (account_id, user_name, data, resource) select ?, 'first' || i, '{}'::jsonb, '{}'::jsonb from generate_series(1, 3000) i`, [first]);
       // As an import leaves it (usersRepo.analyze): statistics that know one account, holding every row.
       await one.knex.raw('analyze users');
-      const read = await one.knex.transaction(async (trx) => {
+      const scans = await one.knex.transaction(async (trx) => {
         const [{ id: second }] = (await trx('accounts').insert({ type: 'customer', name: 'Second' }).returning('id')) as { id: string }[];
         await trx.raw(`insert into users (account_id, user_name, data, resource) select ?, 'second' || i, '{}'::jsonb, '{}'::jsonb from generate_series(1, 2000) i`, [second]);
         const [{ id: userId }] = (await trx('users').where({ account_id: second, user_name: 'second42' }).select('id')) as { id: string }[];
-        const fetched = async () => {
-          const { rows } = (await trx.raw(`select idx_tup_fetch, seq_tup_read from pg_stat_xact_user_tables where relname = 'users'`)) as { rows: { idx_tup_fetch: string | number; seq_tup_read: string | number }[] };
-          return Number(rows[0]?.idx_tup_fetch ?? 0) + Number(rows[0]?.seq_tup_read ?? 0);
-        };
-        const before = await fetched();
-        await trx('user_emails').insert({ account_id: second, user_id: userId, position: 0, value: 'second42@example.com', type: 'work', is_primary: true });
-        return (await fetched()) - before;
+        return scansDuring(trx, 'users', () => trx('user_emails').insert({ account_id: second, user_id: userId, position: 0, value: 'second42@example.com', type: 'work', is_primary: true }));
       });
       // Planned for its values, the check took any index that leads with account_id (the statistics say the new
       // account has no rows) and read the new account's 2,000 users for one: a bulk load into a second account
       // grew with its square.
-      expect(read).to.equal(1);
+      expect(scans.rowsRead).to.equal(1);
     } finally {
       if (one !== db) await one.close();
       await db.close();

@@ -34,3 +34,30 @@ export async function analyse(db: Knex | Knex.Transaction, sql: string, bindings
   // node-pg parses the json column; PGlite may hand it over as text.
   return (typeof shown === 'string' ? (JSON.parse(shown) as { Plan: PlanNode }[]) : shown)[0]!.Plan;
 }
+
+/** What one table's scans did in a transaction, as pg_stat_xact_user_tables counts them. */
+export interface TableScans {
+  seqScans: number;
+  indexScans: number;
+  /** Rows read: fetched through indexes plus read by sequential scans. */
+  rowsRead: number;
+}
+
+/**
+ * The scans of `table` made by `step`, run inside `trx`: this backend's counters are not flushed to the statistics
+ * before the transaction ends (and may include its earlier transactions'), so the difference across the step is
+ * the step's.
+ */
+export async function scansDuring(trx: Knex.Transaction, table: string, step: () => Promise<unknown>): Promise<TableScans> {
+  const read = async (): Promise<TableScans> => {
+    const { rows } = (await trx.raw('select seq_scan, idx_scan, idx_tup_fetch, seq_tup_read from pg_stat_xact_user_tables where relname = ?', [table])) as {
+      rows: Record<'seq_scan' | 'idx_scan' | 'idx_tup_fetch' | 'seq_tup_read', string | number | null>[];
+    };
+    const row = rows[0];
+    return { seqScans: Number(row?.seq_scan ?? 0), indexScans: Number(row?.idx_scan ?? 0), rowsRead: Number(row?.idx_tup_fetch ?? 0) + Number(row?.seq_tup_read ?? 0) };
+  };
+  const before = await read();
+  await step();
+  const after = await read();
+  return { seqScans: after.seqScans - before.seqScans, indexScans: after.indexScans - before.indexScans, rowsRead: after.rowsRead - before.rowsRead };
+}
