@@ -180,12 +180,13 @@ export class UserService {
       for (const k of own) keys.add(k);
     }
     const out: WriteOutcome[] = [];
-    const planned: PlannedWrite<StoredUser>[] = [];
+    // Each group's writes as last planned: a write of its own that met a unique index is planned again.
+    const planned: (readonly PlannedWrite<StoredUser>[])[] = [];
     for (let g = 0; g < groups.length; g++) {
       const last = g === groups.length - 1;
       out.push(...(await this.writeGroup(trx, accountId, writer, groups[g]!, options, (writes) => {
-        planned.push(...writes);
-        if (last) options.planned?.(planned);
+        planned[g] = writes;
+        if (last) options.planned?.(planned.flat());
       })));
     }
     return out;
