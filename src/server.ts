@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from './config.js';
 import { createApp, serveMetrics } from './app.js';
@@ -53,9 +52,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     // Requests in flight, so that a shutdown can tell each to close its connection when it is answered.
     const inFlight = new Set<ServerResponse>();
     let draining = false;
-    // The work of a request runs in this scope, so that its database connections can be told from the workers'.
-    const requestScope = new AsyncLocalStorage<true>();
-    const requestConnections = gateConnections(deps.db.knex, () => requestScope.getStore() === true);
+    const connections = gateConnections(deps.db.knex);
     const listener = (req: IncomingMessage, res: ServerResponse): void => {
       if (draining) res.setHeader('Connection', 'close');
       inFlight.add(res);
@@ -75,7 +72,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         req.once('end', clear);
         res.once('finish', clear);
       }
-      requestScope.run(true, () => app(req, res));
+      app(req, res);
     };
     const server = await listen(
       http.createServer(
@@ -114,12 +111,13 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
     /**
      * The grace period is over. Requests still waiting for a database connection have done nothing yet: they are
      * answered 503 with Retry-After (a SCIM error, Connection: close) rather than cut or failed when the pool closes.
-     * Once those answers are out (1 s at most), the connections of requests still working are cut.
+     * Once those answers are out (1 s at most), the connections of requests still working are cut. The pool refuses
+     * every acquisition until the server has closed (db/connection-gate.ts), then serves the workers' stops.
      */
     const cutOff = async () => {
       const answered = new Set<ServerResponse>();
       for (const res of inFlight) res.once('finish', () => answered.add(res));
-      const refused = requestConnections.refuse(shuttingDown);
+      const refused = connections.refuse(shuttingDown);
       logger.warn({ inFlight: inFlight.size, refused }, 'shutdown grace period over: requests waiting for a database connection are answered 503, the rest are cut');
       for (let waited = 0; answered.size < refused && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
@@ -137,6 +135,7 @@ export async function startServer(config: Config, overrides: DepsOverrides = {},
         const timer = setTimeout(() => void cutOff(), config.shutdownTimeoutMs);
         await closed;
         clearTimeout(timer);
+        connections.reopen();
         if (metricsServer) {
           const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
           metricsServer.closeAllConnections();
