@@ -19,29 +19,79 @@ export interface MetricsOptions {
   dbKind: string;
 }
 
+interface DurationSeries {
+  labels: { method: string; route: string; status: string };
+  /** Observations per bucket (not cumulative), one more than the bounds for +Inf. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request duration histogram, observed on every request: prom-client's labelled child checks the labels and
+ * hashes them again on each observation, 15 us of a GET /Users/{id}'s ~600 us of sampled JavaScript (3.5 %,
+ * profile of 20,000 requests at 16 connections); this keeps each series' bucket counts in an array found by one
+ * map look-up, and gives the registry the values a prom-client Histogram gives (test/api/metrics.test.ts holds
+ * the exposition to prom-client's own).
+ */
+export class RequestDurations {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, DurationSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = { labels: { method, route, status: String(status) }, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      this.series.set(key, series);
+    }
+    let bucket = 0;
+    while (bucket < this.bounds.length && seconds > this.bounds[bucket]!) bucket++;
+    series.counts[bucket]! += 1;
+    series.sum += seconds;
+    series.count += 1;
+  }
+
+  /** What prom-client's registry reads: cumulative buckets (le), then _sum and _count, per series. */
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const { labels, counts, sum, count } of this.series.values()) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...labels }, value: count });
+      values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels: { ...labels }, value: count });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
 export function createMetrics(options: MetricsOptions) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const httpDuration = new client.Histogram({
-    name: 'switchboard_http_request_duration_seconds',
-    help: 'HTTP request duration by method, route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers,
-  });
-  // One labelled child per (method, route, status), kept: observing through it skips hashing the labels each time.
-  const children = new Map<string, client.Histogram.Internal<'method' | 'route' | 'status'>>();
-  const observeRequest = (method: string, route: string, status: number, seconds: number): void => {
-    const key = `${method} ${status} ${route}`;
-    let child = children.get(key);
-    if (child === undefined) {
-      child = httpDuration.labels({ method, route, status: String(status) });
-      children.set(key, child);
-    }
-    child.observe(seconds);
-  };
+  const httpDuration = new RequestDurations(
+    'switchboard_http_request_duration_seconds',
+    'HTTP request duration by method, route and status',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  registry.registerMetric(httpDuration as unknown as client.Metric);
+  const observeRequest = (method: string, route: string, status: number, seconds: number): void => httpDuration.observe(method, route, status, seconds);
 
   const syncRuns = new client.Counter({
     name: 'switchboard_sync_runs_total',
