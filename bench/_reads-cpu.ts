@@ -1,11 +1,13 @@
 /**
  * Server CPU per request of the two reads of issue 10 (GET /Users/{id}, filter userName eq), Switchboard (dist/, in
- * this process) beside the stored floor (bench/floor-server.ts /stored routes): a child process drives a
+ * this process) beside the stored floor (bench/floor-server.ts /stored routes), or (mode `writes`) of the identity
+ * provider's two writes (POST /Users, PATCH /Users/{id} replacing title, with a provisioning token) beside the floor's
+ * /idp routes, which write the same rows in one statement: a child process drives a
  * fixed number of requests (autocannon) at one server at a time, and the server's CPU time (process.cpuUsage here,
  * /proc for the floor, which runs in a process of its own) over them is divided by their number. CPU time, unlike req/s, hardly moves with the machine's load.
  * PROFILE=dir writes a .cpuprofile of each measured window (inspector), nothing of the set-up.
  *
- * Run: npm run build && node --import tsx bench/_reads-cpu.ts [users=2000] [requests=20000] [connections=2]
+ * Run: npm run build && node --import tsx bench/_reads-cpu.ts [users=2000] [requests=20000] [connections=2] [reads|writes]
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -19,7 +21,9 @@ import { seedUsers } from './seed-users.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** SWITCHBOARD_DIST: another build to measure (another worktree's dist/, for an A/B on the same machine state). */
 const distRoot = process.env.SWITCHBOARD_DIST ?? path.resolve(here, '..', 'dist');
-const [users = 2000, requests = 20000, connections = 2] = process.argv.slice(2).map(Number);
+const [users = 2000, requests = 20000, connections = 2] = process.argv.slice(2, 5).map(Number);
+const mode = process.argv[5] ?? 'reads';
+if (mode !== 'reads' && mode !== 'writes') throw new Error(`mode must be reads or writes, not ${mode}`);
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const DB = `reads_cpu_${process.pid}`;
 const TOKEN = 'reads-cpu-operator-token-0123456789abcdef0123456789abcdef';
@@ -42,7 +46,9 @@ const call = async (method: string, url: string, token: string, body?: unknown) 
   return json;
 };
 const account = await call('POST', '/scim/v2/Accounts', TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Account'], name: 'Bench Corp', type: 'customer' });
-const token = await call('POST', `/accounts/${String(account.id)}/scim/v2/Tokens`, TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role: 'account-admin' });
+const newToken = (role: string) => call('POST', `/accounts/${String(account.id)}/scim/v2/Tokens`, TOKEN, { schemas: ['urn:switchboard:scim:schemas:core:2.0:Token'], role });
+const token = await newToken('account-admin');
+const idpToken = await newToken('provisioning');
 await seedUsers(server.deps.db.knex, { accountId: String(account.id), count: users, updatedBy: `account-admin:${String(token.id)}` });
 // The floor in a process of its own (as bench/scim-http.ts runs it): this one carries Switchboard's AsyncLocalStorage.
 const floorChild = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'floor-server.ts')], {
@@ -79,28 +85,66 @@ const cpuUsage = (pid: number | undefined, before?: { user: number; system: numb
 };
 const sample = (await server.deps.db.knex('users').where({ account_id: account.id }).select('id', 'user_name').limit(500)) as { id: string; user_name: string }[];
 const q = (filter: string) => `/scim/v2/Users?filter=${encodeURIComponent(filter)}`;
-const scenarios = [
-  { name: 'GET /Users/{id}', paths: (prefix: string) => sample.map((u) => `${prefix}/scim/v2/Users/${u.id}`) },
-  { name: 'filter userName eq', paths: (prefix: string) => sample.map((u) => `${prefix}${q(`userName eq "${u.user_name}"`)}`) },
-];
+/** One request of a scenario; `{n}` in its body becomes a number of its own (each POST a new userName). */
+interface Call {
+  method: string;
+  path: string;
+  body?: string;
+}
+interface Scenario {
+  name: string;
+  /** The floor's routes for the same work: /stored (reads) or /idp (writes). */
+  floorPrefix: string;
+  /** Switchboard's token for it when not the account admin's (the identity provider's writes). */
+  token?: string;
+  calls(prefix: string): Call[];
+}
+// The bodies of bench/scim-http.ts (newUserBody, titlePatch).
+const newUserBody = JSON.stringify({
+  schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+  userName: 'bench.{n}@post.example',
+  name: { formatted: 'Bench Poster', givenName: 'Bench', familyName: 'Poster' },
+  displayName: 'Bench Poster',
+  title: 'Engineer',
+  active: true,
+  emails: [{ type: 'work', value: 'bench.{n}@post.example', primary: true }],
+  'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: '{n}', department: 'Sales' },
+});
+const titlePatch = JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Title {n}' }] });
+const scenarios: Scenario[] =
+  mode === 'reads'
+    ? [
+        { name: 'GET /Users/{id}', floorPrefix: '/stored', calls: (prefix) => sample.map((u) => ({ method: 'GET', path: `${prefix}/scim/v2/Users/${u.id}` })) },
+        { name: 'filter userName eq', floorPrefix: '/stored', calls: (prefix) => sample.map((u) => ({ method: 'GET', path: `${prefix}${q(`userName eq "${u.user_name}"`)}` })) },
+      ]
+    : [
+        // Switchboard first: the floor's /idp routes write as the scim source, which Switchboard's first push creates.
+        { name: 'POST /Users (idp)', floorPrefix: '/idp', token: String(idpToken.token), calls: (prefix) => [{ method: 'POST', path: `${prefix}/scim/v2/Users`, body: newUserBody }] },
+        { name: 'PATCH /Users/{id} (idp)', floorPrefix: '/idp', token: String(idpToken.token), calls: (prefix) => sample.map((u) => ({ method: 'PATCH', path: `${prefix}/scim/v2/Users/${u.id}`, body: titlePatch })) },
+      ];
 // The load generator's script goes to the scratch directory, with autocannon imported by its resolved path.
 const loader = path.join(dataDir, 'load.mjs');
 const autocannonUrl = pathToFileURL(createRequire(import.meta.url).resolve('autocannon')).href;
 fs.writeFileSync(
   loader,
   `import autocannon from '${autocannonUrl}';
-const [url, token, amount, connections, pathsFile] = process.argv.slice(2);
-const paths = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(pathsFile, 'utf8')));
+const [url, token, amount, connections, callsFile, tag] = process.argv.slice(2);
+const calls = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(callsFile, 'utf8')));
 let i = 0;
-const r = await autocannon({ url, amount: Number(amount), connections: Number(connections), headers: { authorization: 'Bearer ' + token },
-  requests: [{ setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length] }) }] });
+const r = await autocannon({ url, amount: Number(amount), connections: Number(connections), headers: { authorization: 'Bearer ' + token, 'content-type': 'application/scim+json' },
+  requests: [{ setupRequest: (req) => {
+    const n = i++;
+    const call = calls[n % calls.length];
+    return { ...req, method: call.method, path: call.path, ...(call.body ? { body: call.body.replaceAll('{n}', tag + '.' + n) } : {}) };
+  } }] });
 console.log(JSON.stringify({ total: r.requests.total, non2xx: r.non2xx, errors: r.errors }));`,
 );
-const drive = (url: string, paths: string[], amount: number): Promise<{ total: number; non2xx: number }> =>
+let drives = 0;
+const drive = (url: string, bearer: string, calls: Call[], amount: number): Promise<{ total: number; non2xx: number }> =>
   new Promise((resolve, reject) => {
-    const file = path.join(dataDir, 'paths.json');
-    fs.writeFileSync(file, JSON.stringify(paths));
-    const child = spawn(process.execPath, [loader, url, String(token.token), String(amount), String(connections), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const file = path.join(dataDir, 'calls.json');
+    fs.writeFileSync(file, JSON.stringify(calls));
+    const child = spawn(process.execPath, [loader, url, bearer, String(amount), String(connections), file, `${process.pid}.${drives++}`], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { total: number; non2xx: number }) : reject(new Error(`load exited ${code}`))));
@@ -109,9 +153,12 @@ const session = new inspector.Session();
 session.connect();
 await session.post('Profiler.enable');
 for (const s of scenarios) {
-  for (const target of [{ name: 'switchboard', url: server.url, prefix: '', pid: undefined as number | undefined }, { name: 'floor', url: floor.url, prefix: '/stored', pid: floorChild.pid }]) {
-    const paths = s.paths(target.prefix);
-    await drive(target.url, paths, 2000); // warm-up: JIT, pools, caches
+  for (const target of [
+    { name: 'switchboard', url: server.url, prefix: '', token: s.token ?? String(token.token), pid: undefined as number | undefined },
+    { name: 'floor', url: floor.url, prefix: s.floorPrefix, token: String(token.token), pid: floorChild.pid },
+  ]) {
+    const calls = s.calls(target.prefix);
+    await drive(target.url, target.token, calls, 2000); // warm-up: JIT, pools, caches
     if (process.env.PROFILE && !target.pid) await session.post('Profiler.start');
     const xacts = async () => Number(((await admin.raw('select xact_commit + xact_rollback as n from pg_stat_database where datname = ?', [DB])) as { rows: { n: string }[] }).rows[0]!.n);
     const xactsBefore = await xacts();
@@ -122,7 +169,7 @@ for (const s of scenarios) {
     if (tracer) await new Promise((done) => setTimeout(done, 1000));
     const threadsBefore = threadCpu(target.pid ?? 'self');
     const before = cpuUsage(target.pid);
-    const r = await drive(target.url, paths, requests);
+    const r = await drive(target.url, target.token, calls, requests);
     const used = cpuUsage(target.pid, before);
     const threads = [...threadCpu(target.pid ?? 'self')].map(([name, us]) => [name, us - (threadsBefore.get(name) ?? 0)] as const).filter(([, us]) => us > 0);
     if (tracer) {

@@ -50,11 +50,17 @@ export function createApp(deps: Deps): RequestListener {
   const authDeps: ScimAuthDeps = { tokens: deps.tokens, accounts: deps.accounts, publicUrl: config.publicUrl, limits: deps.rateLimits, sessions: deps.sessions };
   const auth = scimAuth(authDeps);
   const scimBases = ['/scim/v2', '/accounts/:accountId/scim/v2'];
-  // GETs carry no body: no JSON parser on the flat routes.
+  const patchCap = patchOperationsCap(config.limits.patchMaxOperations);
+  // GETs carry no body: no JSON parser on the flat GETs. The others pass what the SCIM routers' requests pass.
   for (const route of deps.flatScimRoutes) {
+    const method = route.method ?? 'GET';
+    const guards = method === 'GET' ? [auth] : [json, auth, patchCap];
     for (const base of scimBases) {
-      app.get(`${base}${route.path}`, auth, (req: Request, res: Response) =>
-        route.handle({ ctx: contextOf(res), query: req.query as ScimRead['query'], params: req.params as Record<string, string>, req }, res),
+      app[method === 'GET' ? 'get' : method === 'POST' ? 'post' : method === 'PUT' ? 'put' : method === 'PATCH' ? 'patch' : 'delete'](
+        `${base}${route.path}`,
+        ...guards,
+        (req: Request, res: Response) =>
+          route.handle({ ctx: contextOf(res), query: req.query as ScimRead['query'], params: req.params as Record<string, string>, req, body: req.body as unknown }, res),
       );
     }
   }
@@ -71,7 +77,6 @@ export function createApp(deps: Deps): RequestListener {
 
   // The SCIM bases first: they carry the traffic, and no other route lives under them (the scim router ends in a
   // 404), so the health, metrics and public routes need not be tried before them.
-  const patchCap = patchOperationsCap(config.limits.patchMaxOperations);
   for (const base of scimBases) app.use(base, json, auth, patchCap, scim);
 
   app.get('/healthz', (_req, res) => {
@@ -102,7 +107,7 @@ export function createApp(deps: Deps): RequestListener {
   });
   app.use(errorHandler(logger));
 
-  const direct = directDispatch({ routes: deps.flatScimRoutes, auth: authDeps, logger, metrics });
+  const direct = directDispatch({ routes: deps.flatScimRoutes, auth: authDeps, logger, metrics, body: { parse: json, check: patchCap } });
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     setSecurityHeaders(res);
     const refused = checkRequestLine(req);

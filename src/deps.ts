@@ -33,7 +33,7 @@ import { allResourceTypes } from './scim/schemas.js';
 import { sourcesRouter } from './scim/sources-router.js';
 import { syncRunsRouter } from './scim/sync-runs-router.js';
 import { tokensRouter } from './scim/tokens-router.js';
-import { usersReadRoutes, usersRouter, type UsersRouterDeps } from './scim/users-router.js';
+import { usersReadRoutes, usersRouter, usersWriteRoutes, type UsersRouterDeps } from './scim/users-router.js';
 import { AccountService } from './services/account-service.js';
 import { ActionService } from './services/action-service.js';
 import { AuditService } from './services/audit-service.js';
@@ -164,7 +164,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   // 3. The HTTP surface.
   const usersDeps: UsersRouterDeps = { users, clock, maxResults, cursorTtlSeconds, welcomeCreatedUser };
   const resourceTypes: readonly ResourceTypeDef[] = [...allResourceTypes, sourceResourceType, syncRunResourceType, actionResourceType, importResourceType, auditEventResourceType];
-  const flatScimRoutes = usersReadRoutes(usersDeps);
+  const flatScimRoutes = [...usersReadRoutes(usersDeps), ...usersWriteRoutes(usersDeps)];
   const scimRouters: readonly Router[] = [
     usersRouter(usersDeps),
     groupsRouter({ groups, maxResults, cursorTtlSeconds }),

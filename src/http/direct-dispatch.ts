@@ -5,9 +5,10 @@ import type { RequestContext } from './request-context.js';
 import { authenticateScim, type ScimAuthDeps } from './auth.js';
 import { respondWithError } from './error-handler.js';
 import { instrumentRequest } from './instrumentation.js';
+import type { NodeMiddleware } from './request-guards.js';
 import type { Metrics } from '../services/metrics.js';
 
-/** An authenticated read, whichever way it arrived (express, or the direct dispatch). */
+/** An authenticated request, whichever way it arrived (express, or the direct dispatch). */
 export interface ScimRead {
   ctx: RequestContext;
   /** Query parameters as node's querystring parses them (express's "simple" query parser). */
@@ -15,10 +16,14 @@ export interface ScimRead {
   /** Path parameters, decoded. */
   params: Record<string, string>;
   req: IncomingMessage;
+  /** The parsed JSON body of a POST, PUT or PATCH (parsed and checked by the app's one body parser and guards). */
+  body?: unknown;
 }
 
-/** A GET the app serves at both SCIM bases without the SCIM routers, and without express where it can. */
+/** A request the app serves at both SCIM bases without the SCIM routers, and without express where it can. */
 export interface FlatScimRoute {
+  /** GET when left out. */
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Relative to the SCIM base, with `:name` parameters, e.g. /Users/:id */
   path: string;
   handle(read: ScimRead, res: ServerResponse): Promise<void>;
@@ -29,7 +34,16 @@ export interface DirectDispatchDeps {
   auth: ScimAuthDeps;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * What express runs around the SCIM routes for a request with a body, in its order: `parse` before authentication
+   * (the body parser with its size limit, depth and NUL checks), `check` after it (the PATCH operations cap).
+   */
+  body: { parse: NodeMiddleware; check: NodeMiddleware };
 }
+
+/** Runs one middleware as a promise: its error (thrown or passed to next) rejects. */
+const run = (middleware: NodeMiddleware, req: IncomingMessage, res: ServerResponse): Promise<void> =>
+  new Promise((resolve, reject) => middleware(req, res, (error) => (error === undefined ? resolve() : reject(error))));
 
 interface CompiledRoute {
   pattern: RegExp;
@@ -40,8 +54,9 @@ interface CompiledRoute {
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * Answers the flat SCIM GETs (GET /Users, GET /Users/{id}) straight from node's request, in front of express,
- * through the same authentication, handlers, response writer, error bodies, request id, metrics and log line.
+ * Answers the flat SCIM routes (GET /Users and /Users/{id}, and an identity provider's writes: POST /Users,
+ * PUT, PATCH and DELETE /Users/{id}) straight from node's request, in front of express, through the same body
+ * parser and guards, authentication, handlers, response writer, error bodies, request id, metrics and log line.
  * Only the canonical form is taken here (exact case, no trailing slash, well-formed escapes); anything else
  * returns false and goes to express, which serves the same routes with its usual leniency.
  */
@@ -59,11 +74,12 @@ export function directDispatch(deps: DirectDispatchDeps): (req: IncomingMessage,
     return { pattern: new RegExp(`^/(?:accounts/([^/]+)/)?scim/v2${path}$`), names, route };
   });
   return (req, res) => {
-    if (req.method !== 'GET') return false;
+    const method = req.method;
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     for (const { pattern, names, route } of compiled) {
+      if ((route.method ?? 'GET') !== method) continue;
       const match = pattern.exec(path);
       if (!match) continue;
       let accountId: string | undefined;
@@ -78,9 +94,16 @@ export function directDispatch(deps: DirectDispatchDeps): (req: IncomingMessage,
       const label = `${accountId === undefined ? '' : '/accounts/:accountId'}/scim/v2${route.path}`;
       const requestId = instrumentRequest(deps, req, res, () => label);
       const query = queryAt === -1 ? {} : querystring.parse(url.slice(queryAt + 1));
-      authenticateScim(deps.auth, req, accountId, requestId)
-        .then((ctx) => route.handle({ ctx, query, params, req }, res))
-        .catch((error: unknown) => respondWithError(deps.logger, error, req, res, requestId));
+      // Every SCIM request but a flat GET passes express's body parser and guards (a DELETE's body too).
+      const handled = method !== 'GET'
+        ? (async () => {
+            await run(deps.body.parse, req, res);
+            const ctx = await authenticateScim(deps.auth, req, accountId, requestId);
+            await run(deps.body.check, req, res);
+            await route.handle({ ctx, query, params, req, body: (req as IncomingMessage & { body?: unknown }).body }, res);
+          })()
+        : authenticateScim(deps.auth, req, accountId, requestId).then((ctx) => route.handle({ ctx, query, params, req }, res));
+      handled.catch((error: unknown) => respondWithError(deps.logger, error, req, res, requestId));
       return true;
     }
     return false;

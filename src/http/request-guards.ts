@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import { DomainError } from '../domain/errors.js';
 import { checkJsonText } from '../lib/json-guard.js';
 
@@ -31,6 +31,12 @@ export function checkRequestLine(req: IncomingMessage): DomainError | undefined 
   return undefined;
 }
 
+/**
+ * Node's middleware shape: express takes it as it is, and the direct dispatch (src/http/direct-dispatch.ts) runs
+ * the same functions without express.
+ */
+export type NodeMiddleware = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (error?: unknown) => void) => void;
+
 /** Refuses a JSON body nested deeper than MAX_JSON_DEPTH or holding a NUL in a string, before it is parsed. */
 function verifyJson(_req: IncomingMessage, _res: ServerResponse, buffer: Buffer): void {
   const problem = checkJsonText(buffer, MAX_JSON_DEPTH);
@@ -39,7 +45,7 @@ function verifyJson(_req: IncomingMessage, _res: ServerResponse, buffer: Buffer)
 }
 
 /** A JSON body parser with the depth and NUL checks; `type` decides which requests it parses (default: application/json). */
-export function jsonBody(limitBytes: number, options: { type?: (req: IncomingMessage) => boolean } = {}): RequestHandler {
+export function jsonBody(limitBytes: number, options: { type?: (req: IncomingMessage) => boolean } = {}): NodeMiddleware {
   return express.json({ limit: limitBytes, strict: false, verify: verifyJson, ...(options.type ? { type: options.type } : {}) });
 }
 
@@ -47,7 +53,7 @@ export function jsonBody(limitBytes: number, options: { type?: (req: IncomingMes
  * A PATCH may carry at most `maxOperations` operations (SCIM_PATCH_MAX_OPERATIONS): 10,000 operations once took a
  * minute of one connection. Checked on the parsed body, before any operation is read.
  */
-export function patchOperationsCap(maxOperations: number): RequestHandler {
+export function patchOperationsCap(maxOperations: number): NodeMiddleware {
   return (req, _res, next) => {
     if (req.method === 'PATCH' && req.body && typeof req.body === 'object' && !Array.isArray(req.body)) {
       const key = Object.keys(req.body as object).find((k) => k.toLowerCase() === 'operations');

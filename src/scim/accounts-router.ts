@@ -8,7 +8,7 @@ import { contextOf } from '../http/request-context.js';
 import { parseListParams } from './list-params.js';
 import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
-import { resourceTypes, scimmySchemas } from './schemas.js';
+import { resourceTypes } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
@@ -88,7 +88,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
   router.post('/Accounts', async (req, res) => {
     requireAccounts(res);
     const { principal } = contextOf(res);
-    const input = coerceResource(req.body, rt, scimmySchemas.account);
+    const input = coerceResource(req.body, rt);
     const body = req.body as JsonObject;
     const parentId = typeof body.parentId === 'string' ? body.parentId : undefined;
     const account = await deps.accounts.create(principal, {
@@ -112,7 +112,7 @@ export function accountsRouter(deps: { accounts: AccountService; maxResults: num
 
   router.put('/Accounts/:id', async (req, res) => {
     requireAccounts(res);
-    const input = coerceResource(req.body, rt, scimmySchemas.account);
+    const input = coerceResource(req.body, rt);
     const account = await deps.accounts.update(
       contextOf(res).principal,
       req.params.id,

@@ -10,7 +10,7 @@ import { parseListParams, type ListParams } from './list-params.js';
 import { parsePatchRequest, planGroupPatch } from './patch/index.js';
 import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
-import { resourceTypes, scimmySchemas } from './schemas.js';
+import { resourceTypes } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 import { refuseOtherMethods } from './method-not-allowed.js';
@@ -105,7 +105,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
   router.post('/Groups', async (req, res) => {
     requireGroups(res);
     const { accountId, principal } = contextOf(res);
-    const input = coerceResource(req.body, rt, scimmySchemas.group);
+    const input = coerceResource(req.body, rt);
     const members = Array.isArray(input.members) ? (input.members as { value: string }[]) : [];
     const group = await groups.create(accountId, auditActorOf(principal), {
       displayName: String(input.displayName),
@@ -122,7 +122,7 @@ export function groupsRouter(deps: { groups: GroupService; maxResults: number; c
   router.put('/Groups/:id', async (req, res) => {
     requireGroups(res);
     const { accountId, principal } = contextOf(res);
-    const input = coerceResource(req.body, rt, scimmySchemas.group);
+    const input = coerceResource(req.body, rt);
     const members = Array.isArray(input.members) ? (input.members as { value: string }[]) : [];
     await groups.update(accountId, auditActorOf(principal), req.params.id, ifMatchVersion(req), () => ({
       displayName: String(input.displayName),

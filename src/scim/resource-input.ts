@@ -1,124 +1,10 @@
-import SCIMMY from 'scimmy';
 import { DomainError } from '../domain/errors.js';
 import { checkResourceLimits } from '../domain/attribute-limits.js';
-import type { AttributeDef, ResourceTypeDef } from '../domain/scim-schema.js';
+import { commonAttributes, type AttributeDef, type ResourceTypeDef } from '../domain/scim-schema.js';
+import { coerceAttribute, requirePresent, type CoerceMode } from './patch/patch-value.js';
+import type { JsonValue } from './patch/patch-request.js';
 
-type ScimmySchema = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
 export type JsonObject = Record<string, unknown>;
-
-const booleanWord = /^(true|false)$/i;
-
-/** Entra ID sends booleans as "True"/"False"; read them by the attribute's declared type. */
-function normaliseValue(attribute: AttributeDef, value: unknown): unknown {
-  if (value === null || value === undefined) return value;
-  if (attribute.multiValued && Array.isArray(value)) {
-    return value.map((item) => normaliseValue({ ...attribute, multiValued: false }, item));
-  }
-  if (attribute.type === 'boolean' && typeof value === 'string' && booleanWord.test(value.trim())) {
-    return value.trim().toLowerCase() === 'true';
-  }
-  if (attribute.type === 'complex' && typeof value === 'object' && !Array.isArray(value)) {
-    const out: JsonObject = {};
-    for (const [key, sub] of Object.entries(value as JsonObject)) {
-      const def = attribute.subAttributes?.find((s) => s.name.toLowerCase() === key.toLowerCase());
-      out[key] = def ? normaliseValue(def, sub) : sub;
-    }
-    return out;
-  }
-  return value;
-}
-
-export function normaliseBooleans(body: JsonObject, resourceType: ResourceTypeDef): JsonObject {
-  const out: JsonObject = {};
-  const extensions = new Map(resourceType.extensions.map((e) => [e.schema.id.toLowerCase(), e.schema]));
-  for (const [key, value] of Object.entries(body)) {
-    const extension = extensions.get(key.toLowerCase());
-    if (extension && value && typeof value === 'object' && !Array.isArray(value)) {
-      const inner: JsonObject = {};
-      for (const [name, v] of Object.entries(value as JsonObject)) {
-        const def = extension.attributes.find((a) => a.name.toLowerCase() === name.toLowerCase());
-        inner[name] = def ? normaliseValue(def, v) : v;
-      }
-      out[key] = inner;
-      continue;
-    }
-    const def = resourceType.schema.attributes.find((a) => a.name.toLowerCase() === key.toLowerCase());
-    out[key] = def ? normaliseValue(def, value) : value;
-  }
-  return out;
-}
-
-/** RFC 7643 §2.5: null is the same as unassigned; drop it before validation. */
-export function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.filter((v) => v !== null).map(withoutNulls);
-  if (value && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value as JsonObject)) if (v !== null) out[k] = withoutNulls(v);
-    return out;
-  }
-  return value;
-}
-
-interface CanonicalMiss {
-  path: string;
-  allowed: readonly string[];
-  got?: unknown;
-}
-
-/**
- * The attribute named `name` (at any depth, extensions included) whose canonical values the input breaks: its
- * path, the values allowed and the one given. scimmy's own error names only the attribute.
- */
-function canonicalMiss(resourceType: ResourceTypeDef, input: JsonObject, name: string): CanonicalMiss | undefined {
-  const lower = name.toLowerCase();
-  // An extension's attributes follow its URN after a colon (urn:…:User:accountAdmin), sub-attributes after a dot.
-  const search = (attributes: readonly AttributeDef[], value: unknown, path: string, separator = '.'): CanonicalMiss | undefined => {
-    for (const attribute of attributes) {
-      const label = path ? `${path}${separator}${attribute.name}` : attribute.name;
-      const key = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value).find((k) => k.toLowerCase() === attribute.name.toLowerCase()) : undefined;
-      const given = key === undefined ? undefined : (value as JsonObject)[key];
-      const items = attribute.multiValued && Array.isArray(given) ? given : [given];
-      if (attribute.name.toLowerCase() === lower && attribute.canonicalValues) {
-        const bad = items.find((item) => item !== undefined && !attribute.canonicalValues!.includes(item as string));
-        if (bad !== undefined || given === undefined) return { path: label, allowed: attribute.canonicalValues, ...(bad !== undefined ? { got: bad } : {}) };
-      }
-      if (attribute.subAttributes) {
-        for (const item of items) {
-          const found = search(attribute.subAttributes, item, label);
-          if (found && found.got !== undefined) return found;
-        }
-      }
-    }
-    return undefined;
-  };
-  const inCore = search(resourceType.schema.attributes, input, '');
-  if (inCore?.got !== undefined) return inCore;
-  for (const extension of resourceType.extensions) {
-    const key = Object.keys(input).find((k) => k.toLowerCase() === extension.schema.id.toLowerCase());
-    const found = search(extension.schema.attributes, key ? input[key] : undefined, extension.schema.id, ':');
-    if (found?.got !== undefined) return found;
-  }
-  return inCore;
-}
-
-/**
- * scimmy reports schema violations as TypeErrors or its own SCIMError; both become one DomainError. A value outside an
- * attribute's canonical values is reported with the values allowed (what the client needs to fix it).
- */
-export function toDomainError(error: unknown, resourceType?: ResourceTypeDef, input?: JsonObject): DomainError {
-  if (error instanceof DomainError) return error;
-  const e = error as { status?: number; scimType?: string; message?: string };
-  const detail = e.message ?? String(error);
-  const canonical = /^Attribute '([^']+)' contains non-canonical value( from complex attribute '[^']+')?$/.exec(detail);
-  const miss = canonical && resourceType && input ? canonicalMiss(resourceType, input, canonical[1]!) : undefined;
-  if (miss) {
-    const allowed = miss.allowed.length > 0 ? `one of ${miss.allowed.map((v) => JSON.stringify(v)).join(', ')}` : 'left out (no value is allowed)';
-    return new DomainError('invalidValue', `${miss.path} must be ${allowed}${miss.got !== undefined ? `, not ${JSON.stringify(miss.got)}` : ''}`);
-  }
-  if (e.scimType === 'mutability') return new DomainError('mutability', detail);
-  if (e.scimType === 'invalidSyntax') return new DomainError('invalidSyntax', detail);
-  return new DomainError('invalidValue', detail);
-}
 
 /** A schema id as identity providers send them: a URN, or a URL (Microsoft's ADSCIM extension URNs are http URLs). */
 const SCHEMA_ID = /^(urn:[a-z0-9][a-z0-9-]{0,31}:\S+|https?:\/\/\S+)$/i;
@@ -136,11 +22,60 @@ function withoutSchemas(input: JsonObject, unknown: string[]): JsonObject {
   return out;
 }
 
+const WHOLE: CoerceMode = { whole: true };
+
+/** The value of each key, by its lower-cased name (the last of two spellings wins, as it did with scimmy). */
+function byLowerName(input: JsonObject): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const key in input) values.set(key.toLowerCase(), input[key]);
+  return values;
+}
+
 /**
- * Validates and canonicalises an incoming resource (POST/PUT) with scimmy: attribute names to their
- * canonical case, types checked, required attributes enforced, readOnly and unknown attributes dropped.
+ * The attributes of one schema, coerced into `out` in the schema's order: unknown and readOnly attributes dropped
+ * (RFC 7643 §2.2: the server's to set), nulls unassigned (§2.5), required ones enforced.
  */
-export function coerceResource(body: unknown, resourceType: ResourceTypeDef, schema: ScimmySchema): JsonObject {
+function coerceAttributes(attributes: readonly AttributeDef[], values: Map<string, unknown>, prefix: string, out: JsonObject): void {
+  for (const attribute of attributes) {
+    if (attribute.mutability === 'readOnly') continue;
+    const value = values.get(attribute.name.toLowerCase());
+    if (value === undefined || value === null) continue;
+    out[attribute.name] = coerceAttribute(attribute, value as JsonValue, `${prefix}${attribute.name}`, WHOLE);
+  }
+  requirePresent(attributes, out, prefix);
+}
+
+/**
+ * An extension's attributes as sent: in its block (`"urn:…:enterprise:2.0:User": {…}`), and, as some clients
+ * send them, under namespaced keys beside it (`"urn:…:enterprise:2.0:User:manager.value": "…"`).
+ */
+function extensionValues(id: string, values: Map<string, unknown>): Map<string, unknown> | undefined {
+  const lowerId = id.toLowerCase();
+  const block = values.get(lowerId);
+  if (block !== undefined && block !== null && (typeof block !== 'object' || Array.isArray(block))) {
+    throw new DomainError('invalidValue', `"${id}" must be an object of that extension's attributes`);
+  }
+  let found = block ? byLowerName(block as JsonObject) : undefined;
+  for (const [key, value] of values) {
+    if (!key.startsWith(`${lowerId}:`)) continue;
+    const [name, sub] = key.slice(lowerId.length + 1).split('.', 2) as [string, string | undefined];
+    found ??= new Map();
+    if (sub === undefined) {
+      found.set(name, value);
+    } else {
+      const parent = found.get(name);
+      found.set(name, { ...(parent && typeof parent === 'object' && !Array.isArray(parent) ? (parent as JsonObject) : {}), [sub]: value });
+    }
+  }
+  return found;
+}
+
+/**
+ * Validates and canonicalises an incoming resource (POST/PUT) with the coercer PATCH values go through
+ * (patch/patch-value.ts): attribute names to their canonical case, types and canonical values checked, required
+ * attributes enforced, readOnly and unknown attributes dropped, extensions read by their URN.
+ */
+export function coerceResource(body: unknown, resourceType: ResourceTypeDef): JsonObject {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new DomainError('invalidSyntax', 'The request body must be a JSON object');
   }
@@ -157,14 +92,25 @@ export function coerceResource(body: unknown, resourceType: ResourceTypeDef, sch
     }
     if (unknown.length > 0) input = withoutSchemas(input, unknown);
   }
-  try {
-    const coerced = schema.coerce(normaliseBooleans(withoutNulls(input) as JsonObject, resourceType), 'in') as JsonObject;
-    delete coerced.meta;
-    delete coerced.id;
-    // Users are held to their limits on their one write path (UserService), which PATCH, Bulk, sync and import share.
-    if (resourceType.name !== 'User') checkResourceLimits(resourceType.name, coerced);
-    return coerced;
-  } catch (error) {
-    throw toDomainError(error, resourceType, input);
+  const values = byLowerName(input);
+  const coerced: JsonObject = { schemas: [resourceType.schema.id] };
+  coerceAttributes(commonAttributes, values, '', coerced);
+  coerceAttributes(resourceType.schema.attributes, values, '', coerced);
+  const named = new Set(((input.schemas as string[] | undefined) ?? []).map((s) => s.toLowerCase()));
+  for (const { schema, required } of resourceType.extensions) {
+    const extension = extensionValues(schema.id, values);
+    if (!extension) {
+      if (required) throw new DomainError('invalidValue', `The schema extension ${schema.id} is required: add its attributes`);
+      continue;
+    }
+    const out: JsonObject = {};
+    coerceAttributes(schema.attributes, extension, `${schema.id}:`, out);
+    coerced[schema.id] = out;
+    named.add(schema.id.toLowerCase());
   }
+  // schemas: the core schema, then each extension the resource holds or names (canonical spelling, once each).
+  (coerced.schemas as string[]).push(...resourceType.extensions.map((e) => e.schema.id).filter((id) => named.has(id.toLowerCase())));
+  // Users are held to their limits on their one write path (UserService), which PATCH, Bulk, sync and import share.
+  if (resourceType.name !== 'User') checkResourceLimits(resourceType.name, coerced);
+  return coerced;
 }

@@ -7,7 +7,7 @@ import { contextOf } from '../http/request-context.js';
 import { parseListParams } from './list-params.js';
 import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
-import { resourceTypes, scimmySchemas } from './schemas.js';
+import { resourceTypes } from './schemas.js';
 import { listResponse, sendScim } from './scim-http.js';
 import { URN } from './urns.js';
 
@@ -52,7 +52,7 @@ export function tokensRouter(deps: { tokens: TokenService; maxResults: number })
   router.post('/Tokens', async (req: Request, res: Response) => {
     requireTokens(res);
     const { principal, accountId, scimBase } = contextOf(res);
-    const input = coerceResource(req.body, rt, scimmySchemas.token);
+    const input = coerceResource(req.body, rt);
     const role = input.role as Role;
     if (!roles.includes(role)) throw new DomainError('invalidValue', `role must be one of ${roles.join(', ')}`);
     let expiresAt: Date | null = null;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FlatScimRoute } from '../http/direct-dispatch.js';
+import type { FlatScimRoute, ScimRead } from '../http/direct-dispatch.js';
 import { Router, type Request, type Response } from 'express';
 import { DomainError } from '../domain/errors.js';
 import { auditActorOf, hasCapability, writerOf, type Principal } from '../domain/principal.js';
@@ -18,7 +18,7 @@ import { parseListParams, type ListParams } from './list-params.js';
 import { applyPatch, parsePatchRequest } from './patch/index.js';
 import { projectionFor } from './projection.js';
 import { coerceResource, type JsonObject } from './resource-input.js';
-import { resourceTypes, scimmySchemas } from './schemas.js';
+import { resourceTypes } from './schemas.js';
 import { etagOf, ifMatchVersion, listResponse, notModified, sendScim } from './scim-http.js';
 import { toUserResource, withBase } from '../domain/user-resource.js';
 import { acceptsCsv, exportUsersCsv } from './users-csv-export.js';
@@ -27,7 +27,6 @@ import { refuseOtherMethods } from './method-not-allowed.js';
 import type { Abandonment } from '../lib/abandonment.js';
 
 const rt = resourceTypes.user;
-const userSchema = scimmySchemas.user.extend(scimmySchemas.enterpriseUser, false).extend(scimmySchemas.switchboardUser, false);
 
 export interface UsersRouterDeps {
   users: UserService;
@@ -147,85 +146,143 @@ export function usersReadRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
   ];
 }
 
-/** Every other /Users and /Me route (the reads above are mounted flat by the app). */
+/** The user's stored representation after a write: the one the write stored, else (the row unchanged) read. */
+async function respondWritten(users: UserService, ctx: RequestContext, query: JsonObject, res: ServerResponse, status: number, id: string, written?: WrittenUser): Promise<void> {
+  const found = written?.resource ? { id, version: written.version, resource: written.resource } : await users.getResource(ctx.accountId, id);
+  const params = parseListParams(query, 1);
+  const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(withBase(found.resource, ctx.scimBase));
+  const headers: Record<string, string> = { ETag: etagOf(found.version) };
+  if (status === 201) headers.Location = `${ctx.scimBase}/Users/${found.id}`;
+  sendScim(res, status, body, headers);
+}
+
+async function create(deps: UsersRouterDeps, { ctx, query, body }: ScimRead, res: ServerResponse): Promise<void> {
+  const { users } = deps;
+  requireUsers(ctx);
+  const { accountId, principal } = ctx;
+  const password = takePassword(body);
+  const input = coerceResource(body, rt);
+  refuseSelfGrantedRights(principal, {}, input);
+  const writer = await writerFor(users, undefined, accountId, principal);
+  // A new user: a write of its own (an identity provider's push, as few round trips as it can), or the admin's
+  // new user with its welcome email in one transaction (the seed's Add User: the account read once, for both).
+  const result = writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser
+    ? await users.apply(undefined, accountId, writer, undefined, input, { password })
+    : await users.transaction(async (trx) => {
+        const account = await users.account(trx, accountId);
+        const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
+        await deps.welcomeCreatedUser!(trx, account, created.user, writer);
+        return created;
+      });
+  await respondWritten(users, ctx, query, res, 201, result.user.id, result.user);
+}
+
+async function replace(users: UserService, { ctx, query, req, body }: ScimRead, res: ServerResponse, id: string): Promise<void> {
+  const { accountId, principal } = ctx;
+  const password = takePassword(body);
+  // The body coerced once more for each further attempt: keepAdminOnlyAttributes fills in the one it is given.
+  let coerced: JsonObject | undefined = coerceResource(body, rt);
+  // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
+  const result = await users.retryLostRaces(async () => {
+    const next = coerced ?? coerceResource(body, rt);
+    coerced = undefined;
+    const { user: current, links } = await users.findWithLinks(accountId, id);
+    if (next.id !== undefined && next.id !== id) throw new DomainError('mutability', 'id cannot be changed');
+    // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
+    if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, next);
+    refuseSelfGrantedRights(principal, current.doc, next);
+    const writer = await writerFor(users, undefined, accountId, principal);
+    return users.apply(undefined, accountId, writer, current, next, { password, ifMatch: ifMatchVersion(req), links });
+  });
+  await respondWritten(users, ctx, query, res, 200, id, result.user);
+}
+
+async function patch(users: UserService, { ctx, query, req, body }: ScimRead, res: ServerResponse, id: string): Promise<void> {
+  const { accountId, principal } = ctx;
+  // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
+  const result = await users.retryLostRaces(async () => {
+    const ops = parsePatchRequest(body);
+    const { user: current, links } = await users.findWithLinks(accountId, id);
+    // password is write-only and never stored in the document: pull it out of the operations first.
+    let password: string | undefined;
+    const docOps = ops.filter((op) => {
+      if (op.path && op.path.toLowerCase() === 'password') {
+        if (op.op === 'remove') throw new DomainError('mutability', 'password cannot be removed');
+        password = String(op.value);
+        return false;
+      }
+      if (!op.path && op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
+        const key = Object.keys(op.value).find((k) => k.toLowerCase() === 'password');
+        if (key) {
+          password = String((op.value as JsonObject)[key]);
+          const rest = { ...(op.value as JsonObject) };
+          delete rest[key];
+          op.value = rest as typeof op.value;
+        }
+      }
+      return true;
+    });
+    const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
+    refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
+    const writer = await writerFor(users, undefined, accountId, principal);
+    // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
+    const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
+    return users.apply(undefined, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
+  });
+  await respondWritten(users, ctx, query, res, 200, id, result.user);
+}
+
+async function remove(users: UserService, { ctx, req }: ScimRead, res: ServerResponse, id: string): Promise<void> {
+  const { accountId, principal } = ctx;
+  // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
+  if (principal.role === 'user') throw new DomainError('forbidden', SELF_DELETE_REFUSAL);
+  const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
+  // 204 says the user is gone: an admin's DELETE of a user that would stay (synced from a source) is 409.
+  await users.delete(accountId, writer, id, ifMatchVersion(req), writer.type === 'admin');
+  sendScim(res, 204);
+}
+
+/**
+ * An identity provider's writes, served like the reads above (in front of express when canonical, by express
+ * otherwise): the body parser, authentication and PATCH cap are the app's, run in express's order by either.
+ */
+export function usersWriteRoutes(deps: UsersRouterDeps): FlatScimRoute[] {
+  const { users } = deps;
+  return [
+    { method: 'POST', path: '/Users', handle: (request, res) => create(deps, request, res) },
+    {
+      method: 'PUT',
+      path: '/Users/:id',
+      async handle(request, res) {
+        requireUsers(request.ctx);
+        await replace(users, request, res, request.params.id!);
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/Users/:id',
+      async handle(request, res) {
+        requireUsers(request.ctx);
+        await patch(users, request, res, request.params.id!);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/Users/:id',
+      async handle(request, res) {
+        requireUsers(request.ctx);
+        await remove(users, request, res, request.params.id!);
+      },
+    },
+  ];
+}
+
+/** Every other /Users and /Me route (the reads and writes above are mounted flat by the app). */
 export function usersRouter(deps: UsersRouterDeps): Router {
   const router = Router({ mergeParams: true });
   const { users } = deps;
-  /** Answers with the user's stored representation: the one the write just stored, else (the row unchanged) read. */
-  const respond = async (req: Request, res: Response, status: number, accountId: string, id: string, written?: WrittenUser) => {
-    const { scimBase } = contextOf(res);
-    const found = written?.resource ? { id, version: written.version, resource: written.resource } : await users.getResource(accountId, id);
-    const params = parseListParams(req.query as JsonObject, 1);
-    const body = projectionFor(rt, params.attributes, params.excludedAttributes).apply(withBase(found.resource, scimBase));
-    const headers: Record<string, string> = { ETag: etagOf(found.version) };
-    if (status === 201) headers.Location = `${scimBase}/Users/${found.id}`;
-    sendScim(res, status, body, headers);
-  };
-
-  const replace = async (req: Request, res: Response, id: string) => {
-    const { accountId, principal } = contextOf(res);
-    const password = takePassword(req.body);
-    // The body coerced once more for each further attempt: keepAdminOnlyAttributes fills in the one it is given.
-    let coerced: JsonObject | undefined = coerceResource(req.body, rt, userSchema);
-    // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
-    const result = await users.retryLostRaces(async () => {
-      const next = coerced ?? coerceResource(req.body, rt, userSchema);
-      coerced = undefined;
-      const { user: current, links } = await users.findWithLinks(accountId, id);
-      if (next.id !== undefined && next.id !== id) throw new DomainError('mutability', 'id cannot be changed');
-      // An identity provider's whole user never states these: what it leaves out stays as the admin set it.
-      if (principal.role === 'provisioning') keepAdminOnlyAttributes(current.doc, next);
-      refuseSelfGrantedRights(principal, current.doc, next);
-      const writer = await writerFor(users, undefined, accountId, principal);
-      return users.apply(undefined, accountId, writer, current, next, { password, ifMatch: ifMatchVersion(req), links });
-    });
-    await respond(req, res, 200, accountId, id, result.user);
-  };
-
-  const patch = async (req: Request, res: Response, id: string) => {
-    const { accountId, principal } = contextOf(res);
-    // A write of its own, planned on the user as read and applied only to that version (else read and planned again).
-    const result = await users.retryLostRaces(async () => {
-      const ops = parsePatchRequest(req.body);
-      const { user: current, links } = await users.findWithLinks(accountId, id);
-      // password is write-only and never stored in the document: pull it out of the operations first.
-      let password: string | undefined;
-      const docOps = ops.filter((op) => {
-        if (op.path && op.path.toLowerCase() === 'password') {
-          if (op.op === 'remove') throw new DomainError('mutability', 'password cannot be removed');
-          password = String(op.value);
-          return false;
-        }
-        if (!op.path && op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
-          const key = Object.keys(op.value).find((k) => k.toLowerCase() === 'password');
-          if (key) {
-            password = String((op.value as JsonObject)[key]);
-            const rest = { ...(op.value as JsonObject) };
-            delete rest[key];
-            op.value = rest as typeof op.value;
-          }
-        }
-        return true;
-      });
-      const { resource } = applyPatch({ ...current.doc, schemas: current.doc.schemas ?? [URN.user] }, docOps, rt, { id });
-      refuseSelfGrantedRights(principal, current.doc, resource as JsonObject);
-      const writer = await writerFor(users, undefined, accountId, principal);
-      // A source owns what it writes: a PATCH of phoneNumbers claims phoneNumbers, not the rest of the user.
-      const wrote = changedAttributes(current.doc, resource as JsonObject, EXTENSION_URNS);
-      return users.apply(undefined, accountId, writer, current, resource as JsonObject, { password, ifMatch: ifMatchVersion(req), links, wrote });
-    });
-    await respond(req, res, 200, accountId, id, result.user);
-  };
-
-  const remove = async (req: Request, res: Response, id: string) => {
-    const { accountId, principal } = contextOf(res);
-    // The seed: deleting a user is the admin's ("delete a user"), never a user's own doing through /Me.
-    if (principal.role === 'user') throw new DomainError('forbidden', SELF_DELETE_REFUSAL);
-    const writer = await users.transaction((trx) => writerFor(users, trx, accountId, principal));
-    // 204 says the user is gone: an admin's DELETE of a user that would stay (synced from a source) is 409.
-    await users.delete(accountId, writer, id, ifMatchVersion(req), writer.type === 'admin');
-    sendScim(res, 204);
-  };
+  /** The request as the shared handlers take it. */
+  const requestOf = (req: Request, res: Response): ScimRead => ({ ctx: contextOf(res), query: req.query as JsonObject, params: req.params as Record<string, string>, req, body: req.body as unknown });
 
   router.post('/Users/.search', async (req, res) => {
     requireUsers(contextOf(res));
@@ -235,39 +292,6 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     sendScim(res, 200, await listUsers(deps, accountId, scimBase, parseListParams(body, deps.maxResults), abandonedSignal(res)));
   });
 
-  router.post('/Users', async (req, res) => {
-    requireUsers(contextOf(res));
-    const { accountId, principal } = contextOf(res);
-    const password = takePassword(req.body);
-    const input = coerceResource(req.body, rt, userSchema);
-    refuseSelfGrantedRights(principal, {}, input);
-    const writer = await writerFor(users, undefined, accountId, principal);
-    // A new user: a write of its own (an identity provider's push, as few round trips as it can), or the admin's
-    // new user with its welcome email in one transaction (the seed's Add User: the account read once, for both).
-    const result = writer.type !== 'admin' || !welcomesOnCreate(writer) || !deps.welcomeCreatedUser
-      ? await users.apply(undefined, accountId, writer, undefined, input, { password })
-      : await users.transaction(async (trx) => {
-          const account = await users.account(trx, accountId);
-          const created = await users.apply(trx, accountId, writer, undefined, input, { password, account });
-          await deps.welcomeCreatedUser!(trx, account, created.user, writer);
-          return created;
-        });
-    await respond(req, res, 201, accountId, result.user.id, result.user);
-  });
-
-  router.put('/Users/:id', async (req, res) => {
-    requireUsers(contextOf(res));
-    await replace(req, res, req.params.id);
-  });
-  router.patch('/Users/:id', async (req, res) => {
-    requireUsers(contextOf(res));
-    await patch(req, res, req.params.id);
-  });
-  router.delete('/Users/:id', async (req, res) => {
-    requireUsers(contextOf(res));
-    await remove(req, res, req.params.id);
-  });
-
   // /Me (RFC 7644 §3.11): a `user` token acts on its own user.
   const meId = (res: Response): string => {
     const { principal } = contextOf(res);
@@ -275,9 +299,9 @@ export function usersRouter(deps: UsersRouterDeps): Router {
     return principal.userId;
   };
   router.get('/Me', async (req, res) => getOne(users, contextOf(res), req.query as JsonObject, req, res, meId(res)));
-  router.put('/Me', async (req, res) => replace(req, res, meId(res)));
-  router.patch('/Me', async (req, res) => patch(req, res, meId(res)));
-  router.delete('/Me', async (req, res) => remove(req, res, meId(res)));
+  router.put('/Me', async (req, res) => replace(users, requestOf(req, res), res, meId(res)));
+  router.patch('/Me', async (req, res) => patch(users, requestOf(req, res), res, meId(res)));
+  router.delete('/Me', async (req, res) => remove(users, requestOf(req, res), res, meId(res)));
 
   refuseOtherMethods(router, '/Users', ['GET', 'POST']);
   refuseOtherMethods(router, '/Users/.search', ['POST']);

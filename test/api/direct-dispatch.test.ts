@@ -87,3 +87,97 @@ describe(`direct dispatch of the flat SCIM reads (${testDatabaseKind})`, functio
     expect(metrics.text).to.match(/switchboard_http_request_duration_seconds_count\{[^}]*route="\/accounts\/:accountId\/scim\/v2\/Users"[^}]*\} \d+/);
   });
 });
+
+/**
+ * An identity provider's writes (POST /Users, PUT, PATCH and DELETE /Users/{id}) in canonical form go the same way,
+ * through the app's one body parser and guards; other spellings reach express. Both must be one behaviour.
+ */
+describe(`direct dispatch of the identity provider's writes (${testDatabaseKind})`, function () {
+  let t: TestApp;
+  let token: string;
+  const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+  const auth = () => ({ Authorization: `Bearer ${token}` });
+  const newUser = (userName: string) => ({ schemas: [USER], userName, name: { givenName: 'Ida', familyName: 'Provider' }, emails: [{ value: userName, type: 'work', primary: true }], active: 'True' });
+  /** The body without what differs between two users written alike (id, timestamps, location, names). */
+  const shape = (body: Record<string, unknown>) => JSON.stringify(body, (key, value: unknown) => (['id', 'meta', 'userName', 'value', 'sourceId'].includes(key) ? undefined : value));
+
+  before(async () => {
+    t = await createTestApp({ BODY_LIMIT: '4kb', SCIM_PATCH_MAX_OPERATIONS: '3' });
+    ({ token } = await createAccountWithToken(t, { name: 'Writes Co', type: 'customer', role: 'provisioning' }));
+  });
+  after(async () => t.close());
+
+  it('when a user is created, patched, replaced and deleted by the canonical path and by a spelling only express accepts, then the answers agree', async () => {
+    const direct = await t.request.post('/scim/v2/Users').set(auth()).set('Content-Type', scimJson).send(newUser('direct@writes.example'));
+    const viaExpress = await t.request.post('/scim/v2/users').set(auth()).set('Content-Type', scimJson).send(newUser('express@writes.example'));
+    for (const res of [direct, viaExpress]) {
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      expect(res.headers['content-type']).to.equal('application/scim+json; charset=utf-8');
+      expect(res.headers.etag).to.equal('W/"1"');
+      expect(res.headers.location).to.equal(res.body.meta.location);
+      expect(res.body.active).to.equal(true);
+    }
+    expect(shape(viaExpress.body as Record<string, unknown>)).to.equal(shape(direct.body as Record<string, unknown>));
+    const ids = [direct.body.id as string, viaExpress.body.id as string];
+    const patchOf = (title: string) => ({ schemas: [PATCH], Operations: [{ op: 'replace', path: 'title', value: title }] });
+    const patched = [
+      await t.request.patch(`/scim/v2/Users/${ids[0]}`).set(auth()).send(patchOf('Lead')),
+      await t.request.patch(`/scim/v2/Users/${ids[1]}/`).set(auth()).send(patchOf('Lead')),
+    ];
+    const replaced = [
+      await t.request.put(`/scim/v2/Users/${ids[0]}`).set(auth()).set('If-Match', 'W/"2"').send({ ...newUser('direct@writes.example'), title: 'Chief' }),
+      await t.request.put(`/scim/v2/Users/${ids[1]}/`).set(auth()).set('If-Match', 'W/"2"').send({ ...newUser('express@writes.example'), title: 'Chief' }),
+    ];
+    const stale = [
+      await t.request.put(`/scim/v2/Users/${ids[0]}`).set(auth()).set('If-Match', 'W/"1"').send(newUser('direct@writes.example')),
+      await t.request.put(`/scim/v2/Users/${ids[1]}/`).set(auth()).set('If-Match', 'W/"1"').send(newUser('express@writes.example')),
+    ];
+    const deleted = [await t.request.delete(`/scim/v2/Users/${ids[0]}`).set(auth()), await t.request.delete(`/scim/v2/Users/${ids[1]}/`).set(auth())];
+    for (const [i, id] of ids.entries()) {
+      expect(patched[i]!.status).to.equal(200);
+      expect(patched[i]!.body).to.include({ id, title: 'Lead' });
+      expect(patched[i]!.headers.etag).to.equal('W/"2"');
+      expect(replaced[i]!.status, JSON.stringify(replaced[i]!.body)).to.equal(200);
+      expect(replaced[i]!.body.title).to.equal('Chief');
+      expect(stale[i]!.status).to.equal(412);
+      expect(deleted[i]!.status).to.equal(204);
+    }
+    expect(shape(replaced[1]!.body as Record<string, unknown>)).to.equal(shape(replaced[0]!.body as Record<string, unknown>));
+    expect(stale[1]!.body.detail.replace(ids[1]!, '<id>')).to.equal(stale[0]!.body.detail.replace(ids[0]!, '<id>'));
+  });
+
+  it('when a body is too large, not JSON, too deep, over the PATCH cap or labelled otherwise, then both ways answer alike', async () => {
+    const id = (await t.request.post('/scim/v2/Users').set(auth()).send(newUser('guards@writes.example'))).body.id as string;
+    const both = async (method: 'post' | 'patch', path: string, body: string, headers: Record<string, string> = { ...auth(), 'Content-Type': scimJson }) => {
+      const answers = [];
+      for (const p of [path, path.replace('/Users', '/users')]) {
+        let req = t.request[method](p);
+        for (const [name, value] of Object.entries(headers)) req = req.set(name, value);
+        answers.push(await req.send(body));
+      }
+      expect(answers[1]!.status).to.equal(answers[0]!.status);
+      expect(answers[1]!.body).to.deep.equal(answers[0]!.body);
+      return answers[0]!;
+    };
+    const large = await both('post', '/scim/v2/Users', JSON.stringify({ ...newUser('large@writes.example'), title: 'x'.repeat(5000) }));
+    expect(large.status).to.equal(413);
+    expect(large.body.detail).to.equal('The request body is larger than the limit of 4096 bytes');
+    const broken = await both('post', '/scim/v2/Users', '{"schemas": [');
+    expect(broken.status).to.equal(400);
+    expect(broken.body.scimType).to.equal('invalidSyntax');
+    // The body is read before the token: a broken body without a token is a 400, as express answers it.
+    expect((await both('post', '/scim/v2/Users', '{"schemas": [', { 'Content-Type': scimJson })).status).to.equal(400);
+    expect((await both('post', '/scim/v2/Users', JSON.stringify(newUser('anonymous@writes.example')), { 'Content-Type': scimJson })).status).to.equal(401);
+    const deep = await both('patch', `/scim/v2/Users/${id}`, `{"schemas":["${PATCH}"],"Operations":[{"op":"add","path":"title","value":${'['.repeat(40)}${']'.repeat(40)}}]}`);
+    expect(deep.status).to.equal(400);
+    expect(deep.body.detail).to.match(/deeper than 32 levels/);
+    const capped = await both('patch', `/scim/v2/Users/${id}`, JSON.stringify({ schemas: [PATCH], Operations: Array.from({ length: 4 }, (_, i) => ({ op: 'replace', path: 'title', value: `T${i}` })) }));
+    expect(capped.status).to.equal(400);
+    expect(capped.body.detail).to.match(/4 operations; the limit is 3/);
+    // JSON whatever the label: a script's text/plain body is read as JSON too.
+    const plain = await t.request.post('/scim/v2/Users').set(auth()).set('Content-Type', 'text/plain').send(JSON.stringify(newUser('plain@writes.example')));
+    expect(plain.status, JSON.stringify(plain.body)).to.equal(201);
+    const unchanged = await t.request.get(`/scim/v2/Users/${id}`).set(auth());
+    expect(unchanged.body.meta.version).to.equal('W/"1"');
+  });
+});

@@ -12,18 +12,50 @@ function wrongType(label: string, def: AttributeDef, value: unknown): DomainErro
   return new DomainError('invalidValue', `Attribute "${label}" expects ${def.multiValued ? 'an array of ' : ''}${typeNames[def.type]}, got ${got}.`);
 }
 
+/** A value outside an attribute's canonical values: the values allowed, which is what the client needs to fix it. */
+function canonicalMiss(label: string, allowed: readonly string[], got: JsonValue): DomainError {
+  const expected = allowed.length > 0 ? `one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : 'left out (no value is allowed)';
+  return new DomainError('invalidValue', `${label} must be ${expected}, not ${JSON.stringify(got)}`);
+}
+
+/** Entra ID sends booleans as "True"/"False" strings. */
+const booleanWord = /^\s*(true|false)\s*$/i;
+
+/**
+ * How a value is read. A PATCH value is a part of the resource (`whole` false): unknown sub-attributes are refused
+ * (the client named them in a path or value it means), null sub-attributes are kept so a merge can clear them. A
+ * resource's attribute in a POST or PUT (`whole` true) states the whole value, as scimmy read it before: unknown
+ * sub-attributes are dropped, nulls are unassigned (RFC 7643 §2.5), and required sub-attributes must be there.
+ */
+export interface CoerceMode {
+  whole: boolean;
+}
+
+const PART: CoerceMode = { whole: false };
+
 /**
  * Coerces one (single) value to the attribute's type. Lenient only where the big clients need it:
  * Entra's "True"/"False" strings for booleans, and a bare string for a complex attribute with a "value"
- * sub-attribute (Entra's manager: "<id>" means manager: {value: "<id>"}). Sub-attribute keys come back
- * in canonical spelling; readOnly sub-attributes in a request are ignored (RFC 7643 §2.2); null sub-attributes
- * are kept as null so a merge can clear them.
+ * sub-attribute (Entra's manager: "<id>" means manager: {value: "<id>"}). Values outside an attribute's canonical
+ * values are refused (RFC 7643 §2.3.1: in any case unless the attribute is caseExact). Sub-attribute keys come back in canonical spelling; readOnly sub-attributes in a request are
+ * ignored (RFC 7643 §2.2).
  */
-export function coerceSingle(def: AttributeDef, value: JsonValue, label: string): JsonValue {
+export function coerceSingle(def: AttributeDef, value: JsonValue, label: string, mode: CoerceMode = PART): JsonValue {
+  const coerced = coerceType(def, value, label, mode);
+  const allowed = def.canonicalValues;
+  if (!allowed || def.type === 'complex' || allowed.includes(coerced as string)) return coerced;
+  // A string that is not caseExact matches its canonical value in any case, and takes its spelling (Entra's "user").
+  const lower = typeof coerced === 'string' && !def.caseExact ? coerced.toLowerCase() : undefined;
+  const spelled = lower === undefined ? undefined : allowed.find((v) => v.toLowerCase() === lower);
+  if (spelled === undefined) throw canonicalMiss(label, allowed, coerced);
+  return spelled;
+}
+
+function coerceType(def: AttributeDef, value: JsonValue, label: string, mode: CoerceMode): JsonValue {
   switch (def.type) {
     case 'boolean':
       if (typeof value === 'boolean') return value;
-      if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+      if (typeof value === 'string' && booleanWord.test(value)) return value.trim().toLowerCase() === 'true';
       throw wrongType(label, def, value);
     case 'integer':
       if (typeof value === 'number' && Number.isInteger(value)) return value;
@@ -41,27 +73,45 @@ export function coerceSingle(def: AttributeDef, value: JsonValue, label: string)
       throw wrongType(label, def, value);
     case 'complex': {
       const subs = def.subAttributes ?? [];
-      if (typeof value === 'string' && subs.some((s) => s.name === 'value')) return { value };
+      if (typeof value === 'string' && subs.some((s) => s.name === 'value')) value = { value };
       if (!isJsonObject(value)) throw wrongType(label, def, value);
       const out: JsonObject = {};
-      for (const [key, sub] of Object.entries(value)) {
-        const subDef = subs.find((s) => s.name.toLowerCase() === key.toLowerCase());
+      for (const key in value) {
+        const sub = value[key]!;
+        const lower = key.toLowerCase();
+        const subDef = subs.find((s) => s.name.toLowerCase() === lower);
         if (!subDef) {
+          if (mode.whole) continue;
           throw new DomainError('invalidPath', `"${key}" is not a sub-attribute of "${label}" (known: ${subs.map((s) => s.name).join(', ')}).`);
         }
         if (subDef.mutability === 'readOnly') continue;
-        out[subDef.name] = sub === null ? null : coerceAttribute(subDef, sub, `${label}.${subDef.name}`);
+        if (sub === null) {
+          if (!mode.whole) out[subDef.name] = null;
+          continue;
+        }
+        out[subDef.name] = coerceAttribute(subDef, sub, `${label}.${subDef.name}`, mode);
       }
+      if (mode.whole) requirePresent(subs, out, `${label}.`);
       return out;
     }
   }
 }
 
+/** Refuses a value that leaves out a required attribute (readOnly ones are the server's to set). */
+export function requirePresent(attributes: readonly AttributeDef[], value: Readonly<Record<string, unknown>>, prefix: string): void {
+  for (const attribute of attributes) {
+    if (attribute.required && attribute.mutability !== 'readOnly' && value[attribute.name] === undefined) {
+      throw new DomainError('invalidValue', `Attribute "${prefix}${attribute.name}" is required: add it.`);
+    }
+  }
+}
+
 /** Coerces a value for a whole attribute: an array for a multi-valued one (a lone value is taken as one element). */
-export function coerceAttribute(def: AttributeDef, value: JsonValue, label: string): JsonValue {
-  if (!def.multiValued) return coerceSingle(def, value, label);
+export function coerceAttribute(def: AttributeDef, value: JsonValue, label: string, mode: CoerceMode = PART): JsonValue {
+  if (!def.multiValued) return coerceSingle(def, value, label, mode);
   const items = Array.isArray(value) ? value : [value];
-  return items.filter((v) => v !== null).map((v) => stripNulls(coerceSingle({ ...def, multiValued: false }, v, label)));
+  const single = { ...def, multiValued: false };
+  return items.filter((v) => v !== null).map((v) => stripNulls(coerceSingle(single, v, label, mode)));
 }
 
 export function stripNulls(value: JsonValue): JsonValue {
