@@ -1,7 +1,7 @@
 import { DomainError } from '../domain/errors.js';
 import { checkResourceLimits } from '../domain/attribute-limits.js';
 import { commonAttributes, type AttributeDef, type ResourceTypeDef } from '../domain/scim-schema.js';
-import { coerceAttribute, requirePresent, type CoerceMode } from './patch/patch-value.js';
+import { coerceAttribute, isUnassigned, requirePresent, type CoerceMode } from './patch/patch-value.js';
 import type { JsonValue } from './patch/patch-request.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -33,14 +33,15 @@ function byLowerName(input: JsonObject): Map<string, unknown> {
 
 /**
  * The attributes of one schema, coerced into `out` in the schema's order: unknown and readOnly attributes dropped
- * (RFC 7643 §2.2: the server's to set), nulls unassigned (§2.5), required ones enforced.
+ * (RFC 7643 §2.2: the server's to set), nulls and values that state nothing unassigned (§2.5), required ones enforced.
  */
 function coerceAttributes(attributes: readonly AttributeDef[], values: Map<string, unknown>, prefix: string, out: JsonObject): void {
   for (const attribute of attributes) {
     if (attribute.mutability === 'readOnly') continue;
     const value = values.get(attribute.name.toLowerCase());
     if (value === undefined || value === null) continue;
-    out[attribute.name] = coerceAttribute(attribute, value as JsonValue, `${prefix}${attribute.name}`, WHOLE);
+    const coerced = coerceAttribute(attribute, value as JsonValue, `${prefix}${attribute.name}`, WHOLE);
+    if (!isUnassigned(coerced)) out[attribute.name] = coerced;
   }
   requirePresent(attributes, out, prefix);
 }

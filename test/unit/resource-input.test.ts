@@ -60,6 +60,12 @@ describe('coerceResource: the one coercer of incoming resources', () => {
     expect(out).to.deep.equal({ schemas: [USER], userName: 'a', name: { familyName: 'F' }, emails: [{ value: 'a@x.example' }] });
   });
 
+  it('when a complex value states nothing (empty, or only unknown sub-attributes), then it is unassigned, as is an empty array', () => {
+    const out = coerceResource({ schemas: [USER], userName: 'a', name: { shoeSize: 44 }, addresses: [], emails: [{}, { value: 'a@x.example' }, { label: 'x' }] }, resourceTypes.user);
+    expect(out).to.deep.equal({ schemas: [USER], userName: 'a', emails: [{ value: 'a@x.example' }] });
+    expect(coerceResource({ schemas: [USER], userName: 'a', emails: [{}] }, resourceTypes.user)).to.deep.equal({ schemas: [USER], userName: 'a' });
+  });
+
   it('when a value is outside the canonical values, then the detail names the path, the values allowed and the value given', () => {
     expect(refusal(() => coerceResource({ schemas: [USER], userName: 'a', emails: [{ value: 'a@x.example', type: 'pager' }] }, resourceTypes.user)).detail).to.equal(
       'emails.type must be one of "work", "home", "other", not "pager"',

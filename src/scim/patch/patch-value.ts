@@ -89,7 +89,8 @@ function coerceType(def: AttributeDef, value: JsonValue, label: string, mode: Co
           if (!mode.whole) out[subDef.name] = null;
           continue;
         }
-        out[subDef.name] = coerceAttribute(subDef, sub, `${label}.${subDef.name}`, mode);
+        const coerced = coerceAttribute(subDef, sub, `${label}.${subDef.name}`, mode);
+        if (!(mode.whole && isUnassigned(coerced))) out[subDef.name] = coerced;
       }
       if (mode.whole) requirePresent(subs, out, `${label}.`);
       return out;
@@ -106,12 +107,22 @@ export function requirePresent(attributes: readonly AttributeDef[], value: Reado
   }
 }
 
+/**
+ * A coerced value that states nothing: a complex value left without sub-attributes (`"name": {}`, or only unknown
+ * ones dropped) or an empty array. In a whole resource it is unassigned (RFC 7643 §2.5), so it is neither stored
+ * nor returned nor claimed by the writer's source.
+ */
+export function isUnassigned(value: JsonValue): boolean {
+  return Array.isArray(value) ? value.length === 0 : isJsonObject(value) && Object.keys(value).length === 0;
+}
+
 /** Coerces a value for a whole attribute: an array for a multi-valued one (a lone value is taken as one element). */
 export function coerceAttribute(def: AttributeDef, value: JsonValue, label: string, mode: CoerceMode = PART): JsonValue {
   if (!def.multiValued) return coerceSingle(def, value, label, mode);
   const items = Array.isArray(value) ? value : [value];
   const single = { ...def, multiValued: false };
-  return items.filter((v) => v !== null).map((v) => stripNulls(coerceSingle(single, v, label, mode)));
+  const coerced = items.filter((v) => v !== null).map((v) => stripNulls(coerceSingle(single, v, label, mode)));
+  return mode.whole ? coerced.filter((v) => !isUnassigned(v)) : coerced;
 }
 
 export function stripNulls(value: JsonValue): JsonValue {
