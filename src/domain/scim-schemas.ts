@@ -1,8 +1,8 @@
 /**
  * The SCIM schemas served, as plain data (RFC 7643 §7): what db/, services/ and the pure code read, with no scimmy
- * below scim/. Each attribute is one `attr()` call naming only what differs from RFC 7643's defaults. Our own
- * schemas (switchboardUser, account, token) are defined here and scim/schemas.ts builds scimmy's definitions from
- * them; the RFC 7643 core schemas (User, EnterpriseUser, Group) are scimmy's, written down here with their texts
+ * below scim/; input is coerced against them too (scim/resource-input.ts). Each attribute is one `attr()` call
+ * naming only what differs from RFC 7643's defaults. Our own schemas (switchboardUser, account, token) are defined
+ * here; the RFC 7643 core schemas (User, EnterpriseUser, Group) are scimmy's, written down here with their texts
  * and held equal to scimmy's by test/unit/scim-schemas.test.ts.
  */
 import { attr, type AttributeDef, type AttributeOptions, type ResourceTypeDef, type SchemaDef } from './scim-schema.js';

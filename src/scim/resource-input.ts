@@ -2,7 +2,7 @@ import { DomainError } from '../domain/errors.js';
 import { checkResourceLimits } from '../domain/attribute-limits.js';
 import { commonAttributes, type AttributeDef, type ResourceTypeDef } from '../domain/scim-schema.js';
 import { coerceAttribute, isUnassigned, requirePresent, type CoerceMode } from './patch/patch-value.js';
-import type { JsonValue } from './patch/patch-request.js';
+import { isJsonObject, type JsonValue } from './patch/patch-request.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -53,10 +53,10 @@ function coerceAttributes(attributes: readonly AttributeDef[], values: Map<strin
 function extensionValues(id: string, values: Map<string, unknown>): Map<string, unknown> | undefined {
   const lowerId = id.toLowerCase();
   const block = values.get(lowerId);
-  if (block !== undefined && block !== null && (typeof block !== 'object' || Array.isArray(block))) {
+  if (block !== undefined && block !== null && !isJsonObject(block)) {
     throw new DomainError('invalidValue', `"${id}" must be an object of that extension's attributes`);
   }
-  let found = block ? byLowerName(block as JsonObject) : undefined;
+  let found = isJsonObject(block) ? byLowerName(block) : undefined;
   for (const [key, value] of values) {
     if (!key.startsWith(`${lowerId}:`)) continue;
     const [name, sub] = key.slice(lowerId.length + 1).split('.', 2) as [string, string | undefined];
@@ -65,7 +65,7 @@ function extensionValues(id: string, values: Map<string, unknown>): Map<string, 
       found.set(name, value);
     } else {
       const parent = found.get(name);
-      found.set(name, { ...(parent && typeof parent === 'object' && !Array.isArray(parent) ? (parent as JsonObject) : {}), [sub]: value });
+      found.set(name, { ...(isJsonObject(parent) ? parent : {}), [sub]: value });
     }
   }
   return found;

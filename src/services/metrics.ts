@@ -31,7 +31,7 @@ interface DurationSeries {
  * The request duration histogram, observed on every request: prom-client's labelled child checks the labels and
  * hashes them again on each observation, 15 us of a GET /Users/{id}'s ~600 us of sampled JavaScript (3.5 %,
  * profile of 20,000 requests at 16 connections); this keeps each series' bucket counts in an array found by one
- * map look-up, and gives the registry the values a prom-client Histogram gives (test/api/metrics.test.ts holds
+ * map look-up, and gives the registry the values a prom-client Histogram gives (test/unit/request-durations.test.ts holds
  * the exposition to prom-client's own).
  */
 export class RequestDurations {
