@@ -56,7 +56,7 @@ export function createApp(deps: Deps): RequestListener {
     const method = route.method ?? 'GET';
     const guards = method === 'GET' ? [auth] : [json, auth, patchCap];
     for (const base of scimBases) {
-      app[method === 'GET' ? 'get' : method === 'POST' ? 'post' : method === 'PUT' ? 'put' : method === 'PATCH' ? 'patch' : 'delete'](
+      app[method.toLowerCase() as Lowercase<typeof method>](
         `${base}${route.path}`,
         ...guards,
         (req: Request, res: Response) =>
